@@ -1,0 +1,22 @@
+//! Caps applied while decoding, so that no request can make the decoder allocate
+//! or recurse without bound.
+
+/// Decoder caps. Defaults are documented in docs/limits.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// Largest request body accepted, in bytes. The largest legitimate request is a
+    /// script upload: a 16 MiB component is about 21.4 MiB once base64-encoded in JSON.
+    pub max_body_bytes: usize,
+    /// Deepest nesting of arrays and objects. Real messages nest at most 4 deep;
+    /// the cap keeps recursion in the decoder and in binding shallow.
+    pub max_depth: usize,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        DecodeLimits {
+            max_body_bytes: 24 * 1024 * 1024,
+            max_depth: 32,
+        }
+    }
+}

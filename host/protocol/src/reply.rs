@@ -1,0 +1,179 @@
+//! Replies and callbacks: `$type` first, the type's members, then `_Success` and
+//! `_Message` (replies only). Generic replies are typed `ResponseBase` (quirk Q1, kept).
+
+use std::borrow::Cow;
+
+use serde::Serialize;
+
+use crate::envelope::Encoding;
+use crate::typename::MessageType;
+use crate::value::Value;
+use crate::{bson, json};
+
+/// The `_Success` member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResponseCode {
+    Failure = 0,
+    Success = 1,
+    Queued = 2,
+}
+
+/// The type name of every generic success, failure and queued reply.
+pub const RESPONSE_BASE: &str = "ResponseBase";
+
+/// One reply, ready to encode.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reply {
+    pub type_name: Cow<'static, str>,
+    /// Type-specific members in order, without `$type`, `_Success`, `_Message`.
+    pub fields: Vec<(String, Value)>,
+    pub code: ResponseCode,
+    pub message: String,
+}
+
+impl Reply {
+    /// `{"$type":"ResponseBase","_Success":1,"_Message":""}`
+    pub fn ok() -> Reply {
+        Reply {
+            type_name: Cow::Borrowed(RESPONSE_BASE),
+            fields: Vec::new(),
+            code: ResponseCode::Success,
+            message: String::new(),
+        }
+    }
+
+    /// A Failure reply carrying `message` as `_Message`.
+    pub fn failure(message: impl Into<String>) -> Reply {
+        Reply {
+            type_name: Cow::Borrowed(RESPONSE_BASE),
+            fields: Vec::new(),
+            code: ResponseCode::Failure,
+            message: message.into(),
+        }
+    }
+
+    /// `{"$type":"ResponseBase","_Success":2,"_Message":""}` for queued requests.
+    pub fn queued() -> Reply {
+        Reply {
+            code: ResponseCode::Queued,
+            ..Reply::ok()
+        }
+    }
+
+    /// A typed success reply. A response type that cannot be serialized is a
+    /// programming error; it is reported as a Failure rather than a panic.
+    pub fn typed<T: MessageType + Serialize>(response: &T) -> Reply {
+        match crate::to_value(response) {
+            Ok(Value::Object(fields)) => Reply {
+                type_name: Cow::Borrowed(T::TYPE_NAME),
+                fields,
+                code: ResponseCode::Success,
+                message: String::new(),
+            },
+            Ok(other) => Reply::failure(format!("Fatal error; reply is not an object but {}", other.kind())),
+            Err(e) => Reply::failure(format!("Fatal error; {e}")),
+        }
+    }
+
+    pub fn is_success(&self) -> bool {
+        self.code != ResponseCode::Failure
+    }
+
+    /// The whole reply as a value tree.
+    pub fn to_value(&self) -> Value {
+        let mut members = Vec::with_capacity(self.fields.len() + 3);
+        members.push(("$type".to_owned(), Value::String(self.type_name.to_string())));
+        members.extend(self.fields.iter().cloned());
+        members.push(("_Success".to_owned(), Value::Int(self.code as i64)));
+        members.push(("_Message".to_owned(), Value::String(self.message.clone())));
+        Value::Object(members)
+    }
+
+    /// Encode the reply in the given encoding.
+    pub fn encode(&self, encoding: Encoding) -> Vec<u8> {
+        let value = self.to_value();
+        match encoding {
+            Encoding::Json => {
+                let mut out = Vec::with_capacity(64);
+                json::write_value(&mut out, &value);
+                out
+            }
+            Encoding::Bson => bson::encode(&value),
+        }
+    }
+}
+
+/// A value serialized with its wire type name first: used for nested objects of
+/// domain replies and for callbacks, which carry `$type` but no `_Success`.
+#[derive(Clone, Debug)]
+pub struct Typed<T>(pub T);
+
+impl<T: MessageType + Serialize> Typed<T> {
+    /// The value tree, `$type` first.
+    pub fn to_value(&self) -> Result<Value, crate::DeError> {
+        let mut members = vec![("$type".to_owned(), Value::String(T::TYPE_NAME.to_owned()))];
+        match crate::to_value(&self.0)? {
+            Value::Object(fields) => members.extend(fields),
+            other => return Err(crate::DeError(format!("{} is not an object but {}", T::TYPE_NAME, other.kind()))),
+        }
+        Ok(Value::Object(members))
+    }
+
+    /// Compact JSON text, as callback datagrams carry it.
+    pub fn to_json(&self) -> Result<Vec<u8>, crate::DeError> {
+        let mut out = Vec::with_capacity(128);
+        json::write_value(&mut out, &self.to_value()?);
+        Ok(out)
+    }
+}
+
+impl<T: MessageType + Serialize> Serialize for Typed<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_value().map_err(serde::ser::Error::custom)?.serialize(serializer)
+    }
+}
+
+impl Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self {
+            Value::Null => serializer.serialize_unit(),
+            Value::Bool(b) => serializer.serialize_bool(*b),
+            Value::Int(i) => serializer.serialize_i64(*i),
+            Value::Float(f) => serializer.serialize_f64(*f),
+            Value::String(s) => serializer.serialize_str(s),
+            Value::Binary(b) => serializer.serialize_bytes(b),
+            Value::Array(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            Value::Object(members) => {
+                let mut map = serializer.serialize_map(Some(members.len()))?;
+                for (k, v) in members {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generic_replies() {
+        assert_eq!(
+            String::from_utf8(Reply::queued().encode(Encoding::Json)).expect("utf8"),
+            r#"{"$type":"ResponseBase","_Success":2,"_Message":""}"#
+        );
+        assert_eq!(
+            String::from_utf8(Reply::failure("unknown type").encode(Encoding::Json)).expect("utf8"),
+            r#"{"$type":"ResponseBase","_Success":0,"_Message":"unknown type"}"#
+        );
+    }
+}
