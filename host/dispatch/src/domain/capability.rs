@@ -1,0 +1,97 @@
+//! Create, renew and destroy capabilities (dispatcher-core.md §5, §6.3–6.5).
+
+use std::time::Duration;
+
+use dispatcher_protocol::messages::dispatcher::{
+    CapabilityResponse, CreateCapabilityRequest, DestroyCapabilityRequest, RenewCapabilityRequest,
+};
+use dispatcher_protocol::{Reply, WireUuid};
+
+use crate::auth;
+use crate::context::{HandlerError, RequestContext};
+use crate::directory::{Account, SceneInfo};
+
+fn internal(e: impl std::fmt::Display) -> HandlerError {
+    HandlerError::Internal(e.to_string())
+}
+
+/// Errors in the spec's order: scene, account, password, permission, lifespan.
+pub fn create(ctx: &RequestContext, req: CreateCapabilityRequest) -> Result<Reply, HandlerError> {
+    let services = &ctx.services;
+    let config = &services.config;
+    let directory = &services.directory;
+
+    let scene: SceneInfo = if ctx.scene.is_empty() {
+        directory.scenes().map_err(internal)?.into_iter().next()
+    } else {
+        directory.scene(&ctx.scene).map_err(internal)?
+    }
+    .ok_or_else(|| HandlerError::failure("no scene specified"))?;
+
+    let account: Option<Account> = if !req.user_id.is_nil() {
+        directory.account_by_id(req.user_id.0).map_err(internal)?
+    } else if !req.first_name.is_empty() && !req.last_name.is_empty() {
+        directory.account_by_name(&req.first_name, &req.last_name).map_err(internal)?
+    } else if !req.email_address.is_empty() {
+        directory.account_by_email(&req.email_address).map_err(internal)?
+    } else {
+        None
+    };
+    let account = account.ok_or_else(|| HandlerError::failure(format!("failed to locate account for user {}", req.user_id)))?;
+
+    if !auth::verify(&req.hashed_passwd, &account) {
+        return Err(HandlerError::failure(format!("failed to authenticate user {}", account.id)));
+    }
+
+    if config.use_authentication {
+        let estate_role = account.id == scene.estate_owner || scene.estate_managers.contains(&account.id);
+        let allowed = (config.grant_estate_managers_access && estate_role)
+            || (config.grant_grid_managers_access && account.level >= config.grid_manager_access_level);
+        if !allowed {
+            return Err(HandlerError::failure(format!(
+                "user {} is not authorized to access this interface",
+                account.id
+            )));
+        }
+    }
+
+    if req.life_span <= 0 {
+        return Err(HandlerError::failure(format!("lifespan must be greater than 0 {}", req.life_span)));
+    }
+    let granted = req.life_span.min(config.max_life_span_s);
+    let cap = services.capabilities.create(
+        account.id,
+        account.name(),
+        scene.name,
+        req.domain_list,
+        Duration::from_secs(granted as u64),
+    );
+    Ok(Reply::typed(&CapabilityResponse {
+        capability: WireUuid(cap.id),
+        life_span: granted,
+    }))
+}
+
+pub fn renew(ctx: &RequestContext, req: RenewCapabilityRequest) -> Result<Reply, HandlerError> {
+    if req.life_span <= 0 {
+        return Err(HandlerError::failure(format!("lifespan must be greater than 0 {}", req.life_span)));
+    }
+    let granted = req.life_span.min(ctx.services.config.max_life_span_s);
+    let cap = ctx
+        .services
+        .capabilities
+        .renew(ctx.capability, Duration::from_secs(granted as u64))
+        .ok_or_else(|| HandlerError::failure("unable to update the capability"))?;
+    Ok(Reply::typed(&CapabilityResponse {
+        capability: WireUuid(cap.id),
+        life_span: granted,
+    }))
+}
+
+pub fn destroy(ctx: &RequestContext, _req: DestroyCapabilityRequest) -> Result<Reply, HandlerError> {
+    if ctx.services.capabilities.destroy(ctx.capability) {
+        Ok(Reply::ok())
+    } else {
+        Err(HandlerError::failure("unable to remove the capability"))
+    }
+}

@@ -1,0 +1,80 @@
+//! Create, renew and close callback endpoints (dispatcher-core.md §6.6–6.8, §7).
+
+use std::net::{IpAddr, SocketAddr};
+
+use dispatcher_protocol::messages::dispatcher::{
+    CloseEndPointRequest, CreateEndPointRequest, CreateEndPointResponse, RenewEndPointRequest,
+};
+use dispatcher_protocol::{Reply, WireUuid};
+
+use crate::context::{HandlerError, RequestContext};
+
+fn millis(d: std::time::Duration) -> i32 {
+    i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
+}
+
+fn normalise(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+pub fn create(ctx: &RequestContext, req: CreateEndPointRequest) -> Result<Reply, HandlerError> {
+    if req.callback_host.is_empty() {
+        return Err(HandlerError::failure("Missing required parameter, CallbackHost"));
+    }
+    let host: IpAddr = req
+        .callback_host
+        .trim()
+        .parse()
+        .map_err(|_| HandlerError::failure(format!("Failed to parse endpoint address, {}", req.callback_host)))?;
+    let source = normalise(ctx.source);
+    if host != source {
+        return Err(HandlerError::failure(format!(
+            "Endpoint address must match request address, {} {}",
+            req.callback_host, source
+        )));
+    }
+    // Quirk Q24 fixed: a port that cannot receive datagrams is refused up front.
+    let port = u16::try_from(req.callback_port)
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| {
+            HandlerError::failure(format!(
+                "Invalid parameter, CallbackPort must be between 1 and 65535, {}",
+                req.callback_port
+            ))
+        })?;
+    let owner = ctx.user.as_ref().map(|u| u.id);
+    let ep = ctx
+        .services
+        .endpoints
+        .create(SocketAddr::new(host, port), owner, i64::from(req.life_span));
+    Ok(Reply::typed(&CreateEndPointResponse {
+        end_point_id: WireUuid(ep.id),
+        life_span: millis(ep.lifespan),
+    }))
+}
+
+pub fn renew(ctx: &RequestContext, req: RenewEndPointRequest) -> Result<Reply, HandlerError> {
+    let caller = ctx.user.as_ref().map(|u| u.id);
+    let ep = ctx
+        .services
+        .endpoints
+        .renew(req.end_point_id.0, caller, i64::from(req.life_span))
+        .map_err(|e| HandlerError::failure(e.to_string()))?;
+    Ok(Reply::typed(&CreateEndPointResponse {
+        end_point_id: WireUuid(ep.id),
+        life_span: millis(ep.lifespan),
+    }))
+}
+
+pub fn close(ctx: &RequestContext, req: CloseEndPointRequest) -> Result<Reply, HandlerError> {
+    let caller = ctx.user.as_ref().map(|u| u.id);
+    ctx.services
+        .endpoints
+        .close(req.end_point_id.0, caller)
+        .map_err(|e| HandlerError::failure(e.to_string()))?;
+    Ok(Reply::ok())
+}

@@ -1,0 +1,188 @@
+//! The handler and message-type registries (dispatcher-core.md §9).
+//!
+//! Handlers are keyed by (scene?, domain, type). A scene-specific handler wins
+//! over the generic one when `_Scene` matches. Request types are reference
+//! counted across registrations (quirk Q28 fixed), so removing one scene's
+//! handler never unregisters the type for the others.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use dispatcher_protocol::messages::sample_json;
+use dispatcher_protocol::{DecodedRequest, MessageType, Reply};
+use parking_lot::RwLock;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::context::{HandlerError, RequestContext};
+
+/// A registered handler.
+pub type HandlerFn = dyn Fn(&RequestContext, &DecodedRequest) -> Result<Reply, HandlerError> + Send + Sync;
+
+struct HandlerEntry {
+    scene: Option<String>,
+    domain: String,
+    handler: Arc<HandlerFn>,
+}
+
+struct RequestType {
+    refs: usize,
+    sample: fn() -> String,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// By type name; few entries per type, scanned linearly.
+    handlers: HashMap<String, Vec<HandlerEntry>>,
+    /// Handler keys in registration order, for InfoResponse.MessageList.
+    order: Vec<String>,
+    request_types: HashMap<String, RequestType>,
+    pre_auth: HashMap<String, Arc<HandlerFn>>,
+}
+
+#[derive(Default)]
+pub struct Registry {
+    inner: RwLock<Inner>,
+}
+
+fn key(scene: Option<&str>, domain: &str, type_name: &str) -> String {
+    match scene {
+        Some(scene) => format!("{scene}::{domain}::{type_name}"),
+        None => format!("{domain}::{type_name}"),
+    }
+}
+
+/// Wrap a typed handler into the registry's uniform shape.
+fn erase<M, F>(f: F) -> Arc<HandlerFn>
+where
+    M: DeserializeOwned + 'static,
+    F: Fn(&RequestContext, M) -> Result<Reply, HandlerError> + Send + Sync + 'static,
+{
+    Arc::new(move |ctx: &RequestContext, req: &DecodedRequest| {
+        let message: M = req.bind()?;
+        f(ctx, message)
+    })
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Register a handler for `M` in `domain`, for one scene or (None) all scenes.
+    /// Registering the same key again replaces the handler.
+    pub fn register<M, F>(&self, scene: Option<&str>, domain: &str, f: F)
+    where
+        M: MessageType + DeserializeOwned + Serialize + Default + 'static,
+        F: Fn(&RequestContext, M) -> Result<Reply, HandlerError> + Send + Sync + 'static,
+    {
+        let handler = erase::<M, F>(f);
+        let mut inner = self.inner.write();
+        let entries = inner.handlers.entry(M::TYPE_NAME.to_owned()).or_default();
+        let existing = entries
+            .iter_mut()
+            .find(|e| e.scene.as_deref() == scene && e.domain == domain);
+        let added = match existing {
+            Some(entry) => {
+                entry.handler = handler;
+                false
+            }
+            None => {
+                entries.push(HandlerEntry {
+                    scene: scene.map(str::to_owned),
+                    domain: domain.to_owned(),
+                    handler,
+                });
+                true
+            }
+        };
+        if added {
+            inner.order.push(key(scene, domain, M::TYPE_NAME));
+            inner
+                .request_types
+                .entry(M::TYPE_NAME.to_owned())
+                .or_insert(RequestType {
+                    refs: 0,
+                    sample: sample_json::<M>,
+                })
+                .refs += 1;
+        }
+    }
+
+    /// Remove a handler; the type stays known while other handlers use it.
+    pub fn unregister(&self, scene: Option<&str>, domain: &str, type_name: &str) -> bool {
+        let mut inner = self.inner.write();
+        let Some(entries) = inner.handlers.get_mut(type_name) else {
+            return false;
+        };
+        let before = entries.len();
+        entries.retain(|e| !(e.scene.as_deref() == scene && e.domain == domain));
+        if entries.len() == before {
+            return false;
+        }
+        let k = key(scene, domain, type_name);
+        inner.order.retain(|o| *o != k);
+        if let Some(t) = inner.request_types.get_mut(type_name) {
+            t.refs -= 1;
+            if t.refs == 0 {
+                inner.request_types.remove(type_name);
+            }
+        }
+        true
+    }
+
+    /// Register a pre-authentication message (Info, MessageFormat, CreateCapability).
+    pub fn register_pre_auth<M, F>(&self, f: F)
+    where
+        M: MessageType + DeserializeOwned + Serialize + Default + 'static,
+        F: Fn(&RequestContext, M) -> Result<Reply, HandlerError> + Send + Sync + 'static,
+    {
+        let mut inner = self.inner.write();
+        inner.pre_auth.insert(M::TYPE_NAME.to_owned(), erase::<M, F>(f));
+        inner
+            .request_types
+            .entry(M::TYPE_NAME.to_owned())
+            .or_insert(RequestType {
+                refs: 0,
+                sample: sample_json::<M>,
+            })
+            .refs += 1;
+    }
+
+    pub fn pre_auth(&self, type_name: &str) -> Option<Arc<HandlerFn>> {
+        self.inner.read().pre_auth.get(type_name).cloned()
+    }
+
+    /// Whether `type_name` is a registered request type of any domain.
+    pub fn is_request_type(&self, type_name: &str) -> bool {
+        self.inner.read().request_types.contains_key(type_name)
+    }
+
+    /// The default-valued JSON sample of a request type.
+    pub fn sample(&self, type_name: &str) -> Option<String> {
+        let sample = self.inner.read().request_types.get(type_name)?.sample;
+        Some(sample())
+    }
+
+    /// The handler for a request: scene-specific first, then generic.
+    pub fn lookup(&self, scene: &str, domain: &str, type_name: &str) -> Option<Arc<HandlerFn>> {
+        let inner = self.inner.read();
+        let entries = inner.handlers.get(type_name)?;
+        let in_domain = |e: &&HandlerEntry| e.domain == domain;
+        if !scene.is_empty() {
+            if let Some(e) = entries.iter().filter(in_domain).find(|e| e.scene.as_deref() == Some(scene)) {
+                return Some(e.handler.clone());
+            }
+        }
+        entries
+            .iter()
+            .filter(in_domain)
+            .find(|e| e.scene.is_none())
+            .map(|e| e.handler.clone())
+    }
+
+    /// Every handler key, in registration order (pre-authentication types excluded).
+    pub fn keys(&self) -> Vec<String> {
+        self.inner.read().order.clone()
+    }
+}
