@@ -1,0 +1,65 @@
+//! The embedded database (SQLite in WAL mode, bundled library).
+//!
+//! Owns the schema and its migrations and every durable write. A write returns
+//! only after its transaction has committed, so anything acknowledged to a
+//! caller survives a crash. Several processes may open the same data directory
+//! (the `dispatcher user ...` commands next to a running `serve`): SQLite's
+//! locking serialises them and a busy timeout absorbs short waits.
+
+mod accounts;
+mod error;
+mod migrations;
+mod regions;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use rusqlite::Connection;
+
+pub use accounts::{Account, NewAccount};
+pub use error::StoreError;
+pub use regions::{NewRegion, Region};
+
+/// File name of the database inside the data directory.
+pub const DB_FILE: &str = "dispatcher.db";
+
+/// How long a write waits for another process's lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A handle on the database. Cheap operations take the connection's lock for
+/// their duration; long scans should not be added here without a reader pool.
+pub struct Store {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Open (creating if needed) the database in `data_dir` and migrate it.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Io(data_dir.to_path_buf(), e))?;
+        let path = data_dir.join(DB_FILE);
+        let mut conn = Connection::open(&path)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // FULL: a commit is on disk before the call returns, even across power loss.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrations::migrate(&mut conn)?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+            path,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Run `f` with the connection (for crates that add their own tables through
+    /// [`migrations`] and keep their SQL next to their model).
+    pub fn with_conn<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut conn = self.conn.lock();
+        f(&mut conn)
+    }
+}
