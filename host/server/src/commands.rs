@@ -1,0 +1,127 @@
+//! Subcommand dispatch for the binary.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use dispatcher_store::{NewAccount, NewRegion, Store};
+
+use crate::cli::{Cli, Command, RegionCommand, ServeArgs, UserCommand};
+use crate::config::{self, HostConfig};
+
+/// Load the configuration file and apply the global flags.
+fn configure(config_file: Option<&PathBuf>, data_dir: Option<&PathBuf>) -> anyhow::Result<HostConfig> {
+    let loaded = config::load(config_file.map(|p| p.as_path()))?;
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
+    let mut config = loaded.config;
+    if let Some(dir) = data_dir {
+        config.data_dir = dir.clone();
+    }
+    Ok(config)
+}
+
+fn apply_serve_flags(config: &mut HostConfig, args: &ServeArgs) {
+    if let Some(p) = args.http_port {
+        config.http_port = p;
+    }
+    if let Some(p) = args.udp_port {
+        config.dispatcher.udp_port = p;
+    }
+    if let Some(h) = &args.host {
+        config.listen_host = h.clone();
+        config.dispatcher.host_address = h.clone();
+    }
+}
+
+fn open_store(config: &HostConfig) -> anyhow::Result<Store> {
+    Store::open(&config.data_dir).with_context(|| format!("cannot open the data directory {}", config.data_dir.display()))
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut config = configure(cli.config.as_ref(), cli.data_dir.as_ref())?;
+    match cli.command {
+        Command::Serve(args) => {
+            apply_serve_flags(&mut config, &args);
+            crate::serve::run(config)
+        }
+        Command::User(cmd) => user(&open_store(&config)?, cmd),
+        Command::Region(cmd) => region(&open_store(&config)?, cmd),
+    }
+}
+
+fn user(store: &Store, cmd: UserCommand) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::Create {
+            first,
+            last,
+            password,
+            email,
+            level,
+            uuid,
+        } => {
+            let account = store.create_account(&NewAccount {
+                id: uuid,
+                first_name: first,
+                last_name: last,
+                password,
+                email,
+                level,
+            })?;
+            println!("{}", account.id);
+        }
+        UserCommand::List => {
+            for a in store.list_accounts()? {
+                println!("{}  {} {}  {}  {}", a.id, a.first_name, a.last_name, a.email, a.level);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn find_account(store: &Store, name: &str) -> anyhow::Result<uuid::Uuid> {
+    match store.account_by_full_name(name)? {
+        Some(a) => Ok(a.id),
+        None => bail!("no account named {name:?}; create it first with `dispatcher user create`"),
+    }
+}
+
+fn region(store: &Store, cmd: RegionCommand) -> anyhow::Result<()> {
+    match cmd {
+        RegionCommand::Create {
+            name,
+            uuid,
+            owner,
+            managers,
+        } => {
+            let owner = match owner {
+                Some(n) => find_account(store, &n)?,
+                None => match store.list_accounts()?.first() {
+                    Some(a) => a.id,
+                    None => bail!("no accounts exist; create the estate owner first with `dispatcher user create`"),
+                },
+            };
+            let managers = managers
+                .iter()
+                .map(|m| find_account(store, m))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let region = store.create_region(&NewRegion {
+                id: uuid,
+                name,
+                owner,
+                managers,
+            })?;
+            println!("{}", region.id);
+        }
+        RegionCommand::List => {
+            for r in store.list_regions()? {
+                let owner = store
+                    .account_by_id(r.owner)?
+                    .map(|a| format!("{} {}", a.first_name, a.last_name))
+                    .unwrap_or_else(|| r.owner.to_string());
+                println!("{}  {}  {}", r.id, r.name, owner);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,322 @@
+//! The host's configuration: INI file, then command-line flags on top.
+//!
+//! Every known key is listed once in [`apply`] with its parser; an unknown key
+//! is a warning naming file, section and key; a bad value is an error naming the
+//! same, and the host does not start.
+
+use std::path::{Path, PathBuf};
+
+use dispatcher_dispatch::config::normalise_http_path;
+use dispatcher_dispatch::DispatcherConfig;
+
+use crate::ini::{self, Entry, IniError};
+
+/// `[RestPlugins]` and `[RestHandler]` (rest-inventory.md §2).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RestConfig {
+    pub plugins_enabled: bool,
+    pub god_key: String,
+    pub prefix: String,
+    pub handler_enabled: bool,
+    pub authenticate: bool,
+    pub auth_scheme: String,
+    pub secured: bool,
+    pub extended_escape: bool,
+    pub realm: String,
+    pub dump_asset: bool,
+    pub dump_line_size: i64,
+    pub path_fill: bool,
+    pub flush_on_error: bool,
+}
+
+impl Default for RestConfig {
+    fn default() -> Self {
+        RestConfig {
+            plugins_enabled: false,
+            god_key: String::new(),
+            prefix: "/admin".into(),
+            handler_enabled: false,
+            authenticate: true,
+            auth_scheme: "Basic".into(),
+            secured: true,
+            extended_escape: true,
+            realm: "OpenSim REST".into(),
+            dump_asset: false,
+            dump_line_size: 32,
+            path_fill: true,
+            flush_on_error: true,
+        }
+    }
+}
+
+/// `[Scripting]` limits (scripting.md §5).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScriptingConfig {
+    pub max_scripts_per_region: i64,
+    pub max_component_bytes: i64,
+    pub memory_limit_bytes: i64,
+    pub event_cpu_budget_ms: i64,
+    pub max_wasm_stack_bytes: i64,
+    pub event_queue_length: i64,
+    pub min_timer_interval_ms: i64,
+    pub host_calls_per_second: i64,
+    pub storage_quota_bytes: i64,
+    pub max_restarts: i64,
+}
+
+impl Default for ScriptingConfig {
+    fn default() -> Self {
+        ScriptingConfig {
+            max_scripts_per_region: 10_000,
+            max_component_bytes: 16 * 1024 * 1024,
+            memory_limit_bytes: 16 * 1024 * 1024,
+            event_cpu_budget_ms: 50,
+            max_wasm_stack_bytes: 512 * 1024,
+            event_queue_length: 64,
+            min_timer_interval_ms: 100,
+            host_calls_per_second: 10_000,
+            storage_quota_bytes: 1024 * 1024,
+            max_restarts: 3,
+        }
+    }
+}
+
+/// Transport limits of the HTTP listener.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HttpLimits {
+    /// Connections served at once; further ones wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Time allowed to receive a request's headers.
+    pub header_timeout_ms: u64,
+    /// Time allowed to receive a request's body.
+    pub body_timeout_ms: u64,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            max_connections: 1024,
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 30_000,
+        }
+    }
+}
+
+/// Everything the host reads from configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostConfig {
+    pub http_port: u16,
+    /// Address the listeners bind to (and advertise).
+    pub listen_host: String,
+    pub data_dir: PathBuf,
+    pub dispatcher: DispatcherConfig,
+    pub http: HttpLimits,
+    pub max_body_bytes: usize,
+    pub rest: RestConfig,
+    pub scripting: ScriptingConfig,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig {
+            http_port: 9000,
+            listen_host: "127.0.0.1".into(),
+            data_dir: PathBuf::from("data"),
+            dispatcher: DispatcherConfig::default(),
+            http: HttpLimits::default(),
+            max_body_bytes: dispatcher_protocol::DecodeLimits::default().max_body_bytes,
+            rest: RestConfig::default(),
+            scripting: ScriptingConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Ini(#[from] IniError),
+    #[error("{file}: [{section}] {key} = {value:?}: {reason}")]
+    BadValue {
+        file: PathBuf,
+        section: String,
+        key: String,
+        value: String,
+        reason: String,
+    },
+}
+
+/// A configuration load: the values and the warnings to log.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: HostConfig,
+    pub warnings: Vec<String>,
+}
+
+fn parse_bool(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err("expected true or false".into()),
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(v: &str) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    v.parse::<T>().map_err(|e| format!("expected a number: {e}"))
+}
+
+fn positive<T: std::str::FromStr + PartialOrd + Default>(v: &str) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    let n: T = parse_num(v)?;
+    if n <= T::default() {
+        return Err("must be greater than 0".into());
+    }
+    Ok(n)
+}
+
+/// Apply one entry; `Ok(false)` when the key is unknown.
+fn apply(c: &mut HostConfig, section: &str, key: &str, v: &str) -> Result<bool, String> {
+    let d = &mut c.dispatcher;
+    let r = &mut c.rest;
+    let s = &mut c.scripting;
+    match (section.to_ascii_lowercase().as_str(), key.to_ascii_lowercase().as_str()) {
+        ("network", "http_listener_port") => c.http_port = parse_num(v)?,
+        ("network", "max_connections") => c.http.max_connections = positive(v)?,
+        ("network", "header_timeout_ms") => c.http.header_timeout_ms = positive(v)?,
+        ("network", "body_timeout_ms") => c.http.body_timeout_ms = positive(v)?,
+        ("network", "max_body_bytes") => c.max_body_bytes = positive(v)?,
+        ("storage", "datadir") => c.data_dir = PathBuf::from(v),
+        ("dispatcher", "enabled") => d.enabled = parse_bool(v)?,
+        ("dispatcher", "hostaddress") => {
+            if v.is_empty() {
+                return Err("must not be empty".into());
+            }
+            d.host_address = v.to_owned();
+            c.listen_host = v.to_owned();
+        }
+        ("dispatcher", "udpport") => d.udp_port = parse_num(v)?,
+        ("dispatcher", "httppath") => d.http_path = normalise_http_path(v),
+        ("dispatcher", "maxasyncthreads") => d.max_async_threads = positive(v)?,
+        ("dispatcher", "maxasyncqueue") => d.max_async_queue = positive(v)?,
+        ("dispatcher", "maxinterpingtime") => d.max_inter_ping_time_ms = positive(v)?,
+        ("dispatcher", "useipaddressfiltering") => d.use_ip_address_filtering = parse_bool(v)?,
+        ("dispatcher", "acceptableipaddresspattern") => d.acceptable_ip_address_pattern = v.to_owned(),
+        ("dispatcher", "useauthentication") => d.use_authentication = parse_bool(v)?,
+        ("dispatcher", "grantestatemanagersaccess") => d.grant_estate_managers_access = parse_bool(v)?,
+        ("dispatcher", "grantgridmanagersaccess") => d.grant_grid_managers_access = parse_bool(v)?,
+        ("dispatcher", "gridmanageraccesslevel") => d.grid_manager_access_level = parse_num(v)?,
+        ("dispatcher", "maxlifespan") => d.max_life_span_s = positive(v)?,
+        ("restplugins", "enabled") => r.plugins_enabled = parse_bool(v)?,
+        ("restplugins", "god_key") => r.god_key = v.to_owned(),
+        ("restplugins", "prefix") => r.prefix = v.to_owned(),
+        ("resthandler", "enabled") => r.handler_enabled = parse_bool(v)?,
+        ("resthandler", "authenticate") => r.authenticate = parse_bool(v)?,
+        ("resthandler", "auth-scheme") => {
+            r.auth_scheme = match v.to_ascii_lowercase().as_str() {
+                "basic" => "Basic".into(),
+                "digest" => "Digest".into(),
+                _ => return Err("expected Basic or Digest".into()),
+            }
+        }
+        ("resthandler", "secured") => r.secured = parse_bool(v)?,
+        ("resthandler", "extended-escape") => r.extended_escape = parse_bool(v)?,
+        ("resthandler", "realm") => r.realm = v.to_owned(),
+        ("resthandler", "dump-asset") => r.dump_asset = parse_bool(v)?,
+        ("resthandler", "dump-line-size") => r.dump_line_size = positive(v)?,
+        ("resthandler", "path-fill") => r.path_fill = parse_bool(v)?,
+        ("resthandler", "flush-on-error") => r.flush_on_error = parse_bool(v)?,
+        ("scripting", "maxscriptsperregion") => s.max_scripts_per_region = positive(v)?,
+        ("scripting", "maxcomponentbytes") => s.max_component_bytes = positive(v)?,
+        ("scripting", "memorylimitbytes") => s.memory_limit_bytes = positive(v)?,
+        ("scripting", "eventcpubudgetms") => s.event_cpu_budget_ms = positive(v)?,
+        ("scripting", "maxwasmstackbytes") => s.max_wasm_stack_bytes = positive(v)?,
+        ("scripting", "eventqueuelength") => s.event_queue_length = positive(v)?,
+        ("scripting", "mintimerintervalms") => s.min_timer_interval_ms = positive(v)?,
+        ("scripting", "hostcallspersecond") => s.host_calls_per_second = positive(v)?,
+        ("scripting", "storagequotabytes") => s.storage_quota_bytes = positive(v)?,
+        ("scripting", "maxrestarts") => s.max_restarts = parse_num(v)?,
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// Build the configuration from defaults and an optional file.
+pub fn load(file: Option<&Path>) -> Result<Loaded, ConfigError> {
+    let mut config = HostConfig::default();
+    let mut warnings = Vec::new();
+    if let Some(path) = file {
+        let entries: Vec<Entry> = ini::read(path)?;
+        for e in entries {
+            match apply(&mut config, &e.section, &e.key, &e.value) {
+                Ok(true) => {}
+                Ok(false) => warnings.push(format!(
+                    "{}:{}: unknown key [{}] {} ignored",
+                    path.display(),
+                    e.line,
+                    e.section,
+                    e.key
+                )),
+                Err(reason) => {
+                    return Err(ConfigError::BadValue {
+                        file: path.to_path_buf(),
+                        section: e.section,
+                        key: e.key,
+                        value: e.value,
+                        reason,
+                    })
+                }
+            }
+        }
+    }
+    Ok(Loaded { config, warnings })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str) -> Result<Loaded, ConfigError> {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("d.ini");
+        std::fs::write(&path, text).expect("write");
+        load(Some(&path))
+    }
+
+    #[test]
+    fn core_89_defaults_with_empty_section() {
+        let loaded = load_text("[Dispatcher]\nEnabled = true\n").expect("load");
+        let d = &loaded.config.dispatcher;
+        assert_eq!(d.udp_port, 45325);
+        assert_eq!(d.http_path, "/Dispatcher/");
+        assert_eq!(d.max_life_span_s, 300);
+        assert_eq!(d.max_inter_ping_time_ms, 3000);
+        assert_eq!(d.max_async_threads, 2);
+        assert!(d.use_authentication);
+        assert!(d.grant_estate_managers_access);
+        assert!(!d.grant_grid_managers_access);
+        assert_eq!(loaded.config.http_port, 9000);
+    }
+
+    #[test]
+    fn unknown_keys_warn_and_bad_values_fail_by_name() {
+        let loaded = load_text("[dispatcher]\nmaxlifespan = 60\nBogus = 1\n").expect("load");
+        assert_eq!(loaded.config.dispatcher.max_life_span_s, 60);
+        assert_eq!(loaded.warnings.len(), 1);
+        assert!(loaded.warnings[0].contains("[dispatcher] Bogus"), "{:?}", loaded.warnings);
+        let err = load_text("[Dispatcher]\nUDPPort = many\n").expect_err("bad");
+        let text = err.to_string();
+        assert!(text.contains("[Dispatcher] UDPPort"), "{text}");
+        assert!(load_text("[Dispatcher]\nUseAuthentication = yes\n").is_err());
+        assert!(load_text("[Dispatcher]\nMaxLifeSpan = 0\n").is_err());
+    }
+
+    #[test]
+    fn core_07_path_is_normalised() {
+        let loaded = load_text("[Dispatcher]\nHTTPPath = Dispatcher\n").expect("load");
+        assert_eq!(loaded.config.dispatcher.http_path, "/Dispatcher/");
+    }
+}

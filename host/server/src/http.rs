@@ -1,0 +1,192 @@
+//! The HTTP listener: one port for the Dispatcher path (and, later, the REST
+//! service). A connection cap is taken before `accept`; headers and bodies have
+//! time limits; bodies have a size limit; accept errors back off.
+//!
+//! Transport-level refusals never carry a dispatcher reply object unless its
+//! Content-Type says so (dispatcher-core.md §2.1.5): a filtered address gets 403,
+//! an unsupported media type 415, a non-POST method 405, each with a short
+//! plain-text reason.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use dispatcher_dispatch::{Dispatcher, Transport};
+use dispatcher_protocol::{Encoding, Reply};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+
+use crate::config::HttpLimits;
+
+/// What every connection shares.
+pub struct HttpState {
+    pub dispatcher: Dispatcher,
+    pub http_path: String,
+    pub limits: HttpLimits,
+    pub max_body_bytes: usize,
+}
+
+type Body = Full<Bytes>;
+
+fn text(status: StatusCode, message: &str) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from(format!("{message}\n"))));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r
+}
+
+fn protocol(status: StatusCode, reply: &Reply, encoding: Encoding) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from(reply.encode(encoding))));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(encoding.content_type()));
+    r
+}
+
+/// Where a path falls relative to the dispatcher path: `Some(path_domain)` when
+/// routed. Accepts the path itself, the path without its trailing slash, and the
+/// path followed by one segment, which becomes the path domain (quirk Q4 fixed).
+pub fn route(http_path: &str, path: &str) -> Option<String> {
+    let bare = http_path.trim_end_matches('/');
+    if path == http_path || path == bare {
+        return Some(String::new());
+    }
+    let rest = path.strip_prefix(http_path)?;
+    let segment = rest.strip_suffix('/').unwrap_or(rest);
+    if segment.contains('/') {
+        return None;
+    }
+    Some(percent_encoding::percent_decode_str(segment).decode_utf8_lossy().into_owned())
+}
+
+async fn handle(state: Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let Some(path_domain) = route(&state.http_path, req.uri().path()) else {
+        return Ok(text(StatusCode::NOT_FOUND, "not found"));
+    };
+    if req.method() != Method::POST {
+        let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "the Dispatcher path accepts POST only");
+        r.headers_mut().insert(ALLOW, HeaderValue::from_static("POST"));
+        return Ok(r);
+    }
+    if !state.dispatcher.ip_allowed(peer.ip()) {
+        tracing::info!(%peer, "request from a filtered address refused");
+        return Ok(text(StatusCode::FORBIDDEN, "source address not allowed"));
+    }
+    let content_type = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let Some(encoding) = Encoding::from_content_type(content_type) else {
+        return Ok(text(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            &format!("unsupported Content-Type {content_type:?}; send application/json or application/bson"),
+        ));
+    };
+    let body = Limited::new(req.into_body(), state.max_body_bytes);
+    let collected = tokio::time::timeout(Duration::from_millis(state.limits.body_timeout_ms), body.collect()).await;
+    let bytes = match collected {
+        Ok(Ok(c)) => c.to_bytes(),
+        Ok(Err(e)) => {
+            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                let reply = Reply::failure(format!(
+                    "Fatal error; request body exceeds the limit of {} bytes",
+                    state.max_body_bytes
+                ));
+                return Ok(protocol(StatusCode::PAYLOAD_TOO_LARGE, &reply, encoding));
+            }
+            return Ok(text(StatusCode::BAD_REQUEST, &format!("could not read the request body: {e}")));
+        }
+        Err(_) => return Ok(text(StatusCode::REQUEST_TIMEOUT, "the request body did not arrive in time")),
+    };
+    let reply = state
+        .dispatcher
+        .handle(&bytes, encoding, peer.ip(), Transport::Http { path_domain })
+        .unwrap_or_else(|| Reply::failure("Fatal error; no reply"));
+    Ok(protocol(StatusCode::OK, &reply, encoding))
+}
+
+/// Accept connections until `shutdown` flips, then let open connections finish.
+pub async fn serve(listener: TcpListener, state: Arc<HttpState>, mut shutdown: watch::Receiver<bool>) {
+    let permits = Arc::new(Semaphore::new(state.limits.max_connections));
+    let mut backoff = Duration::from_millis(5);
+    let mut tasks = tokio::task::JoinSet::new();
+    loop {
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = shutdown.changed() => break,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // Typically EMFILE: wait for descriptors to free up.
+                    tracing::warn!(error = %e, "accept failed; backing off {:?}", backoff);
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        backoff = Duration::from_millis(5);
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        let mut conn_shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            let header_timeout = Duration::from_millis(state.limits.header_timeout_ms);
+            let service = service_fn(move |req| handle(state.clone(), peer, req));
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                r = conn.as_mut() => {
+                    if let Err(e) = r {
+                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    }
+                }
+                _ = conn_shutdown.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+            drop(permit);
+        });
+        // Reap finished connection tasks so the set does not grow.
+        while tasks.try_join_next().is_some() {}
+    }
+    // Give open connections a moment to finish their current request.
+    let _ = tokio::time::timeout(Duration::from_secs(5), async { while tasks.join_next().await.is_some() {} }).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route;
+
+    #[test]
+    fn routing() {
+        assert_eq!(route("/Dispatcher/", "/Dispatcher/"), Some(String::new()));
+        assert_eq!(route("/Dispatcher/", "/Dispatcher"), Some(String::new()));
+        assert_eq!(route("/Dispatcher/", "/Dispatcher/RemoteControl"), Some("RemoteControl".into()));
+        assert_eq!(route("/Dispatcher/", "/Dispatcher/Remote%20Control/"), Some("Remote Control".into()));
+        assert_eq!(route("/Dispatcher/", "/Dispatcher/a/b"), None);
+        assert_eq!(route("/Dispatcher/", "/admin/x"), None);
+        assert_eq!(route("/Dispatcher/", "/DispatcherX"), None);
+    }
+}

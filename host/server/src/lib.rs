@@ -1,0 +1,15 @@
+//! The `dispatcher` host: wiring only. Configuration, the HTTP and UDP
+//! listeners, the console, first-run seeding and clean shutdown live here; the
+//! message path itself is `dispatcher-dispatch`, the wire format
+//! `dispatcher-protocol`, the database `dispatcher-store`.
+
+pub mod callbacks;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod console;
+pub mod directory;
+pub mod http;
+pub mod ini;
+pub mod serve;
+pub mod udp;

@@ -1,0 +1,212 @@
+//! `dispatcher serve`: open the store, seed a first run, bind the listeners,
+//! print the readiness line, and run until SIGINT or SIGTERM.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use dispatcher_dispatch::{Bindings, Dispatcher};
+use dispatcher_protocol::DecodeLimits;
+use dispatcher_store::{NewAccount, NewRegion, Store};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::watch;
+
+use crate::callbacks::UdpCallbackSink;
+use crate::config::HostConfig;
+use crate::directory::StoreDirectory;
+use crate::http::{self, HttpState};
+
+/// Name of the region a first run creates.
+pub const FIRST_REGION: &str = "Test Region";
+
+/// A host that has bound its listeners.
+pub struct Running {
+    pub http_addr: SocketAddr,
+    pub udp_addr: SocketAddr,
+    pub dispatcher: Dispatcher,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stop accepting, finish open requests, drain the queue.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        let d = self.dispatcher.clone();
+        let _ = tokio::task::spawn_blocking(move || d.shutdown()).await;
+    }
+}
+
+/// Create the first region and, with no account at all, its owner `Test User`
+/// with a random password printed once and saved to `first-run.txt` (0600).
+pub fn seed_first_run(store: &Store, data_dir: &Path) -> anyhow::Result<()> {
+    if !store.list_regions()?.is_empty() {
+        return Ok(());
+    }
+    let owner = match store.list_accounts()?.into_iter().next() {
+        Some(a) => a,
+        None => {
+            let password: String = {
+                use rand::Rng;
+                let mut rng = rand::rng();
+                (0..20)
+                    .map(|_| {
+                        const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+                        ALPHABET[rng.random_range(0..ALPHABET.len())] as char
+                    })
+                    .collect()
+            };
+            let account = store.create_account(&NewAccount {
+                first_name: "Test".into(),
+                last_name: "User".into(),
+                password: password.clone(),
+                ..Default::default()
+            })?;
+            let note = format!(
+                "First run: created account \"Test User\" ({}) with password {password}\n",
+                account.id
+            );
+            eprint!("{note}");
+            write_private(&data_dir.join("first-run.txt"), note.as_bytes())?;
+            account
+        }
+    };
+    store.create_region(&NewRegion {
+        name: FIRST_REGION.into(),
+        owner: owner.id,
+        ..Default::default()
+    })?;
+    tracing::info!(region = FIRST_REGION, owner = %owner.id, "first run: region created");
+    Ok(())
+}
+
+fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    Ok(())
+}
+
+/// Bind everything and start serving; returns once the listeners are up.
+pub async fn start(config: &HostConfig, store: Arc<Store>) -> anyhow::Result<Running> {
+    let limits = DecodeLimits {
+        max_body_bytes: config.max_body_bytes,
+        ..DecodeLimits::default()
+    };
+    let sink = Arc::new(UdpCallbackSink::bind().context("cannot open the callback socket")?);
+    let dispatcher = Dispatcher::new(
+        config.dispatcher.clone(),
+        Arc::new(StoreDirectory(store)),
+        sink,
+        limits,
+    );
+    let http_listener = TcpListener::bind((config.listen_host.as_str(), config.http_port))
+        .await
+        .with_context(|| format!("cannot listen for HTTP on {}:{}", config.listen_host, config.http_port))?;
+    let udp = UdpSocket::bind((config.listen_host.as_str(), config.dispatcher.udp_port))
+        .await
+        .with_context(|| format!("cannot listen for UDP on {}:{}", config.listen_host, config.dispatcher.udp_port))?;
+    let http_addr = http_listener.local_addr()?;
+    let udp_addr = udp.local_addr()?;
+    let host = &config.dispatcher.host_address;
+    dispatcher.set_bindings(Bindings {
+        asynchronous: format!("{host}:{}", udp_addr.port()),
+        synchronous: format!("http://{host}:{}{}", http_addr.port(), config.dispatcher.http_path),
+    });
+
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    let http_path = if config.dispatcher.enabled {
+        config.dispatcher.http_path.clone()
+    } else {
+        // CORE-90: a disabled dispatcher serves nothing; no path can match this.
+        "\0disabled\0".into()
+    };
+    let state = Arc::new(HttpState {
+        dispatcher: dispatcher.clone(),
+        http_path,
+        limits: config.http.clone(),
+        max_body_bytes: config.max_body_bytes,
+    });
+    tasks.push(tokio::spawn(http::serve(http_listener, state, shutdown_rx.clone())));
+    if config.dispatcher.enabled {
+        tasks.push(tokio::spawn(crate::udp::serve(Arc::new(udp), dispatcher.clone(), shutdown_rx.clone())));
+    }
+    let sweeper = dispatcher.clone();
+    let period = Duration::from_millis(config.dispatcher.sweep_period_ms());
+    let mut sweep_shutdown = shutdown_rx.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => sweeper.sweep(),
+                _ = sweep_shutdown.changed() => break,
+            }
+        }
+    }));
+    Ok(Running {
+        http_addr,
+        udp_addr,
+        dispatcher,
+        shutdown,
+        tasks,
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// Run the host in the foreground until a signal arrives.
+pub fn run(config: HostConfig) -> anyhow::Result<()> {
+    let store = Arc::new(
+        Store::open(&config.data_dir).with_context(|| format!("cannot open the data directory {}", config.data_dir.display()))?,
+    );
+    seed_first_run(&store, &config.data_dir)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("dispatcher")
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(async {
+        let running = start(&config, store).await?;
+        crate::console::spawn(running.dispatcher.clone());
+        {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "dispatcher ready http={} udp={}", running.http_addr, running.udp_addr)?;
+            out.flush()?;
+        }
+        tracing::info!(http = %running.http_addr, udp = %running.udp_addr, "serving");
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        running.stop().await;
+        anyhow::Ok(())
+    })?;
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
