@@ -1,1 +1,60 @@
+//! The scene model behind the RemoteControl domain: regions, objects and parts,
+//! assets, avatar appearance and inventory, and the rules the messages apply.
+//!
+//! Codemap:
+//! - [`math`]: vectors, quaternions, colours.
+//! - [`region`]: a region's objects, terrain ([`terrain`]) and sun ([`sun`]), and
+//!   the object/part operations; [`object`], [`part`], [`shape`] and
+//!   [`texture_entry`] are the object data.
+//! - [`asset`]: asset records and the type/content-type table.
+//! - [`object_xml`]: the OpenSim serialised-object format, read and written
+//!   (over the small tree of [`xml_tree`]).
+//! - [`dependencies`]: the asset closure of `GetDependentAssets`.
+//! - [`appearance`] and [`inventory`]: per-avatar data.
+//! - [`limits`], [`error`], [`change`]: caps, refusals, and what changed.
+//!
+//! Invariants:
+//! - No I/O, no clocks, no randomness of its own, never awaits: time and fresh
+//!   ids come from the caller, assets are fetched through a caller's closure.
+//! - A refused operation changes nothing; an accepted one returns the
+//!   [`SceneChange`]s it made, which is all a caller needs to persist and to
+//!   fan out events.
+//! - Input from outside (XML, JSON text, binary face data) never panics: every
+//!   decode returns a typed error, bounded by [`SceneLimits`].
 
+pub mod appearance;
+pub mod asset;
+pub mod change;
+pub mod dependencies;
+pub mod error;
+pub mod inventory;
+pub mod limits;
+pub mod math;
+pub mod object;
+pub mod object_xml;
+pub mod part;
+pub mod permissions;
+pub mod region;
+pub mod shape;
+pub mod sun;
+pub mod terrain;
+pub mod texture_entry;
+pub mod xml_tree;
+pub use appearance::{Appearance, AppearanceError};
+pub use asset::{Asset, AssetError, AssetType};
+pub use change::{PartField, SceneChange};
+pub use dependencies::{dependent_assets, DependencyError};
+pub use error::SceneError;
+pub use inventory::{Inventory, InventoryError, InventoryFolder, InventoryItem};
+pub use limits::SceneLimits;
+pub use math::{Color, Quaternion, Vector3};
+pub use object::{RezParams, SceneObject, ScriptEvent};
+pub use object_xml::{parse_object, write_object, write_object_asset, ObjectXmlError};
+pub use part::{Part, TaskInventoryItem};
+pub use permissions::Permissions;
+pub use region::{DynamicsUpdate, FindQuery, Region};
+pub use shape::{PrimType, Shape};
+pub use sun::{Sun, SunUpdate};
+pub use terrain::Terrain;
+pub use texture_entry::TextureEntry;
+pub use uuid::Uuid;

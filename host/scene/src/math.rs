@@ -16,8 +16,16 @@ pub struct Vector3 {
 }
 
 impl Vector3 {
-    pub const ZERO: Vector3 = Vector3 { x: 0.0, y: 0.0, z: 0.0 };
-    pub const ONE: Vector3 = Vector3 { x: 1.0, y: 1.0, z: 1.0 };
+    pub const ZERO: Vector3 = Vector3 {
+        x: 0.0,
+        y: 0.0,
+        z: 0.0,
+    };
+    pub const ONE: Vector3 = Vector3 {
+        x: 1.0,
+        y: 1.0,
+        z: 1.0,
+    };
 
     pub const fn new(x: f32, y: f32, z: f32) -> Self {
         Vector3 { x, y, z }
@@ -70,7 +78,12 @@ impl Default for Quaternion {
 }
 
 impl Quaternion {
-    pub const IDENTITY: Quaternion = Quaternion { x: 0.0, y: 0.0, z: 0.0, w: 1.0 };
+    pub const IDENTITY: Quaternion = Quaternion {
+        x: 0.0,
+        y: 0.0,
+        z: 0.0,
+        w: 1.0,
+    };
 
     pub const fn new(x: f32, y: f32, z: f32, w: f32) -> Self {
         Quaternion { x, y, z, w }
@@ -99,7 +112,11 @@ impl Quaternion {
         // v' = v + 2w(q × v) + 2 q × (q × v), with q the vector part.
         let q = Vector3::new(self.x, self.y, self.z);
         let cross = |a: Vector3, b: Vector3| {
-            Vector3::new(a.y * b.z - a.z * b.y, a.z * b.x - a.x * b.z, a.x * b.y - a.y * b.x)
+            Vector3::new(
+                a.y * b.z - a.z * b.y,
+                a.z * b.x - a.x * b.z,
+                a.x * b.y - a.y * b.x,
+            )
         };
         let t = cross(q, v).scaled(2.0);
         v.plus(t.scaled(self.w)).plus(cross(q, t))
@@ -123,7 +140,12 @@ impl Default for Color {
 }
 
 impl Color {
-    pub const WHITE: Color = Color { r: 1.0, g: 1.0, b: 1.0, a: 1.0 };
+    pub const WHITE: Color = Color {
+        r: 1.0,
+        g: 1.0,
+        b: 1.0,
+        a: 1.0,
+    };
 
     pub const fn new(r: f32, g: f32, b: f32, a: f32) -> Self {
         Color { r, g, b, a }
@@ -146,13 +168,21 @@ mod tests {
         let q = Quaternion::new(0.0, 0.0, 2.0, 2.0).normalised();
         assert!((q.z - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-6);
         assert!((q.length() - 1.0).abs() < 1e-6);
-        assert_eq!(Quaternion::new(0.0, 0.0, 0.0, 0.0).normalised(), Quaternion::IDENTITY);
+        assert_eq!(
+            Quaternion::new(0.0, 0.0, 0.0, 0.0).normalised(),
+            Quaternion::IDENTITY
+        );
         assert_eq!(Quaternion::default(), Quaternion::IDENTITY);
     }
 
     #[test]
     fn quaternion_rotates_about_z() {
-        let q = Quaternion::new(0.0, 0.0, 0.707_106_8, 0.707_106_8);
+        let q = Quaternion::new(
+            0.0,
+            0.0,
+            std::f32::consts::FRAC_1_SQRT_2,
+            std::f32::consts::FRAC_1_SQRT_2,
+        );
         let v = q.rotate(Vector3::new(1.0, 0.0, 0.0));
         assert!(v.x.abs() < 1e-5 && (v.y - 1.0).abs() < 1e-5 && v.z.abs() < 1e-5);
     }
