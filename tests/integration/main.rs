@@ -1,1 +1,8 @@
+//! Integration tests: the real `dispatcher` binary, real sockets.
+//!
+//! One module per area; tests are named after the spec checklist row they pin
+//! (`core_07_...` for dispatcher-core.md §15).
 
+mod support;
+
+mod core;

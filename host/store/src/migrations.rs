@@ -32,6 +32,10 @@ const MIGRATIONS: &[&str] = &[
         account_id TEXT NOT NULL,
         PRIMARY KEY (region_id, account_id)
     );",
+    // 2: scene state.
+    include_str!("schema/scene.sql"),
+    // 3: avatar inventory.
+    include_str!("schema/inventory.sql"),
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

@@ -1,0 +1,315 @@
+//! Start a real host on free ports in a fresh data directory and talk to it.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, UdpSocket};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_dispatcher");
+
+/// The seeded region and identities.
+pub const REGION: &str = "Harbor Island";
+pub const PASSWORD: &str = "password";
+/// MD5 hex of PASSWORD.
+pub const PASSWORD_MD5: &str = "5f4dcc3b5aa765d61d8327deb882cf99";
+pub const OWNER: (&str, &str) = ("Ada", "Lovelace");
+pub const MANAGER: (&str, &str) = ("Bob", "Manager");
+pub const VISITOR: (&str, &str) = ("Carol", "Visitor");
+pub const GOD: (&str, &str) = ("Grace", "God");
+
+pub struct Host {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    pub http: SocketAddr,
+    pub udp: SocketAddr,
+    pub dir: tempfile::TempDir,
+    agent: ureq::Agent,
+    /// Account ids by first name.
+    pub ids: std::collections::HashMap<String, String>,
+}
+
+/// A raw HTTP exchange.
+pub struct Exchange {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+impl Exchange {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!("reply is not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body))
+        })
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Run a `dispatcher` command to completion; returns stdout, panics on failure.
+pub fn cli(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("run dispatcher");
+    assert!(
+        out.status.success(),
+        "dispatcher {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Create the standard accounts and region in `dir`.
+pub fn seed(dir: &std::path::Path) -> std::collections::HashMap<String, String> {
+    let mut ids = std::collections::HashMap::new();
+    for ((first, last), level, email) in [
+        (OWNER, "0", "ada@example.org"),
+        (MANAGER, "0", "bob@example.org"),
+        (VISITOR, "0", "carol@example.org"),
+        (GOD, "250", "grace@example.org"),
+    ] {
+        let id = cli(
+            dir,
+            &["user", "create", "--first", first, "--last", last, "--password", PASSWORD, "--email", email, "--level", level],
+        );
+        ids.insert(first.to_owned(), id);
+    }
+    cli(
+        dir,
+        &["region", "create", "--name", REGION, "--owner", "Ada Lovelace", "--manager", "Bob Manager"],
+    );
+    ids
+}
+
+impl Host {
+    /// A host with the standard seed and default configuration.
+    pub fn start() -> Host {
+        Host::start_with("")
+    }
+
+    /// A host with extra INI text appended to a `[Dispatcher]` section start.
+    pub fn start_with(ini: &str) -> Host {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ids = seed(dir.path());
+        Host::launch(dir, ids, ini)
+    }
+
+    /// Start `serve` on an existing data dir.
+    pub fn launch(dir: tempfile::TempDir, ids: std::collections::HashMap<String, String>, ini: &str) -> Host {
+        let config = dir.path().join("dispatcher.ini");
+        std::fs::write(&config, ini).expect("write config");
+        let mut child = Command::new(BIN)
+            .arg("--config")
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["serve", "--http-port", "0", "--udp-port", "0"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn dispatcher serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let ready = lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("readiness line within 20 s");
+        let (http, udp) = parse_ready(&ready);
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Host {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            http,
+            udp,
+            dir,
+            agent,
+            ids,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.http, path)
+    }
+
+    /// POST raw bytes with a Content-Type (None: no header).
+    pub fn post(&self, path: &str, content_type: Option<&str>, body: &[u8]) -> Exchange {
+        let mut req = self.agent.post(&self.url(path));
+        if let Some(ct) = content_type {
+            req = req.header("Content-Type", ct);
+        }
+        let mut resp = req.send(body).expect("HTTP exchange");
+        exchange(&mut resp)
+    }
+
+    pub fn get(&self, path: &str) -> Exchange {
+        let mut resp = self.agent.get(&self.url(path)).call().expect("HTTP exchange");
+        exchange(&mut resp)
+    }
+
+    /// POST a JSON request to /Dispatcher/ and parse the JSON reply.
+    pub fn call(&self, request: &Value) -> Value {
+        let ex = self.post("/Dispatcher/", Some("application/json"), request.to_string().as_bytes());
+        assert_eq!(ex.status, 200, "status for {request}: {}", ex.text());
+        assert_eq!(ex.content_type, "application/json");
+        ex.json()
+    }
+
+    /// POST a BSON request (built with the `bson` crate) and decode the reply.
+    pub fn call_bson(&self, request: &bson::Document) -> bson::Document {
+        let mut bytes = Vec::new();
+        request.to_writer(&mut bytes).expect("bson");
+        let ex = self.post("/Dispatcher/", Some("application/bson"), &bytes);
+        assert_eq!(ex.status, 200);
+        assert_eq!(ex.content_type, "application/bson");
+        bson::Document::from_reader(&mut ex.body.as_slice()).expect("BSON reply")
+    }
+
+    /// CreateCapabilityRequest for an identity; returns the whole reply.
+    pub fn create_capability(&self, who: (&str, &str), domains: &[&str], lifespan: i64) -> Value {
+        self.call(&json!({
+            "$type": "Dispatcher.Messages.CreateCapabilityRequest",
+            "_domain": "Dispatcher",
+            "_scene": REGION,
+            "firstname": who.0,
+            "lastname": who.1,
+            "hashedpasswd": PASSWORD_MD5,
+            "lifespan": lifespan,
+            "domainlist": domains,
+        }))
+    }
+
+    /// A capability for the estate owner with the given domains.
+    pub fn capability(&self, domains: &[&str]) -> String {
+        let reply = self.create_capability(OWNER, domains, 300);
+        assert_eq!(reply["_Success"], 1, "{reply}");
+        reply["Capability"].as_str().expect("Capability").to_owned()
+    }
+
+    /// Send one console command and collect its output lines until `until`
+    /// matches a line (or 5 s pass).
+    pub fn console(&mut self, command: &str, until: impl Fn(&str) -> bool) -> Vec<String> {
+        let stdin = self.stdin.as_mut().expect("stdin");
+        writeln!(stdin, "{command}").expect("write console");
+        stdin.flush().expect("flush");
+        let mut out = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let done = until(&line);
+                    out.push(line);
+                    if done {
+                        return out;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => return out,
+            }
+        }
+    }
+
+    /// Send one UDP datagram to the request port.
+    pub fn send_udp(&self, payload: &[u8]) {
+        let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        s.send_to(payload, self.udp).expect("send");
+    }
+
+    /// Stop with SIGTERM and wait; returns the exit code.
+    pub fn stop(mut self) -> (Option<i32>, tempfile::TempDir) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let status = wait_timeout(&mut self.child, Duration::from_secs(15));
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tmp"));
+        (status, dir)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+fn wait_timeout(child: &mut Child, limit: Duration) -> Option<i32> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn exchange(resp: &mut ureq::http::Response<ureq::Body>) -> Exchange {
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let body = resp.body_mut().read_to_vec().unwrap_or_default();
+    Exchange {
+        status,
+        content_type,
+        body,
+    }
+}
+
+/// Parse `dispatcher ready http=A udp=B`.
+pub fn parse_ready(line: &str) -> (SocketAddr, SocketAddr) {
+    let rest = line
+        .strip_prefix("dispatcher ready http=")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    let (http, udp) = rest.split_once(" udp=").expect("udp part");
+    (http.parse().expect("http addr"), udp.parse().expect("udp addr"))
+}
+
+/// A UDP socket to receive callbacks on.
+pub fn callback_socket() -> UdpSocket {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    s
+}
+
+/// Wait until `f` is true or `limit` passes.
+pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    f()
+}
