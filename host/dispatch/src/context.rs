@@ -11,6 +11,7 @@ use crate::capabilities::CapabilityStore;
 use crate::config::DispatcherConfig;
 use crate::directory::Directory;
 use crate::endpoints::EndpointRegistry;
+use crate::events::EventBus;
 use crate::ipfilter::IpFilter;
 use crate::pipeline::{Bindings, Transport};
 use crate::pool::AsyncPool;
@@ -36,6 +37,8 @@ pub struct Services {
     pub pool: AsyncPool,
     pub bindings: RwLock<Bindings>,
     pub ip_filter: IpFilter,
+    /// The scene event stream shared by callbacks and scripts.
+    pub events: EventBus,
 }
 
 /// One request's context after authorisation.

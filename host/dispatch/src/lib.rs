@@ -19,6 +19,7 @@ pub mod context;
 pub mod directory;
 pub mod domain;
 pub mod endpoints;
+pub mod events;
 pub mod ipfilter;
 pub mod pipeline;
 pub mod pool;
@@ -30,6 +31,7 @@ pub use config::DispatcherConfig;
 pub use context::{AuthUser, HandlerError, RequestContext, Services};
 pub use directory::{Account, Directory, DirectoryError, SceneInfo};
 pub use endpoints::{CallbackSink, EndpointRegistry};
+pub use events::{EventBus, SceneEvent, Subscription};
 pub use pipeline::{Bindings, Dispatcher, Transport};
 pub use registry::Registry;
 

@@ -68,6 +68,7 @@ impl Dispatcher {
             pool,
             bindings: RwLock::new(Bindings::default()),
             ip_filter,
+            events: crate::events::EventBus::new(),
         });
         crate::domain::register(&services.registry);
         Dispatcher { services, limits }
