@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every test of the project on a fresh machine, installing what it needs:
+# the wasm32-wasip2 Rust target, the guest-example toolchains (componentize-py
+# from PyPI, componentize-js from npm), Debian's Perl modules for the Perl client,
+# then the Rust workspace tests (unit and end-to-end against the real binary) and
+# the Python and Perl client suites.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s ==\n' "$*"; }
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+step "toolchains"
+rustup target add wasm32-wasip2
+if ! perl -MJSON -MLWP::UserAgent -e 1 2>/dev/null; then
+    as_root apt-get update -qq
+    as_root apt-get install -y -qq libjson-perl libwww-perl
+fi
+
+step "guest examples"
+(cd guest-examples && ./build.sh)
+
+step "Rust workspace"
+cargo build --workspace --all-targets
+cargo test --workspace
+
+if [ -x clients/test.sh ]; then
+    step "client libraries"
+    clients/test.sh
+fi
+
+step "all tests passed"
