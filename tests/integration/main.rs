@@ -5,4 +5,8 @@
 
 mod support;
 
+mod cli;
 mod core;
+mod rc_assets;
+mod rc_objects;
+mod rest;

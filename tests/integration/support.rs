@@ -79,7 +79,8 @@ pub fn seed(dir: &std::path::Path) -> std::collections::HashMap<String, String> 
     ] {
         let id = cli(
             dir,
-            &["user", "create", "--first", first, "--last", last, "--password", PASSWORD, "--email", email, "--level", level],
+            // Inventories are left to each test (REST-27 needs an account without one).
+            &["user", "create", "--first", first, "--last", last, "--password", PASSWORD, "--email", email, "--level", level, "--no-inventory"],
         );
         ids.insert(first.to_owned(), id);
     }
@@ -312,4 +313,197 @@ pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(25));
     }
     f()
+}
+
+// ---------------------------------------------------------------------------
+// Helpers for the conformance rows (core.rs). Added functions only.
+
+impl Host {
+    /// Start `serve` on an existing data dir with `serve_args` instead of the
+    /// usual `--http-port 0 --udp-port 0`; `Err` carries the host's stderr when it
+    /// exits before printing its readiness line.
+    pub fn try_launch_args(
+        dir: tempfile::TempDir,
+        ids: std::collections::HashMap<String, String>,
+        ini: &str,
+        serve_args: &[&str],
+    ) -> Result<Host, String> {
+        let config = dir.path().join("dispatcher.ini");
+        std::fs::write(&config, ini).expect("write config");
+        let stderr_path = dir.path().join("serve.stderr");
+        let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+        let mut child = Command::new(BIN)
+            .arg("--config")
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .arg("serve")
+            .args(serve_args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn dispatcher serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let Ok(ready) = lines.recv_timeout(Duration::from_secs(20)) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::fs::read_to_string(&stderr_path).unwrap_or_default());
+        };
+        let (http, udp) = parse_ready(&ready);
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Ok(Host {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            http,
+            udp,
+            dir,
+            agent,
+            ids,
+        })
+    }
+
+    /// POST a JSON value to `path` and parse the JSON reply (status must be 200).
+    pub fn call_at(&self, path: &str, request: &Value) -> Value {
+        let ex = self.post(path, Some("application/json"), request.to_string().as_bytes());
+        assert_eq!(ex.status, 200, "status for {request} at {path}: {}", ex.text());
+        assert_eq!(ex.content_type, "application/json");
+        ex.json()
+    }
+
+    /// POST raw JSON text (member order and duplicates kept) to /Dispatcher/.
+    pub fn call_text(&self, text: &str) -> Value {
+        let ex = self.post("/Dispatcher/", Some("application/json"), text.as_bytes());
+        assert_eq!(ex.status, 200, "status for {text}: {}", ex.text());
+        assert_eq!(ex.content_type, "application/json");
+        ex.json()
+    }
+
+    /// Run one console command and return its whole output. A `help` command is
+    /// sent after it as an end marker, because most commands print no last line.
+    pub fn console_all(&mut self, command: &str) -> Vec<String> {
+        const MARK: &str = "dispatcher binding | dispatcher stats";
+        let mut out = self.console(&format!("{command}\nhelp"), |l| l.starts_with(MARK));
+        assert!(
+            out.last().is_some_and(|l| l.starts_with(MARK)),
+            "console output for {command:?} did not end: {out:?}"
+        );
+        out.pop();
+        out
+    }
+
+    /// One raw HTTP/1.1 exchange over a fresh TCP connection (the request is sent
+    /// as given; `Connection: close` is expected in it). Returns the whole response.
+    pub fn raw_http(&self, request: &[u8]) -> String {
+        use std::io::Read;
+        let mut s = std::net::TcpStream::connect(self.http).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        s.write_all(request).expect("send");
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+/// A host run inside the test process on real sockets, for rows whose effect
+/// can only be triggered from inside (callbacks, close notifications). Its
+/// dispatcher is the same code the binary wires up, through `serve::start`.
+pub struct InProcessHost {
+    pub running: Option<dispatcher_server::serve::Running>,
+    pub runtime: tokio::runtime::Runtime,
+    pub http: SocketAddr,
+    pub udp: SocketAddr,
+    pub dir: tempfile::TempDir,
+    pub ids: std::collections::HashMap<String, String>,
+    agent: ureq::Agent,
+}
+
+impl InProcessHost {
+    /// A seeded host; `tweak` adjusts the configuration before it starts.
+    pub fn start(tweak: impl FnOnce(&mut dispatcher_server::config::HostConfig)) -> InProcessHost {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ids = seed(dir.path());
+        let mut config = dispatcher_server::config::HostConfig {
+            http_port: 0,
+            data_dir: dir.path().to_path_buf(),
+            ..Default::default()
+        };
+        config.dispatcher.udp_port = 0;
+        tweak(&mut config);
+        let store = std::sync::Arc::new(dispatcher_store::Store::open(dir.path()).expect("open store"));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let running = runtime
+            .block_on(dispatcher_server::serve::start(&config, store))
+            .expect("start host");
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        InProcessHost {
+            http: running.http_addr,
+            udp: running.udp_addr,
+            running: Some(running),
+            runtime,
+            dir,
+            ids,
+            agent,
+        }
+    }
+
+    pub fn dispatcher(&self) -> &dispatcher_dispatch::Dispatcher {
+        &self.running.as_ref().expect("running").dispatcher
+    }
+
+    /// POST a JSON request to /Dispatcher/ and parse the JSON reply.
+    pub fn call(&self, request: &Value) -> Value {
+        let mut resp = self
+            .agent
+            .post(&format!("http://{}/Dispatcher/", self.http))
+            .header("Content-Type", "application/json")
+            .send(request.to_string().as_bytes())
+            .expect("HTTP exchange");
+        let ex = exchange(&mut resp);
+        assert_eq!(ex.status, 200, "{}", ex.text());
+        ex.json()
+    }
+
+    /// A capability for the estate owner with the given domains.
+    pub fn capability(&self, domains: &[&str]) -> String {
+        let reply = self.call(&json!({
+            "$type": "Dispatcher.Messages.CreateCapabilityRequest",
+            "_domain": "Dispatcher",
+            "_scene": REGION,
+            "firstname": OWNER.0,
+            "lastname": OWNER.1,
+            "hashedpasswd": PASSWORD_MD5,
+            "domainlist": domains,
+        }));
+        assert_eq!(reply["_Success"], 1, "{reply}");
+        reply["Capability"].as_str().expect("Capability").to_owned()
+    }
+}
+
+impl Drop for InProcessHost {
+    fn drop(&mut self) {
+        if let Some(running) = self.running.take() {
+            self.runtime.block_on(running.stop());
+        }
+    }
 }

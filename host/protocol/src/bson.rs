@@ -315,6 +315,75 @@ mod tests {
         assert_eq!(decode(&bytes, &DecodeLimits::default()), Ok(Some(v)));
     }
 
+    /// A document with one element of `tag` named "k" and raw `payload`.
+    fn one_element(tag: u8, payload: &[u8]) -> Vec<u8> {
+        let mut body = vec![tag, b'k', 0];
+        body.extend_from_slice(payload);
+        body.push(0);
+        let mut out = ((body.len() + 4) as i32).to_le_bytes().to_vec();
+        out.extend(body);
+        out
+    }
+
+    #[test]
+    fn edge_cases_are_errors_not_panics() {
+        let limits = DecodeLimits::default();
+        // Decimal128, DBPointer, code with scope, and an undefined tag.
+        for tag in [0x13u8, 0x0C, 0x0F, 0x42] {
+            assert!(decode(&one_element(tag, &[0; 16]), &limits).is_err(), "tag {tag:#x}");
+        }
+        // A boolean byte other than 0 or 1.
+        assert!(decode(&one_element(0x08, &[2]), &limits).is_err());
+        // Negative and oversized string lengths.
+        assert!(decode(&one_element(0x02, &(-1i32).to_le_bytes()), &limits).is_err());
+        assert!(decode(&one_element(0x02, &i32::MAX.to_le_bytes()), &limits).is_err());
+        // A string without its NUL, and one that is not UTF-8.
+        assert!(decode(&one_element(0x02, &[2, 0, 0, 0, b'a', b'b']), &limits).is_err());
+        assert!(decode(&one_element(0x02, &[2, 0, 0, 0, 0xff, 0]), &limits).is_err());
+        // Negative binary length.
+        assert!(decode(&one_element(0x05, &[0xff, 0xff, 0xff, 0xff, 0]), &limits).is_err());
+        // A key that never ends.
+        assert!(decode(&[8, 0, 0, 0, 0x10, b'k', b'e', b'y'], &limits).is_err());
+        // Document lengths below the minimum, or negative.
+        assert!(decode(&[4, 0, 0, 0], &limits).is_err());
+        assert!(decode(&[0xfb, 0xff, 0xff, 0xff, 0], &limits).is_err());
+        // An element that runs past its document's end.
+        let mut short = one_element(0x10, &[1, 0, 0, 0]);
+        short[0] -= 2;
+        assert!(decode(&short, &limits).is_err());
+    }
+
+    #[test]
+    fn nesting_is_capped() {
+        let limits = DecodeLimits { max_depth: 8, ..DecodeLimits::default() };
+        let nested = |depth: usize| {
+            let mut doc = vec![5, 0, 0, 0, 0];
+            for _ in 0..depth {
+                doc = one_element(0x03, &doc);
+            }
+            doc
+        };
+        assert!(decode(&nested(8), &limits).is_ok());
+        assert!(decode(&nested(9), &limits).is_err());
+        // Far beyond the cap: an error, not a stack overflow.
+        assert!(decode(&nested(2_000), &DecodeLimits::default()).is_err());
+    }
+
+    #[test]
+    fn empty_document_and_trailing_bytes() {
+        let limits = DecodeLimits::default();
+        assert_eq!(decode(&[5, 0, 0, 0, 0], &limits), Ok(Some(Value::Object(Vec::new()))));
+        let mut doc = one_element(0x10, &[7, 0, 0, 0]);
+        doc.extend_from_slice(b"trailing");
+        assert_eq!(decode(&doc, &limits), Ok(Some(Value::Object(vec![("k".into(), Value::Int(7))]))));
+        assert!(!looks_like_document(&doc));
+        // Deprecated but harmless types read as their closest value.
+        assert_eq!(
+            decode(&one_element(0x06, &[]), &limits),
+            Ok(Some(Value::Object(vec![("k".into(), Value::Null)])))
+        );
+    }
+
     #[test]
     fn interoperates_with_the_bson_crate() {
         let doc = bson::doc! { "$type": "X", "i": 5_i32, "l": 1_i64 << 40, "d": 2.5, "s": "é", "arr": [1, "two"] };

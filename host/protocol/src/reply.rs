@@ -176,4 +176,66 @@ mod tests {
             r#"{"$type":"ResponseBase","_Success":0,"_Message":"unknown type"}"#
         );
     }
+
+    #[derive(Serialize)]
+    struct Inner {
+        #[serde(rename = "Name")]
+        name: String,
+    }
+    impl MessageType for Inner {
+        const TYPE_NAME: &'static str = "Test.Messages.Inner";
+    }
+
+    #[derive(Serialize)]
+    struct Outer {
+        #[serde(rename = "Child")]
+        child: Typed<Inner>,
+        #[serde(rename = "Children")]
+        children: Vec<Typed<Inner>>,
+        #[serde(rename = "Position")]
+        position: [f32; 3],
+        #[serde(rename = "Missing")]
+        missing: Option<Typed<Inner>>,
+    }
+    impl MessageType for Outer {
+        const TYPE_NAME: &'static str = "Test.Messages.OuterResponse";
+    }
+
+    fn outer() -> Outer {
+        let inner = |n: &str| Typed(Inner { name: n.into() });
+        Outer {
+            child: inner("a"),
+            children: vec![inner("b"), inner("c")],
+            position: [128.0, 130.5, 25.0],
+            missing: None,
+        }
+    }
+
+    // dispatcher-core.md CORE-97 (and §3.7): every nested object carries its own
+    // `$type` first; arrays are plain, without type information or wrappers.
+    #[test]
+    fn core_97_nested_objects_carry_type_arrays_do_not() {
+        let json = String::from_utf8(Reply::typed(&outer()).encode(Encoding::Json)).expect("utf8");
+        assert_eq!(
+            json,
+            concat!(
+                r#"{"$type":"Test.Messages.OuterResponse","#,
+                r#""Child":{"$type":"Test.Messages.Inner","Name":"a"},"#,
+                r#""Children":[{"$type":"Test.Messages.Inner","Name":"b"},{"$type":"Test.Messages.Inner","Name":"c"}],"#,
+                r#""Position":[128.0,130.5,25.0],"Missing":null,"_Success":1,"_Message":""}"#
+            )
+        );
+        // A callback is the same object without the reply members.
+        let callback = String::from_utf8(Typed(outer()).to_json().expect("json")).expect("utf8");
+        assert!(callback.starts_with(r#"{"$type":"Test.Messages.OuterResponse","Child":{"$type":"#), "{callback}");
+        assert!(!callback.contains("_Success") && !callback.contains("_Message"), "{callback}");
+        // BSON: nested documents keep `$type` first, arrays are 0x04 documents.
+        let doc = ::bson::Document::from_reader(&mut Reply::typed(&outer()).encode(Encoding::Bson).as_slice()).expect("bson");
+        let child = doc.get_document("Child").expect("Child document");
+        assert_eq!(child.keys().next().map(String::as_str), Some("$type"));
+        let children = doc.get_array("Children").expect("Children array");
+        assert_eq!(children.len(), 2);
+        assert_eq!(doc.get_array("Position").expect("Position").len(), 3);
+        assert_eq!(doc.get_i32("_Success").expect("int32"), 1);
+    }
 }

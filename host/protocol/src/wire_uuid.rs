@@ -21,7 +21,14 @@ impl WireUuid {
 
     /// Parse leniently; `None` if the text is not a UUID in any accepted form.
     pub fn parse(text: &str) -> Option<WireUuid> {
-        Uuid::try_parse(text.trim()).ok().map(WireUuid)
+        let text = text.trim();
+        // .NET's Guid parser also takes the parenthesised layout; the uuid crate
+        // knows only braces.
+        let text = text
+            .strip_prefix('(')
+            .and_then(|t| t.strip_suffix(')'))
+            .unwrap_or(text);
+        Uuid::try_parse(text).ok().map(WireUuid)
     }
 
     pub fn is_nil(&self) -> bool {
@@ -116,9 +123,13 @@ mod tests {
             "{3f2c9a61-0b7e-4d52-9c1a-5e8d7f604b21}",
             "3F2C9A610B7E4D529C1A5E8D7F604B21",
             "urn:uuid:3f2c9a61-0b7e-4d52-9c1a-5e8d7f604b21",
+            "(3f2c9a61-0b7e-4d52-9c1a-5e8d7f604b21)",
+            " {3F2C9A61-0B7E-4D52-9C1A-5E8D7F604B21} ",
         ] {
             assert_eq!(WireUuid::parse(form).map(|u| u.to_string()), Some(canonical.to_string()), "{form}");
         }
         assert_eq!(WireUuid::parse("not-a-uuid"), None);
+        assert_eq!(WireUuid::parse("(3f2c9a61-0b7e-4d52-9c1a-5e8d7f604b21"), None);
+        assert_eq!(WireUuid::parse("()"), None);
     }
 }

@@ -138,6 +138,27 @@ impl Inventory {
         inv
     }
 
+    /// Rebuilds an inventory read back from storage (store order kept). The root
+    /// is the one folder with a nil parent; `None` when there is not exactly one.
+    /// Stored rows are trusted: the store only ever wrote trees built here.
+    pub fn from_parts(
+        owner_id: Uuid,
+        folders: Vec<InventoryFolder>,
+        items: Vec<InventoryItem>,
+    ) -> Option<Self> {
+        let mut roots = folders.iter().filter(|f| f.parent_id.is_nil());
+        let root_id = roots.next()?.id;
+        if roots.next().is_some() {
+            return None;
+        }
+        Some(Inventory {
+            owner_id,
+            root_id,
+            folders: folders.into_iter().map(|f| (f.id, f)).collect(),
+            items: items.into_iter().map(|i| (i.id, i)).collect(),
+        })
+    }
+
     pub fn root_id(&self) -> Uuid {
         self.root_id
     }

@@ -27,6 +27,83 @@ pub enum Command {
     /// Manage regions (scenes).
     #[command(subcommand)]
     Region(RegionCommand),
+    /// Ask a running host for its bindings, scenes and messages.
+    Info(ClientArgs),
+    /// Act on objects of a running host.
+    Object {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: ObjectCommand,
+    },
+    /// Upload and manage scripts on a running host.
+    Script {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: ScriptCommand,
+    },
+}
+
+/// How the client commands reach and authenticate with a running host.
+#[derive(Debug, Args, Clone)]
+pub struct ClientArgs {
+    /// The host's synchronous binding.
+    #[arg(long, global = true, default_value = "http://127.0.0.1:9000/Dispatcher/", env = "DISPATCHER_URL")]
+    pub url: String,
+    /// Account, "First Last".
+    #[arg(long, global = true, env = "DISPATCHER_USER")]
+    pub user: Option<String>,
+    /// Password (or set DISPATCHER_PASSWORD).
+    #[arg(long, global = true)]
+    pub password: Option<String>,
+    /// Region (default: the host's first scene).
+    #[arg(long, global = true, env = "DISPATCHER_REGION")]
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ObjectCommand {
+    /// List the ids of objects whose name matches PATTERN (a regular expression).
+    Find { pattern: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScriptCommand {
+    /// Upload a WebAssembly component into an object; prints the script id.
+    Upload {
+        file: PathBuf,
+        #[arg(long)]
+        object: String,
+        /// A grant such as objects:write or scope:region; repeat for several.
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, default_value = "")]
+        start_parameter: String,
+        /// Upload without starting it.
+        #[arg(long)]
+        stopped: bool,
+    },
+    /// One line per script (of one object, or of the region).
+    List {
+        #[arg(long)]
+        object: Option<String>,
+    },
+    /// One script's status.
+    Status { script: String },
+    /// The script's log; --follow keeps reading.
+    Logs {
+        script: String,
+        #[arg(long)]
+        follow: bool,
+    },
+    Start { script: String },
+    Stop { script: String },
+    Reset { script: String },
+    /// Remove the script.
+    Rm { script: String },
 }
 
 #[derive(Debug, Args, Default, Clone)]
@@ -59,6 +136,9 @@ pub enum UserCommand {
         level: i32,
         #[arg(long)]
         uuid: Option<uuid::Uuid>,
+        /// Do not create the standard inventory folders for the account.
+        #[arg(long)]
+        no_inventory: bool,
     },
     /// One line per account: UUID, name, email, level.
     List,

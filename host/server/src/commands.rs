@@ -47,6 +47,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::User(cmd) => user(&open_store(&config)?, cmd),
         Command::Region(cmd) => region(&open_store(&config)?, cmd),
+        Command::Info(client) => crate::client::info(&client),
+        Command::Object { client, command } => crate::client::object(&client, &command),
+        Command::Script { client, command } => crate::client::script(&client, &command),
     }
 }
 
@@ -59,6 +62,7 @@ fn user(store: &Store, cmd: UserCommand) -> anyhow::Result<()> {
             email,
             level,
             uuid,
+            no_inventory,
         } => {
             let account = store.create_account(&NewAccount {
                 id: uuid,
@@ -68,6 +72,9 @@ fn user(store: &Store, cmd: UserCommand) -> anyhow::Result<()> {
                 email,
                 level,
             })?;
+            if !no_inventory {
+                store.create_inventory(&dispatcher_scene::Inventory::standard(account.id, &mut uuid::Uuid::new_v4))?;
+            }
             println!("{}", account.id);
         }
         UserCommand::List => {

@@ -11,43 +11,8 @@ use dispatcher_dispatch::DispatcherConfig;
 
 use crate::ini::{self, Entry, IniError};
 
-/// `[RestPlugins]` and `[RestHandler]` (rest-inventory.md §2).
-#[derive(Clone, Debug, PartialEq)]
-pub struct RestConfig {
-    pub plugins_enabled: bool,
-    pub god_key: String,
-    pub prefix: String,
-    pub handler_enabled: bool,
-    pub authenticate: bool,
-    pub auth_scheme: String,
-    pub secured: bool,
-    pub extended_escape: bool,
-    pub realm: String,
-    pub dump_asset: bool,
-    pub dump_line_size: i64,
-    pub path_fill: bool,
-    pub flush_on_error: bool,
-}
-
-impl Default for RestConfig {
-    fn default() -> Self {
-        RestConfig {
-            plugins_enabled: false,
-            god_key: String::new(),
-            prefix: "/admin".into(),
-            handler_enabled: false,
-            authenticate: true,
-            auth_scheme: "Basic".into(),
-            secured: true,
-            extended_escape: true,
-            realm: "OpenSim REST".into(),
-            dump_asset: false,
-            dump_line_size: 32,
-            path_fill: true,
-            flush_on_error: true,
-        }
-    }
-}
+/// `[RestPlugins]` and `[RestHandler]` (rest-inventory.md §2): owned by the REST crate.
+pub use dispatcher_rest::RestConfig;
 
 /// `[Scripting]` limits (scripting.md §5).
 #[derive(Clone, Debug, PartialEq)]
@@ -80,6 +45,9 @@ impl Default for ScriptingConfig {
         }
     }
 }
+
+/// `[RemoteControl]`: owned by the RemoteControl crate.
+pub use dispatcher_remote_control::RemoteControlConfig;
 
 /// Transport limits of the HTTP listener.
 #[derive(Clone, Debug, PartialEq)]
@@ -114,6 +82,7 @@ pub struct HostConfig {
     pub max_body_bytes: usize,
     pub rest: RestConfig,
     pub scripting: ScriptingConfig,
+    pub remote_control: RemoteControlConfig,
 }
 
 impl Default for HostConfig {
@@ -127,6 +96,7 @@ impl Default for HostConfig {
             max_body_bytes: dispatcher_protocol::DecodeLimits::default().max_body_bytes,
             rest: RestConfig::default(),
             scripting: ScriptingConfig::default(),
+            remote_control: RemoteControlConfig::default(),
         }
     }
 }
@@ -219,7 +189,8 @@ fn apply(c: &mut HostConfig, section: &str, key: &str, v: &str) -> Result<bool, 
             r.auth_scheme = match v.to_ascii_lowercase().as_str() {
                 "basic" => "Basic".into(),
                 "digest" => "Digest".into(),
-                _ => return Err("expected Basic or Digest".into()),
+                "any" => "Any".into(),
+                _ => return Err("expected Basic, Digest or Any".into()),
             }
         }
         ("resthandler", "secured") => r.secured = parse_bool(v)?,
@@ -229,6 +200,7 @@ fn apply(c: &mut HostConfig, section: &str, key: &str, v: &str) -> Result<bool, 
         ("resthandler", "dump-line-size") => r.dump_line_size = positive(v)?,
         ("resthandler", "path-fill") => r.path_fill = parse_bool(v)?,
         ("resthandler", "flush-on-error") => r.flush_on_error = parse_bool(v)?,
+        ("resthandler", "files-root") => r.files_root = (!v.is_empty()).then(|| PathBuf::from(v)),
         ("scripting", "maxscriptsperregion") => s.max_scripts_per_region = positive(v)?,
         ("scripting", "maxcomponentbytes") => s.max_component_bytes = positive(v)?,
         ("scripting", "memorylimitbytes") => s.memory_limit_bytes = positive(v)?,
@@ -239,6 +211,20 @@ fn apply(c: &mut HostConfig, section: &str, key: &str, v: &str) -> Result<bool, 
         ("scripting", "hostcallspersecond") => s.host_calls_per_second = positive(v)?,
         ("scripting", "storagequotabytes") => s.storage_quota_bytes = positive(v)?,
         ("scripting", "maxrestarts") => s.max_restarts = parse_num(v)?,
+        ("remotecontrol", "enabled") => c.remote_control.enabled = parse_bool(v)?,
+        ("remotecontrol", "domain") => {
+            if v.is_empty() {
+                return Err("must not be empty".into());
+            }
+            c.remote_control.domain = v.to_owned();
+        }
+        ("remotecontrol", "tickratehz") => {
+            let hz: f64 = parse_num(v)?;
+            if !hz.is_finite() || hz < 0.0 {
+                return Err("must be 0 (no tick) or a positive rate".into());
+            }
+            c.remote_control.tick_rate_hz = hz;
+        }
         _ => return Ok(false),
     }
     Ok(true)

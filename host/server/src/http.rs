@@ -1,6 +1,7 @@
-//! The HTTP listener: one port for the Dispatcher path (and, later, the REST
-//! service). A connection cap is taken before `accept`; headers and bodies have
-//! time limits; bodies have a size limit; accept errors back off.
+//! The HTTP listener: one port for the Dispatcher path and the REST service
+//! (below its prefix, run on blocking threads). A connection cap is taken
+//! before `accept`; headers and bodies have time limits; bodies have a size
+//! limit; accept errors back off.
 //!
 //! Transport-level refusals never carry a dispatcher reply object unless its
 //! Content-Type says so (dispatcher-core.md §2.1.5): a filtered address gets 403,
@@ -26,6 +27,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
 use crate::config::HttpLimits;
+use dispatcher_rest::{RestRequest, RestService};
 
 /// What every connection shares.
 pub struct HttpState {
@@ -33,6 +35,8 @@ pub struct HttpState {
     pub http_path: String,
     pub limits: HttpLimits,
     pub max_body_bytes: usize,
+    /// The REST inventory interface, when enabled (rest-inventory.md §1).
+    pub rest: Option<Arc<RestService>>,
 }
 
 type Body = Full<Bytes>;
@@ -71,6 +75,11 @@ pub fn route(http_path: &str, path: &str) -> Option<String> {
 
 async fn handle(state: Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let Some(path_domain) = route(&state.http_path, req.uri().path()) else {
+        // The Dispatcher path has priority; the REST prefix gets the rest.
+        let target = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        if let Some(rest) = state.rest.as_ref().filter(|r| r.handles(target)) {
+            return Ok(serve_rest(rest.clone(), &state.limits, peer, req).await);
+        }
         return Ok(text(StatusCode::NOT_FOUND, "not found"));
     };
     if req.method() != Method::POST {
@@ -114,6 +123,65 @@ async fn handle(state: Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>)
         .handle(&bytes, encoding, peer.ip(), Transport::Http { path_domain })
         .unwrap_or_else(|| Reply::failure("Fatal error; no reply"));
     Ok(protocol(StatusCode::OK, &reply, encoding))
+}
+
+/// Read a REST body: at most `max` bytes kept; beyond that the rest is read
+/// and dropped up to `flush` bytes (rest-inventory.md §4.6), then reading stops.
+async fn read_rest_body(mut body: Incoming, max: usize, flush: usize) -> Result<(Vec<u8>, bool), hyper::Error> {
+    let (mut kept, mut seen, mut too_large) = (Vec::new(), 0usize, false);
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            seen += data.len();
+            if seen > max {
+                too_large = true;
+                kept = Vec::new();
+                if seen > flush {
+                    break;
+                }
+            } else {
+                kept.extend_from_slice(&data);
+            }
+        }
+    }
+    Ok((kept, too_large))
+}
+
+/// Hand one request to the (synchronous) REST service on a blocking thread.
+async fn serve_rest(rest: Arc<RestService>, limits: &HttpLimits, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let (max, flush) = (rest.limits().max_body_bytes, rest.limits().max_flush_bytes);
+    let read = tokio::time::timeout(Duration::from_millis(limits.body_timeout_ms), read_rest_body(body, max, flush)).await;
+    let (body, body_too_large) = match read {
+        Ok(Ok(read)) => read,
+        Ok(Err(e)) => return text(StatusCode::BAD_REQUEST, &format!("could not read the request body: {e}")),
+        Err(_) => return text(StatusCode::REQUEST_TIMEOUT, "the request body did not arrive in time"),
+    };
+    let request = RestRequest {
+        method: parts.method.as_str().to_owned(),
+        path: parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_owned(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect(),
+        body,
+        body_too_large,
+        peer,
+    };
+    let Ok(reply) = tokio::task::spawn_blocking(move || rest.handle(&request)).await else {
+        return text(StatusCode::INTERNAL_SERVER_ERROR, "the REST handler failed");
+    };
+    let mut r = Response::new(Full::new(Bytes::from(reply.body)));
+    *r.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if let Ok(phrase) = hyper::ext::ReasonPhrase::try_from(reply.reason.into_bytes()) {
+        r.extensions_mut().insert(phrase);
+    }
+    for (name, value) in reply.headers {
+        if let (Ok(n), Ok(v)) = (hyper::header::HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            r.headers_mut().append(n, v);
+        }
+    }
+    r
 }
 
 /// Accept connections until `shutdown` flips, then let open connections finish.

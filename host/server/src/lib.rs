@@ -5,6 +5,7 @@
 
 pub mod callbacks;
 pub mod cli;
+pub mod client;
 pub mod commands;
 pub mod config;
 pub mod console;

@@ -29,6 +29,39 @@ pub struct Running {
     pub dispatcher: Dispatcher,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The RemoteControl domain and its tick, when enabled.
+    pub remote_control: Option<RemoteControlRunning>,
+}
+
+/// The RemoteControl domain with its running tick.
+pub struct RemoteControlRunning {
+    pub domain: Arc<dispatcher_remote_control::RemoteControl>,
+    tick: dispatcher_remote_control::TickHandle,
+}
+
+impl RemoteControlRunning {
+    /// Load every region, register the handlers, start the tick.
+    fn start(config: &HostConfig, store: Arc<Store>, dispatcher: &Dispatcher) -> anyhow::Result<Option<Self>> {
+        let rc_config = &config.remote_control;
+        if !rc_config.enabled {
+            return Ok(None);
+        }
+        let domain = dispatcher_remote_control::RemoteControl::load(
+            store,
+            dispatcher.services().clone(),
+            dispatcher_scene::SceneLimits::default(),
+        )
+        .context("cannot load the RemoteControl regions")?;
+        domain.register(dispatcher.registry(), &rc_config.domain);
+        let tick = dispatcher_remote_control::start_tick(&domain, rc_config.tick_rate_hz);
+        Ok(Some(RemoteControlRunning { domain, tick }))
+    }
+
+    /// Stop the tick, then commit what the write-behind holds.
+    fn stop(self) {
+        self.tick.stop();
+        self.domain.flush();
+    }
 }
 
 impl Running {
@@ -40,6 +73,9 @@ impl Running {
         }
         let d = self.dispatcher.clone();
         let _ = tokio::task::spawn_blocking(move || d.shutdown()).await;
+        if let Some(rc) = self.remote_control {
+            let _ = tokio::task::spawn_blocking(move || rc.stop()).await;
+        }
     }
 }
 
@@ -68,6 +104,7 @@ pub fn seed_first_run(store: &Store, data_dir: &Path) -> anyhow::Result<()> {
                 password: password.clone(),
                 ..Default::default()
             })?;
+            store.create_inventory(&dispatcher_scene::Inventory::standard(account.id, &mut uuid::Uuid::new_v4))?;
             let note = format!(
                 "First run: created account \"Test User\" ({}) with password {password}\n",
                 account.id
@@ -107,12 +144,18 @@ pub async fn start(config: &HostConfig, store: Arc<Store>) -> anyhow::Result<Run
         ..DecodeLimits::default()
     };
     let sink = Arc::new(UdpCallbackSink::bind().context("cannot open the callback socket")?);
+    // REST runs only when both switches are on (rest-inventory.md §2).
+    let rest = config
+        .rest
+        .active()
+        .then(|| Arc::new(dispatcher_rest::RestService::new(config.rest.clone(), store.clone())));
     let dispatcher = Dispatcher::new(
         config.dispatcher.clone(),
-        Arc::new(StoreDirectory(store)),
+        Arc::new(StoreDirectory(store.clone())),
         sink,
         limits,
     );
+    let remote_control = RemoteControlRunning::start(config, store.clone(), &dispatcher)?;
     let http_listener = TcpListener::bind((config.listen_host.as_str(), config.http_port))
         .await
         .with_context(|| format!("cannot listen for HTTP on {}:{}", config.listen_host, config.http_port))?;
@@ -140,6 +183,7 @@ pub async fn start(config: &HostConfig, store: Arc<Store>) -> anyhow::Result<Run
         http_path,
         limits: config.http.clone(),
         max_body_bytes: config.max_body_bytes,
+        rest,
     });
     tasks.push(tokio::spawn(http::serve(http_listener, state, shutdown_rx.clone())));
     if config.dispatcher.enabled {
@@ -163,6 +207,7 @@ pub async fn start(config: &HostConfig, store: Arc<Store>) -> anyhow::Result<Run
         dispatcher,
         shutdown,
         tasks,
+        remote_control,
     })
 }
 

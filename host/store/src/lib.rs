@@ -7,9 +7,16 @@
 //! locking serialises them and a busy timeout absorbs short waits.
 
 mod accounts;
+mod appearance;
+mod assets;
+mod dynamics;
 mod error;
+mod inventory;
 mod migrations;
+mod objects;
+mod region_state;
 mod regions;
+mod scripts;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,8 +25,10 @@ use parking_lot::Mutex;
 use rusqlite::Connection;
 
 pub use accounts::{Account, NewAccount};
+pub use dynamics::{DynamicsWriter, DEFAULT_DYNAMICS_FLUSH_INTERVAL};
 pub use error::StoreError;
 pub use regions::{NewRegion, Region};
+pub use scripts::ScriptRow;
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "dispatcher.db";

@@ -36,6 +36,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema/scene.sql"),
     // 3: avatar inventory.
     include_str!("schema/inventory.sql"),
+    // 4: WebAssembly scripts and their storage.
+    include_str!("schema/scripts.sql"),
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

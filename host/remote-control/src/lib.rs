@@ -1,0 +1,130 @@
+//! The RemoteControl message domain (spec remote-control.md): one [`RegionHost`]
+//! per hosted region, the typed messages of every group, their handlers, the
+//! touch/updated callback registrations and the dynamics tick.
+//!
+//! Codemap:
+//! - [`messages`]: the serde types of every request, reply and callback; all wire
+//!   quirks of §2.3-2.4 and §7 live there, never in handlers.
+//! - [`handlers`]: one file per message family; each handler is
+//!   `fn(&RemoteControl, &RegionHost, &RequestContext, Request) -> Result<Reply, HandlerError>`
+//!   and is wired by [`handlers::Router`].
+//! - [`region_host`]: a region's scene behind its lock plus its event registrations.
+//! - [`callbacks`]: turning scene changes into scene events and endpoint datagrams.
+//! - [`persist`]: the only file that knows the store's scene API.
+//! - [`tick`]: the region dynamics tick.
+//!
+//! Invariants: handlers lock a region once per request and check before they
+//! change, so a refused request changes nothing; creates and deletes are
+//! committed before the reply, high-rate motion goes through the write-behind;
+//! this crate opens no sockets (datagrams leave through the endpoint registry).
+
+pub mod callbacks;
+pub mod config;
+pub mod handlers;
+pub mod messages;
+pub mod persist;
+pub mod region_host;
+pub mod tick;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use dispatcher_dispatch::{Registry, Services};
+use dispatcher_scene::SceneLimits;
+use dispatcher_store::{Store, StoreError};
+
+pub use config::{RemoteControlConfig, RemoteControlLimits, DEFAULT_DOMAIN};
+pub use persist::Persistence;
+pub use region_host::RegionHost;
+pub use tick::{start_tick, TickHandle};
+
+/// Why the domain could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read regions from the store: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot restore region {region}: {reason}")]
+    Region { region: String, reason: String },
+}
+
+/// The domain's shared state: every hosted region and what handlers share.
+pub struct RemoteControl {
+    /// Keyed by region name (`_Scene`); fixed after [`RemoteControl::load`].
+    regions: HashMap<String, Arc<RegionHost>>,
+    pub store: Arc<Store>,
+    pub services: Arc<Services>,
+    pub limits: SceneLimits,
+    pub rc_limits: RemoteControlLimits,
+    pub persist: Persistence,
+}
+
+impl RemoteControl {
+    /// Load every region of the store with its persisted scene state.
+    pub fn load(store: Arc<Store>, services: Arc<Services>, limits: SceneLimits) -> Result<Arc<Self>, LoadError> {
+        Self::load_with(store, services, limits, RemoteControlLimits::default())
+    }
+
+    /// [`RemoteControl::load`] with explicit domain limits.
+    pub fn load_with(
+        store: Arc<Store>,
+        services: Arc<Services>,
+        limits: SceneLimits,
+        rc_limits: RemoteControlLimits,
+    ) -> Result<Arc<Self>, LoadError> {
+        let persist = Persistence::new(store.clone());
+        let mut regions = HashMap::new();
+        for info in store.list_regions()? {
+            let region = persist
+                .load_region(info.id, &info.name, &limits)
+                .map_err(|e| LoadError::Region { region: info.name.clone(), reason: e.to_string() })?;
+            regions.insert(info.name.clone(), Arc::new(RegionHost::new(region)));
+        }
+        let rc = Arc::new(RemoteControl { regions, store, services, limits, rc_limits, persist });
+        callbacks::watch_endpoints(&rc);
+        Ok(rc)
+    }
+
+    /// The region named `name` (exact match, as `_Scene`).
+    pub fn region(&self, name: &str) -> Option<&Arc<RegionHost>> {
+        self.regions.get(name)
+    }
+
+    pub fn regions(&self) -> impl Iterator<Item = &Arc<RegionHost>> {
+        self.regions.values()
+    }
+
+    /// Register every request type for every region under `domain`
+    /// (default [`DEFAULT_DOMAIN`]), scene-specifically, so InfoResponse lists
+    /// `<scene>::<domain>::RemoteControl.Messages.XRequest`.
+    pub fn register(self: &Arc<Self>, registry: &Registry, domain: &str) {
+        let mut names: Vec<&String> = self.regions.keys().collect();
+        names.sort();
+        for name in names {
+            if let Some(host) = self.regions.get(name) {
+                let router = handlers::Router::new(self, host, registry, domain);
+                handlers::register_all(&router);
+            }
+        }
+    }
+
+    /// Give the write-behind the current state of every object whose motion
+    /// changed since the last hand-off (each cloned once, however often it moved).
+    pub fn handoff_dirty(&self) {
+        for host in self.regions.values() {
+            let ids: Vec<_> = host.dirty.lock().drain().collect();
+            if ids.is_empty() {
+                continue;
+            }
+            // Under the read lock: a delete (write lock) either precedes this and
+            // the object is skipped, or follows it and forgets the queued state.
+            let region = host.region.read();
+            self.persist.queue_dynamics(host.id, ids.iter().filter_map(|id| region.object(*id)));
+        }
+    }
+
+    /// Commit everything the write-behind still holds (shutdown, tests).
+    pub fn flush(&self) {
+        self.handoff_dirty();
+        self.persist.flush();
+    }
+}

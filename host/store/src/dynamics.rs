@@ -1,0 +1,294 @@
+//! Deferred, coalesced writes of moving objects.
+//!
+//! Motion (`BulkDynamics`, integrated velocity) changes objects many times a
+//! second; committing each change with `synchronous=FULL` would cost one disk
+//! sync per change. Callers instead [`queue`](DynamicsWriter::queue) the new
+//! state: the latest state of each object wins, and a background thread writes
+//! everything pending in one transaction at least once per flush interval. What
+//! is queued but not yet written can be lost by a crash, which is acceptable for
+//! motion only; creates and deletes go through the synchronous `Store` calls.
+//!
+//! Writes are serialised by one lock taken *before* the pending set is taken,
+//! so batches commit in the order they were taken and an older state can never
+//! overwrite a newer one.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use dispatcher_scene::SceneObject;
+use parking_lot::{Condvar, Mutex};
+use uuid::Uuid;
+
+use crate::objects::{encode_object, write_objects};
+use crate::{Store, StoreError};
+
+/// How often pending dynamics are written when the host configures nothing.
+pub const DEFAULT_DYNAMICS_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Pending object states by (region id, object id).
+type Pending = HashMap<(Uuid, Uuid), SceneObject>;
+
+struct State {
+    pending: Pending,
+    stopping: bool,
+}
+
+struct Shared {
+    store: Arc<Store>,
+    state: Mutex<State>,
+    /// Wakes the background thread early (only to stop it).
+    wake: Condvar,
+    /// Held while a batch is taken and written: batches commit in take order.
+    write_lock: Mutex<()>,
+}
+
+/// The background writer of object dynamics. Dropping it writes what is pending.
+pub struct DynamicsWriter {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Shared {
+    /// Writes everything pending in one transaction. On failure the batch is put
+    /// back (where no newer state arrived meanwhile) for the next attempt.
+    fn write_pending(&self) -> Result<usize, StoreError> {
+        let _order = self.write_lock.lock();
+        let batch = std::mem::take(&mut self.state.lock().pending);
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let result = batch
+            .iter()
+            .map(|((region, _), obj)| encode_object(*region, obj))
+            .collect::<Result<Vec<_>, _>>()
+            .and_then(|rows| self.store.with_conn(|conn| write_objects(conn, &rows)));
+        if let Err(e) = result {
+            let mut state = self.state.lock();
+            for (key, obj) in batch {
+                state.pending.entry(key).or_insert(obj);
+            }
+            return Err(e);
+        }
+        Ok(batch.len())
+    }
+
+    fn run(&self, flush_interval: Duration) {
+        loop {
+            {
+                let mut state = self.state.lock();
+                if !state.stopping {
+                    self.wake.wait_for(&mut state, flush_interval);
+                }
+                if state.stopping {
+                    break;
+                }
+            }
+            if let Err(e) = self.write_pending() {
+                tracing::error!(error = %e, "writing object dynamics failed; will retry");
+            }
+        }
+        if let Err(e) = self.write_pending() {
+            tracing::error!(error = %e, "writing object dynamics at shutdown failed");
+        }
+    }
+}
+
+impl DynamicsWriter {
+    /// Starts the background thread, writing at least every `flush_interval`.
+    pub fn start(store: Arc<Store>, flush_interval: Duration) -> DynamicsWriter {
+        let shared = Arc::new(Shared {
+            store,
+            state: Mutex::new(State {
+                pending: HashMap::new(),
+                stopping: false,
+            }),
+            wake: Condvar::new(),
+            write_lock: Mutex::new(()),
+        });
+        let worker = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("dynamics-writer".into())
+            .spawn(move || worker.run(flush_interval));
+        let thread = match thread {
+            Ok(t) => Some(t),
+            Err(e) => {
+                // Without the thread, flush() and Drop still write everything.
+                tracing::error!(error = %e, "cannot start the dynamics writer thread");
+                None
+            }
+        };
+        DynamicsWriter { shared, thread }
+    }
+
+    /// Records the object's current state; a later `queue` of the same object
+    /// replaces this one before it is written.
+    pub fn queue(&self, region_id: Uuid, object: &SceneObject) {
+        self.shared
+            .state
+            .lock()
+            .pending
+            .insert((region_id, object.id()), object.clone());
+    }
+
+    /// Drops pending states of these objects, after waiting out a batch being
+    /// written. Call it before `Store::delete_objects` for objects that may have
+    /// been queued, so that a deleted object is never written back.
+    pub fn forget(&self, region_id: Uuid, object_ids: &[Uuid]) {
+        let _order = self.shared.write_lock.lock();
+        let mut state = self.shared.state.lock();
+        for id in object_ids {
+            state.pending.remove(&(region_id, *id));
+        }
+    }
+
+    /// [`forget`](Self::forget) for every object of the region (before
+    /// `Store::delete_all_objects`).
+    pub fn forget_region(&self, region_id: Uuid) {
+        let _order = self.shared.write_lock.lock();
+        self.shared
+            .state
+            .lock()
+            .pending
+            .retain(|(region, _), _| *region != region_id);
+    }
+
+    /// Objects queued and not yet taken for writing.
+    pub fn pending_len(&self) -> usize {
+        self.shared.state.lock().pending.len()
+    }
+
+    /// Writes everything queued so far and returns once it is committed
+    /// (including a batch the background thread was writing at the time).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.shared.write_pending().map(|_| ())
+    }
+}
+
+impl Drop for DynamicsWriter {
+    fn drop(&mut self) {
+        self.shared.state.lock().stopping = true;
+        self.shared.wake.notify_all();
+        match self.thread.take() {
+            // The thread writes what is pending before it ends.
+            Some(t) => {
+                if t.join().is_err() {
+                    tracing::error!("the dynamics writer thread panicked");
+                }
+            }
+            None => {
+                if let Err(e) = self.shared.write_pending() {
+                    tracing::error!(error = %e, "writing object dynamics at shutdown failed");
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::objects::tests::sample;
+    use std::time::Instant;
+
+    fn store(dir: &tempfile::TempDir) -> Arc<Store> {
+        Arc::new(Store::open(dir.path()).expect("open"))
+    }
+
+    #[test]
+    fn background_thread_writes_within_the_interval_and_latest_state_wins() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = store(&dir);
+        let interval = Duration::from_millis(200);
+        let writer = DynamicsWriter::start(Arc::clone(&store), interval);
+        let region = Uuid::from_u128(1);
+        let queued_at = Instant::now();
+        writer.queue(region, &sample(1, 1.0));
+        writer.queue(region, &sample(2, 1.0));
+        writer.queue(region, &sample(1, 77.0));
+        assert_eq!(
+            writer.pending_len(),
+            2,
+            "the two states of object 1 coalesce"
+        );
+        loop {
+            let loaded = store.load_objects(region).expect("load");
+            if loaded.len() == 2 {
+                let latest = loaded
+                    .iter()
+                    .find(|o| o.id() == Uuid::from_u128(1))
+                    .expect("obj 1");
+                assert_eq!(latest.position.x, 77.0);
+                break;
+            }
+            // One interval plus generous slack for a busy 2-core machine.
+            assert!(
+                queued_at.elapsed() < interval + Duration::from_secs(2),
+                "not written in time"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(queued_at.elapsed() >= Duration::from_millis(1), "sanity");
+    }
+
+    #[test]
+    fn flush_commits_before_returning_and_drop_writes_the_rest() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = store(&dir);
+        let hour = Duration::from_secs(3600);
+        let writer = DynamicsWriter::start(Arc::clone(&store), hour);
+        let region = Uuid::from_u128(1);
+        writer.queue(region, &sample(1, 1.0));
+        writer.flush().expect("flush");
+        assert_eq!(writer.pending_len(), 0);
+        assert_eq!(
+            store.load_objects(region).expect("load"),
+            vec![sample(1, 1.0)]
+        );
+        writer.queue(region, &sample(1, 2.0));
+        writer.queue(region, &sample(3, 2.0));
+        drop(writer);
+        assert_eq!(
+            store.load_objects(region).expect("load"),
+            vec![sample(1, 2.0), sample(3, 2.0)]
+        );
+        drop(store);
+        let reopened = Store::open(dir.path()).expect("reopen");
+        assert_eq!(reopened.load_objects(region).expect("load").len(), 2);
+    }
+
+    #[test]
+    fn forgotten_objects_are_not_written_back_after_delete() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = store(&dir);
+        let writer = DynamicsWriter::start(Arc::clone(&store), Duration::from_secs(3600));
+        let (r1, r2) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        store
+            .save_objects(r1, &[sample(1, 0.0), sample(2, 0.0)])
+            .expect("save");
+        writer.queue(r1, &sample(1, 5.0));
+        writer.queue(r1, &sample(2, 5.0));
+        writer.queue(r2, &sample(3, 5.0));
+        writer.forget(r1, &[Uuid::from_u128(1)]);
+        store
+            .delete_objects(r1, &[Uuid::from_u128(1)])
+            .expect("delete");
+        writer.flush().expect("flush");
+        let ids: Vec<Uuid> = store
+            .load_objects(r1)
+            .expect("load")
+            .iter()
+            .map(|o| o.id())
+            .collect();
+        assert_eq!(ids, vec![Uuid::from_u128(2)]);
+        writer.queue(r2, &sample(4, 5.0));
+        writer.forget_region(r2);
+        drop(writer);
+        assert_eq!(
+            store.load_objects(r2).expect("load").len(),
+            1,
+            "only the flushed one"
+        );
+    }
+}

@@ -1,0 +1,336 @@
+//! Per-avatar inventory persistence (migration 3, `schema/inventory.sql`).
+//!
+//! An inventory is read whole and written as the difference between the tree a
+//! caller loaded and the tree it wants: one transaction deletes what vanished
+//! and upserts what is new or changed, so a failure leaves the old tree intact.
+//! [`Store::save_inventory_with`] lets the caller add other rows (inline assets,
+//! REST §6.5 step 4) to the same transaction.
+
+use std::collections::HashSet;
+
+use dispatcher_scene::{Asset, AssetType, Inventory, InventoryFolder, InventoryItem, Permissions};
+use rusqlite::{params, OptionalExtension, Row, Transaction};
+use uuid::Uuid;
+
+use crate::assets::put_asset_tx;
+use crate::{Store, StoreError};
+
+const FOLDER_COLUMNS: &str = "id, parent, owner, name, type, version";
+const ITEM_COLUMNS: &str = "id, folder, owner, creator, name, description, asset_id, asset_type, inv_type, \
+    perm_base, perm_current, perm_next, perm_everyone, perm_group, group_id, group_owned, sale_type, \
+    sale_price, flags, creation_date";
+
+fn uuid_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Uuid> {
+    let text: String = row.get(idx)?;
+    Uuid::parse_str(&text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+fn folder_from_row(row: &Row<'_>) -> rusqlite::Result<InventoryFolder> {
+    Ok(InventoryFolder {
+        id: uuid_col(row, 0)?,
+        parent_id: uuid_col(row, 1)?,
+        owner_id: uuid_col(row, 2)?,
+        name: row.get(3)?,
+        folder_type: row.get(4)?,
+        version: row.get(5)?,
+    })
+}
+
+fn item_from_row(row: &Row<'_>) -> rusqlite::Result<InventoryItem> {
+    let asset_type: i8 = row.get(7)?;
+    Ok(InventoryItem {
+        id: uuid_col(row, 0)?,
+        folder_id: uuid_col(row, 1)?,
+        owner_id: uuid_col(row, 2)?,
+        creator_id: row.get(3)?,
+        name: row.get(4)?,
+        description: row.get(5)?,
+        asset_id: uuid_col(row, 6)?,
+        asset_type: AssetType::from(asset_type),
+        inv_type: row.get(8)?,
+        permissions: Permissions {
+            base: row.get(9)?,
+            current: row.get(10)?,
+            next: row.get(11)?,
+            everyone: row.get(12)?,
+            group: row.get(13)?,
+        },
+        group_id: uuid_col(row, 14)?,
+        group_owned: row.get(15)?,
+        sale_type: row.get(16)?,
+        sale_price: row.get(17)?,
+        flags: row.get(18)?,
+        creation_date: row.get(19)?,
+    })
+}
+
+fn upsert_folder(tx: &Transaction<'_>, avatar: Uuid, f: &InventoryFolder) -> Result<(), StoreError> {
+    // ON CONFLICT keeps the row, and so its place in store order.
+    tx.prepare_cached(
+        "INSERT INTO inventory_folders (id, avatar, parent, owner, name, type, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (id) DO UPDATE SET avatar = ?2, parent = ?3, owner = ?4, name = ?5, type = ?6, version = ?7",
+    )?
+    .execute(params![
+        f.id.to_string(),
+        avatar.to_string(),
+        f.parent_id.to_string(),
+        f.owner_id.to_string(),
+        f.name,
+        f.folder_type,
+        f.version
+    ])?;
+    Ok(())
+}
+
+fn upsert_item(tx: &Transaction<'_>, avatar: Uuid, i: &InventoryItem) -> Result<(), StoreError> {
+    let p = &i.permissions;
+    tx.prepare_cached(
+        "INSERT INTO inventory_items (id, avatar, folder, owner, creator, name, description, asset_id, asset_type, inv_type,
+            perm_base, perm_current, perm_next, perm_everyone, perm_group, group_id, group_owned, sale_type, sale_price, flags, creation_date)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+         ON CONFLICT (id) DO UPDATE SET avatar = ?2, folder = ?3, owner = ?4, creator = ?5, name = ?6, description = ?7,
+            asset_id = ?8, asset_type = ?9, inv_type = ?10, perm_base = ?11, perm_current = ?12, perm_next = ?13,
+            perm_everyone = ?14, perm_group = ?15, group_id = ?16, group_owned = ?17, sale_type = ?18, sale_price = ?19,
+            flags = ?20, creation_date = ?21",
+    )?
+    .execute(params![
+        i.id.to_string(),
+        avatar.to_string(),
+        i.folder_id.to_string(),
+        i.owner_id.to_string(),
+        i.creator_id,
+        i.name,
+        i.description,
+        i.asset_id.to_string(),
+        i.asset_type.code(),
+        i.inv_type,
+        p.base,
+        p.current,
+        p.next,
+        p.everyone,
+        p.group,
+        i.group_id.to_string(),
+        i.group_owned,
+        i.sale_type,
+        i.sale_price,
+        i.flags,
+        i.creation_date
+    ])?;
+    Ok(())
+}
+
+/// Writes `new` over `old` (both the same avatar's): deletions, then upserts of
+/// what is new or changed, in `new`'s order.
+fn write_difference(tx: &Transaction<'_>, old: Option<&Inventory>, new: &Inventory) -> Result<(), StoreError> {
+    let avatar = new.owner_id.to_string();
+    if let Some(old) = old {
+        let folders: HashSet<Uuid> = new.folders().map(|f| f.id).collect();
+        let items: HashSet<Uuid> = new.items().map(|i| i.id).collect();
+        for f in old.folders().filter(|f| !folders.contains(&f.id)) {
+            tx.execute(
+                "DELETE FROM inventory_folders WHERE id = ?1 AND avatar = ?2",
+                params![f.id.to_string(), avatar],
+            )?;
+        }
+        for i in old.items().filter(|i| !items.contains(&i.id)) {
+            tx.execute(
+                "DELETE FROM inventory_items WHERE id = ?1 AND avatar = ?2",
+                params![i.id.to_string(), avatar],
+            )?;
+        }
+    }
+    for f in new.folders() {
+        if old.and_then(|o| o.folder(f.id)) != Some(f) {
+            upsert_folder(tx, new.owner_id, f)?;
+        }
+    }
+    for i in new.items() {
+        if old.and_then(|o| o.item(i.id)) != Some(i) {
+            upsert_item(tx, new.owner_id, i)?;
+        }
+    }
+    Ok(())
+}
+
+impl Store {
+    /// An avatar's whole inventory in store order; `None` when it has no root
+    /// folder (REST §6.2 "no local inventory").
+    pub fn inventory(&self, avatar: Uuid) -> Result<Option<Inventory>, StoreError> {
+        self.with_conn(|conn| {
+            let key = avatar.to_string();
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {FOLDER_COLUMNS} FROM inventory_folders WHERE avatar = ?1 ORDER BY rowid"
+            ))?;
+            let folders = stmt
+                .query_map([&key], folder_from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            if folders.is_empty() {
+                return Ok(None);
+            }
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {ITEM_COLUMNS} FROM inventory_items WHERE avatar = ?1 ORDER BY rowid"
+            ))?;
+            let items = stmt.query_map([&key], item_from_row)?.collect::<Result<Vec<_>, _>>()?;
+            Inventory::from_parts(avatar, folders, items)
+                .map(Some)
+                .ok_or_else(|| StoreError::Corrupt(format!("inventory of {avatar} has no single root folder")))
+        })
+    }
+
+    /// Store a new inventory (normally [`Inventory::standard`]) for an avatar
+    /// that has none.
+    pub fn create_inventory(&self, inventory: &Inventory) -> Result<(), StoreError> {
+        self.with_conn(|conn| {
+            let tx = conn.transaction()?;
+            let existing: Option<String> = tx
+                .query_row(
+                    "SELECT id FROM inventory_folders WHERE avatar = ?1 LIMIT 1",
+                    [inventory.owner_id.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if existing.is_some() {
+                return Err(StoreError::Conflict(format!(
+                    "{} already has an inventory",
+                    inventory.owner_id
+                )));
+            }
+            write_difference(&tx, None, inventory)?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    /// Replace `old` (as loaded) by `new` in one transaction.
+    pub fn save_inventory(&self, old: &Inventory, new: &Inventory) -> Result<(), StoreError> {
+        self.save_inventory_with(old, new, |_| Ok(()))
+    }
+
+    /// Store `assets` (upserts) and replace `old` by `new`, all in one
+    /// transaction: a REST PUT/POST with inline assets (REST §6.5 step 4, §7.6)
+    /// either lands whole or leaves nothing behind.
+    pub fn save_inventory_and_assets(
+        &self,
+        old: &Inventory,
+        new: &Inventory,
+        assets: &[Asset],
+    ) -> Result<(), StoreError> {
+        self.save_inventory_with(old, new, |tx| assets.iter().try_for_each(|a| put_asset_tx(tx, a)))
+    }
+
+    /// Like [`Store::save_inventory`], with `extra` run first inside the same
+    /// transaction.
+    fn save_inventory_with(
+        &self,
+        old: &Inventory,
+        new: &Inventory,
+        extra: impl FnOnce(&Transaction<'_>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        if old.owner_id != new.owner_id {
+            return Err(StoreError::Invalid("an inventory cannot change avatars".into()));
+        }
+        self.with_conn(|conn| {
+            let tx = conn.transaction()?;
+            extra(&tx)?;
+            write_difference(&tx, Some(old), new)?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    /// Which of `ids` name a folder or item of an avatar other than `avatar`
+    /// (REST §10: such a UUID is refused, not overwritten).
+    pub fn inventory_ids_of_others(&self, avatar: Uuid, ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError> {
+        self.with_conn(|conn| {
+            let me = avatar.to_string();
+            let mut found = Vec::new();
+            let mut stmt = conn.prepare_cached(
+                "SELECT avatar FROM inventory_folders WHERE id = ?1 AND avatar <> ?2
+                 UNION ALL SELECT avatar FROM inventory_items WHERE id = ?1 AND avatar <> ?2 LIMIT 1",
+            )?;
+            for id in ids {
+                let other: Option<String> = stmt.query_row(params![id.to_string(), me], |r| r.get(0)).optional()?;
+                if other.is_some() {
+                    found.push(*id);
+                }
+            }
+            Ok(found)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dispatcher_scene::SceneLimits;
+
+    fn ids() -> impl FnMut() -> Uuid {
+        let mut n = 0u128;
+        move || {
+            n += 1;
+            Uuid::from_u128(n)
+        }
+    }
+
+    fn item(id: u128, folder: Uuid) -> InventoryItem {
+        InventoryItem {
+            id: Uuid::from_u128(id),
+            folder_id: folder,
+            owner_id: Uuid::from_u128(999),
+            creator_id: "someone".into(),
+            name: format!("item {id}"),
+            description: "d".into(),
+            asset_id: Uuid::from_u128(id + 5000),
+            asset_type: AssetType::ImageJpeg,
+            inv_type: 0,
+            permissions: Permissions::default(),
+            group_id: Uuid::from_u128(77),
+            group_owned: true,
+            sale_type: 2,
+            sale_price: 10,
+            flags: u32::MAX,
+            creation_date: 1_243_836_000,
+        }
+    }
+
+    #[test]
+    fn round_trip_difference_and_rollback() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(dir.path()).expect("open");
+        let avatar = Uuid::from_u128(999);
+        assert_eq!(store.inventory(avatar).expect("load"), None);
+        let inv = Inventory::standard(avatar, &mut ids());
+        store.create_inventory(&inv).expect("create");
+        assert!(matches!(store.create_inventory(&inv), Err(StoreError::Conflict(_))));
+        let loaded = store.inventory(avatar).expect("load").expect("some");
+        assert_eq!(loaded, inv);
+
+        let limits = SceneLimits::default();
+        let mut next = loaded.clone();
+        let textures = next.folders().find(|f| f.name == "Textures").expect("textures").id;
+        next.upsert_item(item(100, textures), &limits).expect("item");
+        let clothing = next.folders().find(|f| f.name == "Clothing").expect("clothing").id;
+        next.remove_folder(clothing).expect("remove");
+        store.save_inventory(&loaded, &next).expect("save");
+        assert_eq!(store.inventory(avatar).expect("load").expect("some"), next);
+
+        // A failing extra step leaves everything as it was.
+        let mut third = next.clone();
+        third.remove_item(Uuid::from_u128(100)).expect("rm");
+        let failed = store.save_inventory_with(&next, &third, |_| Err(StoreError::Invalid("boom".into())));
+        assert!(failed.is_err());
+        assert_eq!(store.inventory(avatar).expect("load").expect("some"), next);
+
+        assert_eq!(
+            store
+                .inventory_ids_of_others(Uuid::from_u128(1234), &[textures, Uuid::from_u128(4242)])
+                .expect("q"),
+            vec![textures]
+        );
+        assert!(store
+            .inventory_ids_of_others(avatar, &[textures])
+            .expect("q")
+            .is_empty());
+    }
+}

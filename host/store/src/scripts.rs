@@ -1,0 +1,244 @@
+//! Script records and their key-value storage (schema/scripts.sql).
+//!
+//! The runtime in `dispatcher-scripting` owns the rules (grants, quotas); this
+//! module only stores what it is given, each write in one committed transaction.
+
+use dispatcher_scene::Asset;
+use rusqlite::{params, OptionalExtension, Row};
+use uuid::Uuid;
+
+use crate::{Store, StoreError};
+
+/// One persisted script.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScriptRow {
+    pub id: Uuid,
+    pub region: String,
+    pub object_id: Uuid,
+    pub name: String,
+    pub asset_id: Uuid,
+    /// Hex SHA-256 of the component.
+    pub hash: String,
+    /// The account whose rights bound the script (its capability's user).
+    pub uploader_id: Uuid,
+    /// The owner of the script's object.
+    pub owner_id: Uuid,
+    /// Effective grants, space separated.
+    pub grants: String,
+    pub start_parameter: String,
+    /// `running`, `stopped` or `faulted`.
+    pub state: String,
+    pub fault_reason: String,
+}
+
+fn uuid_col(row: &Row<'_>, i: usize) -> Result<Uuid, StoreError> {
+    let bytes: Vec<u8> = row.get(i)?;
+    Uuid::from_slice(&bytes).map_err(|_| StoreError::Corrupt(format!("script id column {i}: {} bytes", bytes.len())))
+}
+
+fn from_row(row: &Row<'_>) -> Result<ScriptRow, StoreError> {
+    Ok(ScriptRow {
+        id: uuid_col(row, 0)?,
+        region: row.get(1)?,
+        object_id: uuid_col(row, 2)?,
+        name: row.get(3)?,
+        asset_id: uuid_col(row, 4)?,
+        hash: row.get(5)?,
+        uploader_id: uuid_col(row, 6)?,
+        owner_id: uuid_col(row, 7)?,
+        grants: row.get(8)?,
+        start_parameter: row.get(9)?,
+        state: row.get(10)?,
+        fault_reason: row.get(11)?,
+    })
+}
+
+const COLUMNS: &str = "id, region, object_id, name, asset_id, hash, uploader_id, owner_id, grants, start_parameter, state, fault_reason";
+
+impl Store {
+    /// Stores a new script together with its component asset: both or neither.
+    pub fn insert_script(&self, script: &ScriptRow, component: &Asset) -> Result<(), StoreError> {
+        self.with_conn(|conn| {
+            let tx = conn.transaction()?;
+            crate::assets::put_asset_tx(&tx, component)?;
+            tx.execute(
+                &format!("INSERT INTO scripts ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+                params![
+                    script.id.as_bytes(),
+                    script.region,
+                    script.object_id.as_bytes(),
+                    script.name,
+                    script.asset_id.as_bytes(),
+                    script.hash,
+                    script.uploader_id.as_bytes(),
+                    script.owner_id.as_bytes(),
+                    script.grants,
+                    script.start_parameter,
+                    script.state,
+                    script.fault_reason,
+                ],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    /// Every script, in upload order.
+    pub fn list_scripts(&self) -> Result<Vec<ScriptRow>, StoreError> {
+        self.with_conn(|conn| {
+            let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM scripts ORDER BY seq"))?;
+            let mut rows = stmt.query([])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(from_row(row)?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Records a state change (and the fault reason, empty unless faulted).
+    pub fn set_script_state(&self, id: Uuid, state: &str, fault_reason: &str) -> Result<(), StoreError> {
+        self.with_conn(|conn| {
+            conn.prepare_cached("UPDATE scripts SET state = ?2, fault_reason = ?3 WHERE id = ?1")?
+                .execute(params![id.as_bytes(), state, fault_reason])?;
+            Ok(())
+        })
+    }
+
+    /// Removes a script and its storage; false when it was not there.
+    pub fn delete_script(&self, id: Uuid) -> Result<bool, StoreError> {
+        self.with_conn(|conn| {
+            let n = conn
+                .prepare_cached("DELETE FROM scripts WHERE id = ?1")?
+                .execute(params![id.as_bytes()])?;
+            Ok(n > 0)
+        })
+    }
+
+    pub fn script_storage_get(&self, id: Uuid, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.with_conn(|conn| {
+            Ok(conn
+                .prepare_cached("SELECT value FROM script_storage WHERE script_id = ?1 AND key = ?2")?
+                .query_row(params![id.as_bytes(), key], |r| r.get(0))
+                .optional()?)
+        })
+    }
+
+    /// Bytes used by a script's storage (keys and values together).
+    pub fn script_storage_usage(&self, id: Uuid) -> Result<u64, StoreError> {
+        self.with_conn(|conn| {
+            let used: i64 = conn
+                .prepare_cached("SELECT COALESCE(SUM(LENGTH(CAST(key AS BLOB)) + LENGTH(value)), 0) FROM script_storage WHERE script_id = ?1")?
+                .query_row(params![id.as_bytes()], |r| r.get(0))?;
+            Ok(used.max(0) as u64)
+        })
+    }
+
+    /// Sets `key` when the script's usage afterwards stays within `quota_bytes`;
+    /// returns false (and changes nothing) otherwise. Check and write share one
+    /// transaction so two writers cannot both squeeze under the quota.
+    pub fn script_storage_set(&self, id: Uuid, key: &str, value: &[u8], quota_bytes: u64) -> Result<bool, StoreError> {
+        self.with_conn(|conn| {
+            let tx = conn.transaction()?;
+            let (used, old): (i64, i64) = tx.query_row(
+                "SELECT COALESCE(SUM(LENGTH(CAST(key AS BLOB)) + LENGTH(value)), 0),
+                        COALESCE(SUM(CASE WHEN key = ?2 THEN LENGTH(CAST(key AS BLOB)) + LENGTH(value) ELSE 0 END), 0)
+                 FROM script_storage WHERE script_id = ?1",
+                params![id.as_bytes(), key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let after = (used - old).max(0) as u64 + key.len() as u64 + value.len() as u64;
+            if after > quota_bytes {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO script_storage (script_id, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (script_id, key) DO UPDATE SET value = excluded.value",
+                params![id.as_bytes(), key, value],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
+    }
+
+    pub fn script_storage_delete(&self, id: Uuid, key: &str) -> Result<(), StoreError> {
+        self.with_conn(|conn| {
+            conn.prepare_cached("DELETE FROM script_storage WHERE script_id = ?1 AND key = ?2")?
+                .execute(params![id.as_bytes(), key])?;
+            Ok(())
+        })
+    }
+
+    /// Every key of a script, in ascending byte order.
+    pub fn script_storage_keys(&self, id: Uuid) -> Result<Vec<String>, StoreError> {
+        self.with_conn(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT key FROM script_storage WHERE script_id = ?1 ORDER BY CAST(key AS BLOB)",
+            )?;
+            let keys = stmt
+                .query_map(params![id.as_bytes()], |r| r.get(0))?
+                .collect::<Result<Vec<String>, _>>()?;
+            Ok(keys)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dispatcher_scene::AssetType;
+
+    fn row(id: u128) -> ScriptRow {
+        ScriptRow {
+            id: Uuid::from_u128(id),
+            region: "R".into(),
+            object_id: Uuid::from_u128(7),
+            name: "s".into(),
+            asset_id: Uuid::from_u128(id + 1000),
+            hash: "ab".into(),
+            uploader_id: Uuid::from_u128(1),
+            owner_id: Uuid::from_u128(1),
+            grants: "storage".into(),
+            start_parameter: String::new(),
+            state: "running".into(),
+            fault_reason: String::new(),
+        }
+    }
+
+    fn asset(id: Uuid) -> Asset {
+        Asset {
+            id,
+            asset_type: AssetType::WasmComponent,
+            name: "s".into(),
+            description: String::new(),
+            content_type: Some("application/wasm".into()),
+            creator_id: String::new(),
+            local: true,
+            temporary: false,
+            data: b"\0asm".to_vec(),
+        }
+    }
+
+    #[test]
+    fn scripts_and_storage_round_trip() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let r = row(1);
+        store.insert_script(&r, &asset(r.asset_id)).expect("insert");
+        assert_eq!(store.list_scripts().expect("list"), vec![r.clone()]);
+        assert!(store.get_asset(r.asset_id).expect("asset").is_some());
+        store.set_script_state(r.id, "faulted", "trap").expect("state");
+        assert_eq!(store.list_scripts().expect("list")[0].fault_reason, "trap");
+
+        assert!(store.script_storage_set(r.id, "b", b"22", 100).expect("set"));
+        assert!(store.script_storage_set(r.id, "a", b"1", 100).expect("set"));
+        assert_eq!(store.script_storage_usage(r.id).expect("usage"), 5);
+        assert!(!store.script_storage_set(r.id, "c", &[0; 96], 100).expect("over quota"));
+        assert!(store.script_storage_set(r.id, "b", &[0; 95], 100).expect("replace within quota"));
+        assert_eq!(store.script_storage_keys(r.id).expect("keys"), vec!["a", "b"]);
+        store.script_storage_delete(r.id, "a").expect("delete");
+        assert_eq!(store.script_storage_get(r.id, "a").expect("get"), None);
+        assert!(store.delete_script(r.id).expect("delete script"));
+        assert_eq!(store.script_storage_keys(r.id).expect("keys"), Vec::<String>::new());
+    }
+}
