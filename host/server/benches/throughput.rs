@@ -129,7 +129,7 @@ fn main() {
 
     // A capability for the authenticated requests.
     let create = format!(
-        r#"{{"$type":"Dispatcher.Messages.CreateCapabilityRequest","_Scene":"Bench","FirstName":"Bench","LastName":"Owner","HashedPasswd":"5f4dcc3b5aa765d61d8327deb882cf99","DomainList":["RemoteControl"]}}"#
+        r#"{{"$type":"Dispatcher.Messages.CreateCapabilityRequest","_Scene":"Bench","FirstName":"Bench","LastName":"Owner","HashedPasswd":"5f4dcc3b5aa765d61d8327deb882cf99","DomainList":["RemoteControl"],"LifeSpan":300}}"#
     );
     let reply = {
         let mut s = TcpStream::connect(running.http_addr).expect("connect");
@@ -218,5 +218,81 @@ fn main() {
         "authenticated UDP datagrams   {:>10.0} req/s   ({done} of {sent} processed)",
         done as f64 / elapsed
     );
+
+    bulk_dynamics(&running, &cap, connections, secs);
     runtime.block_on(running.stop());
+}
+
+/// BulkDynamics over HTTP, batches of 1,000 updates (issue: scene model; target
+/// 200,000 updates/s), JSON and BSON, against 1,000 objects rezzed in the region.
+fn bulk_dynamics(running: &dispatcher_server::serve::Running, cap: &str, connections: u64, secs: u64) {
+    const BATCH: usize = 1_000;
+    let Some(rc) = running.remote_control.as_ref() else {
+        println!("RemoteControl disabled; BulkDynamics not measured");
+        return;
+    };
+    let host = rc.domain.region("Bench").expect("bench region").clone();
+    let fixture = format!("{}/../scene/tests/fixtures/penrose_assets_region_object.xml", env!("CARGO_MANIFEST_DIR"));
+    let limits = dispatcher_scene::SceneLimits::default();
+    let template = dispatcher_scene::parse_object(&std::fs::read(fixture).expect("fixture"), &limits).expect("parse");
+    let ids: Vec<String> = (0..BATCH)
+        .map(|i| {
+            let params = dispatcher_scene::RezParams {
+                position: dispatcher_scene::Vector3::new(10.0 + (i / 200) as f32, 10.0 + (i % 200) as f32, 25.0),
+                ..Default::default()
+            };
+            let (id, _) = host.region.write().rez_object(&template, &params, &mut uuid::Uuid::new_v4).expect("rez");
+            id.to_string()
+        })
+        .collect();
+    let updates: Vec<serde_json::Value> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            serde_json::json!({
+                "ObjectID": id,
+                "Position": [20.0 + (i / 200) as f32, 10.0 + (i % 200) as f32, 30.0],
+                "Rotation": [0.0, 0.0, 0.0, 1.0],
+            })
+        })
+        .collect();
+    let json_body = serde_json::to_vec(&serde_json::json!({
+        "$type": "RemoteControl.Messages.BulkDynamicsRequest",
+        "_domain": "RemoteControl", "_scene": "Bench", "_capability": cap,
+        "Updates": updates,
+    }))
+    .expect("json");
+    let mut bson_updates = bson::Array::new();
+    for (i, id) in ids.iter().enumerate() {
+        bson_updates.push(bson::Bson::Document(bson::doc! {
+            "ObjectID": id.as_str(),
+            "Position": [20.0 + (i / 200) as f64, 10.0 + (i % 200) as f64, 30.0],
+            "Rotation": [0.0, 0.0, 0.0, 1.0],
+        }));
+    }
+    let mut bson_body = Vec::new();
+    bson::doc! {
+        "$type": "RemoteControl.Messages.BulkDynamicsRequest",
+        "_domain": "RemoteControl", "_scene": "Bench", "_capability": cap,
+        "Updates": bson_updates,
+    }
+    .to_writer(&mut bson_body)
+    .expect("bson");
+    println!("BulkDynamics over HTTP, {BATCH} updates per request ({} bytes JSON, {} bytes BSON)", json_body.len(), bson_body.len());
+    let json = drive(
+        running.http_addr,
+        http_request("/Dispatcher/", "application/json", &json_body),
+        connections,
+        secs,
+        b"\"_Success\":1",
+    );
+    println!("  JSON  {:>10.0} updates/s  ({json:.0} requests/s)", json * BATCH as f64);
+    let bs = drive(
+        running.http_addr,
+        http_request("/Dispatcher/", "application/bson", &bson_body),
+        connections,
+        secs,
+        b"_Success\x00\x01\x00\x00\x00",
+    );
+    println!("  BSON  {:>10.0} updates/s  ({bs:.0} requests/s)", bs * BATCH as f64);
 }
