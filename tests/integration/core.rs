@@ -1,11 +1,12 @@
 //! dispatcher-core.md §15, one test per CORE-nn row, against the real binary.
 //!
 //! Where the spec allows the original (ORIG) or the corrected (FIX) behaviour,
-//! these tests pin our FIX choices. Rows whose trigger only exists inside the
-//! host (callbacks, close notifications: CORE-77..80) also run on an in-process
-//! host over real sockets; CORE-61 and CORE-97 are pinned by unit tests in
+//! these tests pin our FIX choices. Callback rows use the RemoteControl touch
+//! callback on the binary; what only shows inside the host (close-notification
+//! counts, sends to a dead port: CORE-77..80) also runs on an in-process host
+//! over real sockets. CORE-61 and CORE-97 are pinned by unit tests in
 //! host/dispatch/src/registry.rs and host/protocol/src/reply.rs (no domain
-//! message with scene-specific handlers or nested objects exists yet).
+//! message with scene-specific handlers or nested reply objects exists yet).
 
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
@@ -1306,23 +1307,68 @@ fn no_datagram_within(sock: &UdpSocket, wait: Duration) -> bool {
     sock.recv_from(&mut buf).is_err()
 }
 
+/// A real callback source on the binary: a RemoteControl object with a touch
+/// callback registered for `endpoint`. Returns the object id; touching it
+/// (see [`touch_object`]) sends one TouchCallback datagram to the endpoint.
+fn touchable_object(host: &Host, cap: &str, endpoint: &str) -> String {
+    use base64::Engine as _;
+    const GENERATOR: &str = "cc75083c-3ca0-433d-9ba5-a51e86a98933";
+    let path = format!("{}/../scene/tests/fixtures/{GENERATOR}_object.xml", env!("CARGO_MANIFEST_DIR"));
+    let xml = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let rc = |kind: &str, extra: Value| {
+        let mut v = request(kind, cap, extra);
+        v["$type"] = json!(format!("RemoteControl.Messages.{kind}"));
+        v["_domain"] = json!("RemoteControl");
+        let reply = host.call(&v);
+        assert_eq!(reply["_Success"], 1, "{kind}: {reply}");
+        reply
+    };
+    rc(
+        "AddAssetRequest",
+        json!({"Asset": {"AssetID": GENERATOR, "Name": "fixture", "Description": "", "CreatorID": NIL,
+            "ContentType": "application/vnd.ll.primitive",
+            "SerializedAsset": base64::engine::general_purpose::STANDARD.encode(xml)}}),
+    );
+    let object = rc("CreateObjectRequest", json!({"AssetID": GENERATOR}))["ObjectID"]
+        .as_str()
+        .expect("ObjectID")
+        .to_owned();
+    rc("RegisterTouchCallbackRequest", json!({"ObjectID": object, "EndPointID": endpoint}));
+    object
+}
+
+fn touch_object(host: &Host, cap: &str, object: &str) {
+    let mut v = request("TouchObjectRequest", cap, json!({"ObjectID": object, "LinkNum": 0}));
+    v["$type"] = json!("RemoteControl.Messages.TouchObjectRequest");
+    v["_domain"] = json!("RemoteControl");
+    assert_eq!(host.call(&v)["_Success"], 1);
+}
+
 #[test]
 fn core_77_unrenewed_endpoint_expires_and_callbacks_stop() {
     // The binary: gone after LifeSpan + MaxInterPingTime/4 (200 + 50 ms).
     let host = Host::start_with("[Dispatcher]\nMaxInterPingTime = 200\n");
-    let cap = host.capability(&[]);
+    let cap = host.capability(&["RemoteControl"]);
     let sock = callback_socket();
     let port = sock.local_addr().expect("addr").port();
     let id = create_endpoint(&host, &cap, port, 0)["EndPointID"].as_str().expect("id").to_owned();
+    let object = touchable_object(&host, &cap, &id);
+    touch_object(&host, &cap, &object);
+    sock.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+    let mut buf = [0u8; 4096];
+    assert!(sock.recv_from(&mut buf).is_ok(), "callback before expiry");
     std::thread::sleep(Duration::from_millis(500));
     let reply = host.call(&request("RenewEndPointRequest", &cap, json!({"EndPointID": id})));
     assert_failure(&reply, &format!("Unknown endpoint identifier; {id}"));
+    touch_object(&host, &cap, &object);
+    assert!(no_datagram_within(&sock, Duration::from_millis(300)), "callback after expiry");
 
     // In process, to see callbacks stop.
     let host = InProcessHost::start(|c| c.dispatcher.max_inter_ping_time_ms = 200);
     let cap = host.capability(&[]);
-    let id = in_process_endpoint(&host, &cap, port);
+    // Taken before the request, so the endpoint cannot be older than this.
     let created = Instant::now();
+    let id = in_process_endpoint(&host, &cap, port);
     let endpoints = &host.dispatcher().services().endpoints;
     assert!(endpoints.send(id, b"{\"$type\":\"Test.Callback\"}"));
     sock.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
@@ -1331,7 +1377,8 @@ fn core_77_unrenewed_endpoint_expires_and_callbacks_stop() {
     assert!(eventually(Duration::from_secs(3), || !endpoints.exists(id)), "endpoint never expired");
     let lived = created.elapsed();
     assert!(lived >= Duration::from_millis(200), "expired early: {lived:?}");
-    assert!(lived <= Duration::from_millis(200 + 50 + 400), "expired late: {lived:?}");
+    // 200 + 50 ms by the spec; the rest is slack for a loaded test machine.
+    assert!(lived <= Duration::from_millis(200 + 50 + 1000), "expired late: {lived:?}");
     assert!(!endpoints.send(id, b"{\"$type\":\"Test.Callback\"}"));
     assert!(no_datagram_within(&sock, Duration::from_millis(200)), "callback after expiry");
 }
@@ -1370,6 +1417,23 @@ fn core_78_close_notifications_fire_exactly_once() {
 fn core_79_callback_is_one_json_datagram_type_first() {
     use dispatcher_protocol::messages::dispatcher::InfoResponse;
     use dispatcher_protocol::reply::Typed;
+    // The binary, with the RemoteControl domain's touch callback.
+    let binary = Host::start();
+    let cap = binary.capability(&["RemoteControl"]);
+    let sock = callback_socket();
+    let endpoint = create_endpoint(&binary, &cap, sock.local_addr().expect("addr").port(), 5000);
+    let object = touchable_object(&binary, &cap, endpoint["EndPointID"].as_str().expect("id"));
+    touch_object(&binary, &cap, &object);
+    let mut buf = vec![0u8; 65_536];
+    let (n, _) = sock.recv_from(&mut buf).expect("touch callback");
+    let text = std::str::from_utf8(&buf[..n]).expect("UTF-8 text");
+    assert!(text.starts_with(r#"{"$type":"RemoteControl.Messages.TouchCallback","#), "{text}");
+    let v: Value = serde_json::from_str(text).expect("one complete JSON object per datagram");
+    assert_eq!(v["ObjectID"], object);
+    assert!(v.get("_Success").is_none() && v.get("_Message").is_none(), "{text}");
+    assert!(no_datagram_within(&sock, Duration::from_millis(200)), "one touch, one datagram");
+
+    // In process, with a callback of our own carrying non-ASCII text.
     let host = InProcessHost::start(|_| {});
     let cap = host.capability(&[]);
     let sock = callback_socket();
@@ -1513,6 +1577,28 @@ fn core_86_ip_filter_refuses_non_matching_source() {
     let ex = host.post("/Dispatcher/", Some("application/bson"), &bson_bytes(&bson::doc! {"$type": "Dispatcher.Messages.InfoRequest"}));
     assert_eq!(ex.status, 403);
     assert!(!ex.content_type.starts_with("application/bson"));
+    // A keep-alive client whose body arrives after the headers can reuse the
+    // connection: the refusal waits for the body instead of closing under it.
+    {
+        use std::io::{Read, Write};
+        let mut conn = std::net::TcpStream::connect(host.http).expect("connect");
+        conn.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        let body = info().to_string();
+        let head = format!(
+            "POST /Dispatcher/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        for _ in 0..2 {
+            conn.write_all(head.as_bytes()).expect("headers");
+            std::thread::sleep(Duration::from_millis(100));
+            conn.write_all(body.as_bytes()).expect("body on the same connection");
+            let mut buf = [0u8; 1024];
+            let n = conn.read(&mut buf).expect("response");
+            let text = String::from_utf8_lossy(&buf[..n]);
+            assert!(text.starts_with("HTTP/1.1 403"), "{text}");
+            assert!(!text.to_ascii_lowercase().contains("connection: close"), "{text}");
+        }
+    }
     // UDP dropped: with authentication off this renew would run and be counted.
     host.send_udp(request("RenewCapabilityRequest", NIL, json!({})).to_string().as_bytes());
     std::thread::sleep(Duration::from_millis(300));
@@ -1811,9 +1897,10 @@ fn core_103_lowercase_dispatcher_domain_is_another_domain() {
 #[test]
 fn core_104_failed_domain_or_scene_check_does_not_refresh() {
     let host = Host::start();
+    // Taken before the request, so the capability cannot be older than this.
+    let created = Instant::now();
     let reply = create_capability(&host, json!({"firstname": "Ada", "lastname": "Lovelace", "lifespan": 1}));
     let cap = reply["Capability"].as_str().expect("cap").to_owned();
-    let created = Instant::now();
     let mut turn = 0;
     let mut last = Value::Null;
     // Keep failing the domain and the scene checks well inside the lifespan:

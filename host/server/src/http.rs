@@ -18,7 +18,7 @@ use dispatcher_dispatch::{Dispatcher, Transport};
 use dispatcher_protocol::{Encoding, Reply};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
+use hyper::header::{HeaderValue, ALLOW, CONNECTION, CONTENT_TYPE};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -57,6 +57,22 @@ fn protocol(status: StatusCode, reply: &Reply, encoding: Encoding) -> Response<B
     r
 }
 
+/// Largest request body read and dropped before a refusal is sent. Answering
+/// before the body has arrived makes hyper close the connection without saying
+/// so, and a keep-alive client that reuses it then fails instead of seeing the
+/// status; larger bodies get `Connection: close` instead.
+const REFUSAL_DRAIN_BYTES: usize = 64 * 1024;
+
+/// Send a transport refusal after draining a small request body.
+async fn refuse(body: Incoming, limits: &HttpLimits, mut response: Response<Body>) -> Response<Body> {
+    let drained = Limited::new(body, REFUSAL_DRAIN_BYTES);
+    let read = tokio::time::timeout(Duration::from_millis(limits.body_timeout_ms), drained.collect()).await;
+    if !matches!(read, Ok(Ok(_))) {
+        response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
 /// Where a path falls relative to the dispatcher path: `Some(path_domain)` when
 /// routed. Accepts the path itself, the path without its trailing slash, and the
 /// path followed by one segment, which becomes the path domain (quirk Q4 fixed).
@@ -80,16 +96,17 @@ async fn handle(state: Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>)
         if let Some(rest) = state.rest.as_ref().filter(|r| r.handles(target)) {
             return Ok(serve_rest(rest.clone(), &state.limits, peer, req).await);
         }
-        return Ok(text(StatusCode::NOT_FOUND, "not found"));
+        return Ok(refuse(req.into_body(), &state.limits, text(StatusCode::NOT_FOUND, "not found")).await);
     };
     if req.method() != Method::POST {
         let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "the Dispatcher path accepts POST only");
         r.headers_mut().insert(ALLOW, HeaderValue::from_static("POST"));
-        return Ok(r);
+        return Ok(refuse(req.into_body(), &state.limits, r).await);
     }
     if !state.dispatcher.ip_allowed(peer.ip()) {
         tracing::info!(%peer, "request from a filtered address refused");
-        return Ok(text(StatusCode::FORBIDDEN, "source address not allowed"));
+        let r = text(StatusCode::FORBIDDEN, "source address not allowed");
+        return Ok(refuse(req.into_body(), &state.limits, r).await);
     }
     let content_type = req
         .headers()
@@ -97,10 +114,11 @@ async fn handle(state: Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let Some(encoding) = Encoding::from_content_type(content_type) else {
-        return Ok(text(
+        let r = text(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             &format!("unsupported Content-Type {content_type:?}; send application/json or application/bson"),
-        ));
+        );
+        return Ok(refuse(req.into_body(), &state.limits, r).await);
     };
     let body = Limited::new(req.into_body(), state.max_body_bytes);
     let collected = tokio::time::timeout(Duration::from_millis(state.limits.body_timeout_ms), body.collect()).await;
@@ -112,7 +130,10 @@ async fn handle(state: Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>)
                     "Fatal error; request body exceeds the limit of {} bytes",
                     state.max_body_bytes
                 ));
-                return Ok(protocol(StatusCode::PAYLOAD_TOO_LARGE, &reply, encoding));
+                // The rest of the body is unread: the connection cannot be reused.
+                let mut r = protocol(StatusCode::PAYLOAD_TOO_LARGE, &reply, encoding);
+                r.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+                return Ok(r);
             }
             return Ok(text(StatusCode::BAD_REQUEST, &format!("could not read the request body: {e}")));
         }
