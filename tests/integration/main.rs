@@ -10,3 +10,4 @@ mod core;
 mod rc_assets;
 mod rc_objects;
 mod rest;
+mod scripting;

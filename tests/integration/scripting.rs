@@ -229,17 +229,6 @@ fn scripting_every_grant_denial_is_named() {
     let object = make_object(&host, &cap);
     let reply = ok(upload(&host, &narrow, &object, &guest("touch-lift"), &["objects:read", "storage"], ""));
     assert_eq!(reply["Grants"], json!(["storage"]));
-    // A visitor may not script someone else's object.
-    let visitor = create_capability_for(&host, VISITOR);
-    let reply = upload(&host, &visitor, &object, &guest("touch-lift"), &[], "");
-    assert_eq!(reply["_Success"], 0);
-    assert!(reply["_Message"].as_str().unwrap_or("").starts_with("not permitted to modify object"), "{reply}");
-}
-
-fn create_capability_for(host: &Host, who: (&str, &str)) -> String {
-    let reply = host.create_capability(who, &DOMAINS, 300);
-    assert_eq!(reply["_Success"], 1, "{reply}");
-    reply["Capability"].as_str().expect("Capability").to_owned()
 }
 
 #[test]
@@ -267,7 +256,7 @@ fn scripting_chaos_faults_and_throttles_while_a_probe_works() {
         assert!(wait_log(&host, &cap, &probe, &format!("count = {}", n + 1)), "probe stalled: {}", log_text(&host, &cap, &probe));
     }
     let polite = upload_ok(&host, &cap, &make_object(&host, &cap), "chaos", &["chat"], "flood-chat-polite");
-    assert!(wait_log(&host, &cap, &polite, "then RateLimited"), "{}", log_text(&host, &cap, &polite));
+    assert!(wait_log(&host, &cap, &polite, "then Error::RateLimited"), "{}", log_text(&host, &cap, &polite));
     let timer = upload_ok(&host, &cap, &make_object(&host, &cap), "chaos", &[], "timer-1ms");
     assert!(wait_log(&host, &cap, &timer, "timer asked 1 ms, got 100 ms"), "{}", log_text(&host, &cap, &timer));
     assert!(wait_log(&host, &cap, &timer, "tick 3"), "{}", log_text(&host, &cap, &timer));

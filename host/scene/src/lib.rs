@@ -8,7 +8,8 @@
 //!   [`texture_entry`] are the object data.
 //! - [`asset`]: asset records and the type/content-type table.
 //! - [`object_xml`]: the OpenSim serialised-object format, read and written
-//!   (over the small tree of [`xml_tree`]).
+//!   (over the small tree of [`xml_tree`]; unread elements kept as text in
+//!   [`kept_xml`]).
 //! - [`dependencies`]: the asset closure of `GetDependentAssets`.
 //! - [`appearance`] and [`inventory`]: per-avatar data.
 //! - [`limits`], [`error`], [`change`]: caps, refusals, and what changed.
@@ -28,11 +29,14 @@ pub mod change;
 pub mod dependencies;
 pub mod error;
 pub mod inventory;
+mod kept_names;
+pub mod kept_xml;
 pub mod limits;
 pub mod math;
 pub mod object;
 pub mod object_xml;
 pub mod part;
+mod part_index;
 pub mod permissions;
 pub mod region;
 pub mod shape;
@@ -46,6 +50,7 @@ pub use change::{PartField, SceneChange};
 pub use dependencies::{dependent_assets, DependencyError};
 pub use error::SceneError;
 pub use inventory::{Inventory, InventoryError, InventoryFolder, InventoryItem};
+pub use kept_xml::KeptXml;
 pub use limits::SceneLimits;
 pub use math::{Color, Quaternion, Vector3};
 pub use object::{RezParams, SceneObject, ScriptEvent};

@@ -11,8 +11,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SceneLimits {
-    /// Objects (linksets) in one region. Default 15 000, OpenSim's usual prim
-    /// budget for a 256 m region; each object here costs at least one part.
+    /// Objects (linksets) in one region. Default 100 000: the region size the
+    /// host is benchmarked to restore in under a second (docs/performance.md,
+    /// about 3.5 KiB resident per one-part object); OpenSim's usual prim budget
+    /// for a 256 m region is 15 000. Each object costs at least one part.
     pub max_objects_per_region: usize,
     /// Parts in one object (root included). Default 256, the linkset size viewers
     /// of that era could edit; larger linksets only come from crafted assets.
@@ -58,7 +60,7 @@ pub struct SceneLimits {
 impl Default for SceneLimits {
     fn default() -> Self {
         SceneLimits {
-            max_objects_per_region: 15_000,
+            max_objects_per_region: 100_000,
             max_parts_per_object: 256,
             max_inventory_items_per_part: 1_000,
             max_asset_bytes: 16 * 1024 * 1024,

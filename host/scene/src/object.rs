@@ -7,9 +7,9 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::kept_xml::KeptXml;
 use crate::math::{Quaternion, Vector3};
 use crate::part::Part;
-use crate::xml_tree::Element;
 
 /// Defaults of `CreateObject` (§4.1.10).
 pub const DEFAULT_OBJECT_NAME: &str = "RemoteControl Object";
@@ -36,7 +36,7 @@ pub struct SceneObject {
     /// Group-level elements of the object XML the model does not read
     /// (e.g. `GroupScriptStates`), kept for writing back.
     #[serde(default)]
-    pub extra: Vec<Element>,
+    pub extra: KeptXml,
 }
 
 /// What `CreateObject` decides about the new copy (§5.2.5).
@@ -81,7 +81,7 @@ impl SceneObject {
             position,
             start_parameter: None,
             script_events: Vec::new(),
-            extra: Vec::new(),
+            extra: KeptXml::new(),
         }
     }
 

@@ -13,6 +13,7 @@ use thiserror::Error;
 use uuid::Uuid;
 
 use crate::asset::AssetType;
+use crate::kept_xml::KeptXml;
 use crate::limits::SceneLimits;
 use crate::math::{Quaternion, Vector3};
 use crate::object::SceneObject;
@@ -119,6 +120,7 @@ fn base64_bytes(el: &Element) -> Result<Vec<u8>, ObjectXmlError> {
 
 fn parse_item(el: &Element) -> Result<TaskInventoryItem, ObjectXmlError> {
     let mut item = TaskInventoryItem::new(Uuid::nil(), "", AssetType::Unknown, Uuid::nil());
+    let mut kept = Vec::new();
     for c in &el.children {
         match c.name.as_str() {
             "AssetID" => item.asset_id = uuid(c)?,
@@ -139,17 +141,19 @@ fn parse_item(el: &Element) -> Result<TaskInventoryItem, ObjectXmlError> {
             "NextPermissions" => item.permissions.next = mask(c)?,
             "Flags" => item.flags = mask(c)?,
             "CreationDate" => item.creation_date = num(c)?,
-            _ => item.extra.push(c.clone()),
+            _ => kept.push(c),
         }
     }
+    item.extra = KeptXml::from_elements(kept);
     Ok(item)
 }
 
 fn parse_shape(el: &Element) -> Result<Shape, ObjectXmlError> {
     let mut shape = Shape {
-        extra: Vec::new(),
+        extra: KeptXml::new(),
         ..Shape::default()
     };
+    let mut kept = Vec::new();
     for c in &el.children {
         match c.name.as_str() {
             "PCode" => shape.pcode = num(c)?,
@@ -159,9 +163,10 @@ fn parse_shape(el: &Element) -> Result<Shape, ObjectXmlError> {
             "SculptEntry" => shape.sculpt_entry = boolean(c)?,
             "SculptTexture" => shape.sculpt_texture = uuid(c)?,
             "SculptType" => shape.sculpt_type = num(c)?,
-            _ => shape.extra.push(c.clone()),
+            _ => kept.push(c),
         }
     }
+    shape.extra = KeptXml::from_elements(kept);
     Ok(shape)
 }
 
@@ -174,6 +179,7 @@ fn parse_part(
     part.scale = Vector3::ONE;
     let mut group_position = None;
     let mut have_id = false;
+    let mut kept = Vec::new();
     for c in &el.children {
         match c.name.as_str() {
             "UUID" => {
@@ -227,12 +233,13 @@ fn parse_part(
             "SalePrice" => part.sale_price = num(c)?,
             "ObjectSaleType" => part.sale_type = num(c)?,
             "CollisionSound" => part.collision_sound = uuid(c)?,
-            _ => part.extra.push(c.clone()),
+            _ => kept.push(c),
         }
     }
     if !have_id {
         return Err(ObjectXmlError::MissingElement("UUID"));
     }
+    part.extra = KeptXml::from_elements(kept);
     Ok((part, group_position))
 }
 
@@ -278,7 +285,7 @@ pub fn parse_object(data: &[u8], limits: &SceneLimits) -> Result<SceneObject, Ob
                     }
                 }
             }
-            _ => extra.push(c.clone()),
+            _ => extra.push(c),
         }
     }
     let root_el = root_el.ok_or(ObjectXmlError::MissingElement("SceneObjectPart"))?;
@@ -295,11 +302,15 @@ pub fn parse_object(data: &[u8], limits: &SceneLimits) -> Result<SceneObject, Ob
         .map(|el| parse_part(el, limits).map(|(p, _)| p))
         .collect::<Result<_, _>>()?;
     let mut object = SceneObject::new(root_part, children, position.unwrap_or_default());
-    object.extra = extra;
+    object.extra = KeptXml::from_elements(extra);
     Ok(object)
 }
 
 // ----- writing ------------------------------------------------------------------
+//
+// Written straight into one String (no intermediate tree), in exactly the form
+// `Element::write` gives: empty leaves self-closed, text escaped. Kept elements
+// are already in that form and are appended as they are.
 
 /// .NET-compatible float text: shortest round-trip digits, .NET's names for
 /// the non-finite values.
@@ -313,88 +324,121 @@ fn float_text(v: f32) -> String {
     }
 }
 
-fn vector_el(name: &str, v: Vector3) -> Element {
-    Element::new(name)
-        .with_child(Element::leaf("X", float_text(v.x)))
-        .with_child(Element::leaf("Y", float_text(v.y)))
-        .with_child(Element::leaf("Z", float_text(v.z)))
+/// The object document being written.
+struct XmlOut(String);
+
+impl XmlOut {
+    fn open(&mut self, name: &str) {
+        self.0.push('<');
+        self.0.push_str(name);
+        self.0.push('>');
+    }
+
+    fn close(&mut self, name: &str) {
+        self.0.push_str("</");
+        self.0.push_str(name);
+        self.0.push('>');
+    }
+
+    /// A text element; empty text is written self-closed.
+    fn leaf(&mut self, name: &str, text: &str) {
+        if text.is_empty() {
+            self.0.push('<');
+            self.0.push_str(name);
+            self.0.push_str(" />");
+            return;
+        }
+        self.open(name);
+        self.0.push_str(&quick_xml::escape::escape(text));
+        self.close(name);
+    }
+
+    fn number(&mut self, name: &str, value: impl std::fmt::Display) {
+        self.leaf(name, &value.to_string());
+    }
+
+    fn vector(&mut self, name: &str, v: Vector3) {
+        self.open(name);
+        self.leaf("X", &float_text(v.x));
+        self.leaf("Y", &float_text(v.y));
+        self.leaf("Z", &float_text(v.z));
+        self.close(name);
+    }
+
+    fn quaternion(&mut self, name: &str, q: Quaternion) {
+        self.open(name);
+        self.leaf("X", &float_text(q.x));
+        self.leaf("Y", &float_text(q.y));
+        self.leaf("Z", &float_text(q.z));
+        self.leaf("W", &float_text(q.w));
+        self.close(name);
+    }
+
+    fn uuid(&mut self, name: &str, id: Uuid) {
+        self.open(name);
+        self.leaf("UUID", &id.to_string());
+        self.close(name);
+    }
+
+    fn kept(&mut self, kept: &KeptXml) {
+        kept.write_to(&mut self.0);
+    }
 }
 
-fn quaternion_el(name: &str, q: Quaternion) -> Element {
-    Element::new(name)
-        .with_child(Element::leaf("X", float_text(q.x)))
-        .with_child(Element::leaf("Y", float_text(q.y)))
-        .with_child(Element::leaf("Z", float_text(q.z)))
-        .with_child(Element::leaf("W", float_text(q.w)))
-}
-
-fn uuid_el(name: &str, id: Uuid) -> Element {
-    Element::new(name).with_child(Element::leaf("UUID", id.to_string()))
-}
-
-fn item_el(item: &TaskInventoryItem) -> Element {
+fn write_item(out: &mut XmlOut, item: &TaskInventoryItem) {
     let p = &item.permissions;
-    let mut el = Element::new("TaskInventoryItem");
-    el.children = vec![
-        uuid_el("AssetID", item.asset_id),
-        Element::leaf("BasePermissions", p.base.to_string()),
-        Element::leaf("CreationDate", item.creation_date.to_string()),
-        uuid_el("CreatorID", item.creator_id),
-        Element::leaf("Description", item.description.clone()),
-        Element::leaf("EveryonePermissions", p.everyone.to_string()),
-        Element::leaf("Flags", item.flags.to_string()),
-        uuid_el("GroupID", item.group_id),
-        Element::leaf("GroupPermissions", p.group.to_string()),
-        Element::leaf("InvType", item.inv_type.to_string()),
-        uuid_el("ItemID", item.item_id),
-        uuid_el("LastOwnerID", item.last_owner_id),
-        Element::leaf("Name", item.name.clone()),
-        Element::leaf("NextPermissions", p.next.to_string()),
-        uuid_el("OwnerID", item.owner_id),
-        Element::leaf("CurrentPermissions", p.current.to_string()),
-        uuid_el("ParentPartID", item.parent_part_id),
-        Element::leaf("Type", item.asset_type.code().to_string()),
-    ];
-    el.children.extend(item.extra.iter().cloned());
-    el
+    out.open("TaskInventoryItem");
+    out.uuid("AssetID", item.asset_id);
+    out.number("BasePermissions", p.base);
+    out.number("CreationDate", item.creation_date);
+    out.uuid("CreatorID", item.creator_id);
+    out.leaf("Description", &item.description);
+    out.number("EveryonePermissions", p.everyone);
+    out.number("Flags", item.flags);
+    out.uuid("GroupID", item.group_id);
+    out.number("GroupPermissions", p.group);
+    out.number("InvType", item.inv_type);
+    out.uuid("ItemID", item.item_id);
+    out.uuid("LastOwnerID", item.last_owner_id);
+    out.leaf("Name", &item.name);
+    out.number("NextPermissions", p.next);
+    out.uuid("OwnerID", item.owner_id);
+    out.number("CurrentPermissions", p.current);
+    out.uuid("ParentPartID", item.parent_part_id);
+    out.number("Type", item.asset_type.code());
+    out.kept(&item.extra);
+    out.close("TaskInventoryItem");
 }
 
-fn shape_el(shape: &Shape) -> Element {
+fn write_shape(out: &mut XmlOut, shape: &Shape) {
     let te = base64::engine::general_purpose::STANDARD.encode(shape.texture_entry.to_bytes());
-    let mut el = Element::new("Shape");
-    el.children = vec![
-        Element::leaf("ProfileCurve", shape.profile_curve.to_string()),
-        Element::leaf("TextureEntry", te),
-        Element::leaf("PathCurve", shape.path_curve.to_string()),
-        Element::leaf("PCode", shape.pcode.to_string()),
-        uuid_el("SculptTexture", shape.sculpt_texture),
-        Element::leaf("SculptType", shape.sculpt_type.to_string()),
-        Element::leaf(
-            "SculptEntry",
-            if shape.sculpt_entry { "true" } else { "false" },
-        ),
-    ];
-    el.children.extend(shape.extra.iter().cloned());
-    el
+    out.open("Shape");
+    out.number("ProfileCurve", shape.profile_curve);
+    out.leaf("TextureEntry", &te);
+    out.number("PathCurve", shape.path_curve);
+    out.number("PCode", shape.pcode);
+    out.uuid("SculptTexture", shape.sculpt_texture);
+    out.number("SculptType", shape.sculpt_type);
+    out.leaf(
+        "SculptEntry",
+        if shape.sculpt_entry { "true" } else { "false" },
+    );
+    out.kept(&shape.extra);
+    out.close("Shape");
 }
 
-fn part_el(part: &Part, group_position: Vector3) -> Element {
-    let mut el = Element::new("SceneObjectPart");
-    el.attrs = vec![
-        (
-            "xmlns:xsi".to_string(),
-            "http://www.w3.org/2001/XMLSchema-instance".to_string(),
-        ),
-        (
-            "xmlns:xsd".to_string(),
-            "http://www.w3.org/2001/XMLSchema".to_string(),
-        ),
-    ];
-    el.children.push(uuid_el("CreatorID", part.creator_id));
+fn write_part(out: &mut XmlOut, part: &Part, group_position: Vector3) {
+    out.0.push_str(
+        "<SceneObjectPart xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" \
+         xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\">",
+    );
+    out.uuid("CreatorID", part.creator_id);
     if !part.inventory.is_empty() {
-        let mut inv = Element::new("TaskInventory");
-        inv.children = part.inventory.iter().map(item_el).collect();
-        el.children.push(inv);
+        out.open("TaskInventory");
+        for item in &part.inventory {
+            write_item(out, item);
+        }
+        out.close("TaskInventory");
     }
     let p = &part.permissions;
     let flags = if part.flags.is_empty() {
@@ -402,55 +446,57 @@ fn part_el(part: &Part, group_position: Vector3) -> Element {
     } else {
         part.flags.join(", ")
     };
-    el.children.extend([
-        uuid_el("UUID", part.id),
-        Element::leaf("Name", part.name.clone()),
-        vector_el("GroupPosition", group_position),
-        vector_el("OffsetPosition", part.offset_position),
-        quaternion_el("RotationOffset", part.rotation_offset),
-        vector_el("Velocity", part.velocity),
-        vector_el("AngularVelocity", part.angular_velocity),
-        vector_el("Acceleration", part.acceleration),
-        Element::leaf("Description", part.description.clone()),
-        Element::leaf("LinkNum", part.link_num.to_string()),
-        shape_el(&part.shape),
-        vector_el("Scale", part.scale),
-        Element::leaf("CreationDate", part.creation_date.to_string()),
-        Element::leaf("SalePrice", part.sale_price.to_string()),
-        Element::leaf("ObjectSaleType", part.sale_type.to_string()),
-        uuid_el("GroupID", part.group_id),
-        uuid_el("OwnerID", part.owner_id),
-        uuid_el("LastOwnerID", part.last_owner_id),
-        Element::leaf("BaseMask", p.base.to_string()),
-        Element::leaf("OwnerMask", p.current.to_string()),
-        Element::leaf("GroupMask", p.group.to_string()),
-        Element::leaf("EveryoneMask", p.everyone.to_string()),
-        Element::leaf("NextOwnerMask", p.next.to_string()),
-        Element::leaf("Flags", flags),
-        uuid_el("CollisionSound", part.collision_sound),
-    ]);
-    el.children.extend(part.extra.iter().cloned());
-    el
+    out.uuid("UUID", part.id);
+    out.leaf("Name", &part.name);
+    out.vector("GroupPosition", group_position);
+    out.vector("OffsetPosition", part.offset_position);
+    out.quaternion("RotationOffset", part.rotation_offset);
+    out.vector("Velocity", part.velocity);
+    out.vector("AngularVelocity", part.angular_velocity);
+    out.vector("Acceleration", part.acceleration);
+    out.leaf("Description", &part.description);
+    out.number("LinkNum", part.link_num);
+    write_shape(out, &part.shape);
+    out.vector("Scale", part.scale);
+    out.number("CreationDate", part.creation_date);
+    out.number("SalePrice", part.sale_price);
+    out.number("ObjectSaleType", part.sale_type);
+    out.uuid("GroupID", part.group_id);
+    out.uuid("OwnerID", part.owner_id);
+    out.uuid("LastOwnerID", part.last_owner_id);
+    out.number("BaseMask", p.base);
+    out.number("OwnerMask", p.current);
+    out.number("GroupMask", p.group);
+    out.number("EveryoneMask", p.everyone);
+    out.number("NextOwnerMask", p.next);
+    out.leaf("Flags", &flags);
+    out.uuid("CollisionSound", part.collision_sound);
+    out.kept(&part.extra);
+    out.close("SceneObjectPart");
 }
 
 /// Serialises the object in the inventory layout (what `GetAssetFromObject`
 /// stores). Every part carries the object position as its `GroupPosition`.
 pub fn write_object(object: &SceneObject) -> String {
-    let mut group = Element::new("SceneObjectGroup");
-    group
-        .children
-        .push(Element::new("RootPart").with_child(part_el(object.root(), object.position)));
-    let mut others = Element::new("OtherParts");
-    others.children = object
-        .children()
-        .iter()
-        .map(|p| Element::new("Part").with_child(part_el(p, object.position)))
-        .collect();
-    group.children.push(others);
-    group.children.extend(object.extra.iter().cloned());
-    let mut out = String::with_capacity(4096 * object.part_count());
-    group.write(&mut out);
-    out
+    let mut out = XmlOut(String::with_capacity(4096 * object.part_count()));
+    out.open("SceneObjectGroup");
+    out.open("RootPart");
+    write_part(&mut out, object.root(), object.position);
+    out.close("RootPart");
+    if object.children().is_empty() {
+        out.leaf("OtherParts", "");
+    } else {
+        out.open("OtherParts");
+        for p in object.children() {
+            out.open("Part");
+            write_part(&mut out, p, object.position);
+            out.close("Part");
+        }
+        out.close("OtherParts");
+    }
+    out.kept(&object.extra);
+    out.close("SceneObjectGroup");
+    out.0
 }
 
 /// Asset bytes of an object: the XML with the trailing NUL OpenSim's own assets
@@ -523,7 +569,7 @@ mod tests {
         assert_eq!(obj.id().to_string(), "c0ffee00-1111-4a2b-8c3d-0123456789ab");
         assert_eq!(obj.position, Vector3::new(1.5, 2.0, 30.0));
         assert_eq!(obj.part_count(), 2);
-        assert_eq!(obj.root().extra[0].name, "Mystery");
+        assert_eq!(obj.root().extra.names(), vec!["Mystery"]);
         let again = parse_object(write_object(&obj).as_bytes(), &limits()).unwrap();
         assert_eq!(again, obj);
     }

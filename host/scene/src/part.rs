@@ -4,10 +4,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::asset::AssetType;
+use crate::kept_xml::KeptXml;
 use crate::math::{Quaternion, Vector3};
 use crate::permissions::Permissions;
 use crate::shape::{PrimType, Shape};
-use crate::xml_tree::Element;
 
 /// Inventory type code of an object item; the default when none is known.
 pub const INV_TYPE_OBJECT: i32 = 6;
@@ -34,7 +34,7 @@ pub struct TaskInventoryItem {
     pub creation_date: i64,
     /// Other `TaskInventoryItem` children, verbatim.
     #[serde(default)]
-    pub extra: Vec<Element>,
+    pub extra: KeptXml,
 }
 
 impl TaskInventoryItem {
@@ -59,7 +59,7 @@ impl TaskInventoryItem {
             permissions: Permissions::default(),
             flags: 0,
             creation_date: 0,
-            extra: Vec::new(),
+            extra: KeptXml::new(),
         }
     }
 }
@@ -98,7 +98,7 @@ pub struct Part {
     pub collision_sound: Uuid,
     /// Other `SceneObjectPart` children, verbatim.
     #[serde(default)]
-    pub extra: Vec<Element>,
+    pub extra: KeptXml,
 }
 
 impl Part {
@@ -127,7 +127,7 @@ impl Part {
             sale_price: 0,
             sale_type: 0,
             collision_sound: Uuid::nil(),
-            extra: Vec::new(),
+            extra: KeptXml::new(),
         }
     }
 

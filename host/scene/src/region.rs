@@ -13,6 +13,7 @@ use crate::error::SceneError;
 use crate::limits::SceneLimits;
 use crate::math::{Color, Quaternion, Vector3};
 use crate::object::{RezParams, SceneObject, ScriptEvent};
+use crate::part_index::PartIndex;
 use crate::sun::{Sun, SunUpdate};
 use crate::terrain::{Terrain, DEFAULT_TERRAIN_HEIGHT_M};
 
@@ -63,6 +64,9 @@ pub struct Region {
     /// Configuration, not state: not persisted with the region.
     #[serde(skip)]
     limits: SceneLimits,
+    /// Part ids in use, built on first need.
+    #[serde(skip)]
+    part_index: PartIndex,
 }
 
 impl Region {
@@ -78,6 +82,7 @@ impl Region {
             sun: Sun::default(),
             objects: IndexMap::new(),
             limits: SceneLimits::default(),
+            part_index: PartIndex::default(),
         }
     }
 
@@ -222,18 +227,16 @@ impl Region {
         }
         let new_ids: Vec<Uuid> = object.part_ids().collect();
         for (i, pid) in new_ids.iter().enumerate() {
-            if pid.is_nil() || new_ids[..i].contains(pid) || self.part_id_in_use(*pid) {
+            if pid.is_nil()
+                || new_ids[..i].contains(pid)
+                || self.part_index.contains(self.objects.values(), *pid)
+            {
                 return Err(SceneError::DuplicatePart(*pid));
             }
         }
+        self.part_index.insert(&object);
         self.objects.insert(id, object);
         Ok(vec![SceneChange::ObjectAdded { object_id: id }])
-    }
-
-    fn part_id_in_use(&self, id: Uuid) -> bool {
-        // Linear on purpose: adds are rare next to moves, and a second index would
-        // have to be rebuilt after every deserialisation.
-        self.objects.values().any(|o| o.part_ids().any(|p| p == id))
     }
 
     /// `CreateObject` from a decoded object asset: a fresh copy placed per
@@ -258,14 +261,17 @@ impl Region {
     /// `DeleteObject`: callers drop the object's registrations on the change.
     pub fn remove_object(&mut self, id: Uuid) -> Result<Vec<SceneChange>, SceneError> {
         // shift_remove keeps the creation order of the others.
-        self.objects
+        let removed = self
+            .objects
             .shift_remove(&id)
             .ok_or(SceneError::NoSuchObject(id))?;
+        self.part_index.remove(&removed);
         Ok(vec![SceneChange::ObjectRemoved { object_id: id }])
     }
 
     /// `DeleteAllObjects`: whoever owns them; fine on an empty region.
     pub fn remove_all_objects(&mut self) -> Vec<SceneChange> {
+        self.part_index.clear();
         self.objects
             .drain(..)
             .map(|(id, _)| SceneChange::ObjectRemoved { object_id: id })

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::kept_xml::KeptXml;
 use crate::texture_entry::TextureEntry;
 use crate::xml_tree::Element;
 
@@ -49,7 +50,7 @@ pub struct Shape {
     pub sculpt_type: u8,
     /// Other `Shape` children (path cuts, twists, flexi, light, …), verbatim.
     #[serde(default)]
-    pub extra: Vec<Element>,
+    pub extra: KeptXml,
 }
 
 impl Default for Shape {
@@ -63,10 +64,10 @@ impl Default for Shape {
             sculpt_entry: false,
             sculpt_texture: Uuid::nil(),
             sculpt_type: 0,
-            extra: vec![
+            extra: KeptXml::from_elements(&[
                 Element::leaf("PathScaleX", "100"),
                 Element::leaf("PathScaleY", "100"),
-            ],
+            ]),
         }
     }
 }

@@ -7,16 +7,23 @@
 //! each copy gets fresh ids and its own position.
 //! `LOAD_BENCH_SAVE_DIR=<empty dir>` keeps the database; then
 //! `LOAD_BENCH_DATA_DIR=<that dir>` skips saving and only loads it.
+//!
+//! Last, the saved region is served for real: the built `dispatcher` binary
+//! (`DISPATCHER_BIN`, default target/release/dispatcher; skipped when absent) is
+//! started on the data directory a few times, timed from spawn to its
+//! `dispatcher ready` line, and its resident set read from /proc.
+//! `LOAD_BENCH_SERVE_DIR=<saved dir>` runs only this phase.
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dispatcher_scene::{
     parse_object, Asset, AssetType, RezParams, SceneLimits, SceneObject, Uuid, Vector3,
 };
-use dispatcher_store::{DynamicsWriter, Store};
+use dispatcher_store::{DynamicsWriter, NewRegion, Store};
 
 const TEMPLATE: &[u8] =
     include_bytes!("../../scene/tests/fixtures/penrose_assets_region_object.xml");
@@ -34,12 +41,26 @@ const BULK_BATCH_OBJECTS: usize = 1_000;
 /// Single durable writes timed one by one (each is a disk sync).
 const SINGLE_WRITES: usize = 200;
 const ASSET_BYTES: usize = 64 * 1024;
+/// The served region (the bulk objects' region).
+const REGION_NAME: &str = "Bench Island";
+/// Only the serve phase, on an already saved directory.
+const SERVE_DIR_VAR: &str = "LOAD_BENCH_SERVE_DIR";
+const BIN_VAR: &str = "DISPATCHER_BIN";
+/// Server starts timed (the machine is shared: the spread matters).
+const SERVE_RUNS: usize = 3;
+/// A server that is not ready by then is reported as failed.
+const SERVE_READY_TIMEOUT_S: u64 = 120;
 
 fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    proc_status_kib("self", "VmRSS:")
+}
+
+/// A `kB` line of /proc/<pid>/status (0 when unreadable).
+fn proc_status_kib(pid: &str, key: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(key))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
@@ -75,6 +96,7 @@ fn save_phase(dir: &Path, count: usize) {
     let store = Arc::new(Store::open(dir).expect("open"));
     let objs = objects(count, 1 << 64);
     let encoded_sample = objs.first().map(serde_size).unwrap_or(0);
+    ensure_served_region(&store);
     let start = Instant::now();
     for chunk in objs.chunks(BULK_BATCH_OBJECTS) {
         store.save_objects(REGION, chunk).expect("save");
@@ -156,8 +178,9 @@ fn without_kept_elements(mut o: SceneObject) -> SceneObject {
     o
 }
 
+/// Size of the stored form (version byte + positional MessagePack).
 fn serde_size(o: &SceneObject) -> usize {
-    rmp_serde::to_vec_named(o).map(|v| v.len() + 1).unwrap_or(0)
+    rmp_serde::to_vec(o).map(|v| v.len() + 1).unwrap_or(0)
 }
 
 /// Runs in a fresh process, so the resident set is not inflated by the save phase.
@@ -225,9 +248,108 @@ fn load_phase(dir: &Path) {
     );
 }
 
+/// The bulk objects' region as a real region row, so `dispatcher serve` loads it.
+fn ensure_served_region(store: &Store) {
+    let regions = store.list_regions().expect("regions");
+    if regions.iter().any(|r| r.id == REGION) {
+        return;
+    }
+    store
+        .create_region(&NewRegion {
+            id: Some(REGION),
+            name: REGION_NAME.into(),
+            owner: Uuid::from_u128(0xada),
+            managers: Vec::new(),
+        })
+        .expect("region");
+}
+
+fn dispatcher_bin() -> std::path::PathBuf {
+    std::env::var_os(BIN_VAR).map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/release/dispatcher"),
+        Into::into,
+    )
+}
+
+/// Starts `dispatcher serve` on `dir` and times it to its readiness line.
+fn serve_once(bin: &Path, dir: &Path) -> Result<(Duration, u64, u64), String> {
+    let config = dir.join("bench.ini");
+    std::fs::write(&config, "").map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let mut child = Command::new(bin)
+        .arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["serve", "--http-port", "0", "--udp-port", "0"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", bin.display()))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.starts_with("dispatcher ready") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    let ready = rx.recv_timeout(Duration::from_secs(SERVE_READY_TIMEOUT_S));
+    let took = start.elapsed();
+    let pid = child.id().to_string();
+    let (rss, peak) = (
+        proc_status_kib(&pid, "VmRSS:"),
+        proc_status_kib(&pid, "VmHWM:"),
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    ready.map_err(|_| "no readiness line".to_string())?;
+    Ok((took, rss, peak))
+}
+
+fn serve_phase(dir: &Path) {
+    let bin = dispatcher_bin();
+    if !bin.exists() {
+        println!(
+            "serve: {} not built (cargo build --release -p dispatcher); skipped",
+            bin.display()
+        );
+        return;
+    }
+    let store = Store::open(dir).expect("open");
+    ensure_served_region(&store);
+    let objects = store
+        .with_conn(|c| {
+            Ok(c.query_row(
+                "SELECT count(*) FROM scene_objects WHERE region_id = ?1",
+                [REGION.as_bytes()],
+                |r| r.get::<_, i64>(0),
+            )?)
+        })
+        .expect("count");
+    drop(store);
+    for run in 1..=SERVE_RUNS {
+        match serve_once(&bin, dir) {
+            Ok((took, rss, peak)) => println!(
+                "serve run {run}: {objects} objects, spawn to `dispatcher ready` {:.0} ms; VmRSS {:.1} MiB (peak {:.1} MiB)",
+                took.as_secs_f64() * 1e3,
+                rss as f64 / 1024.0,
+                peak as f64 / 1024.0
+            ),
+            Err(e) => println!("serve run {run}: failed: {e}"),
+        }
+    }
+}
+
 fn main() {
     if let Ok(dir) = std::env::var(CHILD_DIR_VAR) {
         load_phase(Path::new(&dir));
+        return;
+    }
+    if let Ok(dir) = std::env::var(SERVE_DIR_VAR) {
+        serve_phase(Path::new(&dir));
         return;
     }
     let count = std::env::var("LOAD_BENCH_OBJECTS")
@@ -237,11 +359,13 @@ fn main() {
     if let Ok(kept) = std::env::var(SAVE_DIR_VAR) {
         save_phase(Path::new(&kept), count);
         load_in_child(Path::new(&kept));
+        serve_phase(Path::new(&kept));
         return;
     }
     let dir = tempfile::tempdir().expect("tmp");
     save_phase(dir.path(), count);
     load_in_child(dir.path());
+    serve_phase(dir.path());
 }
 
 fn load_in_child(dir: &Path) {

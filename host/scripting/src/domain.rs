@@ -1,0 +1,271 @@
+//! The `Scripting` domain handlers, registered per hosted region. Upload checks
+//! run before anything is stored, each failing with its own message; the asset
+//! and the script row are then committed together.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dispatcher_dispatch::{AuthUser, HandlerError, RequestContext};
+use dispatcher_protocol::{Reply, WireUuid};
+use dispatcher_scene::{Asset, AssetType};
+use dispatcher_store::ScriptRow;
+use uuid::Uuid;
+
+use crate::grants::{self, Grants, SCRIPTING};
+use crate::messages::*;
+use crate::runtime::Shared;
+use crate::script::{RunState, Script, ScriptInfo};
+
+/// Account level from which OpenSim treats a user as a god.
+const GOD_LEVEL: i32 = 200;
+
+fn failure(text: impl Into<String>) -> HandlerError {
+    HandlerError::Failure(text.into())
+}
+
+/// Register the eight messages for every region the directory knows.
+pub fn register(shared: &Arc<Shared>) {
+    let services = shared.dispatcher.services().clone();
+    let scenes = match services.directory.scenes() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot list regions; Scripting domain not registered");
+            return;
+        }
+    };
+    let registry = &services.registry;
+    for scene in scenes {
+        let name = Some(scene.name.as_str());
+        macro_rules! on {
+            ($f:ident) => {{
+                let s = shared.clone();
+                registry.register(name, SCRIPTING, move |ctx, req| $f(&s, ctx, req));
+            }};
+        }
+        on!(upload);
+        on!(list);
+        on!(status);
+        on!(start);
+        on!(stop);
+        on!(reset);
+        on!(remove);
+        on!(log);
+    }
+}
+
+/// What the caller may do in the region and to one object.
+struct Role {
+    estate: bool,
+    object_owner: bool,
+}
+
+fn role(ctx: &RequestContext, user: &AuthUser, object_owner: Uuid) -> Result<Role, HandlerError> {
+    let dir = &ctx.services.directory;
+    let internal = |e: dispatcher_dispatch::DirectoryError| HandlerError::Internal(e.to_string());
+    let scene = dir.scene(&ctx.scene).map_err(internal)?;
+    let god = dir.account_by_id(user.id).map_err(internal)?.is_some_and(|a| a.level >= GOD_LEVEL);
+    let estate = god || scene.is_some_and(|s| s.estate_owner == user.id || s.estate_managers.contains(&user.id));
+    Ok(Role {
+        estate,
+        object_owner: user.id == object_owner,
+    })
+}
+
+/// A script of this region the caller may manage.
+fn managed(shared: &Shared, ctx: &RequestContext, id: WireUuid) -> Result<Arc<Script>, HandlerError> {
+    let user = ctx.require_user()?;
+    let script = shared
+        .get(id.0)
+        .filter(|s| s.info.region == ctx.scene)
+        .ok_or_else(|| failure(format!("no such script {id}")))?;
+    let r = role(ctx, user, script.info.owner_id)?;
+    if r.estate || r.object_owner || user.id == script.info.uploader_id {
+        Ok(script)
+    } else {
+        Err(failure(format!("not permitted to manage script {id}")))
+    }
+}
+
+fn status_of(script: &Script) -> ScriptStatus {
+    let c = script.control.lock();
+    let n = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    let k = &script.counters;
+    ScriptStatus {
+        script_id: script.info.id.into(),
+        object_id: script.info.object_id.into(),
+        name: script.info.name.clone(),
+        hash: script.info.hash.clone(),
+        state: c.state.as_str().into(),
+        grants: script.info.grants.to_vec(),
+        fault_reason: c.fault.map(|f| f.as_str().to_owned()).unwrap_or_default(),
+        events_handled: n(&k.events_handled),
+        events_dropped: n(&k.events_dropped),
+        cpu_micros: n(&k.cpu_micros),
+        fuel_consumed: n(&k.fuel_consumed),
+        memory_bytes: n(&k.memory_bytes),
+        restarts: c.restarts,
+        denied_calls: n(&k.denied_calls),
+        rate_limited_calls: n(&k.rate_limited_calls),
+    }
+}
+
+fn upload(shared: &Arc<Shared>, ctx: &RequestContext, req: UploadScriptRequest) -> Result<Reply, HandlerError> {
+    let user = ctx.require_user()?.clone();
+    let region = ctx.scene.clone();
+    let object_id = req.object_id.0;
+    let object = shared.scene.object(&region, object_id).ok_or_else(|| failure("no such object"))?;
+    let r = role(ctx, &user, object.owner_id)?;
+    if !(r.estate || r.object_owner) {
+        return Err(failure(format!("not permitted to modify object {object_id}")));
+    }
+    let bytes = req.component.0;
+    let limits = &shared.limits;
+    if bytes.is_empty() {
+        return Err(failure("Component is empty"));
+    }
+    if bytes.len() > limits.max_component_bytes {
+        return Err(failure(format!(
+            "component of {} bytes exceeds MaxComponentBytes ({})",
+            bytes.len(),
+            limits.max_component_bytes
+        )));
+    }
+    if shared.select(|i| i.region == region).len() >= limits.max_scripts_per_region {
+        return Err(failure(format!("region {region} already has MaxScriptsPerRegion ({}) scripts", limits.max_scripts_per_region)));
+    }
+    let requested = Grants::parse(&req.grants).map_err(failure)?;
+    let caps = &ctx.services.capabilities;
+    let grants = requested.intersect(|g| match g {
+        "scope:region" => r.estate,
+        "scope:owner" => r.estate || r.object_owner,
+        _ => grants::domain_of(g).is_none_or(|d| caps.authorize(user.capability, d, &region).is_ok()),
+    });
+    let compiled = shared.engine.load(&bytes).map_err(failure)?;
+    let state = if req.start { RunState::Running } else { RunState::Stopped };
+    let name = if req.name.trim().is_empty() { "script".to_owned() } else { req.name };
+    let row = ScriptRow {
+        id: Uuid::new_v4(),
+        region: region.clone(),
+        object_id,
+        name: name.clone(),
+        asset_id: Uuid::new_v4(),
+        hash: compiled.hash.clone(),
+        uploader_id: user.id,
+        owner_id: object.owner_id,
+        grants: grants.to_text(),
+        start_parameter: req.start_parameter,
+        state: state.as_str().into(),
+        fault_reason: String::new(),
+    };
+    let asset = Asset {
+        id: row.asset_id,
+        asset_type: AssetType::WasmComponent,
+        name: name.clone(),
+        description: format!("script component {}", compiled.hash),
+        content_type: Some("application/wasm".into()),
+        creator_id: user.id.to_string(),
+        local: true,
+        temporary: false,
+        data: bytes,
+    };
+    shared
+        .store
+        .insert_script(&row, &asset)
+        .map_err(|e| HandlerError::Internal(e.to_string()))?;
+    let cap = caps.create(user.id, user.name.clone(), region.clone(), grants.domains(), Duration::ZERO);
+    let info = ScriptInfo {
+        id: row.id,
+        region: region.clone(),
+        object_id,
+        name: name.clone(),
+        asset_id: row.asset_id,
+        hash: row.hash.clone(),
+        uploader_id: user.id,
+        owner_id: object.owner_id,
+        start_parameter: row.start_parameter.clone(),
+        grants: grants.clone(),
+        capability: cap.id,
+    };
+    let script = Arc::new(Script::new(info, state, None));
+    shared.scripts.write().insert(row.id, script.clone());
+    shared.scene.add_script_item(
+        &region,
+        object_id,
+        &crate::scene::ScriptItem {
+            name,
+            asset_id: row.asset_id,
+            owner_id: object.owner_id,
+            creator_id: user.id,
+        },
+    );
+    if state == RunState::Running {
+        shared.start(&script);
+    }
+    Ok(Reply::typed(&UploadScriptResponse {
+        script_id: row.id.into(),
+        asset_id: row.asset_id.into(),
+        hash: row.hash,
+        grants: grants.to_vec(),
+        state: state.as_str().into(),
+    }))
+}
+
+fn list(shared: &Arc<Shared>, ctx: &RequestContext, req: ListScriptsRequest) -> Result<Reply, HandlerError> {
+    ctx.require_user()?;
+    let object = req.object_id.0;
+    let mut scripts = shared.select(|i| i.region == ctx.scene && (object.is_nil() || i.object_id == object));
+    scripts.sort_by_key(|s| (s.info.object_id, s.info.name.clone(), s.info.id));
+    Ok(Reply::typed(&ListScriptsResponse {
+        scripts: scripts.iter().map(|s| status_of(s)).collect(),
+    }))
+}
+
+fn status(shared: &Arc<Shared>, ctx: &RequestContext, req: GetScriptStatusRequest) -> Result<Reply, HandlerError> {
+    let script = managed(shared, ctx, req.script_id)?;
+    Ok(Reply::typed(&ScriptStatusResponse(status_of(&script))))
+}
+
+fn start(shared: &Arc<Shared>, ctx: &RequestContext, req: StartScriptRequest) -> Result<Reply, HandlerError> {
+    let script = managed(shared, ctx, req.script_id)?;
+    if script.state() != RunState::Running {
+        shared.start(&script);
+    }
+    Ok(Reply::ok())
+}
+
+fn stop(shared: &Arc<Shared>, ctx: &RequestContext, req: StopScriptRequest) -> Result<Reply, HandlerError> {
+    let script = managed(shared, ctx, req.script_id)?;
+    shared.stop(&script);
+    Ok(Reply::ok())
+}
+
+fn reset(shared: &Arc<Shared>, ctx: &RequestContext, req: ResetScriptRequest) -> Result<Reply, HandlerError> {
+    let script = managed(shared, ctx, req.script_id)?;
+    shared.start(&script);
+    Ok(Reply::ok())
+}
+
+fn remove(shared: &Arc<Shared>, ctx: &RequestContext, req: RemoveScriptRequest) -> Result<Reply, HandlerError> {
+    let script = managed(shared, ctx, req.script_id)?;
+    shared.remove(&script);
+    Ok(Reply::ok())
+}
+
+fn log(shared: &Arc<Shared>, ctx: &RequestContext, req: GetScriptLogRequest) -> Result<Reply, HandlerError> {
+    let script = managed(shared, ctx, req.script_id)?;
+    let ring = script.log.lock();
+    Ok(Reply::typed(&ScriptLogResponse {
+        lines: ring
+            .since(req.since)
+            .into_iter()
+            .map(|l| LogLineRecord {
+                seq: l.seq,
+                time: l.time_ms,
+                level: l.level.into(),
+                text: l.text,
+            })
+            .collect(),
+        dropped: ring.dropped,
+    }))
+}

@@ -1,0 +1,264 @@
+//! A live script instance: its wasmtime store, the per-store state every host
+//! call sees ([`HostState`]), the memory limiter, the host-call meter, and the
+//! one function that runs an event and classifies how it ended.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{ResourceLimiter, Store, Trap};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::bindings::RegionScript;
+use crate::engine::Compiled;
+use crate::error::{Fault, HostError};
+use crate::runtime::Shared;
+use crate::script::{Event, Script};
+
+/// Caps all memories and tables of one instance together.
+pub struct MemoryLimiter {
+    limit_bytes: usize,
+    memory_bytes: usize,
+    table_bytes: usize,
+    /// A growth was refused: a trap that follows is an out-of-memory fault.
+    pub refused: bool,
+}
+
+/// Bytes charged per table element (a function reference).
+const TABLE_ELEMENT_BYTES: usize = 8;
+
+impl MemoryLimiter {
+    fn new(limit_bytes: usize) -> Self {
+        MemoryLimiter {
+            limit_bytes,
+            memory_bytes: 0,
+            table_bytes: 0,
+            refused: false,
+        }
+    }
+
+    pub fn used_bytes(&self) -> usize {
+        self.memory_bytes + self.table_bytes
+    }
+
+    fn admit(&mut self, extra: usize) -> bool {
+        let ok = self.used_bytes().saturating_add(extra) <= self.limit_bytes;
+        self.refused |= !ok;
+        ok
+    }
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let extra = desired.saturating_sub(current);
+        let ok = self.admit(extra);
+        if ok {
+            self.memory_bytes += extra;
+        }
+        Ok(ok)
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let extra = desired.saturating_sub(current).saturating_mul(TABLE_ELEMENT_BYTES);
+        let ok = self.admit(extra);
+        if ok {
+            self.table_bytes += extra;
+        }
+        Ok(ok)
+    }
+}
+
+/// Token buckets for host calls and chat lines, plus the per-event count of
+/// refused calls.
+pub struct CallMeter {
+    calls: Bucket,
+    chat: Bucket,
+    pub rejected_this_event: u32,
+    /// Time spent inside host calls during the current event (not CPU budget).
+    pub host_time: Duration,
+}
+
+struct Bucket {
+    per_second: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn new(per_second: u32) -> Bucket {
+        let per_second = f64::from(per_second.max(1));
+        Bucket {
+            per_second,
+            tokens: per_second,
+            last: Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.last).as_secs_f64() * self.per_second;
+        self.tokens = (self.tokens + refill).min(self.per_second);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// What every host call of one instance can reach.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub limiter: MemoryLimiter,
+    pub meter: CallMeter,
+    pub script: Arc<Script>,
+    pub shared: Arc<Shared>,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl HostState {
+    /// Count one host call against the rate. Over the rate the call is refused
+    /// (`rate-limited`); a script that keeps calling regardless is stopped.
+    pub fn admit(&mut self) -> Result<(), HostError> {
+        if self.meter.calls.take() {
+            return Ok(());
+        }
+        self.refuse_rate()
+    }
+
+    /// A chat line: both the call rate and the chat rate.
+    pub fn admit_chat(&mut self) -> Result<(), HostError> {
+        self.admit()?;
+        if self.meter.chat.take() {
+            return Ok(());
+        }
+        self.refuse_rate()
+    }
+
+    fn refuse_rate(&mut self) -> Result<(), HostError> {
+        self.script.counters.rate_limited_calls.fetch_add(1, Ordering::Relaxed);
+        self.meter.rejected_this_event += 1;
+        if self.meter.rejected_this_event > self.shared.limits.max_rejected_calls_per_event {
+            return Err(HostError::Fault(Fault::HostCallLimit));
+        }
+        Err(HostError::Guest(crate::bindings::opensim::dispatcher::types::Error::RateLimited))
+    }
+
+    /// Refuse a call whose grant is missing, counting it.
+    pub fn require(&mut self, grant: &str) -> Result<(), HostError> {
+        if self.script.info.grants.has(grant) {
+            return Ok(());
+        }
+        self.script.counters.denied_calls.fetch_add(1, Ordering::Relaxed);
+        Err(HostError::not_permitted(format!("{grant} not granted")))
+    }
+}
+
+/// An instantiated script.
+pub struct Live {
+    pub store: Store<HostState>,
+    pub bindings: RegionScript,
+}
+
+/// Build a store and instantiate. Instantiation runs start functions, so it
+/// gets the event budget too.
+pub fn instantiate(shared: &Arc<Shared>, script: &Arc<Script>, compiled: &Compiled) -> Result<Live, Fault> {
+    let limits = &shared.limits;
+    let wasi = WasiCtxBuilder::new()
+        .stdout(crate::stdio::LogOutput::new(script.clone(), "info", limits.clone()))
+        .stderr(crate::stdio::LogOutput::new(script.clone(), "warn", limits.clone()))
+        .build();
+    let state = HostState {
+        wasi,
+        table: ResourceTable::new(),
+        limiter: MemoryLimiter::new(limits.memory_limit_bytes),
+        meter: CallMeter {
+            calls: Bucket::new(limits.host_calls_per_second),
+            chat: Bucket::new(limits.chat_lines_per_second),
+            rejected_this_event: 0,
+            host_time: Duration::ZERO,
+        },
+        script: script.clone(),
+        shared: shared.clone(),
+    };
+    let mut store = Store::new(&shared.engine.engine, state);
+    store.limiter(|s| &mut s.limiter);
+    store.set_fuel(limits.event_fuel()).map_err(|_| Fault::Trap)?;
+    match compiled.pre.instantiate(&mut store) {
+        Ok(bindings) => Ok(Live { store, bindings }),
+        Err(e) => {
+            let fault = classify(&e, store.data().limiter.refused);
+            script_log(shared, script, "error", &format!("instantiation failed ({}): {e:#}", fault.as_str()));
+            Err(fault)
+        }
+    }
+}
+
+fn script_log(shared: &Shared, script: &Script, level: &'static str, text: &str) {
+    script.log.lock().push(level, text, shared.limits.log_ring_lines, shared.limits.max_log_line_bytes);
+}
+
+/// Name the way a guest call ended in error.
+pub fn classify(error: &wasmtime::Error, memory_refused: bool) -> Fault {
+    if let Some(fault) = error.downcast_ref::<Fault>() {
+        return *fault;
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => Fault::OutOfFuel,
+        Some(Trap::StackOverflow) => Fault::StackOverflow,
+        Some(Trap::Interrupt) => Fault::Timeout,
+        _ if memory_refused => Fault::OutOfMemory,
+        _ => Fault::Trap,
+    }
+}
+
+/// Run one guest event within the budget; updates the counters.
+pub fn run_event(shared: &Shared, live: &mut Live, event: Event) -> Result<(), Fault> {
+    let limits = &shared.limits;
+    let budget = limits.event_fuel();
+    let store = &mut live.store;
+    store.set_fuel(budget).map_err(|_| Fault::Trap)?;
+    store.data_mut().meter.rejected_this_event = 0;
+    store.data_mut().meter.host_time = Duration::ZERO;
+    let started = Instant::now();
+    let handlers = live.bindings.opensim_dispatcher_handlers();
+    let result = match event {
+        Event::Start => {
+            let parameter = store.data().script.info.start_parameter.clone();
+            handlers.call_on_start(&mut *store, &parameter)
+        }
+        Event::Touch(e) => handlers.call_on_touch(&mut *store, &e),
+        Event::Chat(e) => handlers.call_on_chat(&mut *store, &e),
+        Event::Timer => {
+            store.data().script.timer_pending.store(false, Ordering::Relaxed);
+            handlers.call_on_timer(&mut *store)
+        }
+        Event::Message(e) => handlers.call_on_message(&mut *store, &e),
+        Event::Updated(e) => handlers.call_on_updated(&mut *store, &e),
+        Event::Unload => Ok(()),
+    };
+    let elapsed = started.elapsed().saturating_sub(store.data().meter.host_time);
+    let fuel_left = store.get_fuel().unwrap_or(0);
+    let data = store.data();
+    let counters = &data.script.counters;
+    counters.cpu_micros.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+    counters.fuel_consumed.fetch_add(budget.saturating_sub(fuel_left), Ordering::Relaxed);
+    counters.memory_bytes.store(data.limiter.used_bytes() as u64, Ordering::Relaxed);
+    result.map_err(|e| {
+        let fault = classify(&e, data.limiter.refused);
+        script_log(shared, &data.script, "error", &format!("fault {}: {e:#}", fault.as_str()));
+        fault
+    })
+}

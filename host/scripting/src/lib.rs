@@ -1,0 +1,33 @@
+//! WebAssembly scripts in regions (scripting spec): the wasmtime engine and its
+//! compiled-code cache, the one `bindgen!` ([`bindings`]), one module per WIT
+//! interface ([`host`]), grants, limits, the runner pool, fault classification,
+//! and the `Scripting` message domain.
+//!
+//! Invariants: every import that acts on the region is a protocol request
+//! through `Dispatcher::handle` with `Transport::Script` and the script's own
+//! internal capability, so a script can do nothing a client with the same
+//! rights could not; a call outside the grants returns `not-permitted`, never a
+//! trap; a misbehaving script is stopped with a named fault and never stalls
+//! other scripts or the host. This crate opens no sockets and no files except
+//! its compiled-code cache.
+
+mod bindings;
+mod call;
+pub mod domain;
+mod engine;
+pub mod error;
+pub mod grants;
+mod host;
+mod instance;
+pub mod limits;
+pub mod messages;
+pub mod runtime;
+pub mod scene;
+pub mod script;
+mod stdio;
+
+pub use engine::{sha256_hex, ALLOWED_IMPORT_PREFIXES, HANDLERS_EXPORT};
+pub use error::{Fault, ScriptingError};
+pub use limits::ScriptingLimits;
+pub use runtime::ScriptHost;
+pub use scene::{MessagePathScene, ObjectFacts, SceneHooks, ScriptItem};

@@ -1,0 +1,86 @@
+//! Every limit of the scripting runtime, one named field each, unit in the name.
+//! The first ten come from the `[Scripting]` configuration section (scripting
+//! spec §5); the rest are host constants documented in docs/scripting.md.
+
+/// The limits a host applies to every script.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScriptingLimits {
+    pub max_scripts_per_region: usize,
+    pub max_component_bytes: usize,
+    /// All memories and tables of one instance together.
+    pub memory_limit_bytes: usize,
+    /// Wasm execution per event, enforced with fuel; host calls are not counted.
+    pub event_cpu_budget_ms: u64,
+    pub max_wasm_stack_bytes: usize,
+    pub event_queue_length: usize,
+    pub min_timer_interval_ms: u32,
+    pub host_calls_per_second: u32,
+    pub storage_quota_bytes: usize,
+    pub max_restarts: u32,
+
+    /// Fuel per millisecond of budget. Cranelift code retires roughly one
+    /// simple wasm operator per nanosecond here, so 1e6 per ms keeps a spinning
+    /// guest near its nominal budget.
+    pub fuel_per_cpu_ms: u64,
+    /// Rejected host calls (over the rate) tolerated within one event before the
+    /// script is stopped with `host-call-limit`: a script that ignores
+    /// `rate-limited` and keeps calling would otherwise hold a runner for ever.
+    pub max_rejected_calls_per_event: u32,
+    /// Chat lines per second per script (a stricter rate than host calls: each
+    /// line fans out to every listener).
+    pub chat_lines_per_second: u32,
+    /// Channels one script may listen to (`too-large` beyond).
+    pub max_listen_channels: usize,
+    /// Lines kept in each script's log ring buffer.
+    pub log_ring_lines: usize,
+    /// Longer log lines are cut (bytes, at a character boundary).
+    pub max_log_line_bytes: usize,
+    /// Largest request `messages.send` accepts, and largest reply returned.
+    pub max_message_bytes: usize,
+    /// Largest storage key.
+    pub max_storage_key_bytes: usize,
+    /// First restart delay after a fault; doubled per further restart.
+    pub restart_backoff_base_ms: u64,
+    /// Events one runner handles for a script before it moves to the next script.
+    pub events_per_turn: usize,
+    /// Runner threads shared by all scripts.
+    pub runner_threads: usize,
+    /// Component instances the pooling allocator reserves room for.
+    pub pool_instances: u32,
+}
+
+impl Default for ScriptingLimits {
+    fn default() -> Self {
+        ScriptingLimits {
+            max_scripts_per_region: 10_000,
+            max_component_bytes: 16 * 1024 * 1024,
+            memory_limit_bytes: 16 * 1024 * 1024,
+            event_cpu_budget_ms: 50,
+            max_wasm_stack_bytes: 512 * 1024,
+            event_queue_length: 64,
+            min_timer_interval_ms: 100,
+            host_calls_per_second: 10_000,
+            storage_quota_bytes: 1024 * 1024,
+            max_restarts: 3,
+            fuel_per_cpu_ms: 1_000_000,
+            max_rejected_calls_per_event: 1_000,
+            chat_lines_per_second: 100,
+            max_listen_channels: 64,
+            log_ring_lines: 512,
+            max_log_line_bytes: 1024,
+            max_message_bytes: 1024 * 1024,
+            max_storage_key_bytes: 256,
+            restart_backoff_base_ms: 100,
+            events_per_turn: 8,
+            runner_threads: 2,
+            pool_instances: 2_000,
+        }
+    }
+}
+
+impl ScriptingLimits {
+    /// Fuel granted for one event.
+    pub fn event_fuel(&self) -> u64 {
+        self.event_cpu_budget_ms.saturating_mul(self.fuel_per_cpu_ms)
+    }
+}

@@ -1,0 +1,638 @@
+//! The script host: shared state, the bounded pool of runner threads, the
+//! scheduler (timers and restarts), the scene-event router, and the script
+//! lifecycle (load, start, stop, reset, remove, fault and restart).
+//!
+//! Invariants: a script's instance runs on at most one runner at a time (its
+//! `live` lock); a runner handles at most `events_per_turn` events of one
+//! script before moving on, and every event is bounded by fuel, so one busy
+//! script delays others by at most one turn.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use dispatcher_dispatch::{Dispatcher, SceneEvent};
+use dispatcher_store::Store;
+use parking_lot::{Condvar, Mutex, RwLock};
+use uuid::Uuid;
+
+use crate::bindings::exports::opensim::dispatcher::handlers::{ChatEvent, MessageEvent, TouchEvent, UpdatedEvent};
+use crate::bindings::opensim::dispatcher::types::{Quaternion, Vector3};
+use crate::engine::{Compiled, ScriptEngine};
+use crate::error::{Fault, ScriptingError};
+use crate::grants::Grants;
+use crate::instance;
+use crate::limits::ScriptingLimits;
+use crate::scene::SceneHooks;
+use crate::script::{Event, RunState, Script, ScriptInfo};
+
+/// How far from the spoken position a script hears a line (remote-control §4.5.1).
+const LISTENER_RANGE_M: f32 = 20.0;
+/// Queue length of the runtime's scene-event subscription.
+const EVENT_SUBSCRIPTION_CAPACITY: usize = 16_384;
+/// How often idle threads look at the stop flag.
+const IDLE_POLL: Duration = Duration::from_millis(200);
+
+/// Scripts waiting for a runner.
+#[derive(Default)]
+struct RunQueue {
+    queue: Mutex<VecDeque<Arc<Script>>>,
+    ready: Condvar,
+}
+
+enum Job {
+    Timer { script: Uuid, generation: u64, interval_ms: u32 },
+    Restart { script: Uuid },
+}
+
+struct Entry {
+    at: Instant,
+    seq: u64,
+    job: Job,
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+#[derive(Default)]
+struct Scheduler {
+    heap: Mutex<BinaryHeap<Reverse<Entry>>>,
+    changed: Condvar,
+    seq: AtomicU64,
+}
+
+impl Scheduler {
+    fn add(&self, at: Instant, job: Job) {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        self.heap.lock().push(Reverse(Entry { at, seq, job }));
+        self.changed.notify_one();
+    }
+}
+
+/// State shared by every thread of the runtime and every host call.
+pub struct Shared {
+    pub limits: ScriptingLimits,
+    pub engine: ScriptEngine,
+    pub dispatcher: Dispatcher,
+    pub store: Arc<Store>,
+    pub scene: Arc<dyn SceneHooks>,
+    pub scripts: RwLock<HashMap<Uuid, Arc<Script>>>,
+    run_queue: RunQueue,
+    scheduler: Scheduler,
+    stopping: AtomicBool,
+}
+
+impl Shared {
+    pub fn get(&self, id: Uuid) -> Option<Arc<Script>> {
+        self.scripts.read().get(&id).cloned()
+    }
+
+    /// Scripts of one region (all regions when `region` is None), upload order
+    /// is not kept in the map, so callers sort when order matters.
+    pub fn select(&self, filter: impl Fn(&ScriptInfo) -> bool) -> Vec<Arc<Script>> {
+        self.scripts.read().values().filter(|s| filter(&s.info)).cloned().collect()
+    }
+
+    /// Queue an event; guest events need a running script and room in the queue.
+    pub fn deliver(&self, script: &Arc<Script>, event: Event) -> bool {
+        let control = event.is_control();
+        if !control && script.state() != RunState::Running {
+            return false;
+        }
+        {
+            let mut queue = script.queue.lock();
+            if !control && queue.len() >= self.limits.event_queue_length {
+                drop(queue);
+                let counters = &script.counters;
+                counters.events_dropped.fetch_add(1, Ordering::Relaxed);
+                let since = counters.dropped_since_handled.fetch_add(1, Ordering::Relaxed) + 1;
+                if since >= self.limits.event_queue_length as u64 {
+                    script.overflowed.store(true, Ordering::Relaxed);
+                    self.schedule(script);
+                }
+                return false;
+            }
+            queue.push_back(event);
+        }
+        self.schedule(script);
+        true
+    }
+
+    fn schedule(&self, script: &Arc<Script>) {
+        if !script.scheduled.swap(true, Ordering::AcqRel) {
+            self.run_queue.queue.lock().push_back(script.clone());
+            self.run_queue.ready.notify_one();
+        }
+    }
+
+    pub fn schedule_timer(&self, script: &Script, interval_ms: u32, generation: u64) {
+        let at = Instant::now() + Duration::from_millis(u64::from(interval_ms));
+        self.scheduler.add(
+            at,
+            Job::Timer {
+                script: script.info.id,
+                generation,
+                interval_ms,
+            },
+        );
+    }
+
+    pub fn log(&self, script: &Script, level: &'static str, text: &str) {
+        script.log.lock().push(level, text, self.limits.log_ring_lines, self.limits.max_log_line_bytes);
+    }
+
+    /// The compiled component of a script (memory cache, disk cache, or the
+    /// stored asset).
+    fn compiled_for(&self, script: &Script) -> Result<Compiled, String> {
+        if let Some(c) = self.engine.cached(&script.info.hash) {
+            return Ok(c);
+        }
+        let asset = self
+            .store
+            .get_asset(script.info.asset_id)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("component asset {} is missing", script.info.asset_id))?;
+        self.engine.load(&asset.data)
+    }
+
+    /// Record a state change durably.
+    fn persist_state(&self, script: &Script, state: RunState, fault: Option<Fault>) {
+        let reason = fault.map(Fault::as_str).unwrap_or("");
+        if let Err(e) = self.store.set_script_state(script.info.id, state.as_str(), reason) {
+            tracing::error!(script = %script.info.id, error = %e, "cannot record script state");
+        }
+    }
+
+    /// Explicit start (upload with Start, StartScriptRequest, ResetScriptRequest).
+    pub fn start(&self, script: &Arc<Script>) {
+        {
+            let mut c = script.control.lock();
+            c.state = RunState::Running;
+            c.fault = None;
+            c.restarts = 0;
+        }
+        script.clear_activity();
+        self.persist_state(script, RunState::Running, None);
+        self.deliver(script, Event::Start);
+    }
+
+    pub fn stop(&self, script: &Arc<Script>) {
+        script.control.lock().state = RunState::Stopped;
+        script.clear_activity();
+        self.persist_state(script, RunState::Stopped, None);
+        self.deliver(script, Event::Unload);
+    }
+
+    /// Remove a script everywhere: memory, database, capability, inventory.
+    pub fn remove(&self, script: &Arc<Script>) {
+        {
+            let mut c = script.control.lock();
+            c.removed = true;
+            c.state = RunState::Stopped;
+        }
+        script.clear_activity();
+        self.scripts.write().remove(&script.info.id);
+        self.deliver(script, Event::Unload);
+        if let Err(e) = self.store.delete_script(script.info.id) {
+            tracing::error!(script = %script.info.id, error = %e, "cannot delete script");
+        }
+        self.dispatcher.services().capabilities.destroy(script.info.capability);
+        self.scene.remove_script_item(&script.info.region, script.info.object_id, script.info.asset_id);
+    }
+
+    /// A fault: drop activity, then restart with backoff or give up.
+    fn on_fault(&self, script: &Arc<Script>, fault: Fault) {
+        script.clear_activity();
+        let (restarts, gave_up) = {
+            let mut c = script.control.lock();
+            c.fault = Some(fault);
+            c.restarts += 1;
+            let gave_up = c.restarts > self.limits.max_restarts;
+            if gave_up {
+                c.state = RunState::Faulted;
+            }
+            (c.restarts, gave_up)
+        };
+        if gave_up {
+            self.log(script, "error", &format!("faulted ({}) after {} restarts", fault.as_str(), restarts - 1));
+            self.persist_state(script, RunState::Faulted, Some(fault));
+            return;
+        }
+        let delay_ms = self.limits.restart_backoff_base_ms.saturating_mul(1 << (restarts - 1).min(16));
+        self.log(script, "warn", &format!("fault {}; restart {restarts} in {delay_ms} ms", fault.as_str()));
+        self.scheduler.add(
+            Instant::now() + Duration::from_millis(delay_ms),
+            Job::Restart { script: script.info.id },
+        );
+    }
+}
+
+/// Runner: take a script, handle a turn of its events, put it back if needed.
+fn runner(shared: Arc<Shared>) {
+    loop {
+        let script = {
+            let mut queue = shared.run_queue.queue.lock();
+            loop {
+                if shared.stopping.load(Ordering::Relaxed) {
+                    return;
+                }
+                if let Some(s) = queue.pop_front() {
+                    break s;
+                }
+                shared.run_queue.ready.wait_for(&mut queue, IDLE_POLL);
+            }
+        };
+        run_turn(&shared, &script);
+        script.scheduled.store(false, Ordering::Release);
+        let more = !script.queue.lock().is_empty() || script.overflowed.load(Ordering::Relaxed);
+        if more {
+            shared.schedule(&script);
+        }
+    }
+}
+
+fn run_turn(shared: &Arc<Shared>, script: &Arc<Script>) {
+    let mut live = script.live.lock();
+    for _ in 0..shared.limits.events_per_turn.max(1) {
+        if script.control.lock().removed {
+            *live = None;
+            script.queue.lock().clear();
+            return;
+        }
+        if script.overflowed.swap(false, Ordering::Relaxed) {
+            script.counters.dropped_since_handled.store(0, Ordering::Relaxed);
+            *live = None;
+            shared.on_fault(script, Fault::EventQueueOverflow);
+            return;
+        }
+        let Some(event) = script.queue.lock().pop_front() else {
+            return;
+        };
+        let running = script.state() == RunState::Running;
+        match event {
+            Event::Unload => {
+                *live = None;
+                continue;
+            }
+            Event::Start if running => {
+                // Every start is a fresh instance: reset, restart after a fault
+                // and host restart all begin from the component's initial state.
+                *live = None;
+                let compiled = match shared.compiled_for(script) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        shared.log(script, "error", &format!("cannot load the component: {e}"));
+                        shared.on_fault(script, Fault::Trap);
+                        return;
+                    }
+                };
+                match instance::instantiate(shared, script, &compiled) {
+                    Ok(l) => *live = Some(l),
+                    Err(fault) => {
+                        shared.on_fault(script, fault);
+                        return;
+                    }
+                }
+            }
+            _ if !running => continue,
+            _ => {}
+        }
+        let Some(instance) = live.as_mut() else {
+            continue;
+        };
+        match instance::run_event(shared, instance, event) {
+            Ok(()) => {
+                script.counters.events_handled.fetch_add(1, Ordering::Relaxed);
+                script.counters.dropped_since_handled.store(0, Ordering::Relaxed);
+            }
+            Err(fault) => {
+                *live = None;
+                shared.on_fault(script, fault);
+                return;
+            }
+        }
+    }
+}
+
+/// Scheduler: fire due timers and restarts.
+fn scheduler(shared: Arc<Shared>) {
+    loop {
+        let job = {
+            let mut heap = shared.scheduler.heap.lock();
+            loop {
+                if shared.stopping.load(Ordering::Relaxed) {
+                    return;
+                }
+                let now = Instant::now();
+                match heap.peek() {
+                    Some(Reverse(e)) if e.at <= now => break heap.pop().map(|Reverse(e)| e),
+                    Some(Reverse(e)) => {
+                        let wait = (e.at - now).min(IDLE_POLL);
+                        shared.scheduler.changed.wait_for(&mut heap, wait);
+                    }
+                    None => {
+                        shared.scheduler.changed.wait_for(&mut heap, IDLE_POLL);
+                    }
+                }
+            }
+        };
+        if let Some(entry) = job {
+            fire(&shared, entry);
+        }
+    }
+}
+
+fn fire(shared: &Shared, entry: Entry) {
+    match entry.job {
+        Job::Restart { script } => {
+            if let Some(s) = shared.get(script) {
+                if s.state() == RunState::Running {
+                    shared.deliver(&s, Event::Start);
+                }
+            }
+        }
+        Job::Timer {
+            script,
+            generation,
+            interval_ms,
+        } => {
+            let Some(s) = shared.get(script) else { return };
+            if s.timer.lock().generation != generation || s.state() != RunState::Running {
+                return;
+            }
+            // Ticks that find a tick still queued merge into it.
+            if !s.timer_pending.swap(true, Ordering::AcqRel) && !shared.deliver(&s, Event::Timer) {
+                s.timer_pending.store(false, Ordering::Release);
+            }
+            let period = Duration::from_millis(u64::from(interval_ms));
+            let next = (entry.at + period).max(Instant::now());
+            shared.scheduler.add(
+                next,
+                Job::Timer {
+                    script,
+                    generation,
+                    interval_ms,
+                },
+            );
+        }
+    }
+}
+
+fn v3(p: [f32; 3]) -> Vector3 {
+    Vector3 { x: p[0], y: p[1], z: p[2] }
+}
+
+/// Router: scene events to the scripts they concern.
+fn router(shared: Arc<Shared>) {
+    let subscription = shared.dispatcher.services().events.subscribe(EVENT_SUBSCRIPTION_CAPACITY);
+    loop {
+        if shared.stopping.load(Ordering::Relaxed) {
+            return;
+        }
+        match subscription.events.recv_timeout(IDLE_POLL) {
+            Ok(event) => route(&shared, event),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
+fn route(shared: &Shared, event: SceneEvent) {
+    match event {
+        SceneEvent::Touch {
+            region,
+            object_id,
+            avatar_id,
+            link_num,
+            position,
+        } => {
+            for s in shared.select(|i| i.region == region && i.object_id == object_id) {
+                let e = TouchEvent {
+                    object_id: object_id.to_string(),
+                    avatar_id: avatar_id.to_string(),
+                    link_num,
+                    offset_position: v3([0.0; 3]),
+                    position: v3(position),
+                };
+                shared.deliver(&s, Event::Touch(e));
+            }
+        }
+        SceneEvent::Chat {
+            region,
+            channel,
+            speaker_id,
+            name,
+            text,
+            position,
+        } => {
+            for s in shared.select(|i| i.region == region) {
+                if !s.listening.lock().contains(&channel) || s.info.object_id == speaker_id || !in_range(shared, &s, position) {
+                    continue;
+                }
+                if heard_itself(&s, channel, &text) {
+                    continue;
+                }
+                let e = ChatEvent {
+                    channel,
+                    speaker_id: speaker_id.to_string(),
+                    name: name.clone(),
+                    text: text.clone(),
+                    position: v3(position),
+                };
+                shared.deliver(&s, Event::Chat(e));
+            }
+        }
+        SceneEvent::Message {
+            region,
+            object_id,
+            sender_id,
+            text,
+        } => {
+            for s in shared.select(|i| i.region == region && i.object_id == object_id) {
+                let e = MessageEvent {
+                    sender_id: sender_id.to_string(),
+                    text: text.clone(),
+                };
+                shared.deliver(&s, Event::Message(e));
+            }
+        }
+        SceneEvent::Updated {
+            region,
+            object_id,
+            position,
+            rotation,
+            velocity,
+        } => {
+            for s in shared.select(|i| i.region == region && i.object_id == object_id) {
+                *s.position.lock() = Some(position);
+                let e = UpdatedEvent {
+                    object_id: object_id.to_string(),
+                    position: v3(position),
+                    rotation: Quaternion {
+                        x: rotation[0],
+                        y: rotation[1],
+                        z: rotation[2],
+                        w: rotation[3],
+                    },
+                    velocity: v3(velocity),
+                };
+                shared.deliver(&s, Event::Updated(e));
+            }
+        }
+        SceneEvent::ObjectRemoved { region, object_id } => {
+            for s in shared.select(|i| i.region == region && i.object_id == object_id) {
+                shared.remove(&s);
+            }
+        }
+    }
+}
+
+/// Whether the script's object is within listening range of `spoken_at`.
+fn in_range(shared: &Shared, script: &Script, spoken_at: [f32; 3]) -> bool {
+    let known = *script.position.lock();
+    let Some(p) = known.or_else(|| {
+        let p = shared.scene.object(&script.info.region, script.info.object_id)?.position;
+        *script.position.lock() = Some(p);
+        Some(p)
+    }) else {
+        return false;
+    };
+    let d2: f32 = (0..3).map(|i| (p[i] - spoken_at[i]).powi(2)).sum();
+    d2 <= LISTENER_RANGE_M * LISTENER_RANGE_M
+}
+
+/// A line the script said itself comes back once through the bus: swallow it.
+fn heard_itself(script: &Script, channel: i32, text: &str) -> bool {
+    let mut own = script.own_lines.lock();
+    match own.iter().position(|(c, t)| *c == channel && t == text) {
+        Some(i) => {
+            own.remove(i);
+            true
+        }
+        None => false,
+    }
+}
+
+/// The running script host.
+pub struct ScriptHost {
+    pub shared: Arc<Shared>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl ScriptHost {
+    /// Build the engine, start the threads, register the `Scripting` domain
+    /// for every hosted region, and bring back every persisted script.
+    pub fn start(
+        dispatcher: Dispatcher,
+        store: Arc<Store>,
+        data_dir: &Path,
+        limits: ScriptingLimits,
+        scene: Option<Arc<dyn SceneHooks>>,
+    ) -> Result<ScriptHost, ScriptingError> {
+        let engine = ScriptEngine::new(&limits, data_dir)?;
+        let scene = scene.unwrap_or_else(|| Arc::new(crate::scene::MessagePathScene::new(dispatcher.clone())));
+        let shared = Arc::new(Shared {
+            limits,
+            engine,
+            dispatcher,
+            store,
+            scene,
+            scripts: RwLock::new(HashMap::new()),
+            run_queue: RunQueue::default(),
+            scheduler: Scheduler::default(),
+            stopping: AtomicBool::new(false),
+        });
+        let mut threads = Vec::new();
+        for n in 0..shared.limits.runner_threads.max(1) {
+            let s = shared.clone();
+            threads.push(spawn(&format!("script-runner-{n}"), move || runner(s))?);
+        }
+        let s = shared.clone();
+        threads.push(spawn("script-scheduler", move || scheduler(s))?);
+        let s = shared.clone();
+        threads.push(spawn("script-events", move || router(s))?);
+        crate::domain::register(&shared);
+        load_persisted(&shared)?;
+        Ok(ScriptHost {
+            shared,
+            threads: Mutex::new(threads),
+        })
+    }
+
+    /// Stop every thread; instances are dropped with the host.
+    pub fn shutdown(&self) {
+        self.shared.stopping.store(true, Ordering::Relaxed);
+        self.shared.run_queue.ready.notify_all();
+        self.shared.scheduler.changed.notify_all();
+        for t in self.threads.lock().drain(..) {
+            let _ = t.join();
+        }
+        for s in self.shared.scripts.read().values() {
+            *s.live.lock() = None;
+        }
+    }
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, ScriptingError> {
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(f)
+        .map_err(|e| ScriptingError::Engine(format!("cannot start thread {name}: {e}")))
+}
+
+/// Recreate every stored script with a fresh internal capability; running
+/// ones get `on-start` again.
+fn load_persisted(shared: &Arc<Shared>) -> Result<(), ScriptingError> {
+    let services = shared.dispatcher.services().clone();
+    for row in shared.store.list_scripts()? {
+        let grants = Grants::from_text(&row.grants);
+        let name = services
+            .directory
+            .account_by_id(row.uploader_id)
+            .ok()
+            .flatten()
+            .map(|a| a.name())
+            .unwrap_or_default();
+        let cap = services
+            .capabilities
+            .create(row.uploader_id, name, row.region.clone(), grants.domains(), Duration::ZERO);
+        let info = ScriptInfo {
+            id: row.id,
+            region: row.region,
+            object_id: row.object_id,
+            name: row.name,
+            asset_id: row.asset_id,
+            hash: row.hash,
+            uploader_id: row.uploader_id,
+            owner_id: row.owner_id,
+            start_parameter: row.start_parameter,
+            grants,
+            capability: cap.id,
+        };
+        let state = RunState::parse(&row.state);
+        let script = Arc::new(Script::new(info, state, Fault::parse(&row.fault_reason)));
+        shared.scripts.write().insert(script.info.id, script.clone());
+        if state == RunState::Running {
+            shared.deliver(&script, Event::Start);
+        }
+    }
+    Ok(())
+}

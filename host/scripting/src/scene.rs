@@ -1,0 +1,117 @@
+//! What the runtime needs to know about objects, behind a trait so the
+//! RemoteControl domain (which owns the live scene) can answer directly. The
+//! default, [`MessagePathScene`], asks through the message path like any
+//! client would.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use dispatcher_dispatch::{Dispatcher, Transport};
+use dispatcher_protocol::{Encoding, WireUuid};
+use parking_lot::Mutex;
+use serde::Deserialize;
+use uuid::Uuid;
+
+/// Facts about one object.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObjectFacts {
+    pub owner_id: Uuid,
+    pub position: [f32; 3],
+}
+
+/// The inventory entry of an uploaded script.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScriptItem {
+    pub name: String,
+    pub asset_id: Uuid,
+    pub owner_id: Uuid,
+    pub creator_id: Uuid,
+}
+
+/// Scene access for the runtime.
+pub trait SceneHooks: Send + Sync {
+    /// The object with this root id, if the region has it.
+    fn object(&self, region: &str, object_id: Uuid) -> Option<ObjectFacts>;
+
+    /// The owner of an object.
+    fn object_owner(&self, region: &str, object_id: Uuid) -> Option<Uuid> {
+        self.object(region, object_id).map(|o| o.owner_id)
+    }
+
+    /// List an uploaded script in the object's root inventory. The default
+    /// cannot reach the live scene and does nothing.
+    fn add_script_item(&self, _region: &str, _object_id: Uuid, _item: &ScriptItem) {}
+
+    /// Remove a script's item again.
+    fn remove_script_item(&self, _region: &str, _object_id: Uuid, _asset_id: Uuid) {}
+}
+
+/// Answers through `RemoteControl.Messages.GetObjectDataRequest`, carrying an
+/// internal capability of the region's estate owner per region.
+pub struct MessagePathScene {
+    dispatcher: Dispatcher,
+    capabilities: Mutex<HashMap<String, Uuid>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct DataReply {
+    #[serde(rename = "OwnerID")]
+    owner_id: WireUuid,
+    #[serde(rename = "Position")]
+    position: Vec<f64>,
+}
+
+impl MessagePathScene {
+    pub fn new(dispatcher: Dispatcher) -> Self {
+        MessagePathScene {
+            dispatcher,
+            capabilities: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn capability(&self, region: &str) -> Option<Uuid> {
+        let mut caps = self.capabilities.lock();
+        if let Some(c) = caps.get(region) {
+            return Some(*c);
+        }
+        let services = self.dispatcher.services();
+        let scene = services.directory.scene(region).ok().flatten()?;
+        let cap = services.capabilities.create(
+            scene.estate_owner,
+            "script host".into(),
+            region.to_owned(),
+            vec![crate::grants::REMOTE_CONTROL.to_owned()],
+            Duration::ZERO,
+        );
+        caps.insert(region.to_owned(), cap.id);
+        Some(cap.id)
+    }
+}
+
+impl SceneHooks for MessagePathScene {
+    fn object(&self, region: &str, object_id: Uuid) -> Option<ObjectFacts> {
+        let cap = self.capability(region).unwrap_or_default();
+        let request = serde_json::json!({
+            "$type": "RemoteControl.Messages.GetObjectDataRequest",
+            "_Domain": crate::grants::REMOTE_CONTROL,
+            "_Scene": region,
+            "_Capability": cap.to_string(),
+            "ObjectID": object_id.to_string(),
+        });
+        let bytes = serde_json::to_vec(&request).ok()?;
+        let reply = self
+            .dispatcher
+            .handle(&bytes, Encoding::Json, IpAddr::V4(Ipv4Addr::LOCALHOST), Transport::Script)?;
+        if !reply.is_success() {
+            return None;
+        }
+        let data: DataReply = dispatcher_protocol::from_value(&dispatcher_protocol::Value::Object(reply.fields)).ok()?;
+        let at = |i: usize| data.position.get(i).copied().unwrap_or(0.0) as f32;
+        Some(ObjectFacts {
+            owner_id: data.owner_id.0,
+            position: [at(0), at(1), at(2)],
+        })
+    }
+}

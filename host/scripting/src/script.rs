@@ -1,0 +1,246 @@
+//! One script as the host keeps it: fixed identity, control state, event queue,
+//! counters, log ring buffer and chat listeners. The live wasm instance sits
+//! behind its own lock (`live`), taken only by the runner that executes it, so
+//! status queries never wait for a running event.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+use uuid::Uuid;
+
+use crate::bindings::exports::opensim::dispatcher::handlers::{ChatEvent, MessageEvent, TouchEvent, UpdatedEvent};
+use crate::bindings::opensim::dispatcher::log::Level;
+use crate::error::Fault;
+use crate::grants::Grants;
+use crate::instance::Live;
+
+/// What never changes while the script exists.
+#[derive(Clone, Debug)]
+pub struct ScriptInfo {
+    pub id: Uuid,
+    pub region: String,
+    pub object_id: Uuid,
+    pub name: String,
+    pub asset_id: Uuid,
+    pub hash: String,
+    pub uploader_id: Uuid,
+    pub owner_id: Uuid,
+    pub start_parameter: String,
+    pub grants: Grants,
+    /// The internal, never-expiring capability its requests carry.
+    pub capability: Uuid,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunState {
+    Running,
+    Stopped,
+    Faulted,
+}
+
+impl RunState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Running => "running",
+            RunState::Stopped => "stopped",
+            RunState::Faulted => "faulted",
+        }
+    }
+
+    pub fn parse(text: &str) -> RunState {
+        match text {
+            "stopped" => RunState::Stopped,
+            "faulted" => RunState::Faulted,
+            _ => RunState::Running,
+        }
+    }
+}
+
+/// State changed by control messages and faults.
+#[derive(Debug)]
+pub struct Control {
+    pub state: RunState,
+    pub fault: Option<Fault>,
+    /// Restarts since the last explicit start or reset.
+    pub restarts: u32,
+    pub removed: bool,
+}
+
+/// An event for the guest, or an instruction for the runner.
+#[derive(Debug)]
+pub enum Event {
+    /// Instantiate when needed, then `on-start`.
+    Start,
+    /// Drop the instance (stop, remove).
+    Unload,
+    Touch(TouchEvent),
+    Chat(ChatEvent),
+    Timer,
+    Message(MessageEvent),
+    Updated(UpdatedEvent),
+}
+
+impl Event {
+    /// Control events are never dropped for a full queue.
+    pub fn is_control(&self) -> bool {
+        matches!(self, Event::Start | Event::Unload)
+    }
+}
+
+/// One log line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogLine {
+    pub seq: u64,
+    /// Unix milliseconds.
+    pub time_ms: u64,
+    pub level: &'static str,
+    pub text: String,
+}
+
+/// The ring buffer behind `GetScriptLogRequest`.
+#[derive(Debug, Default)]
+pub struct LogRing {
+    lines: VecDeque<LogLine>,
+    next_seq: u64,
+    /// Lines refused by the host-call rate.
+    pub dropped: u64,
+}
+
+pub fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::Trace => "trace",
+        Level::Debug => "debug",
+        Level::Info => "info",
+        Level::Warn => "warn",
+        Level::Error => "error",
+    }
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// Cut `text` to at most `max` bytes at a character boundary.
+pub fn truncate(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+impl LogRing {
+    pub fn push(&mut self, level: &'static str, text: &str, capacity_lines: usize, max_line_bytes: usize) {
+        self.next_seq += 1;
+        self.lines.push_back(LogLine {
+            seq: self.next_seq,
+            time_ms: now_ms(),
+            level,
+            text: truncate(text, max_line_bytes).to_owned(),
+        });
+        while self.lines.len() > capacity_lines.max(1) {
+            self.lines.pop_front();
+        }
+    }
+
+    /// Lines with a sequence number above `since`.
+    pub fn since(&self, since: u64) -> Vec<LogLine> {
+        self.lines.iter().filter(|l| l.seq > since).cloned().collect()
+    }
+}
+
+/// Counters of the status record.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub events_handled: AtomicU64,
+    pub events_dropped: AtomicU64,
+    /// Drops since the last event handled: the overflow fault's trigger.
+    pub dropped_since_handled: AtomicU64,
+    pub cpu_micros: AtomicU64,
+    pub fuel_consumed: AtomicU64,
+    pub memory_bytes: AtomicU64,
+    /// Calls refused with `not-permitted`.
+    pub denied_calls: AtomicU64,
+    /// Calls refused with `rate-limited`.
+    pub rate_limited_calls: AtomicU64,
+}
+
+/// The repeating timer.
+#[derive(Debug, Default)]
+pub struct TimerState {
+    pub interval_ms: u32,
+    /// Bumped on every change so that stale scheduler entries are ignored.
+    pub generation: u64,
+}
+
+/// A script in the host.
+pub struct Script {
+    pub info: ScriptInfo,
+    pub control: Mutex<Control>,
+    pub queue: Mutex<VecDeque<Event>>,
+    /// True while the script is in the run queue or on a runner.
+    pub scheduled: AtomicBool,
+    /// Set when the queue overflowed too often; the runner faults the script.
+    pub overflowed: AtomicBool,
+    pub live: Mutex<Option<Live>>,
+    pub counters: Counters,
+    pub log: Mutex<LogRing>,
+    pub listening: Mutex<BTreeSet<i32>>,
+    /// Lines this script said and has not yet seen come back (never hears itself).
+    pub own_lines: Mutex<VecDeque<(i32, String)>>,
+    pub timer: Mutex<TimerState>,
+    /// A timer event is queued; further ticks merge into it.
+    pub timer_pending: AtomicBool,
+    /// Last known position of the script's object (chat range), refreshed by
+    /// `Updated` events; `None` until first needed.
+    pub position: Mutex<Option<[f32; 3]>>,
+}
+
+impl Script {
+    pub fn new(info: ScriptInfo, state: RunState, fault: Option<Fault>) -> Script {
+        Script {
+            info,
+            control: Mutex::new(Control {
+                state,
+                fault,
+                restarts: 0,
+                removed: false,
+            }),
+            queue: Mutex::new(VecDeque::new()),
+            scheduled: AtomicBool::new(false),
+            overflowed: AtomicBool::new(false),
+            live: Mutex::new(None),
+            counters: Counters::default(),
+            log: Mutex::new(LogRing::default()),
+            listening: Mutex::new(BTreeSet::new()),
+            own_lines: Mutex::new(VecDeque::new()),
+            timer: Mutex::new(TimerState::default()),
+            timer_pending: AtomicBool::new(false),
+            position: Mutex::new(None),
+        }
+    }
+
+    pub fn state(&self) -> RunState {
+        self.control.lock().state
+    }
+
+    pub fn count(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+
+    /// Forget listeners, the timer and queued guest events (stop, fault, reset).
+    pub fn clear_activity(&self) {
+        self.listening.lock().clear();
+        self.own_lines.lock().clear();
+        let mut timer = self.timer.lock();
+        timer.interval_ms = 0;
+        timer.generation += 1;
+        self.queue.lock().retain(Event::is_control);
+        self.timer_pending.store(false, Ordering::Relaxed);
+    }
+}
