@@ -1244,3 +1244,79 @@ fn rc_bulk_dynamics_over_udp() {
     rc.h.send_udp(request.to_string().as_bytes());
     assert!(eventually(Duration::from_secs(5), || rc.position(&id)[0].as_f64() == Some(30.0)));
 }
+
+/// Issue: scene model, persistence. A stream of creates and asset writes is cut
+/// by SIGKILL; after a restart every write the host acknowledged is there.
+#[test]
+fn rc_sigkill_during_creates_and_asset_writes_loses_no_acknowledged_write() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let rc = Rc::start();
+    let url = rc.h.url("/Dispatcher/");
+    let cap = rc.cap.clone();
+    let stop = Arc::new(AtomicBool::new(false));
+    let objects = Arc::new(Mutex::new(Vec::<String>::new()));
+    let assets = Arc::new(Mutex::new(Vec::<String>::new()));
+    let writer = {
+        let (stop, objects, assets) = (stop.clone(), objects.clone(), assets.clone());
+        std::thread::spawn(move || {
+            let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+            // Transport errors end the stream: the host is gone.
+            let send = |request: Value| -> Option<Value> {
+                let mut resp = agent
+                    .post(&url)
+                    .header("Content-Type", "application/json")
+                    .send(request.to_string().as_bytes())
+                    .ok()?;
+                let body = resp.body_mut().read_to_vec().ok()?;
+                serde_json::from_slice(&body).ok()
+            };
+            let mut i = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                i += 1;
+                let create = rc_request(
+                    "CreateObjectRequest",
+                    &cap,
+                    json!({"AssetID": GENERATOR, "Name": format!("kill-{i}"), "Position": [10.0, 10.0 + (i % 200) as f32, 20.0]}),
+                );
+                let Some(reply) = send(create) else { break };
+                if reply["_Success"] == 1 {
+                    objects.lock().expect("lock").push(reply["ObjectID"].as_str().unwrap_or("").to_owned());
+                }
+                let asset_id = uuid::Uuid::new_v4().to_string();
+                let add = rc_request(
+                    "AddAssetRequest",
+                    &cap,
+                    json!({"Asset": {"AssetID": asset_id, "SerializedAsset": base64::engine::general_purpose::STANDARD.encode(format!("note {i}")),
+                                      "Name": "n", "Description": "", "ContentType": "application/vnd.ll.notecard", "CreatorID": NIL}}),
+                );
+                let Some(reply) = send(add) else { break };
+                if reply["_Success"] == 1 {
+                    assets.lock().expect("lock").push(asset_id);
+                }
+            }
+        })
+    };
+    // Let the stream run, then kill the host without warning while it writes.
+    assert!(eventually(Duration::from_secs(30), || objects.lock().expect("lock").len() >= 40));
+    let status = std::process::Command::new("kill").args(["-KILL", &rc.h.pid().to_string()]).status().expect("kill");
+    assert!(status.success());
+    stop.store(true, Ordering::Relaxed);
+    writer.join().expect("writer thread");
+
+    let objects = objects.lock().expect("lock").clone();
+    let assets = assets.lock().expect("lock").clone();
+    assert!(objects.len() >= 40 && !assets.is_empty());
+    let ids = rc.h.ids.clone();
+    let (_, dir) = rc.h.stop();
+    let rc = Rc::with(Host::launch(dir, ids, ""));
+    for id in &objects {
+        let data = rc.call("GetObjectDataRequest", json!({"ObjectID": id}));
+        assert_eq!(data["_Success"], 1, "acknowledged object {id} lost: {data}");
+    }
+    for id in &assets {
+        let test = rc.ok("TestAssetRequest", json!({"AssetID": id}));
+        assert_eq!(test["Exists"], true, "acknowledged asset {id} lost: {test}");
+    }
+}
