@@ -320,3 +320,47 @@ fn scripting_bson_upload_and_lifecycle() {
     ok(sc(&host, &cap, "RemoveScriptRequest", json!({ "ScriptID": script })));
     assert_eq!(status(&host, &cap, &script)["_Success"], 0);
 }
+
+/// The `dispatcher script ...` client subcommands against a running host.
+#[test]
+fn scripting_cli_upload_list_logs_stop_and_remove() {
+    let host = Host::start();
+    let cap = host.capability(&DOMAINS);
+    let object = make_object(&host, &cap);
+    guest("touch-lift");
+    let wasm = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guest-examples/out/touch-lift.wasm");
+    let url = host.url("/Dispatcher/");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(BIN)
+            .arg("script")
+            .args(args)
+            .args(["--url", &url, "--user", "Ada Lovelace", "--password", PASSWORD])
+            .output()
+            .expect("run dispatcher script");
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let wasm_arg = wasm.to_string_lossy().into_owned();
+    let (ok_upload, out, err) = run(&["upload", &wasm_arg, "--object", &object, "--grant", "objects:read", "--grant", "objects:write"]);
+    assert!(ok_upload, "{err}");
+    assert!(err.contains("uploading: 100%"), "progress expected on stderr: {err}");
+    let script = out.trim().to_owned();
+    assert_eq!(script.len(), 36, "script id expected, got {out:?}");
+
+    let (ok_list, out, err) = run(&["list"]);
+    assert!(ok_list, "{err}");
+    assert!(out.contains(&script) && out.contains("running"), "{out}");
+    assert!(wait_log(&host, &cap, &script, "touch-lift ready"));
+    let (ok_logs, out, err) = run(&["logs", &script]);
+    assert!(ok_logs, "{err}");
+    assert!(out.contains("touch-lift ready"), "{out}");
+
+    let (ok_stop, _, err) = run(&["stop", &script]);
+    assert!(ok_stop, "{err}");
+    let (_, out, _) = run(&["status", &script]);
+    assert!(out.contains("stopped"), "{out}");
+    let (ok_rm, _, err) = run(&["rm", &script]);
+    assert!(ok_rm, "{err}");
+    let (ok_status, _, err) = run(&["status", &script]);
+    assert!(!ok_status, "status of a removed script must fail");
+    assert!(err.starts_with("error: "), "{err}");
+}
