@@ -364,3 +364,34 @@ fn scripting_cli_upload_list_logs_stop_and_remove() {
     assert!(!ok_status, "status of a removed script must fail");
     assert!(err.starts_with("error: "), "{err}");
 }
+
+/// RC-57 over real sockets: a chat on channel 5 reaches a listener within 20 m
+/// of its position and not one 35 m away (listeners here are chat-echo scripts;
+/// the status record's EventsHandled counts what each one heard).
+#[test]
+fn rc_57_chat_reaches_listeners_within_20_m_only() {
+    let host = Host::start();
+    let cap = host.capability(&DOMAINS);
+    let place = |x: f64| {
+        let object = make_object(&host, &cap);
+        ok(rc(&host, &cap, "SetObjectPositionRequest", json!({"ObjectID": object, "Position": [x, 100.0, 20.0]})));
+        object
+    };
+    let near_object = place(110.0);
+    let far_object = place(135.0);
+    let near = upload_ok(&host, &cap, &near_object, "chat-echo", &["chat"], "5");
+    let far = upload_ok(&host, &cap, &far_object, "chat-echo", &["chat"], "5");
+    for script in [&near, &far] {
+        assert!(wait_log(&host, &cap, script, "chat-echo listening on channel 5"), "{}", log_text(&host, &cap, script));
+    }
+    let handled = |script: &str| ok(status(&host, &cap, script))["EventsHandled"].as_i64().expect("EventsHandled");
+    let (near_before, far_before) = (handled(&near), handled(&far));
+    ok(rc(&host, &cap, "ChatRequest", json!({"Message": "ping", "Channel": 5, "Position": [100.0, 100.0, 20.0]})));
+    assert!(
+        eventually(Duration::from_secs(10), || handled(&near) > near_before),
+        "the listener 10 m away did not hear the chat"
+    );
+    // Give the far listener the same time the near one needed, and more.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(handled(&far), far_before, "the listener 35 m away heard the chat");
+}
