@@ -577,6 +577,28 @@ impl ScriptHost {
         })
     }
 
+    /// Time one instantiation of a loaded script's component (pre-linked
+    /// component to live instance: store, WASI context, start functions) on the
+    /// calling thread, then drop that instance. The script's own instance, queue
+    /// and state are not touched. Exists so benchmarks can time warm
+    /// instantiation, which the message path hides behind the runner.
+    pub fn time_instantiation(&self, script: Uuid) -> Result<Duration, ScriptingError> {
+        let script = self
+            .shared
+            .get(script)
+            .ok_or_else(|| ScriptingError::Engine(format!("no script {script}")))?;
+        let compiled = self
+            .shared
+            .compiled_for(&script)
+            .map_err(|e| ScriptingError::Engine(format!("cannot load the component: {e}")))?;
+        let started = Instant::now();
+        let live = instance::instantiate(&self.shared, &script, &compiled)
+            .map_err(|fault| ScriptingError::Engine(format!("instantiation failed: {}", fault.as_str())))?;
+        let took = started.elapsed();
+        drop(live);
+        Ok(took)
+    }
+
     /// Stop every thread; instances are dropped with the host.
     pub fn shutdown(&self) {
         self.shared.stopping.store(true, Ordering::Relaxed);
