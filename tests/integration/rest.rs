@@ -1552,59 +1552,6 @@ fn rest_appearance_bad_input_changes_nothing() {
         .expect(404, "unrecognized user identity");
 }
 
-/// Timings behind the numbers in the report (run with `--ignored --nocapture`):
-/// the penrose archive posted as inline assets, then GET and PUT of a
-/// 2 000-item inventory.
-#[test]
-#[ignore]
-fn rest_measure_large_inventory() {
-    let rest = start(INI);
-    let entries = penrose();
-    let mut body = String::from("<Folder name=\"Penrose\">");
-    for (file, id, t, data) in &entries {
-        body.push_str(&format!(
-            "<Item name=\"{}\"><Asset inline=\"true\" uuid=\"{id}\" type=\"{t}\">{}</Asset></Item>",
-            crate_escape(file),
-            B64.encode(data)
-        ));
-    }
-    body.push_str("</Folder>");
-    let t = std::time::Instant::now();
-    rest.post(INV, &body).expect(201, "");
-    eprintln!(
-        "POST penrose ({} assets, {} bytes): {:?}",
-        entries.len(),
-        body.len(),
-        t.elapsed()
-    );
-    let mut bulk = String::from("<Folder name=\"Bulk\">");
-    for f in 0..20 {
-        bulk.push_str(&format!("<Folder name=\"F{f}\">"));
-        for i in 0..100 {
-            bulk.push_str(&item_xml(&format!("item {f}.{i}")));
-        }
-        bulk.push_str("</Folder>");
-    }
-    bulk.push_str("</Folder>");
-    let t = std::time::Instant::now();
-    rest.post(INV, &bulk).expect(201, "");
-    eprintln!("POST 2000 items in 20 folders: {:?}", t.elapsed());
-    let t = std::time::Instant::now();
-    let runs = 20;
-    let mut size = 0;
-    for _ in 0..runs {
-        size = rest.inventory().len();
-    }
-    eprintln!("GET whole inventory ({size} bytes): {:?} each", t.elapsed() / runs);
-    let whole = rest.inventory();
-    let t = std::time::Instant::now();
-    rest.put(&format!("{INV}/My%20Inventory"), &whole).expect(200, "");
-    eprintln!("PUT whole inventory back: {:?}", t.elapsed());
-    let t = std::time::Instant::now();
-    assert_eq!(rest.post(INV, &rest.get(&format!("{INV}/Bulk")).text()).status, 204);
-    eprintln!("GET + POST back of Bulk (no change): {:?}", t.elapsed());
-}
-
 /// §10 SHOULD: another avatar's folder or item UUID is refused, not taken over.
 #[test]
 fn rest_uuid_of_another_avatar_is_refused() {

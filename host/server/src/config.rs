@@ -14,38 +14,6 @@ use crate::ini::{self, Entry, IniError};
 /// `[RestPlugins]` and `[RestHandler]` (rest-inventory.md §2): owned by the REST crate.
 pub use dispatcher_rest::RestConfig;
 
-/// `[Scripting]` limits (scripting.md §5).
-#[derive(Clone, Debug, PartialEq)]
-pub struct ScriptingConfig {
-    pub max_scripts_per_region: i64,
-    pub max_component_bytes: i64,
-    pub memory_limit_bytes: i64,
-    pub event_cpu_budget_ms: i64,
-    pub max_wasm_stack_bytes: i64,
-    pub event_queue_length: i64,
-    pub min_timer_interval_ms: i64,
-    pub host_calls_per_second: i64,
-    pub storage_quota_bytes: i64,
-    pub max_restarts: i64,
-}
-
-impl Default for ScriptingConfig {
-    fn default() -> Self {
-        ScriptingConfig {
-            max_scripts_per_region: 10_000,
-            max_component_bytes: 16 * 1024 * 1024,
-            memory_limit_bytes: 16 * 1024 * 1024,
-            event_cpu_budget_ms: 50,
-            max_wasm_stack_bytes: 512 * 1024,
-            event_queue_length: 64,
-            min_timer_interval_ms: 100,
-            host_calls_per_second: 10_000,
-            storage_quota_bytes: 1024 * 1024,
-            max_restarts: 3,
-        }
-    }
-}
-
 /// `[RemoteControl]`: owned by the RemoteControl crate.
 pub use dispatcher_remote_control::RemoteControlConfig;
 
@@ -81,7 +49,8 @@ pub struct HostConfig {
     pub http: HttpLimits,
     pub max_body_bytes: usize,
     pub rest: RestConfig,
-    pub scripting: ScriptingConfig,
+    /// `[Scripting]` limits (scripting.md §5); defaults live with the runtime.
+    pub scripting: dispatcher_scripting::ScriptingLimits,
     pub remote_control: RemoteControlConfig,
 }
 
@@ -95,7 +64,7 @@ impl Default for HostConfig {
             http: HttpLimits::default(),
             max_body_bytes: dispatcher_protocol::DecodeLimits::default().max_body_bytes,
             rest: RestConfig::default(),
-            scripting: ScriptingConfig::default(),
+            scripting: dispatcher_scripting::ScriptingLimits::default(),
             remote_control: RemoteControlConfig::default(),
         }
     }

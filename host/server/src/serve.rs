@@ -163,7 +163,7 @@ pub async fn start(config: &HostConfig, store: Arc<Store>) -> anyhow::Result<Run
     let remote_control = RemoteControlRunning::start(config, store.clone(), &dispatcher)?;
     // After the domains: scripts brought back from the store start at once.
     let scripts = Arc::new(
-        dispatcher_scripting::ScriptHost::start(dispatcher.clone(), store.clone(), &config.data_dir, scripting_limits(&config.scripting), None)
+        dispatcher_scripting::ScriptHost::start(dispatcher.clone(), store.clone(), &config.data_dir, config.scripting.clone(), None)
             .context("cannot start the script host")?,
     );
     let http_listener = TcpListener::bind((config.listen_host.as_str(), config.http_port))
@@ -220,26 +220,6 @@ pub async fn start(config: &HostConfig, store: Arc<Store>) -> anyhow::Result<Run
         remote_control,
         scripts,
     })
-}
-
-/// `[Scripting]` keys onto the runtime's limits (the parser has checked they
-/// are positive).
-fn scripting_limits(c: &crate::config::ScriptingConfig) -> dispatcher_scripting::ScriptingLimits {
-    let size = |v: i64| usize::try_from(v).unwrap_or(usize::MAX);
-    let small = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
-    dispatcher_scripting::ScriptingLimits {
-        max_scripts_per_region: size(c.max_scripts_per_region),
-        max_component_bytes: size(c.max_component_bytes),
-        memory_limit_bytes: size(c.memory_limit_bytes),
-        event_cpu_budget_ms: u64::try_from(c.event_cpu_budget_ms).unwrap_or(u64::MAX),
-        max_wasm_stack_bytes: size(c.max_wasm_stack_bytes),
-        event_queue_length: size(c.event_queue_length),
-        min_timer_interval_ms: small(c.min_timer_interval_ms),
-        host_calls_per_second: small(c.host_calls_per_second),
-        storage_quota_bytes: size(c.storage_quota_bytes),
-        max_restarts: small(c.max_restarts),
-        ..dispatcher_scripting::ScriptingLimits::default()
-    }
 }
 
 async fn wait_for_signal() {
