@@ -90,7 +90,7 @@ if ((${#stale_rust[@]})); then
     start=$SECONDS
     # The guests' own target dir, never the host workspace's: the two
     # workspaces must not invalidate each other's caches.
-    (cd "$here" && cargo build --release --target wasm32-wasip2 "${packages[@]}")
+    (cd "$here" && CARGO_TARGET_DIR="$here/target" cargo build --release --target wasm32-wasip2 "${packages[@]}")
     for name in "${stale_rust[@]}"; do
         # Cargo names the artifact after the crate, with '-' turned into '_'.
         cp "$here/target/wasm32-wasip2/release/${name//-/_}.wasm" "$out/$name.wasm"
