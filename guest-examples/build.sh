@@ -129,8 +129,10 @@ if is_wanted js-hello; then
     else
         js="$here/js-hello"
         if [[ ! -d "$js/node_modules/@bytecodealliance/componentize-js" ]]; then
-            echo "== installing componentize-js (npm ci)"
-            (cd "$js" && npm ci --no-audit --no-fund)
+            echo "== installing componentize-js"
+            # npm ci honours the lock file; an npm that reads it as out of
+            # sync (optional per-platform packages) falls back to install.
+            (cd "$js" && { npm ci --no-audit --no-fund || npm install --no-audit --no-fund; })
         fi
         echo "== componentize-js js-hello"
         start=$SECONDS
@@ -143,7 +145,7 @@ fi
 if ((check)); then
     jco="$here/js-hello/node_modules/.bin/jco"
     if [[ ! -x "$jco" ]]; then
-        (cd "$here/js-hello" && npm ci --no-audit --no-fund)
+        (cd "$here/js-hello" && { npm ci --no-audit --no-fund || npm install --no-audit --no-fund; })
     fi
     bad=0
     for name in "${wanted[@]}"; do
