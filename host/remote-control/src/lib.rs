@@ -30,7 +30,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use dispatcher_dispatch::{Registry, Services};
-use dispatcher_scene::SceneLimits;
+use dispatcher_scene::{SceneError, SceneLimits, TaskInventoryItem};
+use uuid::Uuid;
 use dispatcher_store::{Store, StoreError};
 
 pub use config::{RemoteControlConfig, RemoteControlLimits, DEFAULT_DOMAIN};
@@ -45,6 +46,17 @@ pub enum LoadError {
     Store(#[from] StoreError),
     #[error("cannot restore region {region}: {reason}")]
     Region { region: String, reason: String },
+}
+
+/// Why an inventory item could not be added or removed.
+#[derive(Debug, thiserror::Error)]
+pub enum ItemError {
+    #[error("no region named {0}")]
+    NoRegion(String),
+    #[error(transparent)]
+    Scene(#[from] SceneError),
+    #[error("cannot store the object: {0}")]
+    Store(#[from] StoreError),
 }
 
 /// The domain's shared state: every hosted region and what handlers share.
@@ -104,6 +116,42 @@ impl RemoteControl {
                 let router = handlers::Router::new(self, host, registry, domain);
                 handlers::register_all(&router);
             }
+        }
+    }
+
+    /// Owner and position of the object with root id `object_id`.
+    pub fn object_facts(&self, region: &str, object_id: Uuid) -> Option<(Uuid, [f32; 3])> {
+        let host = self.regions.get(region)?;
+        let region = host.region.read();
+        let object = region.object(object_id)?;
+        let p = object.position;
+        Some((object.owner_id(), [p.x, p.y, p.z]))
+    }
+
+    /// Put `item` into the object's root inventory and commit the object before
+    /// returning (GetObjectInventory lists it, a restart keeps it).
+    pub fn add_root_item(&self, region: &str, object_id: Uuid, item: TaskInventoryItem) -> Result<(), ItemError> {
+        let host = self.regions.get(region).ok_or_else(|| ItemError::NoRegion(region.to_owned()))?;
+        let mut scene = host.region.write();
+        scene.add_root_item(object_id, item)?;
+        let object = scene.object(object_id).ok_or(SceneError::NoSuchObject(object_id))?;
+        self.persist.save_objects(host.id, std::slice::from_ref(object))?;
+        Ok(())
+    }
+
+    /// Remove the root inventory items holding `asset_id`, committed. An object
+    /// that is gone already has nothing to remove.
+    pub fn remove_root_items(&self, region: &str, object_id: Uuid, asset_id: Uuid) -> Result<(), ItemError> {
+        let host = self.regions.get(region).ok_or_else(|| ItemError::NoRegion(region.to_owned()))?;
+        let mut scene = host.region.write();
+        match scene.remove_root_items(object_id, asset_id) {
+            Ok(0) | Err(SceneError::NoSuchObject(_)) => Ok(()),
+            Ok(_) => {
+                let object = scene.object(object_id).ok_or(SceneError::NoSuchObject(object_id))?;
+                self.persist.save_objects(host.id, std::slice::from_ref(object))?;
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
         }
     }
 

@@ -13,6 +13,7 @@ use crate::error::SceneError;
 use crate::limits::SceneLimits;
 use crate::math::{Color, Quaternion, Vector3};
 use crate::object::{RezParams, SceneObject, ScriptEvent};
+use crate::part::TaskInventoryItem;
 use crate::part_index::PartIndex;
 use crate::sun::{Sun, SunUpdate};
 use crate::terrain::{Terrain, DEFAULT_TERRAIN_HEIGHT_M};
@@ -464,6 +465,23 @@ impl Region {
     }
 
     // ----- scripts, terrain, sun ---------------------------------------------------
+
+    /// Put an item into the object's root inventory (an uploaded script). The
+    /// item's part id is set to the root's.
+    pub fn add_root_item(&mut self, id: Uuid, mut item: TaskInventoryItem) -> Result<(), SceneError> {
+        let root = self.object_mut(id)?.root_mut();
+        item.parent_part_id = root.id;
+        root.inventory.push(item);
+        Ok(())
+    }
+
+    /// Remove the root inventory items that hold `asset_id`; how many went.
+    pub fn remove_root_items(&mut self, id: Uuid, asset_id: Uuid) -> Result<usize, SceneError> {
+        let root = self.object_mut(id)?.root_mut();
+        let before = root.inventory.len();
+        root.inventory.retain(|item| item.asset_id != asset_id);
+        Ok(before - root.inventory.len())
+    }
 
     /// `MessageObject`: a `dataserver` event with the caller's id as key. The
     /// oldest event is dropped when the queue is full, so the queue stays bounded.

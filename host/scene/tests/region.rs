@@ -659,3 +659,21 @@ fn region_serde_round_trip() {
     let back: Region = serde_json::from_str(&json).unwrap();
     assert_eq!(back, region);
 }
+
+#[test]
+fn script_items_go_into_the_root_inventory_and_leave_by_asset() {
+    let mut region = region_with(&[(100, "a", Vector3::new(10.0, 10.0, 20.0))]);
+    let item = TaskInventoryItem::new(u(30), "counter", AssetType::WasmComponent, u(40));
+    region.add_root_item(u(100), item).unwrap();
+    let root = region.object(u(100)).unwrap().root();
+    let added = root.inventory.last().unwrap();
+    assert_eq!((added.name.as_str(), added.asset_id, added.parent_part_id), ("counter", u(40), root.id));
+    assert_eq!(root.inventory.len(), 2);
+    assert_eq!(region.remove_root_items(u(100), u(40)).unwrap(), 1);
+    assert_eq!(region.remove_root_items(u(100), u(40)).unwrap(), 0);
+    assert_eq!(region.object(u(100)).unwrap().root().inventory.len(), 1);
+    assert!(matches!(
+        region.add_root_item(u(999), TaskInventoryItem::new(u(31), "x", AssetType::WasmComponent, u(41))),
+        Err(SceneError::NoSuchObject(_))
+    ));
+}

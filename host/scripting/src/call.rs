@@ -4,7 +4,6 @@
 //! as an HTTP request with the script's rights would be.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::Instant;
 
 use dispatcher_dispatch::Transport;
 use dispatcher_protocol::{Encoding, Reply, Value};
@@ -55,17 +54,21 @@ impl HostState {
     /// Typed call: grant, rate, dispatch; a failure reply becomes the error.
     /// Returns the reply's members (and the `_Message` text).
     pub fn call(&mut self, type_name: &str, body: Json) -> Result<(Value, String), HostError> {
-        let reply = self.send_checked(type_name, body)?;
-        if !reply.is_success() {
-            return Err(HostError::Guest(failure_error(&reply.message)));
-        }
-        Ok((Value::Object(reply.fields), reply.message))
+        self.timed(|h| {
+            let reply = h.send_checked(type_name, body)?;
+            if !reply.is_success() {
+                return Err(HostError::Guest(failure_error(&reply.message)));
+            }
+            Ok((Value::Object(reply.fields), reply.message))
+        })
     }
 
     /// Typed call binding the reply to `T`.
     pub fn call_as<T: DeserializeOwned>(&mut self, type_name: &str, body: Json) -> Result<T, HostError> {
-        let (value, _) = self.call(type_name, body)?;
-        dispatcher_protocol::from_value(&value).map_err(|e| HostError::failed(format!("unexpected reply: {e}")))
+        self.timed(|h| {
+            let (value, _) = h.call(type_name, body)?;
+            dispatcher_protocol::from_value(&value).map_err(|e| HostError::failed(format!("unexpected reply: {e}")))
+        })
     }
 
     /// Grant check, rate check, then dispatch.
@@ -81,7 +84,7 @@ impl HostState {
     }
 
     /// Fill the envelope and run the request through the dispatcher.
-    fn dispatch(&mut self, type_name: &str, mut members: Map<String, Json>) -> Result<Reply, HostError> {
+    fn dispatch(&self, type_name: &str, mut members: Map<String, Json>) -> Result<Reply, HostError> {
         members.retain(|k, _| !HOST_OWNED.contains(&k.to_ascii_lowercase().as_str()));
         members.insert("$type".into(), Json::String(type_name.to_owned()));
         members.insert("_Scene".into(), Json::String(self.script.info.region.clone()));
@@ -91,9 +94,7 @@ impl HostState {
         if bytes.len() > self.shared.limits.max_message_bytes {
             return Err(HostError::Guest(GuestError::TooLarge));
         }
-        let started = Instant::now();
         let reply = self.shared.dispatcher.handle(&bytes, Encoding::Json, IpAddr::V4(Ipv4Addr::LOCALHOST), Transport::Script);
-        self.meter.host_time += started.elapsed();
         Ok(reply.unwrap_or_else(Reply::queued))
     }
 

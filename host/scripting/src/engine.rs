@@ -56,7 +56,10 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 fn engine_config(limits: &ScriptingLimits) -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
+    // Fuel is counted (FuelConsumed, optional EventFuelLimit); the CPU budget
+    // is an epoch deadline driven by the host's 1 ms ticker.
     config.consume_fuel(true);
+    config.epoch_interruption(true);
     config.max_wasm_stack(limits.max_wasm_stack_bytes);
     // Explicit bounds checks in a small reservation: thousands of instances
     // must fit in the address space; each memory is capped at the limit anyway.

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
-use wasmtime::{ResourceLimiter, Store, Trap};
+use wasmtime::{ResourceLimiter, Store, StoreContextMut, Trap, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::bindings::RegionScript;
 use crate::engine::Compiled;
 use crate::error::{Fault, HostError};
+use crate::limits::EPOCH_TICK;
 use crate::runtime::Shared;
 use crate::script::{Event, Script};
 
@@ -77,6 +78,19 @@ pub struct CallMeter {
     pub rejected_this_event: u32,
     /// Time spent inside host calls during the current event (not CPU budget).
     pub host_time: Duration,
+    /// A timed host operation is in progress (nested ones are not counted twice).
+    pub timing: bool,
+    /// When the current event (or instantiation) began.
+    pub event_started: Instant,
+    /// The wasm time one event may use.
+    pub budget: Duration,
+}
+
+impl CallMeter {
+    /// Wasm time the current event has used so far: wall time minus host calls.
+    pub fn wasm_time(&self) -> Duration {
+        self.event_started.elapsed().saturating_sub(self.host_time)
+    }
 }
 
 struct Bucket {
@@ -156,6 +170,21 @@ impl HostState {
         Err(HostError::Guest(crate::bindings::opensim::dispatcher::types::Error::RateLimited))
     }
 
+    /// Run a host operation that does real work (the message path, the
+    /// database) with its time given back to the event's CPU budget: the
+    /// budget counts wasm execution, and a blocking host call never uses it.
+    pub fn timed<R>(&mut self, f: impl FnOnce(&mut HostState) -> R) -> R {
+        if self.meter.timing {
+            return f(self);
+        }
+        self.meter.timing = true;
+        let started = Instant::now();
+        let result = f(self);
+        self.meter.host_time += started.elapsed();
+        self.meter.timing = false;
+        result
+    }
+
     /// Refuse a call whose grant is missing, counting it.
     pub fn require(&mut self, grant: &str) -> Result<(), HostError> {
         if self.script.info.grants.has(grant) {
@@ -189,13 +218,17 @@ pub fn instantiate(shared: &Arc<Shared>, script: &Arc<Script>, compiled: &Compil
             chat: Bucket::new(limits.chat_lines_per_second),
             rejected_this_event: 0,
             host_time: Duration::ZERO,
+            timing: false,
+            event_started: Instant::now(),
+            budget: Duration::from_millis(limits.event_cpu_budget_ms),
         },
         script: script.clone(),
         shared: shared.clone(),
     };
     let mut store = Store::new(&shared.engine.engine, state);
     store.limiter(|s| &mut s.limiter);
-    store.set_fuel(limits.event_fuel()).map_err(|_| Fault::Trap)?;
+    store.epoch_deadline_callback(budget_check);
+    begin_event(&mut store, limits.event_fuel())?;
     match compiled.pre.instantiate(&mut store) {
         Ok(bindings) => Ok(Live { store, bindings }),
         Err(e) => {
@@ -224,15 +257,42 @@ pub fn classify(error: &wasmtime::Error, memory_refused: bool) -> Fault {
     }
 }
 
+/// Ticks of the epoch ticker that cover `d` (at least one).
+fn ticks(d: Duration) -> u64 {
+    let tick = EPOCH_TICK.as_nanos().max(1);
+    (d.as_nanos().div_ceil(tick) as u64).max(1)
+}
+
+/// Reset the per-event meter, fuel and deadline before guest code runs.
+fn begin_event(store: &mut Store<HostState>, fuel: u64) -> Result<(), Fault> {
+    store.set_fuel(fuel).map_err(|_| Fault::Trap)?;
+    let meter = &mut store.data_mut().meter;
+    meter.rejected_this_event = 0;
+    meter.host_time = Duration::ZERO;
+    meter.event_started = Instant::now();
+    let budget = meter.budget;
+    store.set_epoch_deadline(ticks(budget));
+    Ok(())
+}
+
+/// The epoch deadline passed: stop the guest if its wasm time (host calls
+/// excluded) has reached the budget, otherwise extend the deadline by what is
+/// left. A host call in progress is never interrupted (epochs are only checked
+/// in wasm code), and its time is given back here.
+fn budget_check(store: StoreContextMut<'_, HostState>) -> wasmtime::Result<UpdateDeadline> {
+    let meter = &store.data().meter;
+    let used = meter.wasm_time();
+    if used >= meter.budget {
+        return Err(Fault::Timeout.into());
+    }
+    Ok(UpdateDeadline::Continue(ticks(meter.budget - used)))
+}
+
 /// Run one guest event within the budget; updates the counters.
 pub fn run_event(shared: &Shared, live: &mut Live, event: Event) -> Result<(), Fault> {
-    let limits = &shared.limits;
-    let budget = limits.event_fuel();
+    let fuel = shared.limits.event_fuel();
     let store = &mut live.store;
-    store.set_fuel(budget).map_err(|_| Fault::Trap)?;
-    store.data_mut().meter.rejected_this_event = 0;
-    store.data_mut().meter.host_time = Duration::ZERO;
-    let started = Instant::now();
+    begin_event(store, fuel)?;
     let handlers = live.bindings.opensim_dispatcher_handlers();
     let result = match event {
         Event::Start => {
@@ -249,12 +309,12 @@ pub fn run_event(shared: &Shared, live: &mut Live, event: Event) -> Result<(), F
         Event::Updated(e) => handlers.call_on_updated(&mut *store, &e),
         Event::Unload => Ok(()),
     };
-    let elapsed = started.elapsed().saturating_sub(store.data().meter.host_time);
+    let elapsed = store.data().meter.wasm_time();
     let fuel_left = store.get_fuel().unwrap_or(0);
     let data = store.data();
     let counters = &data.script.counters;
     counters.cpu_micros.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
-    counters.fuel_consumed.fetch_add(budget.saturating_sub(fuel_left), Ordering::Relaxed);
+    counters.fuel_consumed.fetch_add(fuel.saturating_sub(fuel_left), Ordering::Relaxed);
     counters.memory_bytes.store(data.limiter.used_bytes() as u64, Ordering::Relaxed);
     result.map_err(|e| {
         let fault = classify(&e, data.limiter.refused);

@@ -2,6 +2,13 @@
 //! The first ten come from the `[Scripting]` configuration section (scripting
 //! spec §5); the rest are host constants documented in docs/scripting.md.
 
+/// Fuel given to an event when no fuel limit is set (wasmtime keeps fuel in an
+/// i64; this is far beyond what 50 ms, or hours, of execution can burn).
+pub const UNLIMITED_FUEL: u64 = 1 << 62;
+
+/// Period of the engine's epoch ticker: the granularity of the CPU budget.
+pub const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// The limits a host applies to every script.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ScriptingLimits {
@@ -9,7 +16,8 @@ pub struct ScriptingLimits {
     pub max_component_bytes: usize,
     /// All memories and tables of one instance together.
     pub memory_limit_bytes: usize,
-    /// Wasm execution per event, enforced with fuel; host calls are not counted.
+    /// Wasm execution per event (wall time in wasm, host calls excluded),
+    /// enforced with an epoch deadline: `timeout`.
     pub event_cpu_budget_ms: u64,
     pub max_wasm_stack_bytes: usize,
     pub event_queue_length: usize,
@@ -17,11 +25,11 @@ pub struct ScriptingLimits {
     pub host_calls_per_second: u32,
     pub storage_quota_bytes: usize,
     pub max_restarts: u32,
-
-    /// Fuel per millisecond of budget. Cranelift code retires roughly one
-    /// simple wasm operator per nanosecond here, so 1e6 per ms keeps a spinning
-    /// guest near its nominal budget.
-    pub fuel_per_cpu_ms: u64,
+    /// Fuel (about one unit per wasm operator) one event may burn before it is
+    /// stopped with `out-of-fuel`; 0 = no fuel limit, fuel is only counted
+    /// (`FuelConsumed`). A deterministic bound for operators who want one on
+    /// top of the time budget.
+    pub event_fuel_limit: u64,
     /// Rejected host calls (over the rate) tolerated within one event before the
     /// script is stopped with `host-call-limit`: a script that ignores
     /// `rate-limited` and keeps calling would otherwise hold a runner for ever.
@@ -62,7 +70,7 @@ impl Default for ScriptingLimits {
             host_calls_per_second: 10_000,
             storage_quota_bytes: 1024 * 1024,
             max_restarts: 3,
-            fuel_per_cpu_ms: 1_000_000,
+            event_fuel_limit: 0,
             max_rejected_calls_per_event: 1_000,
             chat_lines_per_second: 100,
             max_listen_channels: 64,
@@ -79,8 +87,13 @@ impl Default for ScriptingLimits {
 }
 
 impl ScriptingLimits {
-    /// Fuel granted for one event.
+    /// Fuel granted for one event: the limit, or (no limit) more than any
+    /// event can burn within its time budget.
     pub fn event_fuel(&self) -> u64 {
-        self.event_cpu_budget_ms.saturating_mul(self.fuel_per_cpu_ms)
+        if self.event_fuel_limit == 0 {
+            UNLIMITED_FUEL
+        } else {
+            self.event_fuel_limit
+        }
     }
 }

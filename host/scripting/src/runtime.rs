@@ -4,8 +4,8 @@
 //!
 //! Invariants: a script's instance runs on at most one runner at a time (its
 //! `live` lock); a runner handles at most `events_per_turn` events of one
-//! script before moving on, and every event is bounded by fuel, so one busy
-//! script delays others by at most one turn.
+//! script before moving on, and every event is bounded by its CPU budget (an
+//! epoch deadline), so one busy script delays others by at most one turn.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -26,7 +26,7 @@ use crate::engine::{Compiled, ScriptEngine};
 use crate::error::{Fault, ScriptingError};
 use crate::grants::Grants;
 use crate::instance;
-use crate::limits::ScriptingLimits;
+use crate::limits::{ScriptingLimits, EPOCH_TICK};
 use crate::scene::SceneHooks;
 use crate::script::{Event, RunState, Script, ScriptInfo};
 
@@ -332,6 +332,15 @@ fn run_turn(shared: &Arc<Shared>, script: &Arc<Script>) {
     }
 }
 
+/// Epoch ticker: advances the engine's epoch every [`EPOCH_TICK`], the clock
+/// of every event's CPU-budget deadline.
+fn epoch_ticker(shared: Arc<Shared>) {
+    while !shared.stopping.load(Ordering::Relaxed) {
+        std::thread::sleep(EPOCH_TICK);
+        shared.engine.engine.increment_epoch();
+    }
+}
+
 /// Scheduler: fire due timers and restarts.
 fn scheduler(shared: Arc<Shared>) {
     loop {
@@ -400,9 +409,10 @@ fn v3(p: [f32; 3]) -> Vector3 {
     Vector3 { x: p[0], y: p[1], z: p[2] }
 }
 
-/// Router: scene events to the scripts they concern.
-fn router(shared: Arc<Shared>) {
-    let subscription = shared.dispatcher.services().events.subscribe(EVENT_SUBSCRIPTION_CAPACITY);
+/// Router: scene events to the scripts they concern. The subscription is
+/// taken by [`ScriptHost::start`] before any script is loaded or any request
+/// can arrive, so no event published after start is missed.
+fn router(shared: Arc<Shared>, subscription: dispatcher_dispatch::Subscription) {
     loop {
         if shared.stopping.load(Ordering::Relaxed) {
             return;
@@ -568,7 +578,10 @@ impl ScriptHost {
         let s = shared.clone();
         threads.push(spawn("script-scheduler", move || scheduler(s))?);
         let s = shared.clone();
-        threads.push(spawn("script-events", move || router(s))?);
+        threads.push(spawn("script-epoch", move || epoch_ticker(s))?);
+        let s = shared.clone();
+        let subscription = shared.dispatcher.services().events.subscribe(EVENT_SUBSCRIPTION_CAPACITY);
+        threads.push(spawn("script-events", move || router(s, subscription))?);
         crate::domain::register(&shared);
         load_persisted(&shared)?;
         Ok(ScriptHost {

@@ -314,7 +314,7 @@ fn chaos_faults_are_named_while_a_probe_keeps_working() {
     let probe = h.upload_ok(probe_obj, "counter", &["storage"], "");
     assert!(wait_log(&h, &probe, "counter started"), "{}", h.log_text(&probe));
     let cases = [
-        ("spin", "out-of-fuel"),
+        ("spin", "timeout"),
         ("alloc", "out-of-memory"),
         ("recurse", "stack-overflow"),
         ("trap", "trap"),
@@ -335,6 +335,19 @@ fn chaos_faults_are_named_while_a_probe_keeps_working() {
     let s = h.status(&probe);
     assert_eq!(s["State"], "running", "{s}");
     assert_eq!(s["FaultReason"], "", "{s}");
+}
+
+#[test]
+fn an_event_fuel_limit_stops_a_spin_with_out_of_fuel_and_fuel_is_counted() {
+    let h = Harness::with_limits(ScriptingLimits { event_fuel_limit: 2_000_000, ..limits() });
+    let probe = h.upload_ok(h.object(1), "counter", &["storage"], "");
+    assert!(wait_log(&h, &probe, "counter started"), "{}", h.log_text(&probe));
+    assert!(h.status(&probe)["FuelConsumed"].as_u64().unwrap_or(0) > 0, "{}", h.status(&probe));
+    let spin = h.upload_ok(h.object(2), "chaos", &[], "spin");
+    wait_fault(&h, &spin, "out-of-fuel");
+    // The fuel limit, not the 20 ms time budget, stopped it.
+    let s = h.status(&spin);
+    assert!(s["FuelConsumed"].as_u64().unwrap_or(0) >= 2_000_000, "{s}");
 }
 
 #[test]

@@ -180,6 +180,7 @@ fn apply(c: &mut HostConfig, section: &str, key: &str, v: &str) -> Result<bool, 
         ("scripting", "hostcallspersecond") => s.host_calls_per_second = positive(v)?,
         ("scripting", "storagequotabytes") => s.storage_quota_bytes = positive(v)?,
         ("scripting", "maxrestarts") => s.max_restarts = parse_num(v)?,
+        ("scripting", "eventfuellimit") => s.event_fuel_limit = parse_num(v)?,
         ("remotecontrol", "enabled") => c.remote_control.enabled = parse_bool(v)?,
         ("remotecontrol", "domain") => {
             if v.is_empty() {

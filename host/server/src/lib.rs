@@ -12,5 +12,6 @@ pub mod console;
 pub mod directory;
 pub mod http;
 pub mod ini;
+pub mod script_scene;
 pub mod serve;
 pub mod udp;

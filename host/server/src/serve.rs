@@ -162,8 +162,13 @@ pub async fn start(config: &HostConfig, store: Arc<Store>) -> anyhow::Result<Run
     );
     let remote_control = RemoteControlRunning::start(config, store.clone(), &dispatcher)?;
     // After the domains: scripts brought back from the store start at once.
+    // With RemoteControl the runtime sees the live scene directly (and lists
+    // scripts in object inventories); without it, through the message path.
+    let scene_hooks = remote_control.as_ref().map(|rc| {
+        Arc::new(crate::script_scene::RemoteControlScene(rc.domain.clone())) as Arc<dyn dispatcher_scripting::SceneHooks>
+    });
     let scripts = Arc::new(
-        dispatcher_scripting::ScriptHost::start(dispatcher.clone(), store.clone(), &config.data_dir, config.scripting.clone(), None)
+        dispatcher_scripting::ScriptHost::start(dispatcher.clone(), store.clone(), &config.data_dir, config.scripting.clone(), scene_hooks)
             .context("cannot start the script host")?,
     );
     let http_listener = TcpListener::bind((config.listen_host.as_str(), config.http_port))

@@ -38,34 +38,36 @@ fn addressed_ids(members: &Map<String, Json>) -> Vec<String> {
 
 impl Host for HostState {
     fn send(&mut self, request: String) -> Result<String, HostError> {
-        if request.len() > self.shared.limits.max_message_bytes {
-            return Err(HostError::Guest(GuestError::TooLarge));
-        }
-        let json: Json = serde_json::from_str(&request).map_err(|e| HostError::invalid(format!("not JSON: {e}")))?;
-        let Json::Object(members) = json else {
-            return Err(HostError::invalid("a request must be a JSON object"));
-        };
-        let Some(Json::String(raw_type)) = members.get("$type") else {
-            return Err(HostError::invalid("the request has no \"$type\" string"));
-        };
-        let type_name = split_type_name(raw_type).to_owned();
-        if let Some(grant) = crate::grants::grant_for(&type_name) {
-            self.require(grant)?;
-        }
-        if type_name.ends_with(".DeleteAllObjectsRequest") && self.script.info.grants.scope() != Scope::Region {
-            return Err(HostError::not_permitted("scope:region not granted"));
-        }
-        for id in addressed_ids(&members) {
-            // Unparsable ids read as zero on the wire: nothing to protect.
-            if let Ok(id) = parse_id(&id) {
-                self.check_scope(id)?;
+        self.timed(|h| {
+            if request.len() > h.shared.limits.max_message_bytes {
+                return Err(HostError::Guest(GuestError::TooLarge));
             }
-        }
-        let reply = self.send_checked(&type_name, Json::Object(members))?;
-        let text = String::from_utf8_lossy(&reply.encode(Encoding::Json)).into_owned();
-        if text.len() > self.shared.limits.max_message_bytes {
-            return Err(HostError::Guest(GuestError::TooLarge));
-        }
-        Ok(text)
+            let json: Json = serde_json::from_str(&request).map_err(|e| HostError::invalid(format!("not JSON: {e}")))?;
+            let Json::Object(members) = json else {
+                return Err(HostError::invalid("a request must be a JSON object"));
+            };
+            let Some(Json::String(raw_type)) = members.get("$type") else {
+                return Err(HostError::invalid("the request has no \"$type\" string"));
+            };
+            let type_name = split_type_name(raw_type).to_owned();
+            if let Some(grant) = crate::grants::grant_for(&type_name) {
+                h.require(grant)?;
+            }
+            if type_name.ends_with(".DeleteAllObjectsRequest") && h.script.info.grants.scope() != Scope::Region {
+                return Err(HostError::not_permitted("scope:region not granted"));
+            }
+            for id in addressed_ids(&members) {
+                // Unparsable ids read as zero on the wire: nothing to protect.
+                if let Ok(id) = parse_id(&id) {
+                    h.check_scope(id)?;
+                }
+            }
+            let reply = h.send_checked(&type_name, Json::Object(members))?;
+            let text = String::from_utf8_lossy(&reply.encode(Encoding::Json)).into_owned();
+            if text.len() > h.shared.limits.max_message_bytes {
+                return Err(HostError::Guest(GuestError::TooLarge));
+            }
+            Ok(text)
+        })
     }
 }

@@ -23,27 +23,35 @@ fn unavailable(e: dispatcher_store::StoreError) -> HostError {
 
 impl Host for HostState {
     fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, HostError> {
-        self.storage_ready(Some(&key))?;
-        self.shared.store.script_storage_get(self.script.info.id, &key).map_err(unavailable)
+        self.timed(|h| {
+            h.storage_ready(Some(&key))?;
+            h.shared.store.script_storage_get(h.script.info.id, &key).map_err(unavailable)
+        })
     }
 
     fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), HostError> {
-        self.storage_ready(Some(&key))?;
-        let quota = self.shared.limits.storage_quota_bytes as u64;
-        match self.shared.store.script_storage_set(self.script.info.id, &key, &value, quota) {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(HostError::Guest(GuestError::TooLarge)),
-            Err(e) => Err(unavailable(e)),
-        }
+        self.timed(|h| {
+            h.storage_ready(Some(&key))?;
+            let quota = h.shared.limits.storage_quota_bytes as u64;
+            match h.shared.store.script_storage_set(h.script.info.id, &key, &value, quota) {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(HostError::Guest(GuestError::TooLarge)),
+                Err(e) => Err(unavailable(e)),
+            }
+        })
     }
 
     fn delete(&mut self, key: String) -> Result<(), HostError> {
-        self.storage_ready(Some(&key))?;
-        self.shared.store.script_storage_delete(self.script.info.id, &key).map_err(unavailable)
+        self.timed(|h| {
+            h.storage_ready(Some(&key))?;
+            h.shared.store.script_storage_delete(h.script.info.id, &key).map_err(unavailable)
+        })
     }
 
     fn keys(&mut self) -> Result<Vec<String>, HostError> {
-        self.storage_ready(None)?;
-        self.shared.store.script_storage_keys(self.script.info.id).map_err(unavailable)
+        self.timed(|h| {
+            h.storage_ready(None)?;
+            h.shared.store.script_storage_keys(h.script.info.id).map_err(unavailable)
+        })
     }
 }
