@@ -9,7 +9,7 @@
 //! | command | does | the host should answer with |
 //! | --- | --- | --- |
 //! | `ok` | nothing | — |
-//! | `spin` | loops for ever without host calls | `out-of-fuel` / `timeout` |
+//! | `spin` | loops for ever without host calls | `timeout` (`out-of-fuel` with a fuel limit) |
 //! | `alloc` | allocates 1 MiB blocks without end | `out-of-memory` |
 //! | `recurse` | unbounded recursion on the wasm stack | `stack-overflow` |
 //! | `trap` | executes `unreachable` | `trap` |
@@ -20,6 +20,7 @@
 //! | `flood-log` | logs in a tight loop, for ever | dropped lines, then `host-call-limit` |
 //! | `timer-1ms` | `set-timer(1)`, logs every tick | the interval raised to the minimum |
 //! | `timer-off` | `set-timer(0)` | — |
+//! | `time-calls <n>` | times `n` calls of `timers.now-ms` (a bare typed crossing) and `n` of `objects.get-position` on its own object, logs ns per call | — (the benchmark reads the log) |
 //!
 //! Grants: `objects:read` and `chat` make the floods reach the host's
 //! handlers; without them they are floods of `not-permitted` answers, which
@@ -118,6 +119,34 @@ fn flood_log() -> ! {
     }
 }
 
+/// Guest-side timing of host calls, for the scripting benchmark: the cost a
+/// guest actually sees per call, loop included.
+fn time_calls(n: u64) {
+    let me = script::object_id();
+    let started = std::time::Instant::now();
+    for _ in 0..n {
+        black_box(timers::now_ms());
+    }
+    let crossing = started.elapsed();
+    let started = std::time::Instant::now();
+    let mut ok = 0u64;
+    for _ in 0..n {
+        if black_box(objects::get_position(&me)).is_ok() {
+            ok += 1;
+        }
+    }
+    let full = started.elapsed();
+    let per = |d: std::time::Duration| d.as_nanos() as f64 / n.max(1) as f64;
+    log(
+        Level::Info,
+        &format!(
+            "time-calls: now-ms {:.1} ns/call; get-position {:.1} ns/call ({ok} of {n} ok)",
+            per(crossing),
+            per(full)
+        ),
+    );
+}
+
 fn run(command: &str) {
     let command = command.trim();
     log(
@@ -148,7 +177,10 @@ fn run(command: &str) {
                 Err(e) => log(Level::Error, &format!("set-timer: {e:?}")),
             }
         }
-        other => log(Level::Warn, &format!("chaos: unknown command {other:?}")),
+        other => match other.strip_prefix("time-calls").map(|n| n.trim().parse::<u64>()) {
+            Some(Ok(n)) => time_calls(n),
+            _ => log(Level::Warn, &format!("chaos: unknown command {other:?}")),
+        },
     }
 }
 

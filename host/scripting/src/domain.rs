@@ -126,7 +126,7 @@ fn upload(shared: &Arc<Shared>, ctx: &RequestContext, req: UploadScriptRequest) 
     }
     if bytes.len() > limits.max_component_bytes {
         return Err(failure(format!(
-            "component of {} bytes exceeds MaxComponentBytes ({})",
+            "component of {} bytes exceeds MaxComponentBytes ({}); the host's [Scripting] MaxComponentBytes must be raised to accept it",
             bytes.len(),
             limits.max_component_bytes
         )));

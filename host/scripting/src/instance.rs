@@ -125,7 +125,9 @@ impl Bucket {
 
 /// What every host call of one instance can reach.
 pub struct HostState {
-    wasi: WasiCtx,
+    /// Built on the first WASI call: most events (and many guests) never make
+    /// one, and building a context costs microseconds of every instantiation.
+    wasi: Option<WasiCtx>,
     table: ResourceTable,
     pub limiter: MemoryLimiter,
     pub meter: CallMeter,
@@ -136,7 +138,7 @@ pub struct HostState {
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
-            ctx: &mut self.wasi,
+            ctx: self.wasi.get_or_insert_with(|| wasi_context(&self.script, &self.shared.limits)),
             table: &mut self.table,
         }
     }
@@ -201,16 +203,21 @@ pub struct Live {
     pub bindings: RegionScript,
 }
 
+/// The WASI context of a script: no files, network, environment or
+/// arguments; stdout and stderr go to the script log.
+fn wasi_context(script: &Arc<Script>, limits: &crate::limits::ScriptingLimits) -> WasiCtx {
+    WasiCtxBuilder::new()
+        .stdout(crate::stdio::LogOutput::new(script.clone(), "info", limits.clone()))
+        .stderr(crate::stdio::LogOutput::new(script.clone(), "warn", limits.clone()))
+        .build()
+}
+
 /// Build a store and instantiate. Instantiation runs start functions, so it
 /// gets the event budget too.
 pub fn instantiate(shared: &Arc<Shared>, script: &Arc<Script>, compiled: &Compiled) -> Result<Live, Fault> {
     let limits = &shared.limits;
-    let wasi = WasiCtxBuilder::new()
-        .stdout(crate::stdio::LogOutput::new(script.clone(), "info", limits.clone()))
-        .stderr(crate::stdio::LogOutput::new(script.clone(), "warn", limits.clone()))
-        .build();
     let state = HostState {
-        wasi,
+        wasi: None,
         table: ResourceTable::new(),
         limiter: MemoryLimiter::new(limits.memory_limit_bytes),
         meter: CallMeter {
@@ -257,10 +264,12 @@ pub fn classify(error: &wasmtime::Error, memory_refused: bool) -> Fault {
     }
 }
 
-/// Ticks of the epoch ticker that cover `d` (at least one).
-fn ticks(d: Duration) -> u64 {
+/// Ticks of the epoch ticker to wait before looking at the budget again,
+/// with `left` of it unused: 7/8 of it (at least one tick), so the check
+/// lands just before the budget ends rather than a late tick after it.
+fn ticks(left: Duration) -> u64 {
     let tick = EPOCH_TICK.as_nanos().max(1);
-    (d.as_nanos().div_ceil(tick) as u64).max(1)
+    ((left.as_nanos() * 7 / 8 / tick) as u64).max(1)
 }
 
 /// Reset the per-event meter, fuel and deadline before guest code runs.

@@ -98,6 +98,9 @@ pub struct Shared {
     run_queue: RunQueue,
     scheduler: Scheduler,
     stopping: AtomicBool,
+    /// Wall clock in Unix milliseconds, refreshed by the epoch ticker: what
+    /// `timers.now-ms` reads (an atomic load instead of a clock call).
+    pub clock_ms: AtomicU64,
 }
 
 impl Shared {
@@ -246,7 +249,11 @@ impl Shared {
 }
 
 /// Runner: take a script, handle a turn of its events, put it back if needed.
+/// A script with more events goes to the back of the run queue when other
+/// scripts are waiting, and simply keeps its runner when none are (no hand-over
+/// between runners, no wake-up).
 fn runner(shared: Arc<Shared>) {
+    let mut batch = Vec::with_capacity(shared.limits.events_per_turn.max(1));
     loop {
         let script = {
             let mut queue = shared.run_queue.queue.lock();
@@ -260,18 +267,45 @@ fn runner(shared: Arc<Shared>) {
                 shared.run_queue.ready.wait_for(&mut queue, IDLE_POLL);
             }
         };
-        run_turn(&shared, &script);
-        script.scheduled.store(false, Ordering::Release);
-        let more = !script.queue.lock().is_empty() || script.overflowed.load(Ordering::Relaxed);
-        if more {
-            shared.schedule(&script);
+        loop {
+            run_turn(&shared, &script, &mut batch);
+            if has_work(&script) {
+                let mut queue = shared.run_queue.queue.lock();
+                if queue.is_empty() && !shared.stopping.load(Ordering::Relaxed) {
+                    continue;
+                }
+                // Still marked scheduled: it goes to the back, behind the others.
+                queue.push_back(script);
+                drop(queue);
+                shared.run_queue.ready.notify_one();
+                break;
+            }
+            script.scheduled.store(false, Ordering::Release);
+            // An event delivered between the check and the store found the
+            // script still scheduled and did not queue it: look once more.
+            if has_work(&script) && !script.scheduled.swap(true, Ordering::AcqRel) {
+                continue;
+            }
+            break;
         }
     }
 }
 
-fn run_turn(shared: &Arc<Shared>, script: &Arc<Script>) {
+fn has_work(script: &Script) -> bool {
+    !script.queue.lock().is_empty() || script.overflowed.load(Ordering::Relaxed)
+}
+
+/// One turn: up to `events_per_turn` events of one script, taken from its
+/// queue under one lock.
+fn run_turn(shared: &Arc<Shared>, script: &Arc<Script>, batch: &mut Vec<Event>) {
     let mut live = script.live.lock();
-    for _ in 0..shared.limits.events_per_turn.max(1) {
+    {
+        let mut queue = script.queue.lock();
+        let n = queue.len().min(shared.limits.events_per_turn.max(1));
+        batch.extend(queue.drain(..n));
+    }
+    let mut events = batch.drain(..);
+    loop {
         if script.control.lock().removed {
             *live = None;
             script.queue.lock().clear();
@@ -283,7 +317,7 @@ fn run_turn(shared: &Arc<Shared>, script: &Arc<Script>) {
             shared.on_fault(script, Fault::EventQueueOverflow);
             return;
         }
-        let Some(event) = script.queue.lock().pop_front() else {
+        let Some(event) = events.next() else {
             return;
         };
         let running = script.state() == RunState::Running;
@@ -333,11 +367,19 @@ fn run_turn(shared: &Arc<Shared>, script: &Arc<Script>) {
 }
 
 /// Epoch ticker: advances the engine's epoch every [`EPOCH_TICK`], the clock
-/// of every event's CPU-budget deadline.
+/// of every event's CPU-budget deadline. Ticks are scheduled on absolute
+/// times, so sleep overshoot does not accumulate into a slow epoch.
 fn epoch_ticker(shared: Arc<Shared>) {
+    let mut next = Instant::now() + EPOCH_TICK;
     while !shared.stopping.load(Ordering::Relaxed) {
-        std::thread::sleep(EPOCH_TICK);
+        let now = Instant::now();
+        if next > now {
+            std::thread::sleep(next - now);
+        }
         shared.engine.engine.increment_epoch();
+        shared.clock_ms.store(crate::script::now_ms(), Ordering::Relaxed);
+        // After a long stall, carry on from now rather than tick in a burst.
+        next = (next + EPOCH_TICK).max(Instant::now());
     }
 }
 
@@ -569,6 +611,7 @@ impl ScriptHost {
             run_queue: RunQueue::default(),
             scheduler: Scheduler::default(),
             stopping: AtomicBool::new(false),
+            clock_ms: AtomicU64::new(crate::script::now_ms()),
         });
         let mut threads = Vec::new();
         for n in 0..shared.limits.runner_threads.max(1) {

@@ -275,4 +275,13 @@ mod tests {
         let loaded = load_text("[Dispatcher]\nHTTPPath = Dispatcher\n").expect("load");
         assert_eq!(loaded.config.dispatcher.http_path, "/Dispatcher/");
     }
+
+    #[test]
+    fn scripting_keys_reach_the_runtime_limits() {
+        let loaded = load_text("[Scripting]\nEventCpuBudgetMs = 20\neventfuellimit = 5000000\nMaxComponentBytes = 33554432\n").expect("load");
+        let s = &loaded.config.scripting;
+        assert_eq!((s.event_cpu_budget_ms, s.event_fuel_limit, s.max_component_bytes), (20, 5_000_000, 32 << 20));
+        let Err(e) = load_text("[Scripting]\nEventFuelLimit = lots\n") else { panic!("accepted a bad value") };
+        assert!(e.to_string().contains("EventFuelLimit"), "{e}");
+    }
 }

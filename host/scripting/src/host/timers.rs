@@ -20,7 +20,8 @@ impl Host for HostState {
         Ok(granted)
     }
 
+    /// Millisecond wall clock, as of the last epoch tick (at most 1 ms old).
     fn now_ms(&mut self) -> wasmtime::Result<u64> {
-        Ok(crate::script::now_ms())
+        Ok(self.shared.clock_ms.load(std::sync::atomic::Ordering::Relaxed))
     }
 }
