@@ -13,6 +13,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use crate::bindings::RegionScript;
 use crate::engine::Compiled;
 use crate::error::{Fault, HostError};
+use crate::cpu_clock::{thread_cpu_time, TurnClock};
 use crate::limits::EPOCH_TICK;
 use crate::runtime::Shared;
 use crate::script::{Event, Script};
@@ -84,6 +85,8 @@ pub struct CallMeter {
     pub event_started: Instant,
     /// The wasm time one event may use.
     pub budget: Duration,
+    /// An upper bound of the runner thread's CPU clock when the event began.
+    pub cpu_baseline: Duration,
 }
 
 impl CallMeter {
@@ -214,7 +217,7 @@ fn wasi_context(script: &Arc<Script>, limits: &crate::limits::ScriptingLimits) -
 
 /// Build a store and instantiate. Instantiation runs start functions, so it
 /// gets the event budget too.
-pub fn instantiate(shared: &Arc<Shared>, script: &Arc<Script>, compiled: &Compiled) -> Result<Live, Fault> {
+pub fn instantiate(shared: &Arc<Shared>, script: &Arc<Script>, compiled: &Compiled, turn: TurnClock) -> Result<Live, Fault> {
     let limits = &shared.limits;
     let state = HostState {
         wasi: None,
@@ -228,6 +231,7 @@ pub fn instantiate(shared: &Arc<Shared>, script: &Arc<Script>, compiled: &Compil
             timing: false,
             event_started: Instant::now(),
             budget: Duration::from_millis(limits.event_cpu_budget_ms),
+            cpu_baseline: Duration::ZERO,
         },
         script: script.clone(),
         shared: shared.clone(),
@@ -235,7 +239,7 @@ pub fn instantiate(shared: &Arc<Shared>, script: &Arc<Script>, compiled: &Compil
     let mut store = Store::new(&shared.engine.engine, state);
     store.limiter(|s| &mut s.limiter);
     store.epoch_deadline_callback(budget_check);
-    begin_event(&mut store, limits.event_fuel())?;
+    begin_event(&mut store, limits.event_fuel(), turn)?;
     match compiled.pre.instantiate(&mut store) {
         Ok(bindings) => Ok(Live { store, bindings }),
         Err(e) => {
@@ -273,12 +277,14 @@ fn ticks(left: Duration) -> u64 {
 }
 
 /// Reset the per-event meter, fuel and deadline before guest code runs.
-fn begin_event(store: &mut Store<HostState>, fuel: u64) -> Result<(), Fault> {
+fn begin_event(store: &mut Store<HostState>, fuel: u64, turn: TurnClock) -> Result<(), Fault> {
     store.set_fuel(fuel).map_err(|_| Fault::Trap)?;
     let meter = &mut store.data_mut().meter;
     meter.rejected_this_event = 0;
     meter.host_time = Duration::ZERO;
-    meter.event_started = Instant::now();
+    let now = Instant::now();
+    meter.event_started = now;
+    meter.cpu_baseline = turn.cpu_bound_at(now);
     let budget = meter.budget;
     store.set_epoch_deadline(ticks(budget));
     Ok(())
@@ -286,11 +292,18 @@ fn begin_event(store: &mut Store<HostState>, fuel: u64) -> Result<(), Fault> {
 
 /// The epoch deadline passed: stop the guest if its wasm time (host calls
 /// excluded) has reached the budget, otherwise extend the deadline by what is
-/// left. A host call in progress is never interrupted (epochs are only checked
-/// in wasm code), and its time is given back here.
+/// left. Wall time decides while it is under the budget; once it is over, the
+/// runner thread's CPU clock decides, so time the thread spent preempted (a
+/// busy machine) is not charged. A host call in progress is never interrupted
+/// (epochs are only checked in wasm code), and its time is given back here.
 fn budget_check(store: StoreContextMut<'_, HostState>) -> wasmtime::Result<UpdateDeadline> {
     let meter = &store.data().meter;
-    let used = meter.wasm_time();
+    let wall_used = meter.wasm_time();
+    let used = if wall_used < meter.budget {
+        wall_used
+    } else {
+        thread_cpu_time().saturating_sub(meter.cpu_baseline).saturating_sub(meter.host_time)
+    };
     if used >= meter.budget {
         return Err(Fault::Timeout.into());
     }
@@ -298,10 +311,10 @@ fn budget_check(store: StoreContextMut<'_, HostState>) -> wasmtime::Result<Updat
 }
 
 /// Run one guest event within the budget; updates the counters.
-pub fn run_event(shared: &Shared, live: &mut Live, event: Event) -> Result<(), Fault> {
+pub fn run_event(shared: &Shared, live: &mut Live, event: Event, turn: TurnClock) -> Result<(), Fault> {
     let fuel = shared.limits.event_fuel();
     let store = &mut live.store;
-    begin_event(store, fuel)?;
+    begin_event(store, fuel, turn)?;
     let handlers = live.bindings.opensim_dispatcher_handlers();
     let result = match event {
         Event::Start => {

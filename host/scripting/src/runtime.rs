@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 use crate::bindings::exports::opensim::dispatcher::handlers::{ChatEvent, MessageEvent, TouchEvent, UpdatedEvent};
 use crate::bindings::opensim::dispatcher::types::{Quaternion, Vector3};
+use crate::cpu_clock::TurnClock;
 use crate::engine::{Compiled, ScriptEngine};
 use crate::error::{Fault, ScriptingError};
 use crate::grants::Grants;
@@ -298,6 +299,7 @@ fn has_work(script: &Script) -> bool {
 /// One turn: up to `events_per_turn` events of one script, taken from its
 /// queue under one lock.
 fn run_turn(shared: &Arc<Shared>, script: &Arc<Script>, batch: &mut Vec<Event>) {
+    let turn = TurnClock::now();
     let mut live = script.live.lock();
     {
         let mut queue = script.queue.lock();
@@ -338,7 +340,7 @@ fn run_turn(shared: &Arc<Shared>, script: &Arc<Script>, batch: &mut Vec<Event>) 
                         return;
                     }
                 };
-                match instance::instantiate(shared, script, &compiled) {
+                match instance::instantiate(shared, script, &compiled, turn) {
                     Ok(l) => *live = Some(l),
                     Err(fault) => {
                         shared.on_fault(script, fault);
@@ -352,7 +354,7 @@ fn run_turn(shared: &Arc<Shared>, script: &Arc<Script>, batch: &mut Vec<Event>) 
         let Some(instance) = live.as_mut() else {
             continue;
         };
-        match instance::run_event(shared, instance, event) {
+        match instance::run_event(shared, instance, event, turn) {
             Ok(()) => {
                 script.counters.events_handled.fetch_add(1, Ordering::Relaxed);
                 script.counters.dropped_since_handled.store(0, Ordering::Relaxed);
@@ -647,8 +649,9 @@ impl ScriptHost {
             .shared
             .compiled_for(&script)
             .map_err(|e| ScriptingError::Engine(format!("cannot load the component: {e}")))?;
+        let turn = TurnClock::now();
         let started = Instant::now();
-        let live = instance::instantiate(&self.shared, &script, &compiled)
+        let live = instance::instantiate(&self.shared, &script, &compiled, turn)
             .map_err(|fault| ScriptingError::Engine(format!("instantiation failed: {}", fault.as_str())))?;
         let took = started.elapsed();
         drop(live);
