@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::support::*;
 
 /// Standard base64 with padding (the protocol's byte encoding in JSON).
-fn base64(bytes: &[u8]) -> String {
+pub(crate) fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
@@ -28,7 +28,7 @@ fn base64(bytes: &[u8]) -> String {
 }
 
 /// A guest component, built on demand by guest-examples/build.sh.
-fn guest(name: &str) -> Vec<u8> {
+pub(crate) fn guest(name: &str) -> Vec<u8> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guest-examples");
     let path: PathBuf = root.join("out").join(format!("{name}.wasm"));
     if !path.exists() {
@@ -39,7 +39,7 @@ fn guest(name: &str) -> Vec<u8> {
 }
 
 /// An object asset with one box prim (remote-control §5.2), NUL-terminated.
-fn box_asset() -> Vec<u8> {
+pub(crate) fn box_asset() -> Vec<u8> {
     let zero = "<UUID>00000000-0000-0000-0000-000000000000</UUID>";
     let mut xml = String::from("<SceneObjectGroup><RootPart><SceneObjectPart>");
     xml += &format!("<CreatorID>{zero}</CreatorID><UUID><UUID>b0b0b0b0-0000-4000-8000-000000000001</UUID></UUID><Name>box</Name>");
@@ -59,7 +59,7 @@ fn box_asset() -> Vec<u8> {
     bytes
 }
 
-fn request(domain: &str, kind: &str, cap: &str, extra: Value) -> Value {
+pub(crate) fn request(domain: &str, kind: &str, cap: &str, extra: Value) -> Value {
     let mut v = json!({
         "$type": format!("{domain}.Messages.{kind}"),
         "_domain": domain,
@@ -72,21 +72,21 @@ fn request(domain: &str, kind: &str, cap: &str, extra: Value) -> Value {
     v
 }
 
-fn rc(host: &Host, cap: &str, kind: &str, extra: Value) -> Value {
+pub(crate) fn rc(host: &Host, cap: &str, kind: &str, extra: Value) -> Value {
     host.call(&request("RemoteControl", kind, cap, extra))
 }
 
-fn sc(host: &Host, cap: &str, kind: &str, extra: Value) -> Value {
+pub(crate) fn sc(host: &Host, cap: &str, kind: &str, extra: Value) -> Value {
     host.call(&request("Scripting", kind, cap, extra))
 }
 
-fn ok(reply: Value) -> Value {
+pub(crate) fn ok(reply: Value) -> Value {
     assert_eq!(reply["_Success"], 1, "{reply}");
     reply
 }
 
 /// Rez a box at the region centre; returns its id.
-fn make_object(host: &Host, cap: &str) -> String {
+pub(crate) fn make_object(host: &Host, cap: &str) -> String {
     let asset = ok(rc(host, cap, "AddAssetRequest", json!({ "Asset": {
         "AssetID": "00000000-0000-0000-0000-000000000000",
         "SerializedAsset": base64(&box_asset()),
@@ -98,23 +98,23 @@ fn make_object(host: &Host, cap: &str) -> String {
     created["ObjectID"].as_str().expect("ObjectID").to_owned()
 }
 
-fn upload(host: &Host, cap: &str, object: &str, component: &[u8], grants: &[&str], start_parameter: &str) -> Value {
+pub(crate) fn upload(host: &Host, cap: &str, object: &str, component: &[u8], grants: &[&str], start_parameter: &str) -> Value {
     sc(host, cap, "UploadScriptRequest", json!({
         "ObjectID": object, "Name": "test", "Component": base64(component),
         "Grants": grants, "StartParameter": start_parameter,
     }))
 }
 
-fn upload_ok(host: &Host, cap: &str, object: &str, name: &str, grants: &[&str], start_parameter: &str) -> String {
+pub(crate) fn upload_ok(host: &Host, cap: &str, object: &str, name: &str, grants: &[&str], start_parameter: &str) -> String {
     let reply = ok(upload(host, cap, object, &guest(name), grants, start_parameter));
     reply["ScriptID"].as_str().expect("ScriptID").to_owned()
 }
 
-fn status(host: &Host, cap: &str, script: &str) -> Value {
+pub(crate) fn status(host: &Host, cap: &str, script: &str) -> Value {
     sc(host, cap, "GetScriptStatusRequest", json!({ "ScriptID": script }))
 }
 
-fn log_text(host: &Host, cap: &str, script: &str) -> String {
+pub(crate) fn log_text(host: &Host, cap: &str, script: &str) -> String {
     let reply = sc(host, cap, "GetScriptLogRequest", json!({ "ScriptID": script, "Since": 0 }));
     reply["Lines"]
         .as_array()
@@ -122,7 +122,7 @@ fn log_text(host: &Host, cap: &str, script: &str) -> String {
         .unwrap_or_default()
 }
 
-fn wait_log(host: &Host, cap: &str, script: &str, needle: &str) -> bool {
+pub(crate) fn wait_log(host: &Host, cap: &str, script: &str, needle: &str) -> bool {
     // Generous: under a loaded 2-core machine a restart recompiles nothing but
     // still competes with the other tests for the runner threads.
     eventually(Duration::from_secs(30), || log_text(host, cap, script).contains(needle))
@@ -136,7 +136,7 @@ fn wait_fault(host: &Host, cap: &str, script: &str, reason: &str) {
     assert!(done, "expected {reason}: {} / log:\n{}", status(host, cap, script), log_text(host, cap, script));
 }
 
-fn position(host: &Host, cap: &str, object: &str) -> Vec<f64> {
+pub(crate) fn position(host: &Host, cap: &str, object: &str) -> Vec<f64> {
     let reply = ok(rc(host, cap, "GetObjectPositionRequest", json!({ "ObjectID": object })));
     reply["Position"].as_array().expect("Position").iter().map(|v| v.as_f64().unwrap_or(f64::NAN)).collect()
 }
@@ -146,7 +146,7 @@ fn touch(host: &Host, cap: &str, object: &str) {
     ok(rc(host, cap, "TouchObjectRequest", json!({ "ObjectID": object, "AvatarID": avatar, "LinkNum": 0 })));
 }
 
-const DOMAINS: [&str; 2] = ["RemoteControl", "Scripting"];
+pub(crate) const DOMAINS: [&str; 2] = ["RemoteControl", "Scripting"];
 
 #[test]
 fn scripting_touch_lifts_the_object() {

@@ -1,26 +1,29 @@
 //! The one message path for host calls: every import that acts on the region
 //! becomes a protocol request with `_Scene`, `_Domain` and `_Capability` filled
-//! by the host, handled by `Dispatcher::handle` with `Transport::Script`, exactly
-//! as an HTTP request with the script's rights would be.
+//! by the host, handled by the dispatcher with `Transport::Script`, exactly as
+//! an HTTP request with the script's rights would be. The request is decoded
+//! once and bound to its typed form; grants and scope are checked on that
+//! bound value and the handler receives it re-encoded (see `scope.rs`), so no
+//! repeated or case-varied member can make the check and the action disagree.
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use dispatcher_dispatch::Transport;
-use dispatcher_protocol::{Encoding, Reply, Value};
+use std::collections::HashSet;
+
+use dispatcher_dispatch::{HandlerError, Transport};
+use dispatcher_protocol::{decode_request, DecodedRequest, Encoding, Envelope, Reply, Value};
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 use uuid::Uuid;
 
 use crate::bindings::opensim::dispatcher::types::Error as GuestError;
 use crate::error::HostError;
 use crate::grants::{self, Scope};
 use crate::instance::HostState;
+use crate::scope::{self, Reached};
 
 /// Namespace of the RemoteControl messages.
 pub const RC: &str = "RemoteControl.Messages.";
-
-/// Envelope members the host owns; guest values are dropped.
-const HOST_OWNED: [&str; 3] = ["_scene", "_domain", "_capability"];
 
 /// A failure reply as the guest's error: "does not exist" texts are `not-found`.
 pub fn failure_error(message: &str) -> GuestError {
@@ -71,54 +74,124 @@ impl HostState {
         })
     }
 
-    /// Grant check, rate check, then dispatch.
+    /// A typed import's request: `body` holds the members, the type is ours.
     pub fn send_checked(&mut self, type_name: &str, body: Json) -> Result<Reply, HostError> {
-        let grant = grants::grant_for(type_name)
-            .ok_or_else(|| HostError::not_permitted(format!("{type_name} has no grant a script can hold")))?;
-        self.require(grant)?;
-        self.admit()?;
-        let Json::Object(members) = body else {
+        let Json::Object(mut members) = body else {
             return Err(HostError::invalid("a request must be a JSON object"));
         };
-        self.dispatch(type_name, members)
+        members.insert("$type".into(), Json::String(type_name.to_owned()));
+        let bytes = serde_json::to_vec(&Json::Object(members)).map_err(|e| HostError::invalid(e.to_string()))?;
+        self.send_request(&bytes)
     }
 
-    /// Fill the envelope and run the request through the dispatcher.
-    fn dispatch(&self, type_name: &str, mut members: Map<String, Json>) -> Result<Reply, HostError> {
-        members.retain(|k, _| !HOST_OWNED.contains(&k.to_ascii_lowercase().as_str()));
-        members.insert("$type".into(), Json::String(type_name.to_owned()));
-        members.insert("_Scene".into(), Json::String(self.script.info.region.clone()));
-        members.insert("_Domain".into(), Json::String(domain_of_type(type_name).to_owned()));
-        members.insert("_Capability".into(), Json::String(self.script.info.capability.to_string()));
-        let bytes = serde_json::to_vec(&Json::Object(members)).map_err(|e| HostError::invalid(e.to_string()))?;
+    /// The one path of every script request (typed import or
+    /// `messages.send`): decode once with the protocol's decoder, grant and
+    /// rate checks, bind to the typed request, check the scope on the bound
+    /// value, and dispatch the members re-encoded from that value, so the
+    /// handler acts on exactly what was checked (scope.rs).
+    pub fn send_request(&mut self, bytes: &[u8]) -> Result<Reply, HostError> {
         if bytes.len() > self.shared.limits.max_message_bytes {
             return Err(HostError::Guest(GuestError::TooLarge));
         }
-        let reply = self.shared.dispatcher.handle(&bytes, Encoding::Json, IpAddr::V4(Ipv4Addr::LOCALHOST), Transport::Script);
-        Ok(reply.unwrap_or_else(Reply::queued))
+        let dispatcher = self.shared.dispatcher.clone();
+        let decoded = decode_request(bytes, Encoding::Json, dispatcher.limits()).map_err(|e| HostError::invalid(e.to_string()))?;
+        let type_name = decoded.type_name.clone();
+        let grant = grants::grant_for(&type_name)
+            .ok_or_else(|| HostError::not_permitted(format!("{type_name} has no grant a script can hold")))?;
+        self.require(grant)?;
+        self.admit()?;
+        let bound = match scope::bind(&decoded) {
+            None => return Err(HostError::not_permitted(format!("{type_name} has no scope rule"))),
+            // The handler would refuse the same members with the same text.
+            Some(Err(e)) => return Ok(HandlerError::from(e).into_reply()),
+            Some(Ok(bound)) => bound,
+        };
+        let filter = match &bound.reached {
+            Reached::NoObject | Reached::Scripts(None) => false,
+            Reached::Objects(ids) => {
+                let mut seen = HashSet::new();
+                for id in ids {
+                    if seen.insert(*id) {
+                        self.check_scope(*id)?;
+                    }
+                }
+                false
+            }
+            Reached::Scripts(Some(id)) => {
+                self.check_scope(*id)?;
+                false
+            }
+            Reached::AllObjects => {
+                if self.script.info.grants.scope() != Scope::Region {
+                    return Err(self.deny("scope:region not granted".to_owned()));
+                }
+                false
+            }
+            Reached::ListsObjects => self.script.info.grants.scope() != Scope::Region,
+        };
+        let mut root = Vec::with_capacity(bound.members.len() + 5);
+        root.push(("$type".to_owned(), Value::String(type_name.clone())));
+        root.extend(bound.members);
+        let envelope = Envelope {
+            scene: self.script.info.region.clone(),
+            domain: domain_of_type(&type_name).to_owned(),
+            capability: self.script.info.capability.into(),
+            async_request: decoded.envelope.async_request,
+        };
+        for (k, v) in [
+            ("_Scene", Value::String(envelope.scene.clone())),
+            ("_Domain", Value::String(envelope.domain.clone())),
+            ("_Capability", Value::String(envelope.capability.to_string())),
+        ] {
+            root.push((k.to_owned(), v));
+        }
+        let request = DecodedRequest {
+            type_name,
+            envelope,
+            root: Value::Object(root),
+            encoding: Encoding::Json,
+        };
+        let reply = dispatcher.handle_decoded(request, IpAddr::V4(Ipv4Addr::LOCALHOST), Transport::Script);
+        let mut reply = reply.unwrap_or_else(Reply::queued);
+        if filter {
+            self.filter_listed(&mut reply);
+        }
+        Ok(reply)
+    }
+
+    /// Cut a listing reply's `Objects` down to the objects in scope.
+    fn filter_listed(&self, reply: &mut Reply) {
+        for (name, value) in &mut reply.fields {
+            if !name.eq_ignore_ascii_case("Objects") {
+                continue;
+            }
+            if let Value::Array(items) = value {
+                items.retain(|item| match item {
+                    Value::String(text) => Uuid::try_parse(text).is_ok_and(|id| self.allows(id)),
+                    _ => false,
+                });
+            }
+        }
+    }
+
+    /// Whether the script's scope reaches `object_id`.
+    fn allows(&self, object_id: Uuid) -> bool {
+        scope::in_scope(&*self.shared.scene, &self.script.info, object_id)
+    }
+
+    /// A refusal, counted.
+    fn deny(&self, text: String) -> HostError {
+        self.script.counters.denied_calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        HostError::not_permitted(text)
     }
 
     /// Whether the script may address `object_id` (scope grants).
     pub fn check_scope(&mut self, object_id: Uuid) -> Result<(), HostError> {
-        let info = &self.script.info;
-        let allowed = match info.grants.scope() {
-            Scope::Region => true,
-            Scope::SelfObject => object_id == info.object_id,
-            Scope::Owner => {
-                object_id == info.object_id
-                    || self
-                        .shared
-                        .scene
-                        .object_owner(&info.region, object_id)
-                        .is_none_or(|owner| owner == info.owner_id)
-            }
-        };
-        if allowed {
+        if self.allows(object_id) {
             return Ok(());
         }
-        self.script.counters.denied_calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let needed = if info.grants.scope() == Scope::SelfObject { "scope:owner" } else { "scope:region" };
-        Err(HostError::not_permitted(format!("object {object_id} is out of scope; {needed} not granted")))
+        let needed = scope::wider_scope(self.script.info.grants.scope());
+        Err(self.deny(format!("object {object_id} is out of scope; {needed} not granted")))
     }
 
     /// Scope-check an id given as guest text, returning it parsed.

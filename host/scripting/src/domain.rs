@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::grants::{self, Grants, SCRIPTING};
 use crate::messages::*;
 use crate::runtime::Shared;
+use crate::scope;
 use crate::script::{RunState, Script, ScriptInfo};
 
 /// Account level from which OpenSim treats a user as a god.
@@ -72,13 +73,74 @@ fn role(ctx: &RequestContext, user: &AuthUser, object_owner: Uuid) -> Result<Rol
     })
 }
 
+/// The script making this request, when a script makes it: requests from
+/// scripts carry the script's own internal capability (call.rs).
+fn calling_script(shared: &Shared, ctx: &RequestContext) -> Option<Arc<Script>> {
+    if ctx.capability.is_nil() {
+        return None;
+    }
+    shared.select(|i| i.capability == ctx.capability).into_iter().next()
+}
+
+/// What a management call does to its target.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Manage {
+    /// Reads or stops: status, log, stop, remove.
+    Observe,
+    /// Runs the target's code with the target's grants: start, reset.
+    Run,
+}
+
+/// Rights only shrink: a script manages only scripts whose object is in its
+/// own scope, and (re)starts only scripts holding no grant it lacks itself.
+fn bound_by_caller(shared: &Shared, caller: &Script, target: &Script, how: Manage) -> Result<(), HandlerError> {
+    let mine = &caller.info;
+    if !scope::in_scope(&*shared.scene, mine, target.info.object_id) {
+        return Err(failure(format!(
+            "not permitted: script {} is in object {}, out of the calling script's scope; {} not granted",
+            target.info.id,
+            target.info.object_id,
+            scope::wider_scope(mine.grants.scope())
+        )));
+    }
+    if how == Manage::Run {
+        if let Some(extra) = exceeding(&mine.grants, &target.info.grants) {
+            return Err(failure(format!(
+                "not permitted: script {} holds grants the calling script does not hold: {extra}",
+                target.info.id
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The grants of `wanted` that `held` does not cover, named and joined (`None`
+/// when all are covered): a scope grant is covered by an equal or wider
+/// scope, any other grant only by itself.
+fn exceeding(held: &Grants, wanted: &Grants) -> Option<String> {
+    let extra: Vec<String> = wanted
+        .to_vec()
+        .into_iter()
+        .filter(|g| match g.as_str() {
+            "scope:self" => false,
+            "scope:owner" => held.scope() < grants::Scope::Owner,
+            "scope:region" => held.scope() < grants::Scope::Region,
+            other => !held.has(other),
+        })
+        .collect();
+    (!extra.is_empty()).then(|| extra.join(", "))
+}
+
 /// A script of this region the caller may manage.
-fn managed(shared: &Shared, ctx: &RequestContext, id: WireUuid) -> Result<Arc<Script>, HandlerError> {
+fn managed(shared: &Shared, ctx: &RequestContext, id: WireUuid, how: Manage) -> Result<Arc<Script>, HandlerError> {
     let user = ctx.require_user()?;
     let script = shared
         .get(id.0)
         .filter(|s| s.info.region == ctx.scene)
         .ok_or_else(|| failure(format!("no such script {id}")))?;
+    if let Some(caller) = calling_script(shared, ctx) {
+        bound_by_caller(shared, &caller, &script, how)?;
+    }
     let r = role(ctx, user, script.info.owner_id)?;
     if r.estate || r.object_owner || user.id == script.info.uploader_id {
         Ok(script)
@@ -135,6 +197,22 @@ fn upload(shared: &Arc<Shared>, ctx: &RequestContext, req: UploadScriptRequest) 
         return Err(failure(format!("region {region} already has MaxScriptsPerRegion ({}) scripts", limits.max_scripts_per_region)));
     }
     let requested = Grants::parse(&req.grants).map_err(failure)?;
+    // A script uploading: the target object must be in its scope and the
+    // child gets no grant the uploading script does not hold itself.
+    if let Some(caller) = calling_script(shared, ctx) {
+        if !scope::in_scope(&*shared.scene, &caller.info, object_id) {
+            return Err(failure(format!(
+                "not permitted: object {object_id} is out of the uploading script's scope; {} not granted",
+                scope::wider_scope(caller.info.grants.scope())
+            )));
+        }
+        if let Some(extra) = exceeding(&caller.info.grants, &requested) {
+            return Err(failure(format!(
+                "not permitted: grants not held by the uploading script {}: {extra}; a script's uploads get at most its own grants",
+                caller.info.id
+            )));
+        }
+    }
     let caps = &ctx.services.capabilities;
     let grants = requested.intersect(|g| match g {
         "scope:region" => r.estate,
@@ -215,6 +293,10 @@ fn list(shared: &Arc<Shared>, ctx: &RequestContext, req: ListScriptsRequest) -> 
     ctx.require_user()?;
     let object = req.object_id.0;
     let mut scripts = shared.select(|i| i.region == ctx.scene && (object.is_nil() || i.object_id == object));
+    // A script lists only the scripts of objects in its scope.
+    if let Some(caller) = calling_script(shared, ctx) {
+        scripts.retain(|s| scope::in_scope(&*shared.scene, &caller.info, s.info.object_id));
+    }
     scripts.sort_by_key(|s| (s.info.object_id, s.info.name.clone(), s.info.id));
     Ok(Reply::typed(&ListScriptsResponse {
         scripts: scripts.iter().map(|s| status_of(s)).collect(),
@@ -222,12 +304,12 @@ fn list(shared: &Arc<Shared>, ctx: &RequestContext, req: ListScriptsRequest) -> 
 }
 
 fn status(shared: &Arc<Shared>, ctx: &RequestContext, req: GetScriptStatusRequest) -> Result<Reply, HandlerError> {
-    let script = managed(shared, ctx, req.script_id)?;
+    let script = managed(shared, ctx, req.script_id, Manage::Observe)?;
     Ok(Reply::typed(&ScriptStatusResponse(status_of(&script))))
 }
 
 fn start(shared: &Arc<Shared>, ctx: &RequestContext, req: StartScriptRequest) -> Result<Reply, HandlerError> {
-    let script = managed(shared, ctx, req.script_id)?;
+    let script = managed(shared, ctx, req.script_id, Manage::Run)?;
     if script.state() != RunState::Running {
         shared.start(&script);
     }
@@ -235,25 +317,25 @@ fn start(shared: &Arc<Shared>, ctx: &RequestContext, req: StartScriptRequest) ->
 }
 
 fn stop(shared: &Arc<Shared>, ctx: &RequestContext, req: StopScriptRequest) -> Result<Reply, HandlerError> {
-    let script = managed(shared, ctx, req.script_id)?;
+    let script = managed(shared, ctx, req.script_id, Manage::Observe)?;
     shared.stop(&script);
     Ok(Reply::ok())
 }
 
 fn reset(shared: &Arc<Shared>, ctx: &RequestContext, req: ResetScriptRequest) -> Result<Reply, HandlerError> {
-    let script = managed(shared, ctx, req.script_id)?;
+    let script = managed(shared, ctx, req.script_id, Manage::Run)?;
     shared.start(&script);
     Ok(Reply::ok())
 }
 
 fn remove(shared: &Arc<Shared>, ctx: &RequestContext, req: RemoveScriptRequest) -> Result<Reply, HandlerError> {
-    let script = managed(shared, ctx, req.script_id)?;
+    let script = managed(shared, ctx, req.script_id, Manage::Observe)?;
     shared.remove(&script);
     Ok(Reply::ok())
 }
 
 fn log(shared: &Arc<Shared>, ctx: &RequestContext, req: GetScriptLogRequest) -> Result<Reply, HandlerError> {
-    let script = managed(shared, ctx, req.script_id)?;
+    let script = managed(shared, ctx, req.script_id, Manage::Observe)?;
     let ring = script.log.lock();
     Ok(Reply::typed(&ScriptLogResponse {
         lines: ring

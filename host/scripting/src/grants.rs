@@ -96,6 +96,11 @@ const MESSAGE_GRANTS: &[(&str, &str)] = &[
     ("Scripting.Messages.GetScriptLogRequest", "scripts"),
 ];
 
+/// The whole table (message type, grant).
+pub fn message_grants() -> &'static [(&'static str, &'static str)] {
+    MESSAGE_GRANTS
+}
+
 /// The grant a message type needs, if it has one.
 pub fn grant_for(type_name: &str) -> Option<&'static str> {
     MESSAGE_GRANTS.iter().find(|(t, _)| *t == type_name).map(|(_, g)| *g)

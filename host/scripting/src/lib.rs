@@ -24,6 +24,7 @@ pub mod limits;
 pub mod messages;
 pub mod runtime;
 pub mod scene;
+pub mod scope;
 pub mod script;
 mod stdio;
 

@@ -11,7 +11,6 @@ use crate::bindings::opensim::dispatcher::types::{
 };
 use crate::call::{parse_id, quat, vec3, RC};
 use crate::error::HostError;
-use crate::grants::Scope;
 use crate::instance::HostState;
 
 #[derive(Deserialize, Default)]
@@ -154,13 +153,10 @@ impl Host for HostState {
         if let Some(owner) = owner_id {
             body["OwnerID"] = Json::String(parse_id(&owner)?.to_string());
         }
+        // The message path cuts the reply down to the scope (scope.rs), for
+        // this import and `messages.send` alike.
         let reply: FindReply = self.call_as(&format!("{RC}FindObjectsRequest"), body)?;
-        // With a narrow scope only objects in scope are revealed.
-        let ids = reply.objects.into_iter().map(|id| id.0);
-        Ok(match self.script.info.grants.scope() {
-            Scope::Region => ids.map(|id| id.to_string()).collect(),
-            _ => ids.filter(|id| self.check_scope(*id).is_ok()).map(|id| id.to_string()).collect(),
-        })
+        Ok(reply.objects.into_iter().map(|id| id.to_string()).collect())
     }
 
     fn get_data(&mut self, object_id: String) -> Result<ObjectData, HostError> {
@@ -293,10 +289,7 @@ impl Host for HostState {
     }
 
     fn delete_all(&mut self) -> Result<(), HostError> {
-        self.require("objects:delete")?;
-        if self.script.info.grants.scope() != Scope::Region {
-            return Err(HostError::not_permitted("scope:region not granted"));
-        }
+        // Grant, then `scope:region` (it reaches every object): scope.rs.
         self.call(&format!("{RC}DeleteAllObjectsRequest"), json!({})).map(drop)
     }
 
