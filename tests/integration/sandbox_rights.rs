@@ -182,3 +182,33 @@ fn sandbox_scripts_grant_cannot_start_a_stronger_script() {
     }
     assert_eq!(ok(status(&host, &cap, &strong))["State"], "stopped");
 }
+
+/// `scope:owner`: the owner's other objects are reachable, someone else's are
+/// not — with a repeated member as well — and listings show only the owner's.
+#[test]
+fn sandbox_scope_owner_reaches_only_the_owners_objects() {
+    let host = Host::start();
+    let cap = host.capability(&DOMAINS);
+    let (own, script) = escape(&host, &cap, &["objects:read", "objects:write", "scope:owner"]);
+    let mine = make_object(&host, &cap);
+    let bob = host.create_capability(MANAGER, &["RemoteControl"], 300);
+    let bob = bob["Capability"].as_str().unwrap_or_else(|| panic!("Bob's capability: {bob}")).to_owned();
+    let theirs = make_object(&host, &bob);
+    let before = position(&host, &cap, &theirs);
+    let t = "RemoteControl.Messages.SetObjectPositionRequest";
+
+    let request = format!(r#"send {{"$type":"{t}","ObjectID":"{mine}","objectid":"{theirs}","Position":[30,30,30]}}"#);
+    let line = command(&host, &cap, &own, &script, &request, "send ");
+    assert!(line.contains("NotPermitted") && line.contains(&format!("object {theirs} is out of scope; scope:region not granted")), "{line}");
+    assert_eq!(position(&host, &cap, &theirs), before, "someone else's object moved");
+
+    let request = format!(r#"send {{"$type":"{t}","ObjectID":"{mine}","Position":[40,40,30]}}"#);
+    let line = command(&host, &cap, &own, &script, &request, "send ");
+    assert!(line.contains(r#""_Success":1"#), "{line}");
+    assert_eq!(position(&host, &cap, &mine), vec![40.0, 40.0, 30.0]);
+
+    let line = command(&host, &cap, &own, &script, r#"send {"$type":"RemoteControl.Messages.FindObjectsRequest"}"#, "send ");
+    assert!(line.contains(&own) && line.contains(&mine) && !line.contains(&theirs), "{line}");
+    let typed = command(&host, &cap, &own, &script, "find", "find");
+    assert!(typed.starts_with("find: 2 ") && !typed.contains(&theirs), "{typed}");
+}
