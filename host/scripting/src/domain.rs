@@ -351,3 +351,35 @@ fn log(shared: &Arc<Shared>, ctx: &RequestContext, req: GetScriptLogRequest) -> 
         dropped: ring.dropped,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn g(names: &[&str]) -> Grants {
+        Grants::parse(names).expect("grants")
+    }
+
+    #[test]
+    fn a_child_gets_at_most_the_parent_grants() {
+        let parent = g(&["objects:read", "assets:read", "scripts", "scope:self"]);
+        assert_eq!(exceeding(&parent, &g(&["objects:read", "scope:self"])), None);
+        assert_eq!(exceeding(&parent, &g(&[])), None);
+        assert_eq!(
+            exceeding(&parent, &g(&["scope:region", "objects:delete", "region:write"])).as_deref(),
+            Some("objects:delete, region:write, scope:region")
+        );
+        assert_eq!(exceeding(&parent, &g(&["scope:owner"])).as_deref(), Some("scope:owner"));
+    }
+
+    #[test]
+    fn a_wider_scope_covers_a_narrower_one() {
+        let region = g(&["scope:region", "chat"]);
+        assert_eq!(exceeding(&region, &g(&["scope:owner", "scope:self", "chat"])), None);
+        let owner = g(&["scope:owner"]);
+        assert_eq!(exceeding(&owner, &g(&["scope:self"])), None);
+        assert_eq!(exceeding(&owner, &g(&["scope:region"])).as_deref(), Some("scope:region"));
+        // No scope grant at all is scope:self.
+        assert_eq!(exceeding(&g(&[]), &g(&["scope:self"])), None);
+    }
+}
