@@ -18,9 +18,10 @@ pub fn execute(dispatcher: &Dispatcher, line: &str) -> String {
             let b = services.bindings.read().clone();
             format!("Asynchronous Binding: {}\nSynchronous Binding:  {}\n", b.asynchronous, b.synchronous)
         }
-        ["dispatcher", "stats"] => services.stats.report(services.pool.depth()),
+        ["dispatcher", "stats"] => services.stats.report(services.pool.depth()) + &services.endpoints.report(),
         ["dispatcher", "stats", "reset"] => {
             services.stats.reset();
+            services.endpoints.reset_counters();
             "Dispatcher stats reset\n".into()
         }
         ["dispatcher", "show", "capabilities"] => show_capabilities(dispatcher),
