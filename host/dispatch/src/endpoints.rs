@@ -332,6 +332,14 @@ impl EndpointRegistry {
         )
     }
 
+    /// True while no callback has been sent or dropped (since the last reset).
+    pub fn counters_are_zero(&self) -> bool {
+        let c = &self.counters;
+        [&c.sent_datagrams, &c.dropped_rate, &c.dropped_request_budget]
+            .iter()
+            .all(|a| a.load(Ordering::Relaxed) == 0)
+    }
+
     pub fn reset_counters(&self) {
         let c = &self.counters;
         for a in [&c.sent_datagrams, &c.sent_bytes, &c.dropped_rate, &c.dropped_request_budget] {
