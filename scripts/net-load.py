@@ -19,8 +19,10 @@ Linux only (source addresses 127.0.0.x all route to lo).
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -68,50 +70,61 @@ async def read_response(reader):
 
 
 async def keep_alive(host, port, connections, rounds=3):
+    """Each client connects and sends at once (as real clients do), then holds
+    its connection until all are open and sends the remaining rounds on it."""
     sources = [f"127.0.0.{10 + i}" for i in range(8)]
-    opened = []
     errors = 0
-    for i in range(connections):
+    latencies = []
+    connected = 0
+    all_open = asyncio.Event()
+    peak = 0
+
+    async def exchange(reader, writer):
+        t = time.monotonic()
+        writer.write(REQUEST)
+        await writer.drain()
+        status, body = await asyncio.wait_for(read_response(reader), 30)
+        latencies.append(time.monotonic() - t)
+        return status == 200 and b"InfoResponse" in body
+
+    async def client(i):
+        nonlocal errors, connected, peak
+        writer = None
         try:
-            opened.append(await asyncio.wait_for(
-                asyncio.open_connection(host, port, local_addr=(sources[i % len(sources)], 0)), 10))
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(host, port, local_addr=(sources[i % len(sources)], 0)), 20)
+            if not await exchange(reader, writer):
+                errors += 1
+            connected += 1
+            peak = max(peak, connected)
+            if connected == connections:
+                all_open.set()
+            await asyncio.wait_for(all_open.wait(), 60)
+            for _ in range(rounds - 1):
+                if not await exchange(reader, writer):
+                    errors += 1
         except Exception as e:  # noqa: BLE001 - counted, reported
             errors += 1
-            print(f"  connect failed: {e}", file=sys.stderr)
-    print(f"keep-alive: {len(opened)} connections open at once")
-    latencies = []
-
-    async def client(reader, writer):
-        nonlocal errors
-        for _ in range(rounds):
-            t = time.monotonic()
-            try:
-                writer.write(REQUEST)
-                await writer.drain()
-                status, body = await asyncio.wait_for(read_response(reader), 30)
-                if status != 200 or b"InfoResponse" not in body:
-                    errors += 1
-            except Exception as e:  # noqa: BLE001
-                errors += 1
-                print(f"  request failed: {e!r}", file=sys.stderr)
-                return
-            latencies.append(time.monotonic() - t)
+            print(f"  client {i} failed: {e!r}", file=sys.stderr)
+        finally:
+            if writer is not None:
+                writer.close()
 
     started = time.monotonic()
-    await asyncio.gather(*(client(r, w) for r, w in opened))
+    await asyncio.gather(*(client(i) for i in range(connections)))
     elapsed = time.monotonic() - started
-    for _, w in opened:
-        w.close()
     n = len(latencies)
-    if n:
-        latencies.sort()
-        print(f"keep-alive: {n} requests in {elapsed:.2f} s ({n / elapsed:.0f}/s), "
-              f"median {statistics.median(latencies) * 1000:.1f} ms, p99 {latencies[int(n * 0.99) - 1] * 1000:.1f} ms, "
-              f"errors {errors}")
-    return errors == 0 and len(opened) == connections
+    latencies.sort()
+    print(f"keep-alive: {peak} connections open at once; {n} requests in {elapsed:.2f} s ({n / elapsed:.0f}/s), "
+          f"median {statistics.median(latencies) * 1000:.1f} ms, p99 {latencies[max(int(n * 0.99) - 1, 0)] * 1000:.1f} ms, "
+          f"errors {errors}")
+    return errors == 0 and peak == connections and n == connections * rounds
 
 
-async def flood(host, port):
+async def flood_connections(host, port, seconds):
+    """The attacker: 1,600 slow-header connections from eight addresses,
+    reopened as soon as the host closes them. Runs in its own process so that
+    its event loop cannot delay the probe's measurements."""
     sources = [f"127.0.1.{1 + i}" for i in range(8)]
     stop = asyncio.Event()
     counters = {"opened": 0, "closed_by_host": 0}
@@ -119,7 +132,8 @@ async def flood(host, port):
     async def attacker(source):
         while not stop.is_set():
             try:
-                reader, writer = await asyncio.open_connection(host, port, local_addr=(source, 0))
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(host, port, local_addr=(source, 0)), 2)
             except Exception:  # noqa: BLE001 - backlog full or refused: retry
                 await asyncio.sleep(0.05)
                 continue
@@ -127,7 +141,6 @@ async def flood(host, port):
             try:
                 writer.write(HALF)
                 await writer.drain()
-                # Stall until the host gives up on us (or the flood ends).
                 while not stop.is_set():
                     try:
                         data = await asyncio.wait_for(reader.read(1024), 0.5)
@@ -142,30 +155,56 @@ async def flood(host, port):
                 writer.close()
 
     tasks = [asyncio.create_task(attacker(sources[i % len(sources)])) for i in range(1600)]
-    await asyncio.sleep(2.0)  # let the flood fill the slots
-    probes = []
-    failures = 0
+    await asyncio.sleep(seconds)
+    stop.set()
+    await asyncio.wait(tasks, timeout=10)
+    return counters
+
+
+def flood_process(host, port, seconds, queue):
+    queue.put(asyncio.run(flood_connections(host, port, seconds)))
+
+
+def probe(host, port):
+    """One fresh client: connect from 127.0.0.1, send an InfoRequest, read the
+    reply. Returns (seconds, ok)."""
+    t = time.monotonic()
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(5)
+    try:
+        s.bind(("127.0.0.1", 0))
+        s.connect((host, port))
+        s.sendall(REQUEST.replace(b"Host: load", b"Host: probe\r\nConnection: close", 1))
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        ok = data.startswith(b"HTTP/1.1 200") and b"InfoResponse" in data
+    except OSError as e:
+        print(f"  probe failed: {e!r}", file=sys.stderr)
+        ok = False
+    finally:
+        s.close()
+    return time.monotonic() - t, ok
+
+
+def flood(host, port):
+    queue = multiprocessing.Queue()
+    attacker = multiprocessing.Process(target=flood_process, args=(host, port, FLOOD_SECONDS + 2.0, queue))
+    attacker.start()
+    time.sleep(2.0)  # let the flood fill the slots
+    probes, failures = [], 0
     end = time.monotonic() + FLOOD_SECONDS
     while time.monotonic() < end:
-        t = time.monotonic()
-        try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(host, port, local_addr=("127.0.0.1", 0)), 5)
-            writer.write(REQUEST)
-            await writer.drain()
-            status, body = await asyncio.wait_for(read_response(reader), 5)
-            writer.close()
-            if status != 200:
-                failures += 1
-            probes.append(time.monotonic() - t)
-        except Exception as e:  # noqa: BLE001
-            failures += 1
-            probes.append(time.monotonic() - t)
-            print(f"  probe failed: {e!r}", file=sys.stderr)
-        await asyncio.sleep(0.25)
-    stop.set()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    worst = max(probes) if probes else float("inf")
+        took, ok = probe(host, port)
+        probes.append(took)
+        failures += 0 if ok else 1
+        time.sleep(0.2)
+    counters = queue.get(timeout=30)
+    attacker.join(10)
+    worst = max(probes)
     print(f"flood: {counters['opened']} flood connections opened, {counters['closed_by_host']} closed by the host; "
           f"{len(probes)} probes, median {statistics.median(probes) * 1000:.1f} ms, max {worst * 1000:.1f} ms, "
           f"failures {failures}")
@@ -187,7 +226,7 @@ def main():
     proc, host, port = start_host(args.bin, data)
     try:
         ok_keep_alive = asyncio.run(asyncio.wait_for(keep_alive(host, port, args.connections), 60))
-        ok_flood = asyncio.run(asyncio.wait_for(flood(host, port), 60))
+        ok_flood = flood(host, port)
     finally:
         proc.terminate()
         try:

@@ -29,10 +29,11 @@ pub struct HttpLimits {
     /// Connections one source address may hold open at once; more are closed
     /// at once (IPv6 counted by /64).
     pub max_connections_per_address: usize,
-    /// Once this share of `max_connections` is in use, the header time of new
-    /// requests shrinks to `pressure_header_timeout_ms`.
+    /// Once this share of `max_connections` is in use, the listener is under
+    /// pressure: each new connection closes the oldest connection that has not
+    /// delivered its first request's headers within `pressure_header_timeout_ms`.
     pub pressure_percent: u8,
-    /// Header time under pressure.
+    /// First-request header time under pressure.
     pub pressure_header_timeout_ms: u64,
 }
 
@@ -43,8 +44,8 @@ impl Default for HttpLimits {
             header_timeout_ms: 10_000,
             body_timeout_ms: 30_000,
             max_connections_per_address: 256,
-            pressure_percent: 50,
-            pressure_header_timeout_ms: 500,
+            pressure_percent: 90,
+            pressure_header_timeout_ms: 200,
         }
     }
 }

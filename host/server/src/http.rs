@@ -276,25 +276,92 @@ fn under_pressure(limits: &HttpLimits, permits: &Semaphore) -> bool {
     used * 100 >= limits.max_connections * usize::from(limits.pressure_percent)
 }
 
+/// Slow starters closed per new connection under pressure.
+const EVICTIONS_PER_ARRIVAL: usize = 4;
+
+/// One connection still waiting for its first request's headers.
+struct Starter {
+    since: std::time::Instant,
+    evict: Arc<tokio::sync::Notify>,
+}
+
+/// Connections that have not yet delivered their first request's headers, by
+/// source address (IPv6 by /64), oldest first within each (ids grow with
+/// accept order).
+#[derive(Default)]
+struct Waiting(parking_lot::Mutex<HashMap<IpAddr, std::collections::BTreeMap<u64, Starter>>>);
+
+impl Waiting {
+    fn add(&self, ip: IpAddr, id: u64) -> Arc<tokio::sync::Notify> {
+        let evict = Arc::new(tokio::sync::Notify::new());
+        let starter = Starter { since: std::time::Instant::now(), evict: evict.clone() };
+        self.0.lock().entry(dispatcher_guard::source_key(ip)).or_default().insert(id, starter);
+        evict
+    }
+
+    fn remove(&self, ip: IpAddr, id: u64) {
+        let key = dispatcher_guard::source_key(ip);
+        let mut map = self.0.lock();
+        if let Some(starters) = map.get_mut(&key) {
+            starters.remove(&id);
+            if starters.is_empty() {
+                map.remove(&key);
+            }
+        }
+    }
+
+    /// Close one slow starter that has waited at least `min_age`, taken from
+    /// the address with the most of them (a flood's, not a fresh client's),
+    /// oldest first. Otherwise: how long until one will be eligible (None:
+    /// nobody is waiting).
+    fn evict_one(&self, min_age: Duration) -> Option<Duration> {
+        let mut map = self.0.lock();
+        let mut soonest: Option<Duration> = None;
+        let mut best: Option<(usize, IpAddr, u64)> = None;
+        for (ip, starters) in map.iter() {
+            let Some((&id, oldest)) = starters.iter().next() else { continue };
+            let age = oldest.since.elapsed();
+            if age < min_age {
+                let left = min_age - age;
+                soonest = Some(soonest.map_or(left, |s| s.min(left)));
+                continue;
+            }
+            if best.is_none_or(|(n, _, _)| starters.len() > n) {
+                best = Some((starters.len(), *ip, id));
+            }
+        }
+        let Some((_, ip, id)) = best else {
+            return soonest;
+        };
+        if let Some(starters) = map.get_mut(&ip) {
+            if let Some(starter) = starters.remove(&id) {
+                starter.evict.notify_one();
+            }
+            if starters.is_empty() {
+                map.remove(&ip);
+            }
+        }
+        Some(Duration::ZERO)
+    }
+}
+
 /// Accept connections until `shutdown` flips, then let open connections finish.
 ///
 /// Slot defence (docs/security.md): a connection over its address's cap is
-/// refused at once; while the listener is under pressure, a connection that has
-/// not delivered its first request's headers within
-/// `pressure_header_timeout_ms` is closed (otherwise `header_timeout_ms`).
+/// refused at once. Under pressure (`pressure_percent` of the slots in use)
+/// every new connection closes one connection that has not delivered its
+/// first request's headers within `pressure_header_timeout_ms` (from the
+/// address holding most of them, oldest first), so a slow-header flood cannot
+/// keep fresh clients waiting for `header_timeout_ms`.
 pub async fn serve(listener: TcpListener, state: Arc<HttpState>, mut shutdown: watch::Receiver<bool>) {
     let permits = Arc::new(Semaphore::new(state.limits.max_connections));
     let per_address = Arc::new(PerAddress::default());
+    let waiting = Arc::new(Waiting::default());
+    let pressure_deadline = Duration::from_millis(state.limits.pressure_header_timeout_ms);
+    let mut next_id: u64 = 0;
     let mut backoff = Duration::from_millis(5);
     let mut tasks = tokio::task::JoinSet::new();
     loop {
-        let permit = tokio::select! {
-            p = permits.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            _ = shutdown.changed() => break,
-        };
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(x) => x,
@@ -311,20 +378,57 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>, mut shutdown: w
         backoff = Duration::from_millis(5);
         let Some(address_slot) = per_address.enter(peer.ip(), state.limits.max_connections_per_address) else {
             refuse_connection(&stream, peer);
-            drop(permit);
             continue;
+        };
+        if under_pressure(&state.limits, &permits) {
+            // A few per arrival, so that the accept loop outpaces a flood's
+            // reconnects and the backlog (where fresh clients wait) drains.
+            for _ in 0..EVICTIONS_PER_ARRIVAL {
+                if waiting.evict_one(pressure_deadline) != Some(Duration::ZERO) {
+                    break;
+                }
+            }
+        }
+        let permit = match permits.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                // Every slot is taken: wait for one, making room from the
+                // slow starters as they pass their deadline.
+                let acquired = loop {
+                    // Wake when the oldest slow starter passes its deadline
+                    // (or, with none waiting, after the deadline anyway).
+                    let wake = match waiting.evict_one(pressure_deadline) {
+                        Some(d) if d.is_zero() => Duration::from_millis(50),
+                        Some(d) => d,
+                        None => pressure_deadline,
+                    };
+                    tokio::select! {
+                        p = permits.clone().acquire_owned() => break p.ok(),
+                        _ = tokio::time::sleep(wake) => {}
+                        _ = shutdown.changed() => break None,
+                    }
+                };
+                match acquired {
+                    Some(p) => p,
+                    None => break,
+                }
+            }
         };
         let _ = stream.set_nodelay(true);
         let state = state.clone();
-        let permits_view = permits.clone();
         let mut conn_shutdown = shutdown.clone();
+        let id = next_id;
+        next_id += 1;
+        let evicted = waiting.add(peer.ip(), id);
+        let waiting = waiting.clone();
         tasks.spawn(async move {
-            let limits = state.limits.clone();
-            let header_timeout = Duration::from_millis(limits.header_timeout_ms);
-            let first_request = Arc::new(AtomicBool::new(false));
-            let seen = first_request.clone();
+            let header_timeout = Duration::from_millis(state.limits.header_timeout_ms);
+            let seen = Arc::new(AtomicBool::new(false));
+            let (seen_in_service, waiting_in_service) = (seen.clone(), waiting.clone());
             let service = service_fn(move |req| {
-                seen.store(true, Ordering::Relaxed);
+                if !seen_in_service.swap(true, Ordering::Relaxed) {
+                    waiting_in_service.remove(peer.ip(), id);
+                }
                 handle(state.clone(), peer, req)
             });
             let conn = http1::Builder::new()
@@ -333,30 +437,13 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>, mut shutdown: w
                 .keep_alive(true)
                 .serve_connection(TokioIo::new(stream), service);
             tokio::pin!(conn);
-            let pressure_deadline = Duration::from_millis(limits.pressure_header_timeout_ms);
-            // Checks whether this connection, still without a first request,
-            // should give its slot up: polled every pressure deadline.
-            let slow_first_request = async {
-                let mut waited = Duration::ZERO;
-                loop {
-                    tokio::time::sleep(pressure_deadline).await;
-                    waited += pressure_deadline;
-                    if first_request.load(Ordering::Relaxed) || waited >= header_timeout {
-                        // hyper's own header timeout governs from here.
-                        std::future::pending::<()>().await;
-                    }
-                    if under_pressure(&limits, &permits_view) {
-                        return;
-                    }
-                }
-            };
             tokio::select! {
                 r = conn.as_mut() => {
                     if let Err(e) = r {
                         tracing::debug!(%peer, error = %e, "connection ended with an error");
                     }
                 }
-                _ = slow_first_request => {
+                _ = evicted.notified() => {
                     tracing::debug!(%peer, "no request headers in time under pressure; connection closed");
                 }
                 _ = conn_shutdown.changed() => {
@@ -364,6 +451,7 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>, mut shutdown: w
                     let _ = conn.await;
                 }
             }
+            waiting.remove(peer.ip(), id);
             drop(address_slot);
             drop(permit);
         });
