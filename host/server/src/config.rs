@@ -302,6 +302,28 @@ mod tests {
     }
 
     #[test]
+    fn network_hardening_keys() {
+        let loaded = load_text(
+            "[Network]\nmax_connections_per_address = 8\npressure_percent = 75\npressure_header_timeout_ms = 150\n\
+             login_free_failures = 2\nlogin_free_failures_per_address = 9\nlogin_backoff_base_ms = 10\n\
+             login_backoff_max_ms = 100\nlogin_forget_after_s = 30\nlogin_attack_failures_per_minute = 50\n\
+             [Dispatcher]\nMaxEndPointLifeSpan = 20000\nCallbackDatagramsPerSecond = 7\n\
+             CallbackBytesPerSecond = 7000\nCallbackBytesPerRequestByte = 3\n",
+        )
+        .expect("load");
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        let (h, d) = (&loaded.config.http, &loaded.config.dispatcher);
+        assert_eq!((h.max_connections_per_address, h.pressure_percent, h.pressure_header_timeout_ms), (8, 75, 150));
+        assert_eq!((d.login.free_failures_per_account_address, d.login.free_failures_per_address), (2, 9));
+        assert_eq!((d.login.backoff_base_ms, d.login.backoff_max_ms, d.login.forget_after_s), (10, 100, 30));
+        assert_eq!(d.login.attack_failures_per_minute, 50);
+        assert_eq!(d.max_end_point_life_span_ms, 20_000);
+        assert_eq!((d.callback_datagrams_per_second, d.callback_bytes_per_second, d.callback_bytes_per_request_byte), (7, 7000, 3));
+        assert!(load_text("[Network]\npressure_percent = 101\n").is_err());
+        assert!(load_text("[Dispatcher]\nCallbackBytesPerRequestByte = 0\n").is_err());
+    }
+
+    #[test]
     fn core_07_path_is_normalised() {
         let loaded = load_text("[Dispatcher]\nHTTPPath = Dispatcher\n").expect("load");
         assert_eq!(loaded.config.dispatcher.http_path, "/Dispatcher/");
