@@ -2,8 +2,8 @@
 # Runs every test of the project on a fresh machine, installing what it needs:
 # the wasm32-wasip2 Rust target, the guest-example toolchains (componentize-py
 # from PyPI, componentize-js from npm), Debian's Perl modules for the Perl client,
-# then the Rust workspace tests (unit and end-to-end against the real binary) and
-# the Python and Perl client suites.
+# then the Rust workspace tests (unit and end-to-end against the real binary), the
+# network load test (scripts/net-load.py) and the Python and Perl client suites.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +26,9 @@ step "guest examples"
 step "Rust workspace"
 cargo build --workspace --all-targets
 cargo test --workspace
+
+step "network load test (1,000 keep-alive connections, slow-header flood)"
+python3 scripts/net-load.py --bin target/debug/dispatcher
 
 if [ -x clients/test.sh ]; then
     step "client libraries"

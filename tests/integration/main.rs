@@ -7,6 +7,7 @@ mod support;
 
 mod cli;
 mod core;
+mod net;
 mod rc_assets;
 mod rc_objects;
 mod rest;

@@ -1466,12 +1466,17 @@ fn rest_files_are_confined_to_their_root() {
 
 #[test]
 fn rest_failed_logins_are_throttled() {
-    let rest = start(INI);
-    for _ in 0..20 {
-        assert_eq!(rest.send("GET", INV, Some(&basic("Test User:wrong")), None).status, 401);
+    // Backoff per (name, address) and per address (docs/security.md); the
+    // owner's other addresses are tested in net.rs.
+    let rest = start(&format!("{INI}[Network]\nlogin_backoff_base_ms = 20000\n"));
+    let mut failures = 0;
+    while rest.send("GET", INV, Some(&basic("Test User:wrong")), None).status == 401 {
+        failures += 1;
+        assert!(failures <= 20, "never throttled");
     }
     let r = rest.send("GET", INV, Some(&basic("Test User:password")), None);
     r.expect(429, "too many failed authentication attempts");
+    assert!(r.header("retry-after").is_some_and(|s| s.parse::<u64>().is_ok_and(|n| n >= 1)));
 }
 
 // ---- §9.1 appearance ----

@@ -57,6 +57,9 @@ pub enum AuthFailure {
 #[derive(Default)]
 pub struct CapabilityStore {
     entries: Mutex<HashMap<Uuid, Capability>>,
+    /// Expired entries a lookup removed, until the next [`CapabilityStore::purge`]
+    /// reports them (so their endpoints can be closed).
+    ended: Mutex<Vec<Uuid>>,
 }
 
 impl CapabilityStore {
@@ -89,6 +92,7 @@ impl CapabilityStore {
             Some(cap) if !cap.expired(now) => cap,
             Some(_) => {
                 entries.remove(&id);
+                self.ended.lock().push(id);
                 return Err(AuthFailure::NoSuchCapability);
             }
             None => return Err(AuthFailure::NoSuchCapability),
@@ -118,13 +122,20 @@ impl CapabilityStore {
         self.entries.lock().remove(&id).is_some()
     }
 
-    /// Drop every expired entry; returns how many were dropped.
-    pub fn purge(&self) -> usize {
+    /// Drop every expired entry; returns the ids of every capability that
+    /// expired since the last call (also those a lookup found expired).
+    pub fn purge(&self) -> Vec<Uuid> {
         let now = Instant::now();
+        let mut gone = std::mem::take(&mut *self.ended.lock());
         let mut entries = self.entries.lock();
-        let before = entries.len();
-        entries.retain(|_, c| !c.expired(now));
-        before - entries.len()
+        entries.retain(|id, c| {
+            let keep = !c.expired(now);
+            if !keep {
+                gone.push(*id);
+            }
+            keep
+        });
+        gone
     }
 
     /// A snapshot for the console, sorted by expiry.

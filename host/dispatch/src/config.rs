@@ -23,6 +23,20 @@ pub struct DispatcherConfig {
     pub grid_manager_access_level: i32,
     /// Seconds; upper clamp for capability lifespans requested over the wire.
     pub max_life_span_s: i32,
+    /// Milliseconds; upper clamp for endpoint lifespans (ours; the original
+    /// accepted any int32).
+    pub max_end_point_life_span_ms: u64,
+    /// Callback datagrams per second one endpoint may receive; more are dropped
+    /// and counted.
+    pub callback_datagrams_per_second: u32,
+    /// Callback bytes per second one endpoint may receive.
+    pub callback_bytes_per_second: u64,
+    /// Callback bytes one request may cause, per byte of that request: no
+    /// endpoint is verified (the original clients answer no handshake), so a
+    /// request can never make the host send much more than it received.
+    pub callback_bytes_per_request_byte: u32,
+    /// Login throttling for CreateCapability (and, through the server, REST).
+    pub login: dispatcher_guard::LoginThrottleConfig,
 }
 
 impl Default for DispatcherConfig {
@@ -42,6 +56,11 @@ impl Default for DispatcherConfig {
             grant_grid_managers_access: false,
             grid_manager_access_level: 256,
             max_life_span_s: 300,
+            max_end_point_life_span_ms: 300_000,
+            callback_datagrams_per_second: 500,
+            callback_bytes_per_second: 256 * 1024,
+            callback_bytes_per_request_byte: 32,
+            login: dispatcher_guard::LoginThrottleConfig::default(),
         }
     }
 }

@@ -39,6 +39,8 @@ pub struct Services {
     pub ip_filter: IpFilter,
     /// The scene event stream shared by callbacks and scripts.
     pub events: EventBus,
+    /// Failed-login backoff, shared with the REST service by the server.
+    pub login: Arc<dispatcher_guard::LoginThrottle>,
 }
 
 /// One request's context after authorisation.

@@ -4,12 +4,21 @@
 //! Deliberate tightenings, documented in docs/protocol.md: an endpoint is bound to
 //! the account that created it, and renew/close from another account reads as an
 //! unknown endpoint (Q22); close notifications fire exactly once (Q21).
+//!
+//! Amplification limits (docs/security.md): lifespans are clamped to
+//! [`CallbackLimits::max_lifespan`]; an endpoint ends with the capability that
+//! created it ([`EndpointRegistry::close_for_capability`]); each endpoint has a
+//! datagram and a byte rate, and each request a byte budget proportional to its
+//! own size ([`with_request_budget`]). What does not fit is dropped and counted.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use dispatcher_guard::TokenBucket;
 use parking_lot::{Mutex, RwLock};
 use uuid::Uuid;
 
@@ -36,6 +45,8 @@ pub struct Endpoint {
     pub addr: SocketAddr,
     /// The account that created it; `None` when authentication is off.
     pub owner: Option<Uuid>,
+    /// The capability it was created with; the endpoint ends with it.
+    pub capability: Option<Uuid>,
     pub lifespan: Duration,
     pub last_renew: Instant,
 }
@@ -44,44 +55,150 @@ pub struct Endpoint {
 #[error("Unknown endpoint identifier; {0}")]
 pub struct UnknownEndpoint(pub Uuid);
 
+/// The callback limits of one registry (from `DispatcherConfig`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallbackLimits {
+    /// Floor of every lifespan (MaxInterPingTime).
+    pub min_lifespan: Duration,
+    /// Ceiling of every lifespan.
+    pub max_lifespan: Duration,
+    pub datagrams_per_second: u32,
+    pub bytes_per_second: u64,
+    /// Callback bytes a request may cause per byte received.
+    pub bytes_per_request_byte: u32,
+}
+
+impl CallbackLimits {
+    /// Only the floor; no ceiling or rates (unit tests, embedders).
+    pub fn unlimited(min_lifespan: Duration) -> Self {
+        CallbackLimits {
+            min_lifespan,
+            max_lifespan: Duration::from_millis(i32::MAX as u64),
+            datagrams_per_second: u32::MAX,
+            bytes_per_second: u64::MAX / 4,
+            bytes_per_request_byte: u32::MAX,
+        }
+    }
+}
+
+struct Entry {
+    ep: Endpoint,
+    datagrams: TokenBucket,
+    bytes: TokenBucket,
+    /// Logged once when the endpoint first hits its rate.
+    warned: bool,
+}
+
+/// Callback counters for `dispatcher stats`.
+#[derive(Default)]
+pub struct CallbackCounters {
+    pub sent_datagrams: AtomicU64,
+    pub sent_bytes: AtomicU64,
+    pub dropped_rate: AtomicU64,
+    pub dropped_request_budget: AtomicU64,
+}
+
+thread_local! {
+    /// Callback bytes the request running on this thread may still cause.
+    static REQUEST_BUDGET: Cell<Option<u64>> = const { Cell::new(None) };
+}
+
+/// Run `f` (a request's handler) with a callback byte budget; `None` means no
+/// budget (the tick, scripts). Restored afterwards, also on panic.
+pub fn with_request_budget<R>(budget: Option<u64>, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<u64>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            REQUEST_BUDGET.with(|b| b.set(self.0));
+        }
+    }
+    let _restore = Restore(REQUEST_BUDGET.with(|b| b.replace(budget)));
+    f()
+}
+
+/// Take `n` bytes from the running request's budget; false when it is spent.
+fn take_request_budget(n: u64) -> bool {
+    REQUEST_BUDGET.with(|b| match b.get() {
+        None => true,
+        Some(left) if left >= n => {
+            b.set(Some(left - n));
+            true
+        }
+        Some(_) => false,
+    })
+}
+
 /// The endpoint table and the callback path.
 pub struct EndpointRegistry {
-    entries: Mutex<HashMap<Uuid, Endpoint>>,
+    entries: Mutex<HashMap<Uuid, Entry>>,
     listeners: RwLock<Vec<CloseListener>>,
     sink: Arc<dyn CallbackSink>,
-    min_lifespan: Duration,
+    limits: CallbackLimits,
+    pub counters: CallbackCounters,
 }
 
 impl EndpointRegistry {
     pub fn new(sink: Arc<dyn CallbackSink>, min_lifespan: Duration) -> Self {
+        Self::with_limits(sink, CallbackLimits::unlimited(min_lifespan))
+    }
+
+    pub fn with_limits(sink: Arc<dyn CallbackSink>, limits: CallbackLimits) -> Self {
         EndpointRegistry {
             entries: Mutex::new(HashMap::new()),
             listeners: RwLock::new(Vec::new()),
             sink,
-            min_lifespan,
+            limits,
+            counters: CallbackCounters::default(),
         }
     }
 
-    /// The effective lifespan for a requested one: never below MaxInterPingTime.
+    pub fn limits(&self) -> &CallbackLimits {
+        &self.limits
+    }
+
+    /// The effective lifespan for a requested one: never below MaxInterPingTime,
+    /// never above the configured ceiling.
     pub fn effective_lifespan(&self, requested_ms: i64) -> Duration {
-        Duration::from_millis(requested_ms.max(0) as u64).max(self.min_lifespan)
+        let ceiling = self.limits.max_lifespan.max(self.limits.min_lifespan);
+        Duration::from_millis(requested_ms.max(0) as u64)
+            .max(self.limits.min_lifespan)
+            .min(ceiling)
+    }
+
+    fn entry(&self, ep: Endpoint) -> Entry {
+        let rate = f64::from(self.limits.datagrams_per_second);
+        let bytes = self.limits.bytes_per_second as f64;
+        Entry {
+            ep,
+            datagrams: TokenBucket::new(rate, rate.max(1.0)),
+            bytes: TokenBucket::new(bytes, bytes.max(65_536.0)),
+            warned: false,
+        }
     }
 
     pub fn create(&self, addr: SocketAddr, owner: Option<Uuid>, requested_ms: i64) -> Endpoint {
+        self.create_for(addr, owner, None, requested_ms)
+    }
+
+    /// Create an endpoint that ends with `capability`.
+    pub fn create_for(&self, addr: SocketAddr, owner: Option<Uuid>, capability: Option<Uuid>, requested_ms: i64) -> Endpoint {
         let ep = Endpoint {
             id: Uuid::new_v4(),
             addr,
             owner,
+            capability,
             lifespan: self.effective_lifespan(requested_ms),
             last_renew: Instant::now(),
         };
-        self.entries.lock().insert(ep.id, ep.clone());
+        let entry = self.entry(ep.clone());
+        self.entries.lock().insert(ep.id, entry);
         ep
     }
 
-    fn owned<'a>(entries: &'a mut HashMap<Uuid, Endpoint>, id: Uuid, caller: Option<Uuid>) -> Option<&'a mut Endpoint> {
+    fn owned(entries: &mut HashMap<Uuid, Entry>, id: Uuid, caller: Option<Uuid>) -> Option<&mut Endpoint> {
         entries
             .get_mut(&id)
+            .map(|e| &mut e.ep)
             .filter(|ep| ep.owner.is_none() || caller.is_none() || ep.owner == caller)
     }
 
@@ -104,6 +221,28 @@ impl EndpointRegistry {
         Ok(())
     }
 
+    /// Close every endpoint created with `capability` (destroyed or expired);
+    /// their registrations go with them. Returns their ids.
+    pub fn close_for_capability(&self, capability: Uuid) -> Vec<Uuid> {
+        let closed: Vec<Uuid> = {
+            let mut entries = self.entries.lock();
+            let ids: Vec<Uuid> = entries
+                .values()
+                .filter(|e| e.ep.capability == Some(capability))
+                .map(|e| e.ep.id)
+                .collect();
+            for id in &ids {
+                entries.remove(id);
+            }
+            ids
+        };
+        for id in &closed {
+            tracing::debug!(endpoint = %id, %capability, "endpoint closed with its capability");
+            self.notify_closed(*id);
+        }
+        closed
+    }
+
     /// Remove endpoints idle for longer than their lifespan; returns their ids.
     pub fn sweep(&self) -> Vec<Uuid> {
         let now = Instant::now();
@@ -111,8 +250,8 @@ impl EndpointRegistry {
             let mut entries = self.entries.lock();
             let ids: Vec<Uuid> = entries
                 .values()
-                .filter(|ep| now.saturating_duration_since(ep.last_renew) > ep.lifespan)
-                .map(|ep| ep.id)
+                .filter(|e| now.saturating_duration_since(e.ep.last_renew) > e.ep.lifespan)
+                .map(|e| e.ep.id)
                 .collect();
             for id in &ids {
                 entries.remove(id);
@@ -142,21 +281,70 @@ impl EndpointRegistry {
     }
 
     pub fn get(&self, id: Uuid) -> Option<Endpoint> {
-        self.entries.lock().get(&id).cloned()
+        self.entries.lock().get(&id).map(|e| e.ep.clone())
     }
 
     pub fn exists(&self, id: Uuid) -> bool {
         self.entries.lock().contains_key(&id)
     }
 
-    /// Send one callback datagram to a live endpoint. False if it is gone.
+    /// Send one callback datagram to a live endpoint. False if it is gone. A
+    /// datagram over the endpoint's rate or the running request's budget is
+    /// dropped and counted (still true: the endpoint exists).
     pub fn send(&self, id: Uuid, datagram: &[u8]) -> bool {
-        let addr = match self.entries.lock().get(&id) {
-            Some(ep) => ep.addr,
-            None => return false,
+        let len = datagram.len() as u64;
+        let now = Instant::now();
+        let addr = {
+            let mut entries = self.entries.lock();
+            let Some(entry) = entries.get_mut(&id) else {
+                return false;
+            };
+            if !take_request_budget(len) {
+                self.counters.dropped_request_budget.fetch_add(1, Ordering::Relaxed);
+                return true;
+            }
+            if !(entry.datagrams.try_take(1.0, now) && entry.bytes.try_take(len as f64, now)) {
+                self.counters.dropped_rate.fetch_add(1, Ordering::Relaxed);
+                if !entry.warned {
+                    entry.warned = true;
+                    tracing::warn!(endpoint = %id, to = %entry.ep.addr, "endpoint over its callback rate; dropping (counted in dispatcher stats)");
+                }
+                return true;
+            }
+            entry.ep.addr
         };
+        self.counters.sent_datagrams.fetch_add(1, Ordering::Relaxed);
+        self.counters.sent_bytes.fetch_add(len, Ordering::Relaxed);
         self.sink.send(addr, datagram);
         true
+    }
+
+    /// The callback lines of `dispatcher stats`.
+    pub fn report(&self) -> String {
+        let c = &self.counters;
+        format!(
+            "Callbacks sent {} datagrams, {} bytes; dropped {} over endpoint rate, {} over request budget; {} endpoints\n",
+            c.sent_datagrams.load(Ordering::Relaxed),
+            c.sent_bytes.load(Ordering::Relaxed),
+            c.dropped_rate.load(Ordering::Relaxed),
+            c.dropped_request_budget.load(Ordering::Relaxed),
+            self.len()
+        )
+    }
+
+    /// True while no callback has been sent or dropped (since the last reset).
+    pub fn counters_are_zero(&self) -> bool {
+        let c = &self.counters;
+        [&c.sent_datagrams, &c.dropped_rate, &c.dropped_request_budget]
+            .iter()
+            .all(|a| a.load(Ordering::Relaxed) == 0)
+    }
+
+    pub fn reset_counters(&self) {
+        let c = &self.counters;
+        for a in [&c.sent_datagrams, &c.sent_bytes, &c.dropped_rate, &c.dropped_request_budget] {
+            a.store(0, Ordering::Relaxed);
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -187,6 +375,62 @@ mod tests {
         let r = registry();
         assert_eq!(r.create(addr(), None, 1000).lifespan, Duration::from_millis(3000));
         assert_eq!(r.create(addr(), None, 5000).lifespan, Duration::from_millis(5000));
+    }
+
+    struct Counting(std::sync::atomic::AtomicUsize);
+    impl CallbackSink for Counting {
+        fn send(&self, _to: SocketAddr, _datagram: &[u8]) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn limited(datagrams_per_second: u32, bytes_per_request_byte: u32) -> (Arc<Counting>, EndpointRegistry) {
+        let sink = Arc::new(Counting(AtomicUsize::new(0)));
+        let limits = CallbackLimits {
+            min_lifespan: Duration::from_millis(3000),
+            max_lifespan: Duration::from_millis(60_000),
+            datagrams_per_second,
+            bytes_per_second: 1 << 30,
+            bytes_per_request_byte,
+        };
+        (sink.clone(), EndpointRegistry::with_limits(sink, limits))
+    }
+
+    #[test]
+    fn lifespan_has_a_ceiling() {
+        let (_, r) = limited(10, 10);
+        assert_eq!(r.create(addr(), None, i64::from(i32::MAX)).lifespan, Duration::from_millis(60_000));
+    }
+
+    #[test]
+    fn rate_and_request_budget_drop_and_count() {
+        let (sink, r) = limited(10, 2);
+        let ep = r.create(addr(), None, 0);
+        for _ in 0..100 {
+            assert!(r.send(ep.id, b"0123456789"));
+        }
+        assert_eq!(sink.0.load(Ordering::SeqCst), 10);
+        assert_eq!(r.counters.dropped_rate.load(Ordering::SeqCst), 90);
+        let (sink, r) = limited(1000, 2);
+        let ep = r.create(addr(), None, 0);
+        // A 25-byte request may cause 50 bytes: five 10-byte datagrams.
+        with_request_budget(Some(50), || {
+            for _ in 0..20 {
+                r.send(ep.id, b"0123456789");
+            }
+        });
+        assert_eq!(sink.0.load(Ordering::SeqCst), 5);
+        assert_eq!(r.counters.dropped_request_budget.load(Ordering::SeqCst), 15);
+    }
+
+    #[test]
+    fn endpoints_end_with_their_capability() {
+        let r = registry();
+        let cap = Uuid::new_v4();
+        let a = r.create_for(addr(), None, Some(cap), 0);
+        let b = r.create_for(addr(), None, Some(Uuid::new_v4()), 0);
+        assert_eq!(r.close_for_capability(cap), vec![a.id]);
+        assert!(!r.exists(a.id) && r.exists(b.id));
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub use context::{AuthUser, HandlerError, RequestContext, Services};
 pub use directory::{Account, Directory, DirectoryError, SceneInfo};
 pub use endpoints::{CallbackSink, EndpointRegistry};
 pub use events::{EventBus, SceneEvent, Subscription};
+/// The one helper for input in log lines (re-exported for the domain crates).
+pub use dispatcher_guard::escape;
 pub use pipeline::{Bindings, Dispatcher, Transport};
 pub use registry::Registry;
 

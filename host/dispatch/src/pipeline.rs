@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dispatcher_protocol::{decode_request, DecodeError, DecodeLimits, DecodedRequest, Encoding, Reply};
+use dispatcher_guard::escape;
 use parking_lot::RwLock;
 
 use crate::capabilities::CapabilityStore;
 use crate::config::DispatcherConfig;
 use crate::context::{AuthUser, HandlerError, RequestContext, Services};
 use crate::directory::Directory;
-use crate::endpoints::{CallbackSink, EndpointRegistry};
+use crate::endpoints::{with_request_budget, CallbackLimits, CallbackSink, EndpointRegistry};
 use crate::ipfilter::IpFilter;
 use crate::pool::AsyncPool;
 use crate::registry::{HandlerFn, Registry};
@@ -55,7 +56,17 @@ const PRE_AUTH_TYPES: [&str; 3] = [
 impl Dispatcher {
     /// Build the pipeline and register the `Dispatcher` domain.
     pub fn new(config: DispatcherConfig, directory: Arc<dyn Directory>, sink: Arc<dyn CallbackSink>, limits: DecodeLimits) -> Self {
-        let endpoints = EndpointRegistry::new(sink, Duration::from_millis(config.max_inter_ping_time_ms));
+        let endpoints = EndpointRegistry::with_limits(
+            sink,
+            CallbackLimits {
+                min_lifespan: Duration::from_millis(config.max_inter_ping_time_ms),
+                max_lifespan: Duration::from_millis(config.max_end_point_life_span_ms),
+                datagrams_per_second: config.callback_datagrams_per_second,
+                bytes_per_second: config.callback_bytes_per_second,
+                bytes_per_request_byte: config.callback_bytes_per_request_byte,
+            },
+        );
+        let login = Arc::new(dispatcher_guard::LoginThrottle::new(config.login.clone()));
         let pool = AsyncPool::new(config.max_async_threads, config.max_async_queue);
         let ip_filter = IpFilter::new(config.use_ip_address_filtering, &config.acceptable_ip_address_pattern);
         let services = Arc::new(Services {
@@ -69,6 +80,7 @@ impl Dispatcher {
             bindings: RwLock::new(Bindings::default()),
             ip_filter,
             events: crate::events::EventBus::new(),
+            login,
         });
         crate::domain::register(&services.registry);
         Dispatcher { services, limits }
@@ -102,11 +114,20 @@ impl Dispatcher {
             Ok(r) => r,
             Err(e) => return self.answer(&transport, failure_for_decode(e)),
         };
-        self.handle_decoded(request, source, transport)
+        // Callbacks a request causes are bounded by its own size (no endpoint is
+        // verified: the original clients answer no handshake).
+        let factor = u64::from(self.services.config.callback_bytes_per_request_byte);
+        let budget = Some((bytes.len() as u64).saturating_mul(factor));
+        self.handle_budgeted(request, source, transport, budget)
     }
 
-    /// Run an already decoded request (scripts build theirs in memory).
-    pub fn handle_decoded(&self, mut request: DecodedRequest, source: IpAddr, transport: Transport) -> Option<Reply> {
+    /// Run an already decoded request (scripts build theirs in memory); its
+    /// callbacks have no per-request budget, only the endpoints' rates.
+    pub fn handle_decoded(&self, request: DecodedRequest, source: IpAddr, transport: Transport) -> Option<Reply> {
+        self.handle_budgeted(request, source, transport, None)
+    }
+
+    fn handle_budgeted(&self, mut request: DecodedRequest, source: IpAddr, transport: Transport, budget: Option<u64>) -> Option<Reply> {
         let started = Instant::now();
         let services = &self.services;
         if request.envelope.domain.is_empty() {
@@ -120,11 +141,11 @@ impl Dispatcher {
         if let Some(handler) = services.registry.pre_auth(&type_name) {
             if transport == Transport::Udp {
                 // Quirk Q6 fixed: their result could never reach anyone.
-                tracing::info!(%source, type_name, "pre-authentication message over UDP ignored");
+                tracing::info!(%source, type_name = %escape(&type_name), "pre-authentication message over UDP ignored");
                 return None;
             }
             let ctx = self.context(&request, None, source, transport.clone());
-            return Some(run(&*handler, &ctx, &request));
+            return Some(run(&*handler, &ctx, &request, budget));
         }
 
         // Unregistered names fail before authorisation, as a decode error would.
@@ -164,9 +185,9 @@ impl Dispatcher {
             let key = if ctx.capability.is_nil() { source.to_string() } else { ctx.capability.to_string() };
             let stats_services = services.clone();
             let job = Box::new(move || {
-                let reply = run(&*handler, &ctx, &request);
+                let reply = run(&*handler, &ctx, &request, budget);
                 if !reply.is_success() {
-                    tracing::info!(type_name = %ctx.type_name, message = %reply.message, "queued request failed");
+                    tracing::info!(type_name = %escape(&ctx.type_name), message = %escape(&reply.message), "queued request failed");
                 }
                 stats_services.stats.record(&ctx.type_name, started.elapsed());
             });
@@ -175,7 +196,7 @@ impl Dispatcher {
                 Err(e) => self.answer(&transport, Reply::failure(e.to_string())),
             };
         }
-        let reply = run(&*handler, &ctx, &request);
+        let reply = run(&*handler, &ctx, &request, budget);
         services.stats.record(&type_name, started.elapsed());
         Some(reply)
     }
@@ -197,7 +218,7 @@ impl Dispatcher {
         match transport {
             Transport::Udp => {
                 if !reply.is_success() {
-                    tracing::info!(message = %reply.message, "UDP request failed");
+                    tracing::info!(message = %escape(&reply.message), "UDP request failed");
                 }
                 None
             }
@@ -213,7 +234,9 @@ impl Dispatcher {
     /// Periodic work: expire endpoints and purge idle capabilities.
     pub fn sweep(&self) {
         self.services.endpoints.sweep();
-        self.services.capabilities.purge();
+        for capability in self.services.capabilities.purge() {
+            self.services.endpoints.close_for_capability(capability);
+        }
     }
 
     /// Drain the asynchronous queue and stop its workers.
@@ -227,8 +250,9 @@ fn failure_for_decode(e: DecodeError) -> Reply {
 }
 
 /// Run a handler, turning its error or panic into a Failure reply.
-fn run(handler: &HandlerFn, ctx: &RequestContext, request: &DecodedRequest) -> Reply {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(ctx, request))) {
+fn run(handler: &HandlerFn, ctx: &RequestContext, request: &DecodedRequest, budget: Option<u64>) -> Reply {
+    let call = || with_request_budget(budget, || handler(ctx, request));
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)) {
         Ok(Ok(reply)) => reply,
         Ok(Err(e)) => e.into_reply(),
         Err(panic) => {
@@ -237,7 +261,7 @@ fn run(handler: &HandlerFn, ctx: &RequestContext, request: &DecodedRequest) -> R
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "handler panicked".into());
-            tracing::error!(type_name = %ctx.type_name, error = %text, "handler panicked");
+            tracing::error!(type_name = %escape(&ctx.type_name), error = %escape(&text), "handler panicked");
             HandlerError::Internal(text).into_reply()
         }
     }

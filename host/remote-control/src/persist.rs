@@ -34,7 +34,7 @@ impl Persistence {
         for object in self.store.load_objects(id)? {
             let object_id = object.id();
             if let Err(e) = region.add_object(object) {
-                tracing::warn!(region = name, object = %object_id, error = %e, "stored object not restored");
+                tracing::warn!(region = %dispatcher_dispatch::escape(name), object = %object_id, error = %dispatcher_dispatch::escape(&e.to_string()), "stored object not restored");
             }
         }
         Ok(region)

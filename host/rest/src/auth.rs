@@ -1,14 +1,18 @@
 //! HTTP authentication (§4): Basic and Digest against the account store, the
-//! god-key rule for unknown names, issued-nonce tracking and a throttle on
-//! failed attempts. Authentication runs before anything else looks at a
-//! request; there is no authorisation beyond it (§4.7, Q4).
+//! god-key rule for unknown names, issued-nonce tracking and the shared login
+//! throttle (`dispatcher_guard::LoginThrottle`, the same one CreateCapability
+//! uses): backoff per (name, address) and per address, never a lockout of an
+//! address that has not failed. Authentication runs before anything else looks
+//! at a request; there is no authorisation beyond it (§4.7, Q4).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
+use dispatcher_guard::{LoginThrottle, Throttled};
 use dispatcher_store::{Account, Store};
 use md5::{Digest, Md5};
 use parking_lot::Mutex;
@@ -24,8 +28,8 @@ pub enum AuthOutcome {
     Challenge,
     /// 400: a Digest header that breaks the rules of §4.5.
     BadRequest(String),
-    /// Too many failures lately for this account or address.
-    Throttled,
+    /// This address (or this name from it) is in backoff after failures.
+    Throttled(Throttled),
 }
 
 fn md5_hex(text: &str) -> String {
@@ -44,12 +48,6 @@ struct NonceState {
     last_nc: Option<u32>,
 }
 
-#[derive(Default)]
-struct Throttle {
-    /// key → (failures, window start)
-    failures: HashMap<String, (u32, Instant)>,
-}
-
 /// Per-service authentication state.
 pub struct Authenticator {
     scheme: AuthScheme,
@@ -58,7 +56,7 @@ pub struct Authenticator {
     god_key: String,
     limits: RestLimits,
     nonces: Mutex<HashMap<String, NonceState>>,
-    throttle: Mutex<Throttle>,
+    throttle: Arc<LoginThrottle>,
 }
 
 /// Splits "First Last" at the first space (§4.4 step 4).
@@ -114,7 +112,7 @@ fn digest_params(text: &str) -> Option<HashMap<String, String>> {
 }
 
 impl Authenticator {
-    pub fn new(config: &RestConfig, limits: &RestLimits) -> Authenticator {
+    pub fn new(config: &RestConfig, limits: &RestLimits, throttle: Arc<LoginThrottle>) -> Authenticator {
         Authenticator {
             scheme: config.scheme(),
             enabled: config.authenticate,
@@ -122,7 +120,7 @@ impl Authenticator {
             god_key: config.god_key.clone(),
             limits: limits.clone(),
             nonces: Mutex::new(HashMap::new()),
-            throttle: Mutex::new(Throttle::default()),
+            throttle,
         }
     }
 
@@ -202,8 +200,9 @@ impl Authenticator {
         if user.is_empty() {
             return AuthOutcome::Challenge;
         }
-        if self.throttled(user, peer) {
-            return AuthOutcome::Throttled;
+        if let Err(t) = self.throttle.check(user, peer) {
+            self.throttle.record_refusal("REST", user, peer, t);
+            return AuthOutcome::Throttled(t);
         }
         let ok = match lookup(store, user) {
             Err(()) => return AuthOutcome::Challenge,
@@ -264,8 +263,9 @@ impl Authenticator {
                 _ => return AuthOutcome::Challenge,
             }
         }
-        if self.throttled(user, peer) {
-            return AuthOutcome::Throttled;
+        if let Err(t) = self.throttle.check(user, peer) {
+            self.throttle.record_refusal("REST", user, peer, t);
+            return AuthOutcome::Throttled(t);
         }
         let material = match lookup(store, user) {
             Err(()) => return AuthOutcome::Challenge,
@@ -297,38 +297,12 @@ impl Authenticator {
         self.record(user, peer, ok)
     }
 
-    fn keys(user: &str, peer: IpAddr) -> [String; 2] {
-        [format!("user:{}", user.to_lowercase()), format!("addr:{peer}")]
-    }
-
-    fn throttled(&self, user: &str, peer: IpAddr) -> bool {
-        let window = Duration::from_secs(self.limits.failed_auth_window_secs);
-        let t = self.throttle.lock();
-        Self::keys(user, peer).iter().any(|k| {
-            t.failures
-                .get(k)
-                .is_some_and(|(n, start)| start.elapsed() < window && *n >= self.limits.max_failed_auth_per_window)
-        })
-    }
-
     fn record(&self, user: &str, peer: IpAddr, ok: bool) -> AuthOutcome {
-        let mut t = self.throttle.lock();
-        let window = Duration::from_secs(self.limits.failed_auth_window_secs);
         if ok {
-            for k in Self::keys(user, peer) {
-                t.failures.remove(&k);
-            }
+            self.throttle.record_success(user, peer);
             return AuthOutcome::Granted;
         }
-        t.failures.retain(|_, (_, start)| start.elapsed() < window);
-        for k in Self::keys(user, peer) {
-            if !t.failures.contains_key(&k) && t.failures.len() >= self.limits.max_throttle_entries {
-                continue;
-            }
-            let entry = t.failures.entry(k).or_insert((0, Instant::now()));
-            entry.0 += 1;
-        }
-        tracing::info!(%peer, user, "REST authentication failed");
+        self.throttle.record_failure("REST", user, peer);
         AuthOutcome::Challenge
     }
 }
@@ -349,7 +323,7 @@ mod tests {
                 ..Default::default()
             })
             .expect("account");
-        let auth = Authenticator::new(&config, &limits);
+        let auth = Authenticator::new(&config, &limits, Arc::new(LoginThrottle::default()));
         (dir, store, auth)
     }
 
@@ -387,27 +361,30 @@ mod tests {
     }
 
     #[test]
-    fn failures_are_throttled_per_account_and_address() {
-        let limits = RestLimits {
-            max_failed_auth_per_window: 3,
-            ..RestLimits::default()
-        };
-        let (_d, store, auth) = setup(RestConfig::default(), limits);
-        for _ in 0..3 {
-            assert_eq!(
-                auth.check(&store, "GET", Some(&basic("Test User:wrong")), PEER),
-                AuthOutcome::Challenge
-            );
+    fn failures_back_off_per_address_without_locking_the_owner_out() {
+        let (_d, store, auth) = setup(RestConfig::default(), RestLimits::default());
+        let attacker: IpAddr = "10.0.0.1".parse().expect("ip");
+        let mut throttled = None;
+        for _ in 0..20 {
+            match auth.check(&store, "GET", Some(&basic("Test User:wrong")), attacker) {
+                AuthOutcome::Challenge => {}
+                AuthOutcome::Throttled(t) => {
+                    throttled = Some(t);
+                    break;
+                }
+                other => panic!("{other:?}"),
+            }
         }
-        // Even the right password is refused until the window passes.
+        assert!(throttled.is_some(), "guessing was never slowed down");
+        // The attacker's address is refused even with the right password…
+        assert!(matches!(
+            auth.check(&store, "GET", Some(&basic("Test User:password")), attacker),
+            AuthOutcome::Throttled(_)
+        ));
+        // …the owner's is not.
         assert_eq!(
             auth.check(&store, "GET", Some(&basic("Test User:password")), PEER),
-            AuthOutcome::Throttled
-        );
-        let other: IpAddr = "10.0.0.1".parse().expect("ip");
-        assert_eq!(
-            auth.check(&store, "GET", Some(&basic("Test User:password")), other),
-            AuthOutcome::Throttled
+            AuthOutcome::Granted
         );
     }
 

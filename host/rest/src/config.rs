@@ -110,13 +110,6 @@ pub struct RestLimits {
     /// Most outstanding nonces remembered (§4.5 FIX: the table is bounded);
     /// the oldest are forgotten first.
     pub max_nonces: usize,
-    /// Failed credential checks allowed per account and per address in one
-    /// window before further attempts are refused without checking.
-    pub max_failed_auth_per_window: u32,
-    /// Length of that window.
-    pub failed_auth_window_secs: u64,
-    /// Most accounts and addresses tracked by the throttle.
-    pub max_throttle_entries: usize,
     /// How long a request waits for another write to the same service (§6.2's
     /// 1000 ms inventory timeout).
     pub store_wait_ms: u64,
@@ -131,9 +124,6 @@ impl Default for RestLimits {
             max_xml_nodes: 200_000,
             nonce_lifetime_secs: 300,
             max_nonces: 10_000,
-            max_failed_auth_per_window: 20,
-            failed_auth_window_secs: 60,
-            max_throttle_entries: 10_000,
             store_wait_ms: 1000,
         }
     }

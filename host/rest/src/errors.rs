@@ -41,7 +41,7 @@ impl RestError {
 
     /// A storage failure: 500 with the operator-facing cause logged, not sent.
     pub fn storage(context: &str, err: &StoreError) -> RestError {
-        tracing::error!(error = %err, "REST {context}");
+        tracing::error!(error = %dispatcher_guard::escape(&err.to_string()), "REST {context}");
         RestError::new(500, context.to_owned())
     }
 }

@@ -23,7 +23,13 @@ fn relative_path(params: &[String]) -> Result<Option<String>, RestError> {
         return Ok(None);
     };
     for segment in rest {
-        if segment.is_empty() || segment == "." || segment == ".." || segment.contains('/') || segment.contains('\\') {
+        if segment.is_empty()
+            || segment == "."
+            || segment == ".."
+            || segment.contains('/')
+            || segment.contains('\\')
+            || segment.chars().any(char::is_control)
+        {
             return Err(RestError::bad_request(format!(
                 "invalid path segment \"{}\"",
                 user(segment)
@@ -33,9 +39,23 @@ fn relative_path(params: &[String]) -> Result<Option<String>, RestError> {
     Ok(Some(rest.join("/")))
 }
 
-fn io_error(e: std::io::Error) -> RestError {
-    tracing::warn!(error = %e, "REST files service");
-    RestError::new(500, "file access failed")
+/// A file-system error caused by the request's path is the client's (4xx);
+/// only the rest is a 500.
+fn io_error(e: std::io::Error, path: &str) -> RestError {
+    let path = user(path);
+    match e.kind() {
+        ErrorKind::NotFound => RestError::not_found(format!("invalid parameters : {path}")),
+        // cap-std reports a link or path leading outside the root this way.
+        ErrorKind::PermissionDenied => RestError::new(403, format!("access denied : {path}")),
+        ErrorKind::InvalidInput => RestError::bad_request(format!("invalid path : {path}")),
+        ErrorKind::NotADirectory | ErrorKind::IsADirectory | ErrorKind::DirectoryNotEmpty | ErrorKind::AlreadyExists => {
+            RestError::new(409, format!("path conflicts with an existing entry : {path}"))
+        }
+        _ => {
+            tracing::warn!(error = %dispatcher_guard::escape(&e.to_string()), "REST files service");
+            RestError::new(500, "file access failed")
+        }
+    }
 }
 
 pub(crate) fn handle(ctx: &Ctx<'_>) -> Result<RestResponse, RestError> {
@@ -52,22 +72,22 @@ pub(crate) fn handle(ctx: &Ctx<'_>) -> Result<RestResponse, RestError> {
             _ => Err(RestError::not_found("invalid parameters")),
         };
     };
-    let dir = Dir::open_ambient_dir(root, ambient_authority()).map_err(io_error)?;
+    let dir = Dir::open_ambient_dir(root, ambient_authority()).map_err(|e| {
+        tracing::warn!(error = %e, "REST files service: cannot open files-root");
+        RestError::new(500, "file access failed")
+    })?;
     match method {
         "GET" | "HEAD" => match dir.read(&path) {
             Ok(data) => Ok(RestResponse::xml(
                 200,
                 format!("<File name=\"{}\">{}</File>", escape(&path), B64.encode(data)),
             )),
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                Err(RestError::not_found(format!("invalid parameters : {}", user(&path))))
-            }
-            Err(e) => Err(io_error(e)),
+            Err(e) => Err(io_error(e, &path)),
         },
         "DELETE" => match dir.remove_file(&path) {
             Ok(()) => Ok(RestResponse::page(&ctx.req.method, 204, &[])),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(RestResponse::page(&ctx.req.method, 204, &[])),
-            Err(e) => Err(io_error(e)),
+            Err(e) => Err(io_error(e, &path)),
         },
         _ => {
             let elements = ctx.body_xml()?;
@@ -77,7 +97,7 @@ pub(crate) fn handle(ctx: &Ctx<'_>) -> Result<RestResponse, RestError> {
                 .ok_or_else(|| RestError::bad_request("invalid request data"))?;
             let data = decode_base64(&file.text)?;
             let existed = dir.exists(&path);
-            dir.write(&path, data).map_err(io_error)?;
+            dir.write(&path, data).map_err(|e| io_error(e, &path))?;
             let status = if existed { 200 } else { 201 };
             Ok(RestResponse::page(
                 &ctx.req.method,
@@ -100,5 +120,6 @@ mod tests {
         assert!(p(&["x", "..", "etc"]).is_err());
         assert!(p(&["x", "a/../../b"]).is_err());
         assert!(p(&["x", ""]).is_err());
+        assert!(p(&["x", "a\0b"]).is_err());
     }
 }

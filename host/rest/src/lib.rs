@@ -115,11 +115,27 @@ impl RestService {
         RestService::with_limits(config, store, RestLimits::default(), SceneLimits::default())
     }
 
+    /// A service whose failed logins count in `login` (the host shares one
+    /// throttle between CreateCapability and REST).
+    pub fn with_login(config: RestConfig, store: Arc<Store>, login: Arc<dispatcher_guard::LoginThrottle>) -> RestService {
+        RestService::build(config, store, RestLimits::default(), SceneLimits::default(), login)
+    }
+
     pub fn with_limits(
         config: RestConfig,
         store: Arc<Store>,
         limits: RestLimits,
         scene_limits: SceneLimits,
+    ) -> RestService {
+        RestService::build(config, store, limits, scene_limits, Arc::new(dispatcher_guard::LoginThrottle::default()))
+    }
+
+    fn build(
+        config: RestConfig,
+        store: Arc<Store>,
+        limits: RestLimits,
+        scene_limits: SceneLimits,
+        login: Arc<dispatcher_guard::LoginThrottle>,
     ) -> RestService {
         if config.active() {
             if AuthScheme::parse(&config.auth_scheme).is_none() {
@@ -141,7 +157,7 @@ impl RestService {
         }
         RestService {
             prefix: config.normalised_prefix(),
-            auth: Authenticator::new(&config, &limits),
+            auth: Authenticator::new(&config, &limits, login),
             config,
             limits,
             scene_limits,
@@ -201,9 +217,15 @@ impl RestService {
             AuthOutcome::BadRequest(why) => {
                 return RestResponse::error(&req.method, &RestError::bad_request(why)).finish(&method)
             }
-            AuthOutcome::Throttled => {
-                let e = RestError::new(429, "too many failed authentication attempts; try again later");
-                return RestResponse::error(&req.method, &e).finish(&method);
+            AuthOutcome::Throttled(t) => {
+                let secs = t.retry_after_secs();
+                let e = RestError::new(
+                    429,
+                    format!("too many failed authentication attempts from this address; retry in {secs} s"),
+                );
+                let mut r = RestResponse::error(&req.method, &e);
+                r.headers.push(("Retry-After".into(), secs.to_string()));
+                return r.finish(&method);
             }
         }
         if req.body_too_large {

@@ -26,6 +26,15 @@ pub struct HttpLimits {
     pub header_timeout_ms: u64,
     /// Time allowed to receive a request's body.
     pub body_timeout_ms: u64,
+    /// Connections one source address may hold open at once; more are closed
+    /// at once (IPv6 counted by /64).
+    pub max_connections_per_address: usize,
+    /// Once this share of `max_connections` is in use, the listener is under
+    /// pressure: each new connection closes the oldest connection that has not
+    /// delivered its first request's headers within `pressure_header_timeout_ms`.
+    pub pressure_percent: u8,
+    /// First-request header time under pressure.
+    pub pressure_header_timeout_ms: u64,
 }
 
 impl Default for HttpLimits {
@@ -34,6 +43,9 @@ impl Default for HttpLimits {
             max_connections: 1024,
             header_timeout_ms: 10_000,
             body_timeout_ms: 30_000,
+            max_connections_per_address: 256,
+            pressure_percent: 90,
+            pressure_header_timeout_ms: 200,
         }
     }
 }
@@ -149,6 +161,25 @@ fn apply(c: &mut HostConfig, section: &str, key: &str, v: &str) -> Result<bool, 
         ("dispatcher", "grantgridmanagersaccess") => d.grant_grid_managers_access = parse_bool(v)?,
         ("dispatcher", "gridmanageraccesslevel") => d.grid_manager_access_level = parse_num(v)?,
         ("dispatcher", "maxlifespan") => d.max_life_span_s = positive(v)?,
+        ("dispatcher", "maxendpointlifespan") => d.max_end_point_life_span_ms = positive(v)?,
+        ("dispatcher", "callbackdatagramspersecond") => d.callback_datagrams_per_second = positive(v)?,
+        ("dispatcher", "callbackbytespersecond") => d.callback_bytes_per_second = positive(v)?,
+        ("dispatcher", "callbackbytesperrequestbyte") => d.callback_bytes_per_request_byte = positive(v)?,
+        ("network", "login_free_failures") => d.login.free_failures_per_account_address = parse_num(v)?,
+        ("network", "login_free_failures_per_address") => d.login.free_failures_per_address = parse_num(v)?,
+        ("network", "login_backoff_base_ms") => d.login.backoff_base_ms = positive(v)?,
+        ("network", "login_backoff_max_ms") => d.login.backoff_max_ms = positive(v)?,
+        ("network", "login_forget_after_s") => d.login.forget_after_s = positive(v)?,
+        ("network", "login_attack_failures_per_minute") => d.login.attack_failures_per_minute = positive(v)?,
+        ("network", "max_connections_per_address") => c.http.max_connections_per_address = positive(v)?,
+        ("network", "pressure_header_timeout_ms") => c.http.pressure_header_timeout_ms = positive(v)?,
+        ("network", "pressure_percent") => {
+            let p: u8 = positive(v)?;
+            if p > 100 {
+                return Err("must be between 1 and 100".into());
+            }
+            c.http.pressure_percent = p;
+        }
         ("restplugins", "enabled") => r.plugins_enabled = parse_bool(v)?,
         ("restplugins", "god_key") => r.god_key = v.to_owned(),
         ("restplugins", "prefix") => r.prefix = v.to_owned(),
@@ -268,6 +299,28 @@ mod tests {
         assert!(text.contains("[Dispatcher] UDPPort"), "{text}");
         assert!(load_text("[Dispatcher]\nUseAuthentication = yes\n").is_err());
         assert!(load_text("[Dispatcher]\nMaxLifeSpan = 0\n").is_err());
+    }
+
+    #[test]
+    fn network_hardening_keys() {
+        let loaded = load_text(
+            "[Network]\nmax_connections_per_address = 8\npressure_percent = 75\npressure_header_timeout_ms = 150\n\
+             login_free_failures = 2\nlogin_free_failures_per_address = 9\nlogin_backoff_base_ms = 10\n\
+             login_backoff_max_ms = 100\nlogin_forget_after_s = 30\nlogin_attack_failures_per_minute = 50\n\
+             [Dispatcher]\nMaxEndPointLifeSpan = 20000\nCallbackDatagramsPerSecond = 7\n\
+             CallbackBytesPerSecond = 7000\nCallbackBytesPerRequestByte = 3\n",
+        )
+        .expect("load");
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        let (h, d) = (&loaded.config.http, &loaded.config.dispatcher);
+        assert_eq!((h.max_connections_per_address, h.pressure_percent, h.pressure_header_timeout_ms), (8, 75, 150));
+        assert_eq!((d.login.free_failures_per_account_address, d.login.free_failures_per_address), (2, 9));
+        assert_eq!((d.login.backoff_base_ms, d.login.backoff_max_ms, d.login.forget_after_s), (10, 100, 30));
+        assert_eq!(d.login.attack_failures_per_minute, 50);
+        assert_eq!(d.max_end_point_life_span_ms, 20_000);
+        assert_eq!((d.callback_datagrams_per_second, d.callback_bytes_per_second, d.callback_bytes_per_request_byte), (7, 7000, 3));
+        assert!(load_text("[Network]\npressure_percent = 101\n").is_err());
+        assert!(load_text("[Dispatcher]\nCallbackBytesPerRequestByte = 0\n").is_err());
     }
 
     #[test]

@@ -18,13 +18,26 @@ pub fn execute(dispatcher: &Dispatcher, line: &str) -> String {
             let b = services.bindings.read().clone();
             format!("Asynchronous Binding: {}\nSynchronous Binding:  {}\n", b.asynchronous, b.synchronous)
         }
-        ["dispatcher", "stats"] => services.stats.report(services.pool.depth()),
+        ["dispatcher", "stats"] => {
+            // §11's format, with the callback line (ours) before the queue
+            // depth once there is something to count.
+            let report = services.stats.report(services.pool.depth());
+            match services.endpoints.counters_are_zero() {
+                true => report,
+                false => {
+                    let (per_type, depth) = report.split_at(report.rfind("Current async queue depth").unwrap_or(report.len()));
+                    format!("{per_type}{}{depth}", services.endpoints.report())
+                }
+            }
+        }
+        ["dispatcher", "stats", "callbacks"] => services.endpoints.report(),
         ["dispatcher", "stats", "reset"] => {
             services.stats.reset();
+            services.endpoints.reset_counters();
             "Dispatcher stats reset\n".into()
         }
         ["dispatcher", "show", "capabilities"] => show_capabilities(dispatcher),
-        ["help"] => "dispatcher binding | dispatcher stats [reset] | dispatcher show capabilities\n".into(),
+        ["help"] => "dispatcher binding | dispatcher stats [reset|callbacks] | dispatcher show capabilities\n".into(),
         _ => format!("unknown command {line:?}; type help\n"),
     }
 }

@@ -8,8 +8,10 @@
 //! an unsupported media type 415, a non-POST method 405, each with a short
 //! plain-text reason.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +20,7 @@ use dispatcher_dispatch::{Dispatcher, Transport};
 use dispatcher_protocol::{Encoding, Reply};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ALLOW, CONNECTION, CONTENT_TYPE};
+use hyper::header::{HeaderValue, ALLOW, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -89,6 +91,23 @@ pub fn route(http_path: &str, path: &str) -> Option<String> {
     Some(percent_encoding::percent_decode_str(segment).decode_utf8_lossy().into_owned())
 }
 
+/// The declared `Content-Length`, when there is a valid one.
+fn declared_length<B>(req: &Request<B>) -> Option<u64> {
+    req.headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// `413` with a Failure in the request's encoding; the body stays unread, so
+/// the connection is closed.
+fn too_large(max_body_bytes: usize, encoding: Encoding) -> Response<Body> {
+    let reply = Reply::failure(format!("Fatal error; request body exceeds the limit of {max_body_bytes} bytes"));
+    let mut r = protocol(StatusCode::PAYLOAD_TOO_LARGE, &reply, encoding);
+    r.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+    r
+}
+
 async fn handle(state: Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let Some(path_domain) = route(&state.http_path, req.uri().path()) else {
         // The Dispatcher path has priority; the REST prefix gets the rest.
@@ -120,20 +139,17 @@ async fn handle(state: Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>)
         );
         return Ok(refuse(req.into_body(), &state.limits, r).await);
     };
+    if declared_length(&req).is_some_and(|n| n > state.max_body_bytes as u64) {
+        // Refused before a byte of the body is read.
+        return Ok(too_large(state.max_body_bytes, encoding));
+    }
     let body = Limited::new(req.into_body(), state.max_body_bytes);
     let collected = tokio::time::timeout(Duration::from_millis(state.limits.body_timeout_ms), body.collect()).await;
     let bytes = match collected {
         Ok(Ok(c)) => c.to_bytes(),
         Ok(Err(e)) => {
             if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
-                let reply = Reply::failure(format!(
-                    "Fatal error; request body exceeds the limit of {} bytes",
-                    state.max_body_bytes
-                ));
-                // The rest of the body is unread: the connection cannot be reused.
-                let mut r = protocol(StatusCode::PAYLOAD_TOO_LARGE, &reply, encoding);
-                r.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
-                return Ok(r);
+                return Ok(too_large(state.max_body_bytes, encoding));
             }
             return Ok(text(StatusCode::BAD_REQUEST, &format!("could not read the request body: {e}")));
         }
@@ -169,8 +185,14 @@ async fn read_rest_body(mut body: Incoming, max: usize, flush: usize) -> Result<
 
 /// Hand one request to the (synchronous) REST service on a blocking thread.
 async fn serve_rest(rest: Arc<RestService>, limits: &HttpLimits, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
-    let (parts, body) = req.into_parts();
     let (max, flush) = (rest.limits().max_body_bytes, rest.limits().max_flush_bytes);
+    if declared_length(&req).is_some_and(|n| n > flush as u64) {
+        // More than would ever be drained (rest-inventory.md §4.6): refused unread.
+        let mut r = text(StatusCode::PAYLOAD_TOO_LARGE, &format!("request body exceeds {max} bytes"));
+        r.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+        return r;
+    }
+    let (parts, body) = req.into_parts();
     let read = tokio::time::timeout(Duration::from_millis(limits.body_timeout_ms), read_rest_body(body, max, flush)).await;
     let (body, body_too_large) = match read {
         Ok(Ok(read)) => read,
@@ -205,19 +227,141 @@ async fn serve_rest(rest: Arc<RestService>, limits: &HttpLimits, peer: SocketAdd
     r
 }
 
+/// Open connections per source address (IPv6 by /64), for the per-address cap.
+#[derive(Default)]
+struct PerAddress(parking_lot::Mutex<HashMap<IpAddr, usize>>);
+
+/// Holds one connection's place in [`PerAddress`]; released on drop.
+struct AddressSlot {
+    table: Arc<PerAddress>,
+    key: IpAddr,
+}
+
+impl PerAddress {
+    fn enter(self: &Arc<Self>, ip: IpAddr, cap: usize) -> Option<AddressSlot> {
+        let key = dispatcher_guard::source_key(ip);
+        let mut t = self.0.lock();
+        let n = t.entry(key).or_insert(0);
+        if *n >= cap {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot { table: self.clone(), key })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut t = self.table.0.lock();
+        if let Some(n) = t.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                t.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// Refuse a connection over its address's cap: a short 503, then close.
+fn refuse_connection(stream: &tokio::net::TcpStream, peer: SocketAddr) {
+    const PAGE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 39\r\nRetry-After: 1\r\nConnection: close\r\n\r\ntoo many connections from this address\n";
+    let _ = stream.try_write(PAGE);
+    tracing::debug!(%peer, "connection over the per-address cap refused");
+}
+
+/// Whether the listener is under pressure: at least `pressure_percent` of the
+/// connection slots in use.
+fn under_pressure(limits: &HttpLimits, permits: &Semaphore) -> bool {
+    let used = limits.max_connections.saturating_sub(permits.available_permits());
+    used * 100 >= limits.max_connections * usize::from(limits.pressure_percent)
+}
+
+/// Slow starters closed per new connection under pressure.
+const EVICTIONS_PER_ARRIVAL: usize = 4;
+
+/// One connection still waiting for its first request's headers.
+struct Starter {
+    since: std::time::Instant,
+    evict: Arc<tokio::sync::Notify>,
+}
+
+/// Connections that have not yet delivered their first request's headers, by
+/// source address (IPv6 by /64), oldest first within each (ids grow with
+/// accept order).
+#[derive(Default)]
+struct Waiting(parking_lot::Mutex<HashMap<IpAddr, std::collections::BTreeMap<u64, Starter>>>);
+
+impl Waiting {
+    fn add(&self, ip: IpAddr, id: u64) -> Arc<tokio::sync::Notify> {
+        let evict = Arc::new(tokio::sync::Notify::new());
+        let starter = Starter { since: std::time::Instant::now(), evict: evict.clone() };
+        self.0.lock().entry(dispatcher_guard::source_key(ip)).or_default().insert(id, starter);
+        evict
+    }
+
+    fn remove(&self, ip: IpAddr, id: u64) {
+        let key = dispatcher_guard::source_key(ip);
+        let mut map = self.0.lock();
+        if let Some(starters) = map.get_mut(&key) {
+            starters.remove(&id);
+            if starters.is_empty() {
+                map.remove(&key);
+            }
+        }
+    }
+
+    /// Close one slow starter that has waited at least `min_age`, taken from
+    /// the address with the most of them (a flood's, not a fresh client's),
+    /// oldest first. Otherwise: how long until one will be eligible (None:
+    /// nobody is waiting).
+    fn evict_one(&self, min_age: Duration) -> Option<Duration> {
+        let mut map = self.0.lock();
+        let mut soonest: Option<Duration> = None;
+        let mut best: Option<(usize, IpAddr, u64)> = None;
+        for (ip, starters) in map.iter() {
+            let Some((&id, oldest)) = starters.iter().next() else { continue };
+            let age = oldest.since.elapsed();
+            if age < min_age {
+                let left = min_age - age;
+                soonest = Some(soonest.map_or(left, |s| s.min(left)));
+                continue;
+            }
+            if best.is_none_or(|(n, _, _)| starters.len() > n) {
+                best = Some((starters.len(), *ip, id));
+            }
+        }
+        let Some((_, ip, id)) = best else {
+            return soonest;
+        };
+        if let Some(starters) = map.get_mut(&ip) {
+            if let Some(starter) = starters.remove(&id) {
+                starter.evict.notify_one();
+            }
+            if starters.is_empty() {
+                map.remove(&ip);
+            }
+        }
+        Some(Duration::ZERO)
+    }
+}
+
 /// Accept connections until `shutdown` flips, then let open connections finish.
+///
+/// Slot defence (docs/security.md): a connection over its address's cap is
+/// refused at once. Under pressure (`pressure_percent` of the slots in use)
+/// every new connection closes one connection that has not delivered its
+/// first request's headers within `pressure_header_timeout_ms` (from the
+/// address holding most of them, oldest first), so a slow-header flood cannot
+/// keep fresh clients waiting for `header_timeout_ms`.
 pub async fn serve(listener: TcpListener, state: Arc<HttpState>, mut shutdown: watch::Receiver<bool>) {
     let permits = Arc::new(Semaphore::new(state.limits.max_connections));
+    let per_address = Arc::new(PerAddress::default());
+    let waiting = Arc::new(Waiting::default());
+    let pressure_deadline = Duration::from_millis(state.limits.pressure_header_timeout_ms);
+    let mut next_id: u64 = 0;
     let mut backoff = Duration::from_millis(5);
     let mut tasks = tokio::task::JoinSet::new();
     loop {
-        let permit = tokio::select! {
-            p = permits.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            _ = shutdown.changed() => break,
-        };
         let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(x) => x,
@@ -232,12 +376,61 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>, mut shutdown: w
             _ = shutdown.changed() => break,
         };
         backoff = Duration::from_millis(5);
+        let Some(address_slot) = per_address.enter(peer.ip(), state.limits.max_connections_per_address) else {
+            refuse_connection(&stream, peer);
+            continue;
+        };
+        if under_pressure(&state.limits, &permits) {
+            // A few per arrival, so that the accept loop outpaces a flood's
+            // reconnects and the backlog (where fresh clients wait) drains.
+            for _ in 0..EVICTIONS_PER_ARRIVAL {
+                if waiting.evict_one(pressure_deadline) != Some(Duration::ZERO) {
+                    break;
+                }
+            }
+        }
+        let permit = match permits.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                // Every slot is taken: wait for one, making room from the
+                // slow starters as they pass their deadline.
+                let acquired = loop {
+                    // Wake when the oldest slow starter passes its deadline
+                    // (or, with none waiting, after the deadline anyway).
+                    let wake = match waiting.evict_one(pressure_deadline) {
+                        Some(d) if d.is_zero() => Duration::from_millis(50),
+                        Some(d) => d,
+                        None => pressure_deadline,
+                    };
+                    tokio::select! {
+                        p = permits.clone().acquire_owned() => break p.ok(),
+                        _ = tokio::time::sleep(wake) => {}
+                        _ = shutdown.changed() => break None,
+                    }
+                };
+                match acquired {
+                    Some(p) => p,
+                    None => break,
+                }
+            }
+        };
         let _ = stream.set_nodelay(true);
         let state = state.clone();
         let mut conn_shutdown = shutdown.clone();
+        let id = next_id;
+        next_id += 1;
+        let evicted = waiting.add(peer.ip(), id);
+        let waiting = waiting.clone();
         tasks.spawn(async move {
             let header_timeout = Duration::from_millis(state.limits.header_timeout_ms);
-            let service = service_fn(move |req| handle(state.clone(), peer, req));
+            let seen = Arc::new(AtomicBool::new(false));
+            let (seen_in_service, waiting_in_service) = (seen.clone(), waiting.clone());
+            let service = service_fn(move |req| {
+                if !seen_in_service.swap(true, Ordering::Relaxed) {
+                    waiting_in_service.remove(peer.ip(), id);
+                }
+                handle(state.clone(), peer, req)
+            });
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(header_timeout)
@@ -250,11 +443,16 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>, mut shutdown: w
                         tracing::debug!(%peer, error = %e, "connection ended with an error");
                     }
                 }
+                _ = evicted.notified() => {
+                    tracing::debug!(%peer, "no request headers in time under pressure; connection closed");
+                }
                 _ = conn_shutdown.changed() => {
                     conn.as_mut().graceful_shutdown();
                     let _ = conn.await;
                 }
             }
+            waiting.remove(peer.ip(), id);
+            drop(address_slot);
             drop(permit);
         });
         // Reap finished connection tasks so the set does not grow.

@@ -150,16 +150,18 @@ pub async fn start(config: &HostConfig, store: Arc<Store>) -> anyhow::Result<Run
     };
     let sink = Arc::new(UdpCallbackSink::bind().context("cannot open the callback socket")?);
     // REST runs only when both switches are on (rest-inventory.md §2).
-    let rest = config
-        .rest
-        .active()
-        .then(|| Arc::new(dispatcher_rest::RestService::new(config.rest.clone(), store.clone())));
     let dispatcher = Dispatcher::new(
         config.dispatcher.clone(),
         Arc::new(StoreDirectory(store.clone())),
         sink,
         limits,
     );
+    // One login throttle for CreateCapability and REST alike.
+    let login = dispatcher.services().login.clone();
+    let rest = config
+        .rest
+        .active()
+        .then(|| Arc::new(dispatcher_rest::RestService::with_login(config.rest.clone(), store.clone(), login)));
     let remote_control = RemoteControlRunning::start(config, store.clone(), &dispatcher)?;
     // After the domains: scripts brought back from the store start at once.
     // With RemoteControl the runtime sees the live scene directly (and lists

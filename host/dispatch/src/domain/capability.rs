@@ -28,6 +28,24 @@ pub fn create(ctx: &RequestContext, req: CreateCapabilityRequest) -> Result<Repl
     }
     .ok_or_else(|| HandlerError::failure("no scene specified"))?;
 
+    // The claimed identity, whether or not such an account exists: unknown
+    // names are throttled exactly like known ones (no account enumeration).
+    let claimed = if !req.user_id.is_nil() {
+        req.user_id.to_string()
+    } else if !req.first_name.is_empty() && !req.last_name.is_empty() {
+        format!("{} {}", req.first_name, req.last_name)
+    } else {
+        req.email_address.clone()
+    };
+    let throttle = &services.login;
+    if let Err(t) = throttle.check(&claimed, ctx.source) {
+        throttle.record_refusal("CreateCapability", &claimed, ctx.source, t);
+        return Err(HandlerError::failure(format!(
+            "too many failed login attempts from this address; retry in {} s",
+            t.retry_after_secs()
+        )));
+    }
+
     let account: Option<Account> = if !req.user_id.is_nil() {
         directory.account_by_id(req.user_id.0).map_err(internal)?
     } else if !req.first_name.is_empty() && !req.last_name.is_empty() {
@@ -37,11 +55,16 @@ pub fn create(ctx: &RequestContext, req: CreateCapabilityRequest) -> Result<Repl
     } else {
         None
     };
-    let account = account.ok_or_else(|| HandlerError::failure(format!("failed to locate account for user {}", req.user_id)))?;
+    let Some(account) = account else {
+        throttle.record_failure("CreateCapability", &claimed, ctx.source);
+        return Err(HandlerError::failure(format!("failed to locate account for user {}", req.user_id)));
+    };
 
     if !auth::verify(&req.hashed_passwd, &account) {
+        throttle.record_failure("CreateCapability", &claimed, ctx.source);
         return Err(HandlerError::failure(format!("failed to authenticate user {}", account.id)));
     }
+    throttle.record_success(&claimed, ctx.source);
 
     if config.use_authentication {
         let estate_role = account.id == scene.estate_owner || scene.estate_managers.contains(&account.id);
@@ -90,6 +113,8 @@ pub fn renew(ctx: &RequestContext, req: RenewCapabilityRequest) -> Result<Reply,
 
 pub fn destroy(ctx: &RequestContext, _req: DestroyCapabilityRequest) -> Result<Reply, HandlerError> {
     if ctx.services.capabilities.destroy(ctx.capability) {
+        // Endpoints (and their registrations) end with their capability.
+        ctx.services.endpoints.close_for_capability(ctx.capability);
         Ok(Reply::ok())
     } else {
         Err(HandlerError::failure("unable to remove the capability"))

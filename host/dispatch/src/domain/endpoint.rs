@@ -47,10 +47,11 @@ pub fn create(ctx: &RequestContext, req: CreateEndPointRequest) -> Result<Reply,
             ))
         })?;
     let owner = ctx.user.as_ref().map(|u| u.id);
+    let capability = ctx.user.as_ref().map(|u| u.capability);
     let ep = ctx
         .services
         .endpoints
-        .create(SocketAddr::new(host, port), owner, i64::from(req.life_span));
+        .create_for(SocketAddr::new(host, port), owner, capability, i64::from(req.life_span));
     Ok(Reply::typed(&CreateEndPointResponse {
         end_point_id: WireUuid(ep.id),
         life_span: millis(ep.lifespan),

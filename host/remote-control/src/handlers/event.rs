@@ -79,10 +79,14 @@ pub fn register_updated_callback(
     require_endpoint(rc, req.end_point_id)?;
     let region = host.region.read();
     let mut regs = host.registrations.lock();
-    check_room(rc, &regs, req.object_ids.len())?;
+    // Duplicate ids collapse: one registration per object and request, so a
+    // request cannot multiply the datagrams one move sends.
+    let mut seen = std::collections::HashSet::with_capacity(req.object_ids.len());
+    let ids: Vec<_> = req.object_ids.iter().filter(|id| seen.insert(id.0)).collect();
+    check_room(rc, &regs, ids.len())?;
     let request_id = Uuid::new_v4();
     let mut warnings = String::new();
-    for id in &req.object_ids {
+    for id in ids {
         let Some(object) = region.object(id.0) else {
             warnings.push_str(&format!("no such object {id}; "));
             continue;
