@@ -77,6 +77,7 @@ impl HostState {
             .ok_or_else(|| HostError::not_permitted(format!("{type_name} has no grant a script can hold")))?;
         self.require(grant)?;
         self.admit()?;
+        self.admit_kind(type_name)?;
         let Json::Object(members) = body else {
             return Err(HostError::invalid("a request must be a JSON object"));
         };

@@ -26,6 +26,7 @@ pub mod runtime;
 pub mod scene;
 pub mod script;
 mod stdio;
+mod wait;
 
 pub use engine::{sha256_hex, ALLOWED_IMPORT_PREFIXES, HANDLERS_EXPORT};
 pub use error::{Fault, ScriptingError};

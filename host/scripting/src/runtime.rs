@@ -41,8 +41,48 @@ const IDLE_POLL: Duration = Duration::from_millis(200);
 /// Scripts waiting for a runner.
 #[derive(Default)]
 struct RunQueue {
-    queue: Mutex<VecDeque<Arc<Script>>>,
+    queue: Mutex<FairQueue>,
     ready: Condvar,
+}
+
+/// The run queue, fair by owner and then by script: owners take turns
+/// (round robin), and each owner's scripts take turns among themselves, so a
+/// well-behaved script waits for at most one turn per other owner with work,
+/// however many busy scripts those owners run.
+#[derive(Default)]
+struct FairQueue {
+    owners: VecDeque<Uuid>,
+    by_owner: HashMap<Uuid, VecDeque<Arc<Script>>>,
+    len: usize,
+}
+
+impl FairQueue {
+    fn push_back(&mut self, script: Arc<Script>) {
+        let owner = script.info.owner_id;
+        let queue = self.by_owner.entry(owner).or_default();
+        if queue.is_empty() {
+            self.owners.push_back(owner);
+        }
+        queue.push_back(script);
+        self.len += 1;
+    }
+
+    fn pop_front(&mut self) -> Option<Arc<Script>> {
+        let owner = self.owners.pop_front()?;
+        let queue = self.by_owner.get_mut(&owner)?;
+        let script = queue.pop_front();
+        if queue.is_empty() {
+            self.by_owner.remove(&owner);
+        } else {
+            self.owners.push_back(owner);
+        }
+        self.len -= usize::from(script.is_some());
+        script
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
 }
 
 enum Job {
@@ -105,6 +145,11 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// The host is shutting down: every running event is interrupted.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Relaxed)
+    }
+
     pub fn get(&self, id: Uuid) -> Option<Arc<Script>> {
         self.scripts.read().get(&id).cloned()
     }
@@ -187,6 +232,8 @@ impl Shared {
 
     /// Explicit start (upload with Start, StartScriptRequest, ResetScriptRequest).
     pub fn start(&self, script: &Arc<Script>) {
+        // A reset interrupts the event running now.
+        script.interrupt();
         {
             let mut c = script.control.lock();
             c.state = RunState::Running;
@@ -200,6 +247,7 @@ impl Shared {
 
     pub fn stop(&self, script: &Arc<Script>) {
         script.control.lock().state = RunState::Stopped;
+        script.interrupt();
         script.clear_activity();
         self.persist_state(script, RunState::Stopped, None);
         self.deliver(script, Event::Unload);
@@ -212,6 +260,7 @@ impl Shared {
             c.removed = true;
             c.state = RunState::Stopped;
         }
+        script.interrupt();
         script.clear_activity();
         self.scripts.write().remove(&script.info.id);
         self.deliver(script, Event::Unload);
@@ -240,12 +289,20 @@ impl Shared {
             self.persist_state(script, RunState::Faulted, Some(fault));
             return;
         }
-        let delay_ms = self.limits.restart_backoff_base_ms.saturating_mul(1 << (restarts - 1).min(16));
+        let delay_ms = self.restart_delay_ms(restarts);
         self.log(script, "warn", &format!("fault {}; restart {restarts} in {delay_ms} ms", fault.as_str()));
+        // Durable, so that a host restart (or crash) starts it with backoff
+        // instead of at once.
+        self.persist_state(script, RunState::Running, Some(fault));
         self.scheduler.add(
             Instant::now() + Duration::from_millis(delay_ms),
             Job::Restart { script: script.info.id },
         );
+    }
+
+    /// Backoff before restart number `restarts` (1 = the first).
+    fn restart_delay_ms(&self, restarts: u32) -> u64 {
+        self.limits.restart_backoff_base_ms.saturating_mul(1 << restarts.saturating_sub(1).min(16))
     }
 }
 
@@ -290,6 +347,11 @@ fn runner(shared: Arc<Shared>) {
             break;
         }
     }
+}
+
+/// The host interrupted the script since `generation` was read.
+fn interrupted(shared: &Shared, script: &Script, generation: u64) -> bool {
+    script.kill_generation() != generation || shared.is_stopping()
 }
 
 fn has_work(script: &Script) -> bool {
@@ -340,8 +402,10 @@ fn run_turn(shared: &Arc<Shared>, script: &Arc<Script>, batch: &mut Vec<Event>) 
                         return;
                     }
                 };
+                let generation = script.kill_generation();
                 match instance::instantiate(shared, script, &compiled, turn) {
                     Ok(l) => *live = Some(l),
+                    Err(_) if interrupted(shared, script, generation) => continue,
                     Err(fault) => {
                         shared.on_fault(script, fault);
                         return;
@@ -354,10 +418,16 @@ fn run_turn(shared: &Arc<Shared>, script: &Arc<Script>, batch: &mut Vec<Event>) 
         let Some(instance) = live.as_mut() else {
             continue;
         };
+        let generation = script.kill_generation();
         match instance::run_event(shared, instance, event, turn) {
             Ok(()) => {
                 script.counters.events_handled.fetch_add(1, Ordering::Relaxed);
                 script.counters.dropped_since_handled.store(0, Ordering::Relaxed);
+            }
+            Err(_) if interrupted(shared, script, generation) => {
+                // Stopped, removed, reset or shut down mid-event: the
+                // instance is dropped, and it is not the script's fault.
+                *live = None;
             }
             Err(fault) => {
                 *live = None;
@@ -660,15 +730,37 @@ impl ScriptHost {
 
     /// Stop every thread; instances are dropped with the host.
     pub fn shutdown(&self) {
+        self.shutdown_within(Duration::from_secs(3600));
+    }
+
+    /// Stop every thread, interrupting every running event (its next epoch
+    /// check or blocking-wait slice sees the stop flag), and wait at most
+    /// `timeout` for the threads. Returns false when some thread was still
+    /// busy at the deadline (it is left behind; the caller goes on shutting
+    /// down).
+    pub fn shutdown_within(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
         self.shared.stopping.store(true, Ordering::Relaxed);
         self.shared.run_queue.ready.notify_all();
         self.shared.scheduler.changed.notify_all();
+        let mut all_done = true;
         for t in self.threads.lock().drain(..) {
-            let _ = t.join();
+            while !t.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            } else {
+                tracing::warn!(thread = ?t.thread().name(), "script thread still busy at the shutdown deadline");
+                all_done = false;
+            }
         }
         for s in self.shared.scripts.read().values() {
-            *s.live.lock() = None;
+            if let Some(mut live) = s.live.try_lock() {
+                *live = None;
+            }
         }
+        all_done
     }
 }
 
@@ -709,10 +801,24 @@ fn load_persisted(shared: &Arc<Shared>) -> Result<(), ScriptingError> {
             capability: cap.id,
         };
         let state = RunState::parse(&row.state);
-        let script = Arc::new(Script::new(info, state, Fault::parse(&row.fault_reason)));
+        let fault = Fault::parse(&row.fault_reason);
+        let script = Arc::new(Script::new(info, state, fault));
         shared.scripts.write().insert(script.info.id, script.clone());
-        if state == RunState::Running {
-            shared.deliver(&script, Event::Start);
+        if state != RunState::Running {
+            continue;
+        }
+        match fault {
+            // It faulted on its last run and was waiting for a restart: the
+            // backoff goes on across host restarts (and crashes).
+            Some(fault) => {
+                script.control.lock().restarts = 1;
+                let delay_ms = shared.restart_delay_ms(1);
+                shared.log(&script, "warn", &format!("faulted ({}) before the host restarted; restart in {delay_ms} ms", fault.as_str()));
+                shared.scheduler.add(Instant::now() + Duration::from_millis(delay_ms), Job::Restart { script: script.info.id });
+            }
+            None => {
+                shared.deliver(&script, Event::Start);
+            }
         }
     }
     Ok(())

@@ -52,6 +52,10 @@ pub struct HostConfig {
     /// `[Scripting]` limits (scripting.md §5); defaults live with the runtime.
     pub scripting: dispatcher_scripting::ScriptingLimits,
     pub remote_control: RemoteControlConfig,
+    /// `[Dispatcher] ShutdownTimeoutMs`: the longest a SIGTERM/SIGINT shutdown
+    /// waits for listeners and script threads before the write-behind flush
+    /// and exit, whatever the guests are doing.
+    pub shutdown_timeout_ms: u64,
 }
 
 impl Default for HostConfig {
@@ -66,6 +70,7 @@ impl Default for HostConfig {
             rest: RestConfig::default(),
             scripting: dispatcher_scripting::ScriptingLimits::default(),
             remote_control: RemoteControlConfig::default(),
+            shutdown_timeout_ms: 10_000,
         }
     }
 }
@@ -148,6 +153,7 @@ fn apply(c: &mut HostConfig, section: &str, key: &str, v: &str) -> Result<bool, 
         ("dispatcher", "grantestatemanagersaccess") => d.grant_estate_managers_access = parse_bool(v)?,
         ("dispatcher", "grantgridmanagersaccess") => d.grant_grid_managers_access = parse_bool(v)?,
         ("dispatcher", "gridmanageraccesslevel") => d.grid_manager_access_level = parse_num(v)?,
+        ("dispatcher", "shutdowntimeoutms") => c.shutdown_timeout_ms = positive(v)?,
         ("dispatcher", "maxlifespan") => d.max_life_span_s = positive(v)?,
         ("restplugins", "enabled") => r.plugins_enabled = parse_bool(v)?,
         ("restplugins", "god_key") => r.god_key = v.to_owned(),
@@ -181,6 +187,9 @@ fn apply(c: &mut HostConfig, section: &str, key: &str, v: &str) -> Result<bool, 
         ("scripting", "storagequotabytes") => s.storage_quota_bytes = positive(v)?,
         ("scripting", "maxrestarts") => s.max_restarts = parse_num(v)?,
         ("scripting", "eventfuellimit") => s.event_fuel_limit = parse_num(v)?,
+        ("scripting", "causedeventspersecond") => s.caused_events_per_second = positive(v)?,
+        ("scripting", "assetcallspersecond") => s.asset_calls_per_second = positive(v)?,
+        ("scripting", "storagewritespersecond") => s.storage_writes_per_second = positive(v)?,
         ("remotecontrol", "enabled") => c.remote_control.enabled = parse_bool(v)?,
         ("remotecontrol", "domain") => {
             if v.is_empty() {
