@@ -41,8 +41,47 @@ const IDLE_POLL: Duration = Duration::from_millis(200);
 /// Scripts waiting for a runner.
 #[derive(Default)]
 struct RunQueue {
-    queue: Mutex<FairQueue>,
+    queue: Mutex<Queues>,
     ready: Condvar,
+}
+
+/// An event that took at least this long (wall time on the runner) marks its
+/// script heavy; a shorter one marks it light again.
+const LIGHT_EVENT: Duration = Duration::from_millis(5);
+
+/// Waiting scripts, light (their last event was short) and heavy (it was
+/// long, or faulted). The pool's runners take light scripts first, then
+/// heavy ones; the express runner takes only light ones, so a well-behaved
+/// script finds a runner even while every pool runner is busy with a long
+/// event. A script that turns heavy on the express runner costs it one event
+/// and then waits with the heavy ones.
+#[derive(Default)]
+struct Queues {
+    light: FairQueue,
+    heavy: FairQueue,
+}
+
+impl Queues {
+    fn push_back(&mut self, script: Arc<Script>) {
+        if script.heavy.load(Ordering::Relaxed) {
+            self.heavy.push_back(script);
+        } else {
+            self.light.push_back(script);
+        }
+    }
+
+    fn pop_front(&mut self, express: bool) -> Option<Arc<Script>> {
+        match self.light.pop_front() {
+            Some(s) => Some(s),
+            None if express => None,
+            None => self.heavy.pop_front(),
+        }
+    }
+
+    /// Nothing waits that this runner could take.
+    fn idle_for(&self, express: bool) -> bool {
+        self.light.is_empty() && (express || self.heavy.is_empty())
+    }
 }
 
 /// The run queue, fair by owner and then by script: owners take turns
@@ -188,7 +227,9 @@ impl Shared {
     fn schedule(&self, script: &Arc<Script>) {
         if !script.scheduled.swap(true, Ordering::AcqRel) {
             self.run_queue.queue.lock().push_back(script.clone());
-            self.run_queue.ready.notify_one();
+            // All: the express runner ignores heavy scripts, so one wake-up
+            // could land where it is not taken.
+            self.run_queue.ready.notify_all();
         }
     }
 
@@ -310,7 +351,7 @@ impl Shared {
 /// A script with more events goes to the back of the run queue when other
 /// scripts are waiting, and simply keeps its runner when none are (no hand-over
 /// between runners, no wake-up).
-fn runner(shared: Arc<Shared>) {
+fn runner(shared: Arc<Shared>, express: bool) {
     let mut batch = Vec::with_capacity(shared.limits.events_per_turn.max(1));
     loop {
         let script = {
@@ -319,7 +360,7 @@ fn runner(shared: Arc<Shared>) {
                 if shared.stopping.load(Ordering::Relaxed) {
                     return;
                 }
-                if let Some(s) = queue.pop_front() {
+                if let Some(s) = queue.pop_front(express) {
                     break s;
                 }
                 shared.run_queue.ready.wait_for(&mut queue, IDLE_POLL);
@@ -329,13 +370,14 @@ fn runner(shared: Arc<Shared>) {
             run_turn(&shared, &script, &mut batch);
             if has_work(&script) {
                 let mut queue = shared.run_queue.queue.lock();
-                if queue.is_empty() && !shared.stopping.load(Ordering::Relaxed) {
+                let keep = !(express && script.heavy.load(Ordering::Relaxed));
+                if keep && queue.idle_for(express) && !shared.stopping.load(Ordering::Relaxed) {
                     continue;
                 }
                 // Still marked scheduled: it goes to the back, behind the others.
                 queue.push_back(script);
                 drop(queue);
-                shared.run_queue.ready.notify_one();
+                shared.run_queue.ready.notify_all();
                 break;
             }
             script.scheduled.store(false, Ordering::Release);
@@ -384,6 +426,8 @@ fn run_turn(shared: &Arc<Shared>, script: &Arc<Script>, batch: &mut Vec<Event>) 
         let Some(event) = events.next() else {
             return;
         };
+        // Instantiation included: a start that takes long makes it heavy.
+        let began = Instant::now();
         let running = script.state() == RunState::Running;
         match event {
             Event::Unload => {
@@ -403,7 +447,11 @@ fn run_turn(shared: &Arc<Shared>, script: &Arc<Script>, batch: &mut Vec<Event>) 
                     }
                 };
                 let generation = script.kill_generation();
-                match instance::instantiate(shared, script, &compiled, turn) {
+                let instantiated = instance::instantiate(shared, script, &compiled, turn);
+                if instantiated.is_err() {
+                    script.heavy.store(true, Ordering::Relaxed);
+                }
+                match instantiated {
                     Ok(l) => *live = Some(l),
                     Err(_) if interrupted(shared, script, generation) => continue,
                     Err(fault) => {
@@ -419,7 +467,9 @@ fn run_turn(shared: &Arc<Shared>, script: &Arc<Script>, batch: &mut Vec<Event>) 
             continue;
         };
         let generation = script.kill_generation();
-        match instance::run_event(shared, instance, event, turn) {
+        let outcome = instance::run_event(shared, instance, event, turn);
+        script.heavy.store(outcome.is_err() || began.elapsed() >= LIGHT_EVENT, Ordering::Relaxed);
+        match outcome {
             Ok(()) => {
                 script.counters.events_handled.fetch_add(1, Ordering::Relaxed);
                 script.counters.dropped_since_handled.store(0, Ordering::Relaxed);
@@ -688,8 +738,10 @@ impl ScriptHost {
         let mut threads = Vec::new();
         for n in 0..shared.limits.runner_threads.max(1) {
             let s = shared.clone();
-            threads.push(spawn(&format!("script-runner-{n}"), move || runner(s))?);
+            threads.push(spawn(&format!("script-runner-{n}"), move || runner(s, false))?);
         }
+        let s = shared.clone();
+        threads.push(spawn("script-runner-express", move || runner(s, true))?);
         let s = shared.clone();
         threads.push(spawn("script-scheduler", move || scheduler(s))?);
         let s = shared.clone();

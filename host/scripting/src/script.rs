@@ -202,6 +202,9 @@ pub struct Script {
     /// Bumped by stop, remove, reset and shutdown: an event that began under
     /// an older value is interrupted at its next epoch check or blocking wait.
     pub kill: AtomicU64,
+    /// Its last event (or instantiation) was long or faulted: it waits for
+    /// the pool's runners, not the express runner.
+    pub heavy: AtomicBool,
 }
 
 impl Script {
@@ -226,6 +229,7 @@ impl Script {
             timer_pending: AtomicBool::new(false),
             position: Mutex::new(None),
             kill: AtomicU64::new(0),
+            heavy: AtomicBool::new(false),
         }
     }
 
