@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use crate::bindings::exports::opensim::dispatcher::handlers::{ChatEvent, MessageEvent, TouchEvent, UpdatedEvent};
 use crate::bindings::opensim::dispatcher::types::{Quaternion, Vector3};
-use crate::cpu_clock::TurnClock;
+use crate::cpu_clock::{thread_cpu_time, TurnClock};
 use crate::engine::{Compiled, ScriptEngine};
 use crate::error::{Fault, ScriptingError};
 use crate::grants::Grants;
@@ -45,8 +45,9 @@ struct RunQueue {
     ready: Condvar,
 }
 
-/// An event that took at least this long (wall time on the runner) marks its
-/// script heavy; a shorter one marks it light again.
+/// A turn that used at least this much (the runner thread's CPU time plus
+/// time in blocking waits, instantiation included; not time preempted, not
+/// host calls) marks its script heavy; a lighter one marks it light again.
 const LIGHT_EVENT: Duration = Duration::from_millis(5);
 
 /// Waiting scripts, light (their last event was short) and heavy (it was
@@ -404,6 +405,21 @@ fn has_work(script: &Script) -> bool {
 /// queue under one lock.
 fn run_turn(shared: &Arc<Shared>, script: &Arc<Script>, batch: &mut Vec<Event>) {
     let turn = TurnClock::now();
+    let mut usage = TurnUsage::default();
+    run_events(shared, script, batch, turn, &mut usage);
+    // One clock reading per turn (a system call), not per event.
+    let used = thread_cpu_time().saturating_sub(turn.cpu()) + usage.blocked;
+    script.heavy.store(usage.faulted || used >= LIGHT_EVENT, Ordering::Relaxed);
+}
+
+/// What a turn used beyond the thread's CPU clock, for the light/heavy mark.
+#[derive(Default)]
+struct TurnUsage {
+    blocked: Duration,
+    faulted: bool,
+}
+
+fn run_events(shared: &Arc<Shared>, script: &Arc<Script>, batch: &mut Vec<Event>, turn: TurnClock, usage: &mut TurnUsage) {
     let mut live = script.live.lock();
     {
         let mut queue = script.queue.lock();
@@ -420,14 +436,13 @@ fn run_turn(shared: &Arc<Shared>, script: &Arc<Script>, batch: &mut Vec<Event>) 
         if script.overflowed.swap(false, Ordering::Relaxed) {
             script.counters.dropped_since_handled.store(0, Ordering::Relaxed);
             *live = None;
+            usage.faulted = true;
             shared.on_fault(script, Fault::EventQueueOverflow);
             return;
         }
         let Some(event) = events.next() else {
             return;
         };
-        // Instantiation included: a start that takes long makes it heavy.
-        let began = Instant::now();
         let running = script.state() == RunState::Running;
         match event {
             Event::Unload => {
@@ -448,9 +463,7 @@ fn run_turn(shared: &Arc<Shared>, script: &Arc<Script>, batch: &mut Vec<Event>) 
                 };
                 let generation = script.kill_generation();
                 let instantiated = instance::instantiate(shared, script, &compiled, turn);
-                if instantiated.is_err() {
-                    script.heavy.store(true, Ordering::Relaxed);
-                }
+                usage.faulted |= instantiated.is_err();
                 match instantiated {
                     Ok(l) => *live = Some(l),
                     Err(_) if interrupted(shared, script, generation) => continue,
@@ -468,7 +481,8 @@ fn run_turn(shared: &Arc<Shared>, script: &Arc<Script>, batch: &mut Vec<Event>) 
         };
         let generation = script.kill_generation();
         let outcome = instance::run_event(shared, instance, event, turn);
-        script.heavy.store(outcome.is_err() || began.elapsed() >= LIGHT_EVENT, Ordering::Relaxed);
+        usage.blocked += instance.store.data().meter.blocked;
+        usage.faulted |= outcome.is_err();
         match outcome {
             Ok(()) => {
                 script.counters.events_handled.fetch_add(1, Ordering::Relaxed);

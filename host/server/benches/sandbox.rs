@@ -183,7 +183,7 @@ fn main() {
     config.data_dir = dir.path().to_owned();
     config.http_port = 0;
     config.dispatcher.udp_port = 0;
-    config.scripting.max_restarts = 1_000;
+    config.scripting.max_restarts = 1;
     config.scripting.memory_limit_bytes = 4 * 1024 * 1024;
     let running = runtime.block_on(dispatcher_server::serve::start(&config, store)).expect("start");
     let url = format!("http://{}/Dispatcher/", running.http_addr);
@@ -220,7 +220,7 @@ fn main() {
                         resets.fetch_add(1, Ordering::Relaxed);
                     }
                 }
-                std::thread::sleep(Duration::from_millis(100));
+                std::thread::sleep(Duration::from_millis(500));
             }
         })
     };
