@@ -293,4 +293,18 @@ mod tests {
         let Err(e) = load_text("[Scripting]\nEventFuelLimit = lots\n") else { panic!("accepted a bad value") };
         assert!(e.to_string().contains("EventFuelLimit"), "{e}");
     }
+
+    #[test]
+    fn sandbox_keys_reach_the_host_and_runtime() {
+        let text = "[Dispatcher]\nshutdowntimeoutms = 2500\n[Scripting]\nCausedEventsPerSecond = 7\nAssetCallsPerSecond = 8\nStorageWritesPerSecond = 9\n";
+        let loaded = load_text(text).expect("load");
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        let c = &loaded.config;
+        let s = &c.scripting;
+        assert_eq!(c.shutdown_timeout_ms, 2500);
+        assert_eq!((s.caused_events_per_second, s.asset_calls_per_second, s.storage_writes_per_second), (7, 8, 9));
+        assert_eq!(HostConfig::default().shutdown_timeout_ms, 10_000);
+        let Err(e) = load_text("[Dispatcher]\nShutdownTimeoutMs = 0\n") else { panic!("accepted zero") };
+        assert!(e.to_string().contains("ShutdownTimeoutMs"), "{e}");
+    }
 }
