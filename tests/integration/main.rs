@@ -12,4 +12,5 @@ mod rc_assets;
 mod rc_objects;
 mod rest;
 mod sandbox_rights;
+mod sandbox_runtime;
 mod scripting;

@@ -20,10 +20,18 @@
 //! | `flood-log` | logs in a tight loop, for ever | dropped lines, then `host-call-limit` |
 //! | `timer-1ms` | `set-timer(1)`, logs every tick | the interval raised to the minimum |
 //! | `timer-off` | `set-timer(0)` | — |
+//! | `sleep-loop` | sleeps 40 ms (a blocking WASI wait) in a loop, for ever | `timeout` (waits are charged to the budget) |
+//! | `sleep <ms>` | one sleep of `ms`, then logs `slept <ms> ms` | `timeout` when longer than the budget |
+//! | `flood-now` | calls `timers.now-ms` (no rate, no grant) in a loop, for ever | `timeout` |
+//! | `ping <object>` | messages `<object>` with `ping <own object>`; a chaos script there answers alike: two scripts messaging each other for ever | the sender's caused-event rate: `rate-limited`, logged as `ping: stopped after <n>` |
+//! | `touch-self` | touches its own object through `messages.send`, and again on every touch | as `ping` (`touch-self: stopped after <n>`) |
+//! | `flood-assets` | `assets.get-from-object` on its own object in a tight loop, for ever | the asset rate, then `host-call-limit` |
+//! | `flood-storage <n>` | `n` tiny `storage.set` calls in one event, then logs `flood-storage: <n> writes` | the storage write rate and the budget (`timeout` or `host-call-limit`) |
 //! | `time-calls <n>` | times `n` calls of `timers.now-ms` (a bare typed crossing) and `n` of `objects.get-position` on its own object, logs ns per call | — (the benchmark reads the log) |
 //!
 //! Grants: `objects:read` and `chat` make the floods reach the host's
-//! handlers; without them they are floods of `not-permitted` answers, which
+//! handlers (`objects:write` for `ping` and `touch-self`, `assets:write` for
+//! `flood-assets`, `storage` for `flood-storage`); without them they are floods of `not-permitted` answers, which
 //! must be throttled just the same.
 
 wit_bindgen::generate!({
@@ -39,9 +47,11 @@ use exports::opensim::dispatcher::handlers::{
 };
 use opensim::dispatcher::log::{log, Level};
 use opensim::dispatcher::self_ as script;
-use opensim::dispatcher::{chat, objects, timers};
+use opensim::dispatcher::{assets, chat, messages, objects, storage, timers};
 
 static TICKS: AtomicU64 = AtomicU64::new(0);
+/// Events of the `ping` and `touch-self` loops handled by this instance.
+static LOOPS: AtomicU64 = AtomicU64::new(0);
 
 /// `black_box` hides the counter from the optimiser, which could otherwise
 /// prove the loop has no effect; we want the CPU really burnt.
@@ -119,6 +129,59 @@ fn flood_log() -> ! {
     }
 }
 
+fn sleep_loop() -> ! {
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(40));
+    }
+}
+
+fn flood_now() -> ! {
+    loop {
+        black_box(timers::now_ms());
+    }
+}
+
+/// One step of a loop between scripts; on an error (the host's throttle) the
+/// loop ends and says after how many steps.
+fn loop_step(name: &str, step: Result<(), opensim::dispatcher::types::Error>) {
+    let n = LOOPS.fetch_add(1, Ordering::Relaxed) + 1;
+    if let Err(e) = step {
+        log(Level::Info, &format!("{name}: stopped after {n}: {e:?}"));
+    }
+}
+
+fn ping(target: &str) {
+    let me = script::object_id();
+    loop_step("ping", objects::message(target, &format!("ping {me}")));
+}
+
+fn touch_self() {
+    let request = format!(
+        r#"{{"$type":"RemoteControl.Messages.TouchObjectRequest","ObjectID":"{}","AvatarID":"{}","LinkNum":0}}"#,
+        script::object_id(),
+        script::owner_id()
+    );
+    loop_step("touch-self", messages::send(&request).map(drop));
+}
+
+fn flood_assets() -> ! {
+    let me = script::object_id();
+    loop {
+        let _ = black_box(assets::get_from_object(&me));
+    }
+}
+
+fn flood_storage(n: u64) {
+    let mut done = 0u64;
+    for i in 0..n {
+        match storage::set(&format!("k{}", i % 64), &[1]) {
+            Ok(()) => done += 1,
+            Err(_) => {}
+        }
+    }
+    log(Level::Info, &format!("flood-storage: {done} writes of {n}"));
+}
+
 /// Guest-side timing of host calls, for the scripting benchmark: the cost a
 /// guest actually sees per call, loop included.
 fn time_calls(n: u64) {
@@ -177,10 +240,24 @@ fn run(command: &str) {
                 Err(e) => log(Level::Error, &format!("set-timer: {e:?}")),
             }
         }
-        other => match other.strip_prefix("time-calls").map(|n| n.trim().parse::<u64>()) {
-            Some(Ok(n)) => time_calls(n),
-            _ => log(Level::Warn, &format!("chaos: unknown command {other:?}")),
-        },
+        "sleep-loop" => sleep_loop(),
+        "flood-now" => flood_now(),
+        "touch-self" => touch_self(),
+        "flood-assets" => flood_assets(),
+        other => {
+            let (verb, arg) = other.split_once(' ').unwrap_or((other, ""));
+            let arg = arg.trim();
+            match (verb, arg.parse::<u64>()) {
+                ("time-calls", Ok(n)) => time_calls(n),
+                ("flood-storage", Ok(n)) => flood_storage(n),
+                ("sleep", Ok(ms)) => {
+                    std::thread::sleep(std::time::Duration::from_millis(ms));
+                    log(Level::Info, &format!("slept {ms} ms"));
+                }
+                ("ping", _) if !arg.is_empty() => ping(arg),
+                _ => log(Level::Warn, &format!("chaos: unknown command {other:?}")),
+            }
+        }
     }
 }
 
@@ -192,7 +269,11 @@ impl Guest for Chaos {
     }
 
     fn on_message(event: MessageEvent) {
-        run(&event.text);
+        // The ping loop logs nothing per step (it would flood the log).
+        match event.text.strip_prefix("ping ") {
+            Some(target) => ping(target.trim()),
+            None => run(&event.text),
+        }
     }
 
     fn on_timer() {
@@ -200,7 +281,12 @@ impl Guest for Chaos {
         log(Level::Info, &format!("tick {n}"));
     }
 
-    fn on_touch(_event: TouchEvent) {}
+    /// Only the `touch-self` loop touches: answer it with the next touch.
+    fn on_touch(_event: TouchEvent) {
+        if script::start_parameter().trim() == "touch-self" {
+            touch_self();
+        }
+    }
     fn on_chat(_event: ChatEvent) {}
     fn on_updated(_event: UpdatedEvent) {}
 }

@@ -100,6 +100,7 @@ impl HostState {
             .ok_or_else(|| HostError::not_permitted(format!("{type_name} has no grant a script can hold")))?;
         self.require(grant)?;
         self.admit()?;
+        self.admit_kind(&type_name)?;
         let bound = match scope::bind(&decoded) {
             None => return Err(HostError::not_permitted(format!("{type_name} has no scope rule"))),
             // The handler would refuse the same members with the same text.

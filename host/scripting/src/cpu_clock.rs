@@ -24,6 +24,11 @@ impl TurnClock {
         }
     }
 
+    /// The thread's CPU clock when the turn began.
+    pub fn cpu(&self) -> Duration {
+        self.cpu
+    }
+
     /// An upper bound of the thread's CPU clock at `at` (as if it had run
     /// without a break since the turn began).
     pub fn cpu_bound_at(&self, at: Instant) -> Duration {

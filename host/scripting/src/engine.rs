@@ -96,6 +96,10 @@ impl ScriptEngine {
         let engine = Engine::new(&engine_config(limits)).map_err(|e| ScriptingError::Engine(format!("{e:#}")))?;
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| ScriptingError::Engine(format!("{e:#}")))?;
+        // Blocking waits bounded by the event's budget and interrupt flag.
+        linker.allow_shadowing(true);
+        crate::wait::shadow_blocking_waits(&mut linker).map_err(|e| ScriptingError::Engine(format!("{e:#}")))?;
+        linker.allow_shadowing(false);
         crate::bindings::RegionScript::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| ScriptingError::Engine(format!("{e:#}")))?;
         let mut hasher = std::collections::hash_map::DefaultHasher::new();

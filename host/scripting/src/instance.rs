@@ -14,7 +14,7 @@ use crate::bindings::RegionScript;
 use crate::engine::Compiled;
 use crate::error::{Fault, HostError};
 use crate::cpu_clock::{thread_cpu_time, TurnClock};
-use crate::limits::EPOCH_TICK;
+use crate::limits::{EPOCH_TICK, INTERRUPT_CHECK_TICKS};
 use crate::runtime::Shared;
 use crate::script::{Event, Script};
 
@@ -76,6 +76,12 @@ impl ResourceLimiter for MemoryLimiter {
 pub struct CallMeter {
     calls: Bucket,
     chat: Bucket,
+    /// Events this script causes (messages, touches, chat lines).
+    caused: Bucket,
+    /// Asset reads and writes.
+    assets: Bucket,
+    /// Storage writes.
+    storage_writes: Bucket,
     pub rejected_this_event: u32,
     /// Time spent inside host calls during the current event (not CPU budget).
     pub host_time: Duration,
@@ -87,6 +93,12 @@ pub struct CallMeter {
     pub budget: Duration,
     /// An upper bound of the runner thread's CPU clock when the event began.
     pub cpu_baseline: Duration,
+    /// Time the guest spent in blocking WASI waits (sleep, poll) during the
+    /// current event: charged to the budget like wasm time, although the
+    /// thread's CPU clock does not advance while it waits.
+    pub blocked: Duration,
+    /// The script's interrupt generation when the event began.
+    pub kill_seen: u64,
 }
 
 impl CallMeter {
@@ -126,12 +138,18 @@ impl Bucket {
     }
 }
 
+/// The host interrupted the event (stop, remove, reset, shutdown): not a
+/// fault of the script, so no restart and no fault reason follow.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted by the host")]
+pub struct Interrupted;
+
 /// What every host call of one instance can reach.
 pub struct HostState {
     /// Built on the first WASI call: most events (and many guests) never make
     /// one, and building a context costs microseconds of every instantiation.
     wasi: Option<WasiCtx>,
-    table: ResourceTable,
+    pub(crate) table: ResourceTable,
     pub limiter: MemoryLimiter,
     pub meter: CallMeter,
     pub script: Arc<Script>,
@@ -161,6 +179,34 @@ impl HostState {
     pub fn admit_chat(&mut self) -> Result<(), HostError> {
         self.admit()?;
         if self.meter.chat.take() {
+            return Ok(());
+        }
+        self.refuse_rate()
+    }
+
+    /// The rate of the request's kind, on top of the call rate: requests that
+    /// cause events in scripts (a message to an object, a touch, a chat line)
+    /// count against the sender's caused-event rate, so scripts that answer
+    /// each other's events slow down and end in `rate-limited`; asset
+    /// requests count against the asset rate.
+    pub fn admit_kind(&mut self, type_name: &str) -> Result<(), HostError> {
+        let short = type_name.rsplit('.').next().unwrap_or(type_name);
+        let bucket = match short {
+            "MessageObjectRequest" | "TouchObjectRequest" | "ChatRequest" => &mut self.meter.caused,
+            "GetAssetRequest" | "GetAssetFromObjectRequest" | "AddAssetRequest" | "TestAssetRequest"
+            | "GetDependentAssetsRequest" | "AddAsset" => &mut self.meter.assets,
+            _ => return Ok(()),
+        };
+        if bucket.take() {
+            return Ok(());
+        }
+        self.refuse_rate()
+    }
+
+    /// A storage write: the call rate and the storage write rate.
+    pub fn admit_storage_write(&mut self) -> Result<(), HostError> {
+        self.admit()?;
+        if self.meter.storage_writes.take() {
             return Ok(());
         }
         self.refuse_rate()
@@ -226,12 +272,17 @@ pub fn instantiate(shared: &Arc<Shared>, script: &Arc<Script>, compiled: &Compil
         meter: CallMeter {
             calls: Bucket::new(limits.host_calls_per_second),
             chat: Bucket::new(limits.chat_lines_per_second),
+            caused: Bucket::new(limits.caused_events_per_second),
+            assets: Bucket::new(limits.asset_calls_per_second),
+            storage_writes: Bucket::new(limits.storage_writes_per_second),
             rejected_this_event: 0,
             host_time: Duration::ZERO,
             timing: false,
             event_started: Instant::now(),
             budget: Duration::from_millis(limits.event_cpu_budget_ms),
             cpu_baseline: Duration::ZERO,
+            blocked: Duration::ZERO,
+            kill_seen: script.kill_generation(),
         },
         script: script.clone(),
         shared: shared.clone(),
@@ -270,18 +321,23 @@ pub fn classify(error: &wasmtime::Error, memory_refused: bool) -> Fault {
 
 /// Ticks of the epoch ticker to wait before looking at the budget again,
 /// with `left` of it unused: 7/8 of it (at least one tick), so the check
-/// lands just before the budget ends rather than a late tick after it.
+/// lands just before the budget ends rather than a late tick after it; and
+/// never more than [`INTERRUPT_CHECK_TICKS`], so that an interrupt (stop,
+/// remove, reset, shutdown) is seen within a few milliseconds.
 fn ticks(left: Duration) -> u64 {
     let tick = EPOCH_TICK.as_nanos().max(1);
-    ((left.as_nanos() * 7 / 8 / tick) as u64).max(1)
+    ((left.as_nanos() * 7 / 8 / tick) as u64).clamp(1, INTERRUPT_CHECK_TICKS)
 }
 
 /// Reset the per-event meter, fuel and deadline before guest code runs.
 fn begin_event(store: &mut Store<HostState>, fuel: u64, turn: TurnClock) -> Result<(), Fault> {
     store.set_fuel(fuel).map_err(|_| Fault::Trap)?;
+    let kill = store.data().script.kill_generation();
     let meter = &mut store.data_mut().meter;
+    meter.kill_seen = kill;
     meter.rejected_this_event = 0;
     meter.host_time = Duration::ZERO;
+    meter.blocked = Duration::ZERO;
     let now = Instant::now();
     meter.event_started = now;
     meter.cpu_baseline = turn.cpu_bound_at(now);
@@ -290,24 +346,38 @@ fn begin_event(store: &mut Store<HostState>, fuel: u64, turn: TurnClock) -> Resu
     Ok(())
 }
 
-/// The epoch deadline passed: stop the guest if its wasm time (host calls
-/// excluded) has reached the budget, otherwise extend the deadline by what is
-/// left. Wall time decides while it is under the budget; once it is over, the
-/// runner thread's CPU clock decides, so time the thread spent preempted (a
-/// busy machine) is not charged. A host call in progress is never interrupted
-/// (epochs are only checked in wasm code), and its time is given back here.
-fn budget_check(store: StoreContextMut<'_, HostState>) -> wasmtime::Result<UpdateDeadline> {
-    let meter = &store.data().meter;
+/// Budget the current event has left, or the error that ends it: the host
+/// interrupted it (stop, remove, reset, shutdown), or its time is used up.
+/// Wall time decides while it is under the budget; once it is over, the
+/// runner thread's CPU clock plus the time spent in blocking waits decides, so
+/// time the thread spent preempted (a busy machine) is not charged, while a
+/// guest that sleeps is. Host calls (the message path, the database) are
+/// given back.
+pub fn budget_left(state: &HostState) -> wasmtime::Result<Duration> {
+    if state.script.kill_generation() != state.meter.kill_seen || state.shared.is_stopping() {
+        return Err(Interrupted.into());
+    }
+    let meter = &state.meter;
     let wall_used = meter.wasm_time();
     let used = if wall_used < meter.budget {
         wall_used
     } else {
-        thread_cpu_time().saturating_sub(meter.cpu_baseline).saturating_sub(meter.host_time)
+        (thread_cpu_time().saturating_sub(meter.cpu_baseline) + meter.blocked).saturating_sub(meter.host_time)
     };
     if used >= meter.budget {
         return Err(Fault::Timeout.into());
     }
-    Ok(UpdateDeadline::Continue(ticks(meter.budget - used)))
+    Ok(meter.budget - used)
+}
+
+/// The epoch deadline passed: stop the guest if it was interrupted or its
+/// budget is used up (see [`budget_left`]), otherwise check again a little
+/// before the rest would run out. A host call in progress is never
+/// interrupted here (epochs are only checked in wasm code); blocking WASI
+/// waits check the same budget themselves (`crate::wait`).
+fn budget_check(store: StoreContextMut<'_, HostState>) -> wasmtime::Result<UpdateDeadline> {
+    let left = budget_left(store.data())?;
+    Ok(UpdateDeadline::Continue(ticks(left)))
 }
 
 /// Run one guest event within the budget; updates the counters.

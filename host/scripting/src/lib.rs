@@ -27,6 +27,7 @@ pub mod scene;
 pub mod scope;
 pub mod script;
 mod stdio;
+mod wait;
 
 pub use engine::{sha256_hex, ALLOWED_IMPORT_PREFIXES, HANDLERS_EXPORT};
 pub use error::{Fault, ScriptingError};

@@ -9,6 +9,11 @@ pub const UNLIMITED_FUEL: u64 = 1 << 62;
 /// Period of the engine's epoch ticker: the granularity of the CPU budget.
 pub const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(1);
 
+/// Longest time between two looks at an event's interrupt flag and budget, in
+/// epoch ticks (and the longest slice of a blocking WASI wait): stop, remove,
+/// reset and shutdown interrupt a running event within about this long.
+pub const INTERRUPT_CHECK_TICKS: u64 = 5;
+
 /// The limits a host applies to every script.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ScriptingLimits {
@@ -55,6 +60,19 @@ pub struct ScriptingLimits {
     pub runner_threads: usize,
     /// Component instances the pooling allocator reserves room for.
     pub pool_instances: u32,
+    /// Events a script may cause per second in other scripts or itself:
+    /// messages to objects, touches, chat lines (each sent request counts
+    /// once, whatever it fans out to). Over it the call is `rate-limited`, so
+    /// two scripts messaging each other slow to this rate and then stop with
+    /// `host-call-limit` if they ignore the refusals.
+    pub caused_events_per_second: u32,
+    /// Asset reads and writes per second per script (`assets.*`, and the
+    /// asset requests through `messages.send`): each may copy megabytes.
+    pub asset_calls_per_second: u32,
+    /// Storage writes (`storage.set`, `storage.delete`) per second per script;
+    /// each write is a database transaction, and its time is charged to the
+    /// event's budget.
+    pub storage_writes_per_second: u32,
 }
 
 impl Default for ScriptingLimits {
@@ -82,6 +100,9 @@ impl Default for ScriptingLimits {
             events_per_turn: 8,
             runner_threads: 2,
             pool_instances: 2_000,
+            caused_events_per_second: 20,
+            asset_calls_per_second: 20,
+            storage_writes_per_second: 100,
         }
     }
 }

@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use crate::bindings::exports::opensim::dispatcher::handlers::{ChatEvent, MessageEvent, TouchEvent, UpdatedEvent};
 use crate::bindings::opensim::dispatcher::types::{Quaternion, Vector3};
-use crate::cpu_clock::TurnClock;
+use crate::cpu_clock::{thread_cpu_time, TurnClock};
 use crate::engine::{Compiled, ScriptEngine};
 use crate::error::{Fault, ScriptingError};
 use crate::grants::Grants;
@@ -41,8 +41,88 @@ const IDLE_POLL: Duration = Duration::from_millis(200);
 /// Scripts waiting for a runner.
 #[derive(Default)]
 struct RunQueue {
-    queue: Mutex<VecDeque<Arc<Script>>>,
+    queue: Mutex<Queues>,
     ready: Condvar,
+}
+
+/// A turn that used at least this much (the runner thread's CPU time plus
+/// time in blocking waits, instantiation included; not time preempted, not
+/// host calls) marks its script heavy; a lighter one marks it light again.
+const LIGHT_EVENT: Duration = Duration::from_millis(5);
+
+/// Waiting scripts, light (their last event was short) and heavy (it was
+/// long, or faulted). The pool's runners take light scripts first, then
+/// heavy ones; the express runner takes only light ones, so a well-behaved
+/// script finds a runner even while every pool runner is busy with a long
+/// event. A script that turns heavy on the express runner costs it one event
+/// and then waits with the heavy ones.
+#[derive(Default)]
+struct Queues {
+    light: FairQueue,
+    heavy: FairQueue,
+}
+
+impl Queues {
+    fn push_back(&mut self, script: Arc<Script>) {
+        if script.heavy.load(Ordering::Relaxed) {
+            self.heavy.push_back(script);
+        } else {
+            self.light.push_back(script);
+        }
+    }
+
+    fn pop_front(&mut self, express: bool) -> Option<Arc<Script>> {
+        match self.light.pop_front() {
+            Some(s) => Some(s),
+            None if express => None,
+            None => self.heavy.pop_front(),
+        }
+    }
+
+    /// Nothing waits that this runner could take.
+    fn idle_for(&self, express: bool) -> bool {
+        self.light.is_empty() && (express || self.heavy.is_empty())
+    }
+}
+
+/// The run queue, fair by owner and then by script: owners take turns
+/// (round robin), and each owner's scripts take turns among themselves, so a
+/// well-behaved script waits for at most one turn per other owner with work,
+/// however many busy scripts those owners run.
+#[derive(Default)]
+struct FairQueue {
+    owners: VecDeque<Uuid>,
+    by_owner: HashMap<Uuid, VecDeque<Arc<Script>>>,
+    len: usize,
+}
+
+impl FairQueue {
+    fn push_back(&mut self, script: Arc<Script>) {
+        let owner = script.info.owner_id;
+        let queue = self.by_owner.entry(owner).or_default();
+        if queue.is_empty() {
+            self.owners.push_back(owner);
+        }
+        queue.push_back(script);
+        self.len += 1;
+    }
+
+    fn pop_front(&mut self) -> Option<Arc<Script>> {
+        let owner = self.owners.pop_front()?;
+        let queue = self.by_owner.get_mut(&owner)?;
+        let script = queue.pop_front();
+        if queue.is_empty() {
+            self.by_owner.remove(&owner);
+        } else {
+            self.owners.push_back(owner);
+        }
+        self.len -= usize::from(script.is_some());
+        script
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
 }
 
 enum Job {
@@ -105,6 +185,11 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// The host is shutting down: every running event is interrupted.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Relaxed)
+    }
+
     pub fn get(&self, id: Uuid) -> Option<Arc<Script>> {
         self.scripts.read().get(&id).cloned()
     }
@@ -143,7 +228,9 @@ impl Shared {
     fn schedule(&self, script: &Arc<Script>) {
         if !script.scheduled.swap(true, Ordering::AcqRel) {
             self.run_queue.queue.lock().push_back(script.clone());
-            self.run_queue.ready.notify_one();
+            // All: the express runner ignores heavy scripts, so one wake-up
+            // could land where it is not taken.
+            self.run_queue.ready.notify_all();
         }
     }
 
@@ -187,6 +274,8 @@ impl Shared {
 
     /// Explicit start (upload with Start, StartScriptRequest, ResetScriptRequest).
     pub fn start(&self, script: &Arc<Script>) {
+        // A reset interrupts the event running now.
+        script.interrupt();
         {
             let mut c = script.control.lock();
             c.state = RunState::Running;
@@ -200,6 +289,7 @@ impl Shared {
 
     pub fn stop(&self, script: &Arc<Script>) {
         script.control.lock().state = RunState::Stopped;
+        script.interrupt();
         script.clear_activity();
         self.persist_state(script, RunState::Stopped, None);
         self.deliver(script, Event::Unload);
@@ -212,6 +302,7 @@ impl Shared {
             c.removed = true;
             c.state = RunState::Stopped;
         }
+        script.interrupt();
         script.clear_activity();
         self.scripts.write().remove(&script.info.id);
         self.deliver(script, Event::Unload);
@@ -240,12 +331,20 @@ impl Shared {
             self.persist_state(script, RunState::Faulted, Some(fault));
             return;
         }
-        let delay_ms = self.limits.restart_backoff_base_ms.saturating_mul(1 << (restarts - 1).min(16));
+        let delay_ms = self.restart_delay_ms(restarts);
         self.log(script, "warn", &format!("fault {}; restart {restarts} in {delay_ms} ms", fault.as_str()));
+        // Durable, so that a host restart (or crash) starts it with backoff
+        // instead of at once.
+        self.persist_state(script, RunState::Running, Some(fault));
         self.scheduler.add(
             Instant::now() + Duration::from_millis(delay_ms),
             Job::Restart { script: script.info.id },
         );
+    }
+
+    /// Backoff before restart number `restarts` (1 = the first).
+    fn restart_delay_ms(&self, restarts: u32) -> u64 {
+        self.limits.restart_backoff_base_ms.saturating_mul(1 << restarts.saturating_sub(1).min(16))
     }
 }
 
@@ -253,7 +352,7 @@ impl Shared {
 /// A script with more events goes to the back of the run queue when other
 /// scripts are waiting, and simply keeps its runner when none are (no hand-over
 /// between runners, no wake-up).
-fn runner(shared: Arc<Shared>) {
+fn runner(shared: Arc<Shared>, express: bool) {
     let mut batch = Vec::with_capacity(shared.limits.events_per_turn.max(1));
     loop {
         let script = {
@@ -262,7 +361,7 @@ fn runner(shared: Arc<Shared>) {
                 if shared.stopping.load(Ordering::Relaxed) {
                     return;
                 }
-                if let Some(s) = queue.pop_front() {
+                if let Some(s) = queue.pop_front(express) {
                     break s;
                 }
                 shared.run_queue.ready.wait_for(&mut queue, IDLE_POLL);
@@ -272,13 +371,14 @@ fn runner(shared: Arc<Shared>) {
             run_turn(&shared, &script, &mut batch);
             if has_work(&script) {
                 let mut queue = shared.run_queue.queue.lock();
-                if queue.is_empty() && !shared.stopping.load(Ordering::Relaxed) {
+                let keep = !(express && script.heavy.load(Ordering::Relaxed));
+                if keep && queue.idle_for(express) && !shared.stopping.load(Ordering::Relaxed) {
                     continue;
                 }
                 // Still marked scheduled: it goes to the back, behind the others.
                 queue.push_back(script);
                 drop(queue);
-                shared.run_queue.ready.notify_one();
+                shared.run_queue.ready.notify_all();
                 break;
             }
             script.scheduled.store(false, Ordering::Release);
@@ -292,6 +392,11 @@ fn runner(shared: Arc<Shared>) {
     }
 }
 
+/// The host interrupted the script since `generation` was read.
+fn interrupted(shared: &Shared, script: &Script, generation: u64) -> bool {
+    script.kill_generation() != generation || shared.is_stopping()
+}
+
 fn has_work(script: &Script) -> bool {
     !script.queue.lock().is_empty() || script.overflowed.load(Ordering::Relaxed)
 }
@@ -300,6 +405,21 @@ fn has_work(script: &Script) -> bool {
 /// queue under one lock.
 fn run_turn(shared: &Arc<Shared>, script: &Arc<Script>, batch: &mut Vec<Event>) {
     let turn = TurnClock::now();
+    let mut usage = TurnUsage::default();
+    run_events(shared, script, batch, turn, &mut usage);
+    // One clock reading per turn (a system call), not per event.
+    let used = thread_cpu_time().saturating_sub(turn.cpu()) + usage.blocked;
+    script.heavy.store(usage.faulted || used >= LIGHT_EVENT, Ordering::Relaxed);
+}
+
+/// What a turn used beyond the thread's CPU clock, for the light/heavy mark.
+#[derive(Default)]
+struct TurnUsage {
+    blocked: Duration,
+    faulted: bool,
+}
+
+fn run_events(shared: &Arc<Shared>, script: &Arc<Script>, batch: &mut Vec<Event>, turn: TurnClock, usage: &mut TurnUsage) {
     let mut live = script.live.lock();
     {
         let mut queue = script.queue.lock();
@@ -316,6 +436,7 @@ fn run_turn(shared: &Arc<Shared>, script: &Arc<Script>, batch: &mut Vec<Event>) 
         if script.overflowed.swap(false, Ordering::Relaxed) {
             script.counters.dropped_since_handled.store(0, Ordering::Relaxed);
             *live = None;
+            usage.faulted = true;
             shared.on_fault(script, Fault::EventQueueOverflow);
             return;
         }
@@ -340,8 +461,12 @@ fn run_turn(shared: &Arc<Shared>, script: &Arc<Script>, batch: &mut Vec<Event>) 
                         return;
                     }
                 };
-                match instance::instantiate(shared, script, &compiled, turn) {
+                let generation = script.kill_generation();
+                let instantiated = instance::instantiate(shared, script, &compiled, turn);
+                usage.faulted |= instantiated.is_err();
+                match instantiated {
                     Ok(l) => *live = Some(l),
+                    Err(_) if interrupted(shared, script, generation) => continue,
                     Err(fault) => {
                         shared.on_fault(script, fault);
                         return;
@@ -354,10 +479,19 @@ fn run_turn(shared: &Arc<Shared>, script: &Arc<Script>, batch: &mut Vec<Event>) 
         let Some(instance) = live.as_mut() else {
             continue;
         };
-        match instance::run_event(shared, instance, event, turn) {
+        let generation = script.kill_generation();
+        let outcome = instance::run_event(shared, instance, event, turn);
+        usage.blocked += instance.store.data().meter.blocked;
+        usage.faulted |= outcome.is_err();
+        match outcome {
             Ok(()) => {
                 script.counters.events_handled.fetch_add(1, Ordering::Relaxed);
                 script.counters.dropped_since_handled.store(0, Ordering::Relaxed);
+            }
+            Err(_) if interrupted(shared, script, generation) => {
+                // Stopped, removed, reset or shut down mid-event: the
+                // instance is dropped, and it is not the script's fault.
+                *live = None;
             }
             Err(fault) => {
                 *live = None;
@@ -618,8 +752,10 @@ impl ScriptHost {
         let mut threads = Vec::new();
         for n in 0..shared.limits.runner_threads.max(1) {
             let s = shared.clone();
-            threads.push(spawn(&format!("script-runner-{n}"), move || runner(s))?);
+            threads.push(spawn(&format!("script-runner-{n}"), move || runner(s, false))?);
         }
+        let s = shared.clone();
+        threads.push(spawn("script-runner-express", move || runner(s, true))?);
         let s = shared.clone();
         threads.push(spawn("script-scheduler", move || scheduler(s))?);
         let s = shared.clone();
@@ -660,15 +796,37 @@ impl ScriptHost {
 
     /// Stop every thread; instances are dropped with the host.
     pub fn shutdown(&self) {
+        self.shutdown_within(Duration::from_secs(3600));
+    }
+
+    /// Stop every thread, interrupting every running event (its next epoch
+    /// check or blocking-wait slice sees the stop flag), and wait at most
+    /// `timeout` for the threads. Returns false when some thread was still
+    /// busy at the deadline (it is left behind; the caller goes on shutting
+    /// down).
+    pub fn shutdown_within(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
         self.shared.stopping.store(true, Ordering::Relaxed);
         self.shared.run_queue.ready.notify_all();
         self.shared.scheduler.changed.notify_all();
+        let mut all_done = true;
         for t in self.threads.lock().drain(..) {
-            let _ = t.join();
+            while !t.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            } else {
+                tracing::warn!(thread = ?t.thread().name(), "script thread still busy at the shutdown deadline");
+                all_done = false;
+            }
         }
         for s in self.shared.scripts.read().values() {
-            *s.live.lock() = None;
+            if let Some(mut live) = s.live.try_lock() {
+                *live = None;
+            }
         }
+        all_done
     }
 }
 
@@ -709,10 +867,24 @@ fn load_persisted(shared: &Arc<Shared>) -> Result<(), ScriptingError> {
             capability: cap.id,
         };
         let state = RunState::parse(&row.state);
-        let script = Arc::new(Script::new(info, state, Fault::parse(&row.fault_reason)));
+        let fault = Fault::parse(&row.fault_reason);
+        let script = Arc::new(Script::new(info, state, fault));
         shared.scripts.write().insert(script.info.id, script.clone());
-        if state == RunState::Running {
-            shared.deliver(&script, Event::Start);
+        if state != RunState::Running {
+            continue;
+        }
+        match fault {
+            // It faulted on its last run and was waiting for a restart: the
+            // backoff goes on across host restarts (and crashes).
+            Some(fault) => {
+                script.control.lock().restarts = 1;
+                let delay_ms = shared.restart_delay_ms(1);
+                shared.log(&script, "warn", &format!("faulted ({}) before the host restarted; restart in {delay_ms} ms", fault.as_str()));
+                shared.scheduler.add(Instant::now() + Duration::from_millis(delay_ms), Job::Restart { script: script.info.id });
+            }
+            None => {
+                shared.deliver(&script, Event::Start);
+            }
         }
     }
     Ok(())

@@ -199,6 +199,12 @@ pub struct Script {
     /// Last known position of the script's object (chat range), refreshed by
     /// `Updated` events; `None` until first needed.
     pub position: Mutex<Option<[f32; 3]>>,
+    /// Bumped by stop, remove, reset and shutdown: an event that began under
+    /// an older value is interrupted at its next epoch check or blocking wait.
+    pub kill: AtomicU64,
+    /// Its last event (or instantiation) was long or faulted: it waits for
+    /// the pool's runners, not the express runner.
+    pub heavy: AtomicBool,
 }
 
 impl Script {
@@ -222,7 +228,19 @@ impl Script {
             timer: Mutex::new(TimerState::default()),
             timer_pending: AtomicBool::new(false),
             position: Mutex::new(None),
+            kill: AtomicU64::new(0),
+            heavy: AtomicBool::new(false),
         }
+    }
+
+    /// The current interrupt generation (read when an event begins).
+    pub fn kill_generation(&self) -> u64 {
+        self.kill.load(Ordering::Acquire)
+    }
+
+    /// Interrupt the event running now, if any (within one epoch check).
+    pub fn interrupt(&self) {
+        self.kill.fetch_add(1, Ordering::AcqRel);
     }
 
     pub fn state(&self) -> RunState {

@@ -64,6 +64,10 @@ pub struct HostConfig {
     /// `[Scripting]` limits (scripting.md §5); defaults live with the runtime.
     pub scripting: dispatcher_scripting::ScriptingLimits,
     pub remote_control: RemoteControlConfig,
+    /// `[Dispatcher] ShutdownTimeoutMs`: the longest a SIGTERM/SIGINT shutdown
+    /// waits for listeners and script threads before the write-behind flush
+    /// and exit, whatever the guests are doing.
+    pub shutdown_timeout_ms: u64,
 }
 
 impl Default for HostConfig {
@@ -78,6 +82,7 @@ impl Default for HostConfig {
             rest: RestConfig::default(),
             scripting: dispatcher_scripting::ScriptingLimits::default(),
             remote_control: RemoteControlConfig::default(),
+            shutdown_timeout_ms: 10_000,
         }
     }
 }
@@ -160,6 +165,7 @@ fn apply(c: &mut HostConfig, section: &str, key: &str, v: &str) -> Result<bool, 
         ("dispatcher", "grantestatemanagersaccess") => d.grant_estate_managers_access = parse_bool(v)?,
         ("dispatcher", "grantgridmanagersaccess") => d.grant_grid_managers_access = parse_bool(v)?,
         ("dispatcher", "gridmanageraccesslevel") => d.grid_manager_access_level = parse_num(v)?,
+        ("dispatcher", "shutdowntimeoutms") => c.shutdown_timeout_ms = positive(v)?,
         ("dispatcher", "maxlifespan") => d.max_life_span_s = positive(v)?,
         ("dispatcher", "maxendpointlifespan") => d.max_end_point_life_span_ms = positive(v)?,
         ("dispatcher", "callbackdatagramspersecond") => d.callback_datagrams_per_second = positive(v)?,
@@ -212,6 +218,9 @@ fn apply(c: &mut HostConfig, section: &str, key: &str, v: &str) -> Result<bool, 
         ("scripting", "storagequotabytes") => s.storage_quota_bytes = positive(v)?,
         ("scripting", "maxrestarts") => s.max_restarts = parse_num(v)?,
         ("scripting", "eventfuellimit") => s.event_fuel_limit = parse_num(v)?,
+        ("scripting", "causedeventspersecond") => s.caused_events_per_second = positive(v)?,
+        ("scripting", "assetcallspersecond") => s.asset_calls_per_second = positive(v)?,
+        ("scripting", "storagewritespersecond") => s.storage_writes_per_second = positive(v)?,
         ("remotecontrol", "enabled") => c.remote_control.enabled = parse_bool(v)?,
         ("remotecontrol", "domain") => {
             if v.is_empty() {
@@ -336,5 +345,19 @@ mod tests {
         assert_eq!((s.event_cpu_budget_ms, s.event_fuel_limit, s.max_component_bytes), (20, 5_000_000, 32 << 20));
         let Err(e) = load_text("[Scripting]\nEventFuelLimit = lots\n") else { panic!("accepted a bad value") };
         assert!(e.to_string().contains("EventFuelLimit"), "{e}");
+    }
+
+    #[test]
+    fn sandbox_keys_reach_the_host_and_runtime() {
+        let text = "[Dispatcher]\nshutdowntimeoutms = 2500\n[Scripting]\nCausedEventsPerSecond = 7\nAssetCallsPerSecond = 8\nStorageWritesPerSecond = 9\n";
+        let loaded = load_text(text).expect("load");
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        let c = &loaded.config;
+        let s = &c.scripting;
+        assert_eq!(c.shutdown_timeout_ms, 2500);
+        assert_eq!((s.caused_events_per_second, s.asset_calls_per_second, s.storage_writes_per_second), (7, 8, 9));
+        assert_eq!(HostConfig::default().shutdown_timeout_ms, 10_000);
+        let Err(e) = load_text("[Dispatcher]\nShutdownTimeoutMs = 0\n") else { panic!("accepted zero") };
+        assert!(e.to_string().contains("ShutdownTimeoutMs"), "{e}");
     }
 }

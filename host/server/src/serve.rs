@@ -33,6 +33,8 @@ pub struct Running {
     pub remote_control: Option<RemoteControlRunning>,
     /// The WebAssembly script host.
     pub scripts: Arc<dispatcher_scripting::ScriptHost>,
+    /// `ShutdownTimeoutMs`: the bound of [`Running::stop`] before the flush.
+    shutdown_timeout: Duration,
 }
 
 /// The RemoteControl domain with its running tick.
@@ -67,17 +69,30 @@ impl RemoteControlRunning {
 }
 
 impl Running {
-    /// Stop accepting, finish open requests, drain the queue.
+    /// Stop accepting, finish open requests, interrupt every script, drain
+    /// the queue, flush the write-behind. Waiting for listeners, scripts and
+    /// the queue is bounded by `ShutdownTimeoutMs` together, whatever the
+    /// guests or clients are doing; the flush always runs.
     pub async fn stop(self) {
+        let deadline = tokio::time::Instant::now() + self.shutdown_timeout;
         let _ = self.shutdown.send(true);
         for t in self.tasks {
-            let _ = t.await;
+            if tokio::time::timeout_at(deadline, t).await.is_err() {
+                tracing::warn!("a listener was still busy at the shutdown deadline");
+            }
         }
         // Scripts first: they send requests into the queue and the domains.
+        // Half of what is left for them, the rest for the queue.
         let scripts = self.scripts.clone();
-        let _ = tokio::task::spawn_blocking(move || scripts.shutdown()).await;
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let scripts_done = tokio::task::spawn_blocking(move || scripts.shutdown_within(left / 2));
+        if !matches!(tokio::time::timeout_at(deadline, scripts_done).await, Ok(Ok(true))) {
+            tracing::warn!("script threads still busy at the shutdown deadline; going on");
+        }
         let d = self.dispatcher.clone();
-        let _ = tokio::task::spawn_blocking(move || d.shutdown()).await;
+        if tokio::time::timeout_at(deadline, tokio::task::spawn_blocking(move || d.shutdown())).await.is_err() {
+            tracing::warn!("the request queue was still busy at the shutdown deadline; going on");
+        }
         if let Some(rc) = self.remote_control {
             let _ = tokio::task::spawn_blocking(move || rc.stop()).await;
         }
@@ -226,6 +241,7 @@ pub async fn start(config: &HostConfig, store: Arc<Store>) -> anyhow::Result<Run
         tasks,
         remote_control,
         scripts,
+        shutdown_timeout: Duration::from_millis(config.shutdown_timeout_ms),
     })
 }
 
@@ -269,7 +285,9 @@ pub fn run(config: HostConfig) -> anyhow::Result<()> {
         running.stop().await;
         anyhow::Ok(())
     })?;
-    runtime.shutdown_timeout(Duration::from_secs(2));
+    // Threads left behind at the deadline (a guest stuck in a host call) do
+    // not hold the exit back.
+    runtime.shutdown_timeout(Duration::from_millis(200));
     tracing::info!("stopped cleanly");
     Ok(())
 }

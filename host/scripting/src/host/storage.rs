@@ -16,6 +16,17 @@ impl HostState {
     }
 }
 
+impl HostState {
+    fn storage_write_ready(&mut self, key: &str) -> Result<(), HostError> {
+        self.require("storage")?;
+        self.admit_storage_write()?;
+        if key.len() > self.shared.limits.max_storage_key_bytes {
+            return Err(HostError::Guest(GuestError::TooLarge));
+        }
+        Ok(())
+    }
+}
+
 fn unavailable(e: dispatcher_store::StoreError) -> HostError {
     tracing::error!(error = %e, "script storage");
     HostError::failed("storage unavailable")
@@ -29,23 +40,22 @@ impl Host for HostState {
         })
     }
 
+    /// Writes are not `timed`: each is a database transaction, and its time
+    /// is charged to the event's budget (with the storage write rate on top),
+    /// so a loop of writes ends within the budget.
     fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), HostError> {
-        self.timed(|h| {
-            h.storage_ready(Some(&key))?;
-            let quota = h.shared.limits.storage_quota_bytes as u64;
-            match h.shared.store.script_storage_set(h.script.info.id, &key, &value, quota) {
-                Ok(true) => Ok(()),
-                Ok(false) => Err(HostError::Guest(GuestError::TooLarge)),
-                Err(e) => Err(unavailable(e)),
-            }
-        })
+        self.storage_write_ready(&key)?;
+        let quota = self.shared.limits.storage_quota_bytes as u64;
+        match self.shared.store.script_storage_set(self.script.info.id, &key, &value, quota) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(HostError::Guest(GuestError::TooLarge)),
+            Err(e) => Err(unavailable(e)),
+        }
     }
 
     fn delete(&mut self, key: String) -> Result<(), HostError> {
-        self.timed(|h| {
-            h.storage_ready(Some(&key))?;
-            h.shared.store.script_storage_delete(h.script.info.id, &key).map_err(unavailable)
-        })
+        self.storage_write_ready(&key)?;
+        self.shared.store.script_storage_delete(self.script.info.id, &key).map_err(unavailable)
     }
 
     fn keys(&mut self) -> Result<Vec<String>, HostError> {
