@@ -166,7 +166,7 @@ impl HostState {
         self.refuse_rate()
     }
 
-    fn refuse_rate(&mut self) -> Result<(), HostError> {
+    pub(crate) fn refuse_rate(&mut self) -> Result<(), HostError> {
         self.script.counters.rate_limited_calls.fetch_add(1, Ordering::Relaxed);
         self.meter.rejected_this_event += 1;
         if self.meter.rejected_this_event > self.shared.limits.max_rejected_calls_per_event {

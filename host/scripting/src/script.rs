@@ -199,6 +199,9 @@ pub struct Script {
     /// Last known position of the script's object (chat range), refreshed by
     /// `Updated` events; `None` until first needed.
     pub position: Mutex<Option<[f32; 3]>>,
+    /// `StorageWritesPerSecond`: kept with the script, so restarts do not
+    /// refill it.
+    pub(crate) storage_writes: Mutex<crate::host::StorageWriteBudget>,
 }
 
 impl Script {
@@ -222,6 +225,7 @@ impl Script {
             timer: Mutex::new(TimerState::default()),
             timer_pending: AtomicBool::new(false),
             position: Mutex::new(None),
+            storage_writes: Mutex::new(crate::host::StorageWriteBudget::default()),
         }
     }
 

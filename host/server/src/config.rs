@@ -181,6 +181,11 @@ fn apply(c: &mut HostConfig, section: &str, key: &str, v: &str) -> Result<bool, 
         ("scripting", "storagequotabytes") => s.storage_quota_bytes = positive(v)?,
         ("scripting", "maxrestarts") => s.max_restarts = parse_num(v)?,
         ("scripting", "eventfuellimit") => s.event_fuel_limit = parse_num(v)?,
+        ("scripting", "maxcomponentfunctions") => s.max_component_functions = positive(v)?,
+        ("scripting", "maxfunctionbodybytes") => s.max_function_body_bytes = positive(v)?,
+        ("scripting", "maxconcurrentcompiles") => s.max_concurrent_compiles = positive(v)?,
+        ("scripting", "compilequeuelength") => s.compile_queue_length = positive(v)?,
+        ("scripting", "storagewritespersecond") => s.storage_writes_per_second = positive(v)?,
         ("remotecontrol", "enabled") => c.remote_control.enabled = parse_bool(v)?,
         ("remotecontrol", "domain") => {
             if v.is_empty() {

@@ -1,4 +1,12 @@
 //! `storage`: the script's durable key-value store, within its quota.
+//!
+//! The quota (`StorageQuotaBytes`) is charged in stored bytes: key, value and
+//! the database's per-entry overhead (`STORAGE_ENTRY_OVERHEAD_BYTES`), checked
+//! by the store in the write's own transaction. Writes (set, delete) are also
+//! rate limited per script (`StorageWritesPerSecond`): each is a committed,
+//! synced transaction, so the rate bounds the disk I/O one script causes.
+
+use std::time::Instant;
 
 use crate::bindings::opensim::dispatcher::storage::Host;
 use crate::bindings::opensim::dispatcher::types::Error as GuestError;
@@ -13,6 +21,43 @@ impl HostState {
             Some(k) if k.len() > self.shared.limits.max_storage_key_bytes => Err(HostError::Guest(GuestError::TooLarge)),
             _ => Ok(()),
         }
+    }
+}
+
+/// Token bucket of one script's storage writes (full at first use, refilled
+/// at `StorageWritesPerSecond`, holding at most one second's worth).
+#[derive(Debug, Default)]
+pub(crate) struct StorageWriteBudget {
+    tokens: f64,
+    last: Option<Instant>,
+}
+
+impl StorageWriteBudget {
+    pub(crate) fn take(&mut self, per_second: u32) -> bool {
+        let rate = f64::from(per_second.max(1));
+        let now = Instant::now();
+        self.tokens = match self.last {
+            None => rate,
+            Some(t) => (self.tokens + now.duration_since(t).as_secs_f64() * rate).min(rate),
+        };
+        self.last = Some(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+impl HostState {
+    /// A storage write: the call rate, then the storage write rate.
+    fn admit_storage_write(&mut self) -> Result<(), HostError> {
+        let rate = self.shared.limits.storage_writes_per_second;
+        if self.script.storage_writes.lock().take(rate) {
+            return Ok(());
+        }
+        self.refuse_rate()
     }
 }
 
@@ -32,6 +77,7 @@ impl Host for HostState {
     fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), HostError> {
         self.timed(|h| {
             h.storage_ready(Some(&key))?;
+            h.admit_storage_write()?;
             let quota = h.shared.limits.storage_quota_bytes as u64;
             match h.shared.store.script_storage_set(h.script.info.id, &key, &value, quota) {
                 Ok(true) => Ok(()),
@@ -44,6 +90,7 @@ impl Host for HostState {
     fn delete(&mut self, key: String) -> Result<(), HostError> {
         self.timed(|h| {
             h.storage_ready(Some(&key))?;
+            h.admit_storage_write()?;
             h.shared.store.script_storage_delete(h.script.info.id, &key).map_err(unavailable)
         })
     }
@@ -53,5 +100,19 @@ impl Host for HostState {
             h.storage_ready(None)?;
             h.shared.store.script_storage_keys(h.script.info.id).map_err(unavailable)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_write_budget_holds_one_second_and_refills() {
+        let mut b = StorageWriteBudget::default();
+        assert!((0..10).all(|_| b.take(10)));
+        assert!(!b.take(10));
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        assert!(b.take(10), "refilled at 10 per second");
     }
 }
