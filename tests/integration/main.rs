@@ -10,4 +10,5 @@ mod core;
 mod rc_assets;
 mod rc_objects;
 mod rest;
+mod sandbox_compile;
 mod scripting;
