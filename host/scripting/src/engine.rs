@@ -201,13 +201,18 @@ impl ScriptEngine {
             return Ok(c.clone());
         }
         self.precheck(bytes)?;
-        let component = self.compile(&hash, bytes)?;
-        check_imports_exports(&self.engine, &component)?;
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| format!("component does not fit the region-script world: {e:#}"))?;
-        let pre = RegionScriptPre::new(pre).map_err(|e| format!("component does not fit the region-script world: {e:#}"))?;
+        let (component, fresh) = self.compile(&hash, bytes)?;
+        let pre = check_imports_exports(&self.engine, &component).and_then(|()| {
+            let pre = self
+                .linker
+                .instantiate_pre(&component)
+                .map_err(|e| format!("component does not fit the region-script world: {e:#}"))?;
+            RegionScriptPre::new(pre).map_err(|e| format!("component does not fit the region-script world: {e:#}"))
+        })?;
+        // Only a component that is accepted is cached on disk.
+        if fresh {
+            self.write_cache(&self.cache_path(&hash), &component);
+        }
         let compiled = Compiled {
             pre,
             hash: hash.clone(),
@@ -292,20 +297,21 @@ impl ScriptEngine {
         }
     }
 
-    fn compile(&self, hash: &str, bytes: &[u8]) -> Result<Component, String> {
+    /// The component from the disk cache, or compiled (then `true`: not on
+    /// disk yet).
+    fn compile(&self, hash: &str, bytes: &[u8]) -> Result<(Component, bool), String> {
         let path = self.cache_path(hash);
         if path.exists() {
             // SAFETY: the file was written by `Component::serialize` of an engine
             // with this very configuration hash, into the host's own data
             // directory; nothing else writes there.
             match unsafe { Component::deserialize_file(&self.engine, &path) } {
-                Ok(c) => return Ok(c),
+                Ok(c) => return Ok((c, false)),
                 Err(e) => tracing::warn!(path = %path.display(), error = %e, "unusable cached component; recompiling"),
             }
         }
         let component = Component::from_binary(&self.engine, bytes).map_err(|e| format!("invalid component: {e:#}"))?;
-        self.write_cache(&path, &component);
-        Ok(component)
+        Ok((component, true))
     }
 
     /// A component already compiled in this process.
