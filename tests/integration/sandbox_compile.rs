@@ -185,9 +185,6 @@ fn sandbox_compile_requests_stay_prompt_while_two_big_compiles_run() {
             })
         })
         .collect();
-    // Let both reach the pool (one compiling, one queued).
-    std::thread::sleep(Duration::from_millis(500));
-    let third = upload(&host, &cap, &object, &many_functions(100, 3));
     let probing = {
         let (sun, done) = (sun.clone(), done.clone());
         std::thread::spawn(move || {
@@ -202,13 +199,15 @@ fn sandbox_compile_requests_stay_prompt_while_two_big_compiles_run() {
             (worst, probes)
         })
     };
+    // Let both reach the pool (one compiling, one queued).
+    std::thread::sleep(Duration::from_millis(500));
+    let third = upload(&host, &cap, &object, &many_functions(100, 3));
     let mut longest = Duration::ZERO;
+    let mut replies = vec![third];
     for u in uploads {
         let (reply, took) = u.join().expect("upload thread");
-        // Not a script (no handlers export), but compiled in full first.
-        assert_eq!(reply["_Success"], 0, "{reply}");
-        assert!(reply["_Message"].as_str().unwrap_or_default().contains("does not export"), "{reply}");
         longest = longest.max(took);
+        replies.push(reply);
     }
     done.store(true, Ordering::Relaxed);
     let (worst, probes) = probing.join().expect("probe thread");
@@ -219,8 +218,12 @@ fn sandbox_compile_requests_stay_prompt_while_two_big_compiles_run() {
         worst < Duration::from_millis(1000),
         "GetSunParameters took up to {worst:?} while uploads compiled for {longest:?}"
     );
-    assert_eq!(third["_Success"], 0, "{third}");
-    assert!(third["_Message"].as_str().unwrap_or_default().contains("CompileQueueLength"), "{third}");
+    // One compiling, one queued: whichever of the three came last was refused
+    // at once; the others compiled in full (not scripts: no handlers export).
+    let message = |r: &Value| r["_Message"].as_str().unwrap_or_default().to_owned();
+    let refused = replies.iter().filter(|r| message(r).contains("CompileQueueLength")).count();
+    let compiled = replies.iter().filter(|r| message(r).contains("does not export")).count();
+    assert_eq!((refused, compiled), (1, 2), "{replies:?}");
     // Refused components leave nothing on disk.
     assert_eq!(cache_files(host.dir.path()), 0);
 }
