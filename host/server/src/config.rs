@@ -286,6 +286,13 @@ mod tests {
         let loaded = load_text("[Scripting]\nEventCpuBudgetMs = 20\neventfuellimit = 5000000\nMaxComponentBytes = 33554432\n").expect("load");
         let s = &loaded.config.scripting;
         assert_eq!((s.event_cpu_budget_ms, s.event_fuel_limit, s.max_component_bytes), (20, 5_000_000, 32 << 20));
+        let loaded = load_text("[Scripting]\nMaxComponentFunctions = 5000\nmaxfunctionbodybytes = 4096\nMaxConcurrentCompiles = 2\nCompileQueueLength = 8\nStorageWritesPerSecond = 20\n").expect("load");
+        let s = &loaded.config.scripting;
+        assert_eq!(
+            (s.max_component_functions, s.max_function_body_bytes, s.max_concurrent_compiles, s.compile_queue_length, s.storage_writes_per_second),
+            (5000, 4096, 2, 8, 20)
+        );
+        assert!(load_text("[Scripting]\nCompileQueueLength = 0\n").is_err());
         let Err(e) = load_text("[Scripting]\nEventFuelLimit = lots\n") else { panic!("accepted a bad value") };
         assert!(e.to_string().contains("EventFuelLimit"), "{e}");
     }

@@ -337,6 +337,7 @@ mod tests {
             n += 1;
         }
         let grown = store.disk_usage().expect("usage").used_bytes() - before;
+        eprintln!("{n} entries at a quota of {quota} bytes took {grown} bytes of database");
         assert!(n > 1000, "{n} entries");
         assert!(grown <= 2 * quota, "{n} entries of {quota} bytes of quota took {grown} bytes");
         assert!(store.delete_script(r.id).expect("delete"));
