@@ -13,4 +13,5 @@ mod rc_objects;
 mod rest;
 mod sandbox_rights;
 mod sandbox_runtime;
+mod sandbox_compile;
 mod scripting;

@@ -139,12 +139,13 @@ impl RemoteControl {
         Ok(())
     }
 
-    /// Remove the root inventory items holding `asset_id`, committed. An object
-    /// that is gone already has nothing to remove.
-    pub fn remove_root_items(&self, region: &str, object_id: Uuid, asset_id: Uuid) -> Result<(), ItemError> {
+    /// Remove the root inventory item `item_id` (or, when there is none, the
+    /// items holding `asset_id`), committed. An object that is gone already
+    /// has nothing to remove.
+    pub fn remove_root_items(&self, region: &str, object_id: Uuid, item_id: Uuid, asset_id: Uuid) -> Result<(), ItemError> {
         let host = self.regions.get(region).ok_or_else(|| ItemError::NoRegion(region.to_owned()))?;
         let mut scene = host.region.write();
-        match scene.remove_root_items(object_id, asset_id) {
+        match scene.remove_root_items(object_id, item_id, asset_id) {
             Ok(0) | Err(SceneError::NoSuchObject(_)) => Ok(()),
             Ok(_) => {
                 let object = scene.object(object_id).ok_or(SceneError::NoSuchObject(object_id))?;

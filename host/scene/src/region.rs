@@ -475,11 +475,16 @@ impl Region {
         Ok(())
     }
 
-    /// Remove the root inventory items that hold `asset_id`; how many went.
-    pub fn remove_root_items(&mut self, id: Uuid, asset_id: Uuid) -> Result<usize, SceneError> {
+    /// Remove the root inventory item `item_id`, or when there is none the
+    /// items that hold `asset_id`; how many went.
+    pub fn remove_root_items(&mut self, id: Uuid, item_id: Uuid, asset_id: Uuid) -> Result<usize, SceneError> {
         let root = self.object_mut(id)?.root_mut();
         let before = root.inventory.len();
-        root.inventory.retain(|item| item.asset_id != asset_id);
+        if root.inventory.iter().any(|item| item.item_id == item_id) {
+            root.inventory.retain(|item| item.item_id != item_id);
+        } else {
+            root.inventory.retain(|item| item.asset_id != asset_id);
+        }
         Ok(before - root.inventory.len())
     }
 

@@ -669,8 +669,15 @@ fn script_items_go_into_the_root_inventory_and_leave_by_asset() {
     let added = root.inventory.last().unwrap();
     assert_eq!((added.name.as_str(), added.asset_id, added.parent_part_id), ("counter", u(40), root.id));
     assert_eq!(root.inventory.len(), 2);
-    assert_eq!(region.remove_root_items(u(100), u(40)).unwrap(), 1);
-    assert_eq!(region.remove_root_items(u(100), u(40)).unwrap(), 0);
+    // Two items share the asset: each leaves by its own id.
+    region
+        .add_root_item(u(100), TaskInventoryItem::new(u(32), "counter 2", AssetType::WasmComponent, u(40)))
+        .unwrap();
+    assert_eq!(region.remove_root_items(u(100), u(32), u(40)).unwrap(), 1);
+    assert_eq!(region.object(u(100)).unwrap().root().inventory.len(), 2);
+    // An unknown item id falls back to the asset (items listed before).
+    assert_eq!(region.remove_root_items(u(100), u(99), u(40)).unwrap(), 1);
+    assert_eq!(region.remove_root_items(u(100), u(30), u(40)).unwrap(), 0);
     assert_eq!(region.object(u(100)).unwrap().root().inventory.len(), 1);
     assert!(matches!(
         region.add_root_item(u(999), TaskInventoryItem::new(u(31), "x", AssetType::WasmComponent, u(41))),

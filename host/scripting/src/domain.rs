@@ -219,10 +219,12 @@ fn upload(shared: &Arc<Shared>, ctx: &RequestContext, req: UploadScriptRequest) 
         "scope:owner" => r.estate || r.object_owner,
         _ => grants::domain_of(g).is_none_or(|d| caps.authorize(user.capability, d, &region).is_ok()),
     });
-    let compiled = shared.engine.load(&bytes).map_err(failure)?;
+    let compiled = compile(shared, bytes)?;
+    let bytes = compiled.1;
+    let compiled = compiled.0;
     let state = if req.start { RunState::Running } else { RunState::Stopped };
     let name = if req.name.trim().is_empty() { "script".to_owned() } else { req.name };
-    let row = ScriptRow {
+    let mut row = ScriptRow {
         id: Uuid::new_v4(),
         region: region.clone(),
         object_id,
@@ -247,10 +249,18 @@ fn upload(shared: &Arc<Shared>, ctx: &RequestContext, req: UploadScriptRequest) 
         temporary: false,
         data: bytes,
     };
-    shared
-        .store
-        .insert_script(&row, &asset)
-        .map_err(|e| HandlerError::Internal(e.to_string()))?;
+    // The script takes up its component (a stored one with the same hash is
+    // shared) under the components lock, so a concurrent removal of the last
+    // other user cannot free it in between.
+    let components = shared.components.lock();
+    match shared.store.insert_script(&row, &asset) {
+        Ok(asset_id) => row.asset_id = asset_id,
+        Err(e) => {
+            shared.release_component_locked(&compiled.hash);
+            return Err(HandlerError::Internal(e.to_string()));
+        }
+    }
+    shared.engine.keep(&compiled);
     let cap = caps.create(user.id, user.name.clone(), region.clone(), grants.domains(), Duration::ZERO);
     let info = ScriptInfo {
         id: row.id,
@@ -267,10 +277,12 @@ fn upload(shared: &Arc<Shared>, ctx: &RequestContext, req: UploadScriptRequest) 
     };
     let script = Arc::new(Script::new(info, state, None));
     shared.scripts.write().insert(row.id, script.clone());
+    drop(components);
     shared.scene.add_script_item(
         &region,
         object_id,
         &crate::scene::ScriptItem {
+            item_id: row.id,
             name,
             asset_id: row.asset_id,
             owner_id: object.owner_id,
@@ -287,6 +299,25 @@ fn upload(shared: &Arc<Shared>, ctx: &RequestContext, req: UploadScriptRequest) 
         grants: grants.to_vec(),
         state: state.as_str().into(),
     }))
+}
+
+/// Compile an upload's component (or take it from the cache): the compile
+/// limits are checked here, on the request's thread, before anything is
+/// queued; compiling runs on the compile pool. The bytes come back for storing.
+fn compile(shared: &Arc<Shared>, bytes: Vec<u8>) -> Result<(crate::engine::Compiled, Vec<u8>), HandlerError> {
+    if let Some(c) = shared.engine.cached(&crate::engine::sha256_hex(&bytes)) {
+        return Ok((c, bytes));
+    }
+    shared.engine.precheck(&bytes).map_err(failure)?;
+    let s = shared.clone();
+    let (result, bytes) = shared
+        .compiles
+        .run(move || {
+            let r = s.engine.load(&bytes);
+            (r, bytes)
+        })
+        .map_err(|e| failure(e.to_string()))?;
+    Ok((result.map_err(failure)?, bytes))
 }
 
 fn list(shared: &Arc<Shared>, ctx: &RequestContext, req: ListScriptsRequest) -> Result<Reply, HandlerError> {

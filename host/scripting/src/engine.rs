@@ -5,8 +5,15 @@
 //! [`RegionScriptPre`] and on disk under `<data>/script-cache/` so that a host
 //! restart deserialises instead of recompiling (Python and JavaScript guests
 //! take seconds to compile).
+//!
+//! Compiling is bounded: before the compiler sees a component, its functions
+//! are counted and its function bodies measured ([`code_shape`]) against
+//! `MaxComponentFunctions` and `MaxFunctionBodyBytes`. Compiled code lives as
+//! long as a script uses it: [`ScriptEngine::forget`] drops the in-memory entry
+//! and deletes the cache file when the last script of a hash is removed, and
+//! [`ScriptEngine::sweep_disk`] deletes at start whatever no script uses.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
@@ -38,6 +45,7 @@ pub const ALLOWED_IMPORT_PREFIXES: &[&str] = &[
 pub struct Compiled {
     pub pre: RegionScriptPre<HostState>,
     pub hash: String,
+    component: Component,
 }
 
 pub struct ScriptEngine {
@@ -46,6 +54,45 @@ pub struct ScriptEngine {
     cache_dir: PathBuf,
     config_hash: String,
     compiled: Mutex<HashMap<String, Compiled>>,
+    max_functions: usize,
+    max_body_bytes: usize,
+}
+
+/// What compiling a component will cost, read from its sections without
+/// compiling: every nested core module and component counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CodeShape {
+    /// Core functions with a body plus canonical functions (lift, lower and
+    /// the resource and task built-ins), each of which the compiler turns into
+    /// machine code.
+    pub functions: usize,
+    /// Bytes of all code sections.
+    pub code_bytes: usize,
+    /// The largest single function body.
+    pub largest_body_bytes: usize,
+}
+
+/// Count a component's functions and measure its bodies. Reads section
+/// headers only (no validation, no compilation): linear in the size and fast.
+pub fn code_shape(bytes: &[u8]) -> Result<CodeShape, String> {
+    use wasmparser::{Parser, Payload};
+    let mut shape = CodeShape::default();
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload.map_err(|e| format!("invalid component: {e}"))? {
+            Payload::CodeSectionStart { count, size, .. } => {
+                shape.functions = shape.functions.saturating_add(count as usize);
+                shape.code_bytes = shape.code_bytes.saturating_add(size as usize);
+            }
+            Payload::CodeSectionEntry(body) => {
+                shape.largest_body_bytes = shape.largest_body_bytes.max(body.range().len());
+            }
+            Payload::ComponentCanonicalSection(reader) => {
+                shape.functions = shape.functions.saturating_add(reader.count() as usize);
+            }
+            _ => {}
+        }
+    }
+    Ok(shape)
 }
 
 /// Hex SHA-256 of the bytes.
@@ -56,6 +103,10 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 fn engine_config(limits: &ScriptingLimits) -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
+    // One compile uses one thread: the compile pool's thread count
+    // (`MaxConcurrentCompiles`) is then the number of cores compiling can
+    // take, and request handling keeps the others.
+    config.parallel_compilation(false);
     // Fuel is counted (FuelConsumed, optional EventFuelLimit); the CPU budget
     // is an epoch deadline driven by the host's 1 ms ticker.
     config.consume_fuel(true);
@@ -117,7 +168,29 @@ impl ScriptEngine {
             cache_dir,
             config_hash: format!("{:016x}", hasher.finish()),
             compiled: Mutex::new(HashMap::new()),
+            max_functions: limits.max_component_functions,
+            max_body_bytes: limits.max_function_body_bytes,
         })
+    }
+
+    /// Everything that can refuse a component before it is compiled: the
+    /// header and the compile limits. Cheap; runs on the caller's thread.
+    pub fn precheck(&self, bytes: &[u8]) -> Result<CodeShape, String> {
+        check_header(bytes)?;
+        let shape = code_shape(bytes)?;
+        if shape.functions > self.max_functions {
+            return Err(format!(
+                "component has {} functions, over MaxComponentFunctions ({}); refused before compiling (the host's [Scripting] MaxComponentFunctions must be raised to accept it)",
+                shape.functions, self.max_functions
+            ));
+        }
+        if shape.largest_body_bytes > self.max_body_bytes {
+            return Err(format!(
+                "component has a function body of {} bytes, over MaxFunctionBodyBytes ({}); refused before compiling (the host's [Scripting] MaxFunctionBodyBytes must be raised to accept it)",
+                shape.largest_body_bytes, self.max_body_bytes
+            ));
+        }
+        Ok(shape)
     }
 
     fn cache_path(&self, hash: &str) -> PathBuf {
@@ -131,41 +204,118 @@ impl ScriptEngine {
         if let Some(c) = self.compiled.lock().get(&hash) {
             return Ok(c.clone());
         }
-        check_header(bytes)?;
-        let component = self.compile(&hash, bytes)?;
-        check_imports_exports(&self.engine, &component)?;
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| format!("component does not fit the region-script world: {e:#}"))?;
-        let pre = RegionScriptPre::new(pre).map_err(|e| format!("component does not fit the region-script world: {e:#}"))?;
-        let compiled = Compiled { pre, hash: hash.clone() };
+        self.precheck(bytes)?;
+        let (component, fresh) = self.compile(&hash, bytes)?;
+        let pre = check_imports_exports(&self.engine, &component).and_then(|()| {
+            let pre = self
+                .linker
+                .instantiate_pre(&component)
+                .map_err(|e| format!("component does not fit the region-script world: {e:#}"))?;
+            RegionScriptPre::new(pre).map_err(|e| format!("component does not fit the region-script world: {e:#}"))
+        })?;
+        // Only a component that is accepted is cached on disk.
+        if fresh {
+            self.write_cache(&self.cache_path(&hash), &component);
+        }
+        let compiled = Compiled {
+            pre,
+            hash: hash.clone(),
+            component,
+        };
         self.compiled.lock().insert(hash, compiled.clone());
         Ok(compiled)
     }
 
-    fn compile(&self, hash: &str, bytes: &[u8]) -> Result<Component, String> {
+    /// Make sure a component a script is about to use is in both caches (a
+    /// concurrent [`forget`](Self::forget) may have dropped it between its
+    /// compile and the script's registration).
+    pub fn keep(&self, compiled: &Compiled) {
+        self.compiled
+            .lock()
+            .entry(compiled.hash.clone())
+            .or_insert_with(|| compiled.clone());
+        let path = self.cache_path(&compiled.hash);
+        if !path.exists() {
+            self.write_cache(&path, &compiled.component);
+        }
+    }
+
+    /// No script uses this component any more: free its compiled code (the
+    /// last clone held by an instance goes with that instance) and delete its
+    /// cache file.
+    pub fn forget(&self, hash: &str) {
+        self.compiled.lock().remove(hash);
+        let path = self.cache_path(hash);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot delete a cached component"),
+        }
+    }
+
+    /// Delete every cache file that is not the current artefact of a hash in
+    /// `in_use`: components of removed scripts, artefacts of an older engine
+    /// configuration, interrupted writes. Returns the files deleted.
+    pub fn sweep_disk(&self, in_use: &HashSet<String>) -> usize {
+        let keep: HashSet<String> = in_use
+            .iter()
+            .map(|h| format!("{h}-{}.cwasm", self.config_hash))
+            .collect();
+        let Ok(entries) = std::fs::read_dir(&self.cache_dir) else {
+            return 0;
+        };
+        let mut deleted = 0;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if keep.contains(&name) || !entry.file_type().is_ok_and(|t| t.is_file()) {
+                continue;
+            }
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => deleted += 1,
+                Err(e) => tracing::warn!(file = %name, error = %e, "cannot delete an unused cached component"),
+            }
+        }
+        deleted
+    }
+
+    /// Files and bytes in the compile cache directory.
+    pub fn disk_usage(&self) -> (usize, u64) {
+        let Ok(entries) = std::fs::read_dir(&self.cache_dir) else {
+            return (0, 0);
+        };
+        entries
+            .flatten()
+            .filter_map(|e| e.metadata().ok().filter(|m| m.is_file()))
+            .fold((0, 0), |(n, b), m| (n + 1, b + m.len()))
+    }
+
+    fn write_cache(&self, path: &Path, component: &Component) {
+        match component.serialize() {
+            Ok(artefact) => {
+                let tmp = path.with_extension("tmp");
+                if let Err(e) = std::fs::write(&tmp, artefact).and_then(|()| std::fs::rename(&tmp, path)) {
+                    tracing::warn!(path = %path.display(), error = %e, "cannot cache compiled component");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot serialise compiled component"),
+        }
+    }
+
+    /// The component from the disk cache, or compiled (then `true`: not on
+    /// disk yet).
+    fn compile(&self, hash: &str, bytes: &[u8]) -> Result<(Component, bool), String> {
         let path = self.cache_path(hash);
         if path.exists() {
             // SAFETY: the file was written by `Component::serialize` of an engine
             // with this very configuration hash, into the host's own data
             // directory; nothing else writes there.
             match unsafe { Component::deserialize_file(&self.engine, &path) } {
-                Ok(c) => return Ok(c),
+                Ok(c) => return Ok((c, false)),
                 Err(e) => tracing::warn!(path = %path.display(), error = %e, "unusable cached component; recompiling"),
             }
         }
         let component = Component::from_binary(&self.engine, bytes).map_err(|e| format!("invalid component: {e:#}"))?;
-        match component.serialize() {
-            Ok(artefact) => {
-                let tmp = path.with_extension("tmp");
-                if let Err(e) = std::fs::write(&tmp, artefact).and_then(|()| std::fs::rename(&tmp, &path)) {
-                    tracing::warn!(path = %path.display(), error = %e, "cannot cache compiled component");
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot serialise compiled component"),
-        }
-        Ok(component)
+        Ok((component, true))
     }
 
     /// A component already compiled in this process.

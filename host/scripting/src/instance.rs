@@ -80,8 +80,6 @@ pub struct CallMeter {
     caused: Bucket,
     /// Asset reads and writes.
     assets: Bucket,
-    /// Storage writes.
-    storage_writes: Bucket,
     pub rejected_this_event: u32,
     /// Time spent inside host calls during the current event (not CPU budget).
     pub host_time: Duration,
@@ -203,16 +201,7 @@ impl HostState {
         self.refuse_rate()
     }
 
-    /// A storage write: the call rate and the storage write rate.
-    pub fn admit_storage_write(&mut self) -> Result<(), HostError> {
-        self.admit()?;
-        if self.meter.storage_writes.take() {
-            return Ok(());
-        }
-        self.refuse_rate()
-    }
-
-    fn refuse_rate(&mut self) -> Result<(), HostError> {
+    pub(crate) fn refuse_rate(&mut self) -> Result<(), HostError> {
         self.script.counters.rate_limited_calls.fetch_add(1, Ordering::Relaxed);
         self.meter.rejected_this_event += 1;
         if self.meter.rejected_this_event > self.shared.limits.max_rejected_calls_per_event {
@@ -274,7 +263,6 @@ pub fn instantiate(shared: &Arc<Shared>, script: &Arc<Script>, compiled: &Compil
             chat: Bucket::new(limits.chat_lines_per_second),
             caused: Bucket::new(limits.caused_events_per_second),
             assets: Bucket::new(limits.asset_calls_per_second),
-            storage_writes: Bucket::new(limits.storage_writes_per_second),
             rejected_this_event: 0,
             host_time: Duration::ZERO,
             timing: false,

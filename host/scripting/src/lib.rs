@@ -13,6 +13,7 @@
 
 mod bindings;
 mod call;
+mod compile_pool;
 mod cpu_clock;
 pub mod domain;
 mod engine;

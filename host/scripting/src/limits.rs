@@ -30,6 +30,24 @@ pub struct ScriptingLimits {
     pub host_calls_per_second: u32,
     pub storage_quota_bytes: usize,
     pub max_restarts: u32,
+    /// Functions a component may define or lift/lower, counted over every
+    /// nested core module and component before anything is compiled: the
+    /// compiler's time and memory grow with it (`MaxComponentFunctions`).
+    pub max_component_functions: usize,
+    /// Largest body of one core function (`MaxFunctionBodyBytes`): one huge
+    /// function is as costly to compile as many small ones.
+    pub max_function_body_bytes: usize,
+    /// Compiles that run at once, on the compile pool's threads, off the
+    /// request path (`MaxConcurrentCompiles`).
+    pub max_concurrent_compiles: usize,
+    /// Uploads that may wait for a compile thread; one more is refused with
+    /// a Failure (`CompileQueueLength`).
+    pub compile_queue_length: usize,
+    /// Storage writes (set and delete) one script may make per second
+    /// (`StorageWritesPerSecond`); beyond, `rate-limited`. Each write is a
+    /// committed transaction, so this bounds a script's disk I/O (and
+    /// its time is charged to the event's budget).
+    pub storage_writes_per_second: u32,
     /// Fuel (about one unit per wasm operator) one event may burn before it is
     /// stopped with `out-of-fuel`; 0 = no fuel limit, fuel is only counted
     /// (`FuelConsumed`). A deterministic bound for operators who want one on
@@ -69,10 +87,6 @@ pub struct ScriptingLimits {
     /// Asset reads and writes per second per script (`assets.*`, and the
     /// asset requests through `messages.send`): each may copy megabytes.
     pub asset_calls_per_second: u32,
-    /// Storage writes (`storage.set`, `storage.delete`) per second per script;
-    /// each write is a database transaction, and its time is charged to the
-    /// event's budget.
-    pub storage_writes_per_second: u32,
 }
 
 impl Default for ScriptingLimits {
@@ -88,6 +102,11 @@ impl Default for ScriptingLimits {
             host_calls_per_second: 10_000,
             storage_quota_bytes: 1024 * 1024,
             max_restarts: 3,
+            max_component_functions: 20_000,
+            max_function_body_bytes: 1024 * 1024,
+            max_concurrent_compiles: 1,
+            compile_queue_length: 4,
+            storage_writes_per_second: 100,
             event_fuel_limit: 0,
             max_rejected_calls_per_event: 1_000,
             chat_lines_per_second: 100,
@@ -102,7 +121,6 @@ impl Default for ScriptingLimits {
             pool_instances: 2_000,
             caused_events_per_second: 20,
             asset_calls_per_second: 20,
-            storage_writes_per_second: 100,
         }
     }
 }

@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 use crate::bindings::exports::opensim::dispatcher::handlers::{ChatEvent, MessageEvent, TouchEvent, UpdatedEvent};
 use crate::bindings::opensim::dispatcher::types::{Quaternion, Vector3};
+use crate::compile_pool::CompilePool;
 use crate::cpu_clock::{thread_cpu_time, TurnClock};
 use crate::engine::{Compiled, ScriptEngine};
 use crate::error::{Fault, ScriptingError};
@@ -176,6 +177,12 @@ pub struct Shared {
     pub store: Arc<Store>,
     pub scene: Arc<dyn SceneHooks>,
     pub scripts: RwLock<HashMap<Uuid, Arc<Script>>>,
+    /// Where uploads compile (bounded threads and queue, off the request path).
+    pub compiles: CompilePool,
+    /// Held while a script joins or leaves `scripts` together with its
+    /// component's references (store rows, compiled code, cache file), so a
+    /// component is never freed while a new script is taking it up.
+    pub components: Mutex<()>,
     run_queue: RunQueue,
     scheduler: Scheduler,
     stopping: AtomicBool,
@@ -295,7 +302,9 @@ impl Shared {
         self.deliver(script, Event::Unload);
     }
 
-    /// Remove a script everywhere: memory, database, capability, inventory.
+    /// Remove a script everywhere: memory, database, capability, inventory;
+    /// its component (stored bytes, compiled code, cache file) goes too when
+    /// no other script uses it.
     pub fn remove(&self, script: &Arc<Script>) {
         {
             let mut c = script.control.lock();
@@ -304,13 +313,27 @@ impl Shared {
         }
         script.interrupt();
         script.clear_activity();
-        self.scripts.write().remove(&script.info.id);
-        self.deliver(script, Event::Unload);
-        if let Err(e) = self.store.delete_script(script.info.id) {
-            tracing::error!(script = %script.info.id, error = %e, "cannot delete script");
+        {
+            let _components = self.components.lock();
+            self.scripts.write().remove(&script.info.id);
+            if let Err(e) = self.store.delete_script(script.info.id) {
+                tracing::error!(script = %script.info.id, error = %e, "cannot delete script");
+            }
+            self.release_component_locked(&script.info.hash);
         }
+        self.deliver(script, Event::Unload);
         self.dispatcher.services().capabilities.destroy(script.info.capability);
-        self.scene.remove_script_item(&script.info.region, script.info.object_id, script.info.asset_id);
+        self.scene
+            .remove_script_item(&script.info.region, script.info.object_id, script.info.id, script.info.asset_id);
+    }
+
+    /// Free a component's compiled code and cache file when no script uses
+    /// it. The caller holds `components`.
+    pub(crate) fn release_component_locked(&self, hash: &str) {
+        if !self.scripts.read().values().any(|s| s.info.hash == hash) {
+            self.engine.forget(hash);
+            crate::compile_pool::return_free_memory();
+        }
     }
 
     /// A fault: drop activity, then restart with backoff or give up.
@@ -736,6 +759,7 @@ impl ScriptHost {
         scene: Option<Arc<dyn SceneHooks>>,
     ) -> Result<ScriptHost, ScriptingError> {
         let engine = ScriptEngine::new(&limits, data_dir)?;
+        let (limits_threads, limits_queue) = (limits.max_concurrent_compiles, limits.compile_queue_length);
         let scene = scene.unwrap_or_else(|| Arc::new(crate::scene::MessagePathScene::new(dispatcher.clone())));
         let shared = Arc::new(Shared {
             limits,
@@ -744,6 +768,8 @@ impl ScriptHost {
             store,
             scene,
             scripts: RwLock::new(HashMap::new()),
+            compiles: CompilePool::new(limits_threads, limits_queue)?,
+            components: Mutex::new(()),
             run_queue: RunQueue::default(),
             scheduler: Scheduler::default(),
             stopping: AtomicBool::new(false),
@@ -807,6 +833,7 @@ impl ScriptHost {
     pub fn shutdown_within(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         self.shared.stopping.store(true, Ordering::Relaxed);
+        self.shared.compiles.close();
         self.shared.run_queue.ready.notify_all();
         self.shared.scheduler.changed.notify_all();
         let mut all_done = true;
@@ -886,6 +913,13 @@ fn load_persisted(shared: &Arc<Shared>) -> Result<(), ScriptingError> {
                 shared.deliver(&script, Event::Start);
             }
         }
+    }
+    // Cache files no stored script uses (removed before this change, or built
+    // by another engine configuration) are deleted.
+    let in_use: std::collections::HashSet<String> = shared.scripts.read().values().map(|s| s.info.hash.clone()).collect();
+    let deleted = shared.engine.sweep_disk(&in_use);
+    if deleted > 0 {
+        tracing::info!(files = deleted, "deleted unused compiled components");
     }
     Ok(())
 }

@@ -23,6 +23,9 @@ pub struct ObjectFacts {
 /// The inventory entry of an uploaded script.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ScriptItem {
+    /// The item's id: the script's id, so that removing one script removes
+    /// its own item even when other scripts of the object share the component.
+    pub item_id: Uuid,
     pub name: String,
     pub asset_id: Uuid,
     pub owner_id: Uuid,
@@ -43,8 +46,9 @@ pub trait SceneHooks: Send + Sync {
     /// cannot reach the live scene and does nothing.
     fn add_script_item(&self, _region: &str, _object_id: Uuid, _item: &ScriptItem) {}
 
-    /// Remove a script's item again.
-    fn remove_script_item(&self, _region: &str, _object_id: Uuid, _asset_id: Uuid) {}
+    /// Remove a script's item again: the item `item_id`, or (items listed
+    /// before item ids were script ids) those holding `asset_id`.
+    fn remove_script_item(&self, _region: &str, _object_id: Uuid, _item_id: Uuid, _asset_id: Uuid) {}
 }
 
 /// Answers through `RemoteControl.Messages.GetObjectDataRequest`, carrying an

@@ -205,6 +205,9 @@ pub struct Script {
     /// Its last event (or instantiation) was long or faulted: it waits for
     /// the pool's runners, not the express runner.
     pub heavy: AtomicBool,
+    /// `StorageWritesPerSecond`: kept with the script, so restarts do not
+    /// refill it.
+    pub(crate) storage_writes: Mutex<crate::host::StorageWriteBudget>,
 }
 
 impl Script {
@@ -230,6 +233,7 @@ impl Script {
             position: Mutex::new(None),
             kill: AtomicU64::new(0),
             heavy: AtomicBool::new(false),
+            storage_writes: Mutex::new(crate::host::StorageWriteBudget::default()),
         }
     }
 

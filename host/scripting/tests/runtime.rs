@@ -532,3 +532,41 @@ fn python_and_javascript_guests_behave_like_the_rust_examples() {
         eprintln!("{}", h.status(s));
     }
 }
+
+#[test]
+fn removing_the_last_script_of_a_component_frees_its_compiled_code_and_cache_file() {
+    let h = Harness::new();
+    let obj = h.object(1);
+    let engine = &h.host.shared.engine;
+    let cache_files = || std::fs::read_dir(h.dir.path().join("script-cache")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!((engine.compiled_count(), cache_files()), (0, 0));
+    let a = h.upload_ok(obj, "touch-lift", &[], "");
+    let b = h.upload_ok(obj, "touch-lift", &[], "");
+    let c = h.upload_ok(obj, "counter", &["storage"], "");
+    assert_eq!((engine.compiled_count(), cache_files()), (2, 2), "identical components share one entry");
+    let remove = |id: &str| {
+        let reply = h.call(json!({ "$type": "Scripting.Messages.RemoveScriptRequest", "ScriptID": id }));
+        assert_eq!(reply["_Success"], 1, "{reply}");
+    };
+    remove(&a);
+    assert_eq!((engine.compiled_count(), cache_files()), (2, 2), "b still uses touch-lift");
+    remove(&b);
+    assert_eq!((engine.compiled_count(), cache_files()), (1, 1));
+    remove(&c);
+    assert_eq!((engine.compiled_count(), cache_files()), (0, 0), "back to the baseline");
+}
+
+#[test]
+fn compile_limits_refuse_before_compiling() {
+    let h = Harness::with_limits(ScriptingLimits { max_component_functions: 1_000, max_function_body_bytes: 4_096, ..limits() });
+    let obj = h.object(1);
+    let funcs: String = (0..1_001).map(|_| "(func)").collect();
+    let reply = h.upload(obj, &wat::parse_str(format!("(component (core module {funcs}))")).expect("wat"), &[], "");
+    let msg = reply["_Message"].as_str().unwrap_or("");
+    assert!(msg.contains("1001 functions, over MaxComponentFunctions (1000)"), "{msg}");
+    let body: String = (0..2_000).map(|_| "i32.const 1 drop ").collect();
+    let reply = h.upload(obj, &wat::parse_str(format!("(component (core module (func {body})))")).expect("wat"), &[], "");
+    let msg = reply["_Message"].as_str().unwrap_or("");
+    assert!(msg.contains("over MaxFunctionBodyBytes (4096)"), "{msg}");
+    assert_eq!(h.host.shared.engine.compiled_count(), 0);
+}

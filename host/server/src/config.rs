@@ -220,6 +220,10 @@ fn apply(c: &mut HostConfig, section: &str, key: &str, v: &str) -> Result<bool, 
         ("scripting", "eventfuellimit") => s.event_fuel_limit = parse_num(v)?,
         ("scripting", "causedeventspersecond") => s.caused_events_per_second = positive(v)?,
         ("scripting", "assetcallspersecond") => s.asset_calls_per_second = positive(v)?,
+        ("scripting", "maxcomponentfunctions") => s.max_component_functions = positive(v)?,
+        ("scripting", "maxfunctionbodybytes") => s.max_function_body_bytes = positive(v)?,
+        ("scripting", "maxconcurrentcompiles") => s.max_concurrent_compiles = positive(v)?,
+        ("scripting", "compilequeuelength") => s.compile_queue_length = positive(v)?,
         ("scripting", "storagewritespersecond") => s.storage_writes_per_second = positive(v)?,
         ("remotecontrol", "enabled") => c.remote_control.enabled = parse_bool(v)?,
         ("remotecontrol", "domain") => {
@@ -343,6 +347,13 @@ mod tests {
         let loaded = load_text("[Scripting]\nEventCpuBudgetMs = 20\neventfuellimit = 5000000\nMaxComponentBytes = 33554432\n").expect("load");
         let s = &loaded.config.scripting;
         assert_eq!((s.event_cpu_budget_ms, s.event_fuel_limit, s.max_component_bytes), (20, 5_000_000, 32 << 20));
+        let loaded = load_text("[Scripting]\nMaxComponentFunctions = 5000\nmaxfunctionbodybytes = 4096\nMaxConcurrentCompiles = 2\nCompileQueueLength = 8\nStorageWritesPerSecond = 20\n").expect("load");
+        let s = &loaded.config.scripting;
+        assert_eq!(
+            (s.max_component_functions, s.max_function_body_bytes, s.max_concurrent_compiles, s.compile_queue_length, s.storage_writes_per_second),
+            (5000, 4096, 2, 8, 20)
+        );
+        assert!(load_text("[Scripting]\nCompileQueueLength = 0\n").is_err());
         let Err(e) = load_text("[Scripting]\nEventFuelLimit = lots\n") else { panic!("accepted a bad value") };
         assert!(e.to_string().contains("EventFuelLimit"), "{e}");
     }

@@ -19,7 +19,7 @@ impl SceneHooks for RemoteControlScene {
     }
 
     fn add_script_item(&self, region: &str, object_id: Uuid, item: &ScriptItem) {
-        let mut entry = TaskInventoryItem::new(Uuid::new_v4(), item.name.clone(), AssetType::WasmComponent, item.asset_id);
+        let mut entry = TaskInventoryItem::new(item.item_id, item.name.clone(), AssetType::WasmComponent, item.asset_id);
         entry.description = "WebAssembly script".into();
         entry.owner_id = item.owner_id;
         entry.last_owner_id = item.owner_id;
@@ -30,8 +30,8 @@ impl SceneHooks for RemoteControlScene {
         }
     }
 
-    fn remove_script_item(&self, region: &str, object_id: Uuid, asset_id: Uuid) {
-        if let Err(e) = self.0.remove_root_items(region, object_id, asset_id) {
+    fn remove_script_item(&self, region: &str, object_id: Uuid, item_id: Uuid, asset_id: Uuid) {
+        if let Err(e) = self.0.remove_root_items(region, object_id, item_id, asset_id) {
             tracing::error!(%region, object = %object_id, error = %e, "cannot remove the script from the object's inventory");
         }
     }

@@ -17,6 +17,7 @@ mod objects;
 mod region_state;
 mod regions;
 mod scripts;
+mod space;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -28,7 +29,8 @@ pub use accounts::{Account, NewAccount};
 pub use dynamics::{DynamicsWriter, DEFAULT_DYNAMICS_FLUSH_INTERVAL};
 pub use error::StoreError;
 pub use regions::{NewRegion, Region};
-pub use scripts::ScriptRow;
+pub use scripts::{ScriptRow, STORAGE_ENTRY_OVERHEAD_BYTES};
+pub use space::DiskUsage;
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "dispatcher.db";
@@ -50,7 +52,11 @@ impl Store {
         let path = data_dir.join(DB_FILE);
         let mut conn = Connection::open(&path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        space::enable_incremental_vacuum(&conn)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
+        // After a checkpoint the write-ahead log is cut back to this size
+        // instead of keeping its largest size on disk.
+        conn.pragma_update(None, "journal_size_limit", space::WAL_SIZE_LIMIT_BYTES)?;
         // FULL: a commit is on disk before the call returns, even across power loss.
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;

@@ -38,6 +38,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema/inventory.sql"),
     // 4: WebAssembly scripts and their storage.
     include_str!("schema/scripts.sql"),
+    // 5: scripts share component assets by hash and the last one deletes it.
+    "CREATE INDEX scripts_hash ON scripts (hash);
+    CREATE INDEX scripts_asset ON scripts (asset_id);",
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

@@ -1,4 +1,13 @@
 //! `storage`: the script's durable key-value store, within its quota.
+//!
+//! The quota (`StorageQuotaBytes`) is charged in stored bytes: key, value and
+//! the database's per-entry overhead (`STORAGE_ENTRY_OVERHEAD_BYTES`), checked
+//! by the store in the write's own transaction. Writes (set, delete) are also
+//! rate limited per script (`StorageWritesPerSecond`): each is a committed,
+//! synced transaction, so the rate bounds the disk I/O one script causes, and
+//! their time is charged to the event's CPU budget.
+
+use std::time::Instant;
 
 use crate::bindings::opensim::dispatcher::storage::Host;
 use crate::bindings::opensim::dispatcher::types::Error as GuestError;
@@ -16,14 +25,40 @@ impl HostState {
     }
 }
 
-impl HostState {
-    fn storage_write_ready(&mut self, key: &str) -> Result<(), HostError> {
-        self.require("storage")?;
-        self.admit_storage_write()?;
-        if key.len() > self.shared.limits.max_storage_key_bytes {
-            return Err(HostError::Guest(GuestError::TooLarge));
+/// Token bucket of one script's storage writes (full at first use, refilled
+/// at `StorageWritesPerSecond`, holding at most one second's worth).
+#[derive(Debug, Default)]
+pub(crate) struct StorageWriteBudget {
+    tokens: f64,
+    last: Option<Instant>,
+}
+
+impl StorageWriteBudget {
+    pub(crate) fn take(&mut self, per_second: u32) -> bool {
+        let rate = f64::from(per_second.max(1));
+        let now = Instant::now();
+        self.tokens = match self.last {
+            None => rate,
+            Some(t) => (self.tokens + now.duration_since(t).as_secs_f64() * rate).min(rate),
+        };
+        self.last = Some(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
         }
-        Ok(())
+    }
+}
+
+impl HostState {
+    /// A storage write: the call rate, then the storage write rate.
+    fn admit_storage_write(&mut self) -> Result<(), HostError> {
+        let rate = self.shared.limits.storage_writes_per_second;
+        if self.script.storage_writes.lock().take(rate) {
+            return Ok(());
+        }
+        self.refuse_rate()
     }
 }
 
@@ -44,7 +79,8 @@ impl Host for HostState {
     /// is charged to the event's budget (with the storage write rate on top),
     /// so a loop of writes ends within the budget.
     fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), HostError> {
-        self.storage_write_ready(&key)?;
+        self.storage_ready(Some(&key))?;
+        self.admit_storage_write()?;
         let quota = self.shared.limits.storage_quota_bytes as u64;
         match self.shared.store.script_storage_set(self.script.info.id, &key, &value, quota) {
             Ok(true) => Ok(()),
@@ -54,7 +90,8 @@ impl Host for HostState {
     }
 
     fn delete(&mut self, key: String) -> Result<(), HostError> {
-        self.storage_write_ready(&key)?;
+        self.storage_ready(Some(&key))?;
+        self.admit_storage_write()?;
         self.shared.store.script_storage_delete(self.script.info.id, &key).map_err(unavailable)
     }
 
@@ -63,5 +100,19 @@ impl Host for HostState {
             h.storage_ready(None)?;
             h.shared.store.script_storage_keys(h.script.info.id).map_err(unavailable)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_write_budget_holds_one_second_and_refills() {
+        let mut b = StorageWriteBudget::default();
+        assert!((0..10).all(|_| b.take(10)));
+        assert!(!b.take(10));
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        assert!(b.take(10), "refilled at 10 per second");
     }
 }
