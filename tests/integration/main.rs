@@ -7,6 +7,7 @@ mod support;
 
 mod cli;
 mod core;
+mod hardening_decode;
 mod rc_assets;
 mod rc_objects;
 mod rest;
