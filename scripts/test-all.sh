@@ -2,8 +2,9 @@
 # Runs every test of the project on a fresh machine, installing what it needs:
 # the wasm32-wasip2 Rust target, the guest-example toolchains (componentize-py
 # from PyPI, componentize-js from npm), Debian's Perl modules for the Perl client,
-# then the Rust workspace tests (unit and end-to-end against the real binary) and
-# the Python and Perl client suites.
+# then the Rust workspace tests (unit and end-to-end against the real binary), a
+# short fuzz run of the decoders (nightly + cargo-fuzz) and the Python and Perl
+# client suites.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +27,13 @@ step "guest examples"
 step "Rust workspace"
 cargo build --workspace --all-targets
 cargo test --workspace
+
+step "fuzz smoke"
+# Every decoder fuzz target for 10 s from the committed seeds (a longer run is
+# scripts/fuzz.sh on its own); cargo-fuzz needs the nightly toolchain.
+rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+cargo +nightly fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+scripts/fuzz.sh 10
 
 if [ -x clients/test.sh ]; then
     step "client libraries"
