@@ -81,7 +81,7 @@ fn shown(name: &str) -> String {
 fn element(start: &BytesStart<'_>, reader: &Reader<&[u8]>, limits: &XmlLimits) -> Result<Element, XmlError> {
     let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
     let mut attrs = Vec::new();
-    let mut seen: HashSet<Vec<u8>> = HashSet::new();
+    let mut seen: HashSet<&[u8]> = HashSet::new();
     let mut iter = start.attributes();
     iter.with_checks(false);
     for attr in iter {
@@ -89,7 +89,7 @@ fn element(start: &BytesStart<'_>, reader: &Reader<&[u8]>, limits: &XmlLimits) -
         if attrs.len() >= limits.max_attributes_per_element {
             return Err(XmlError::TooManyAttributes(shown(&name), limits.max_attributes_per_element));
         }
-        if !seen.insert(attr.key.as_ref().to_vec()) {
+        if !seen.insert(attr.key.into_inner()) {
             let key = String::from_utf8_lossy(attr.key.as_ref());
             return Err(XmlError::DuplicateAttribute(shown(&name), shown(&key)));
         }
