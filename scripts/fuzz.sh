@@ -9,7 +9,8 @@
 # timeout (an input taking over FUZZ_INPUT_TIMEOUT_S, default 10 s) or an RSS
 # over FUZZ_RSS_LIMIT_MB (default 2048) fails the run; the input is kept in
 # fuzz/artifacts/<target>/. A summary line per target (executions, seconds,
-# result) is printed at the end.
+# result) is printed at the end. FUZZ_SANITIZER (default address) is passed to
+# cargo fuzz; `none` builds faster and still catches panics and timeouts.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
@@ -25,7 +26,8 @@ if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
 fi
 
 # With no target named, `cargo fuzz build` builds them all in one go.
-cargo +nightly fuzz build
+sanitizer="${FUZZ_SANITIZER:-address}"
+cargo +nightly fuzz build --sanitizer "$sanitizer"
 
 summary=()
 failed=0
@@ -34,7 +36,7 @@ for t in "${targets[@]}"; do
     log="artifacts/$t/last-run.log"
     started=$(date +%s)
     set +e
-    cargo +nightly fuzz run "$t" "corpus/$t" "seeds/$t" -- \
+    cargo +nightly fuzz run --sanitizer "$sanitizer" "$t" "corpus/$t" "seeds/$t" -- \
         -max_total_time="$seconds" \
         -timeout="${FUZZ_INPUT_TIMEOUT_S:-10}" \
         -rss_limit_mb="${FUZZ_RSS_LIMIT_MB:-2048}" \
