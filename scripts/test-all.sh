@@ -3,7 +3,8 @@
 # the wasm32-wasip2 Rust target, the guest-example toolchains (componentize-py
 # from PyPI, componentize-js from npm), Debian's Perl modules for the Perl client,
 # then the Rust workspace tests (unit and end-to-end against the real binary), the
-# network load test (scripts/net-load.py) and the Python and Perl client suites.
+# network load test (scripts/net-load.py), a short fuzz run of the decoders
+# (nightly + cargo-fuzz) and the Python and Perl client suites.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +30,15 @@ cargo test --workspace
 
 step "network load test (1,000 keep-alive connections, slow-header flood)"
 python3 scripts/net-load.py --bin target/debug/dispatcher
+
+step "fuzz smoke"
+# Every decoder fuzz target for 10 s from the committed seeds (a longer run is
+# scripts/fuzz.sh on its own); cargo-fuzz needs the nightly toolchain.
+rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+cargo +nightly fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+# Without AddressSanitizer the build is lighter; panics, timeouts and
+# memory blow-ups are still caught (the long run keeps ASan).
+FUZZ_SANITIZER=none scripts/fuzz.sh 10
 
 if [ -x clients/test.sh ]; then
     step "client libraries"

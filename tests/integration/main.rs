@@ -8,6 +8,7 @@ mod support;
 mod cli;
 mod core;
 mod net;
+mod hardening_decode;
 mod rc_assets;
 mod rc_objects;
 mod rest;

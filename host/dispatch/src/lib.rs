@@ -16,6 +16,7 @@ pub mod auth;
 pub mod capabilities;
 pub mod config;
 pub mod context;
+pub mod datagram;
 pub mod directory;
 pub mod domain;
 pub mod endpoints;

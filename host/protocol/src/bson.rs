@@ -14,7 +14,11 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Option<Value>, Deco
     if bytes.is_empty() {
         return Ok(None);
     }
-    let mut reader = Reader { bytes, pos: 0 };
+    let mut reader = Reader {
+        bytes,
+        pos: 0,
+        max_members: limits.max_members_per_object,
+    };
     let value = reader
         .document(false, limits.max_depth)
         .map_err(|e| DecodeError::Fatal(format!("invalid BSON: {e}")))?;
@@ -25,6 +29,7 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Option<Value>, Deco
 struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
+    max_members: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -103,6 +108,10 @@ impl<'a> Reader<'a> {
             let tag = self.u8()?;
             if tag == 0 {
                 break;
+            }
+            // Arrays are documents in BSON; the cap is on objects, as in JSON.
+            if !as_array && members.len() >= self.max_members {
+                return Err(crate::limits::too_many_members(self.max_members));
             }
             let key = self.cstring()?;
             let value = self.element(tag, depth_left)?;

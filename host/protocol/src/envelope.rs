@@ -140,6 +140,51 @@ mod tests {
         assert!(matches!(decode(r#"{"$type":"A","_asyncrequest":"maybe"}"#), Err(DecodeError::Fatal(_))));
     }
 
+    /// The issue's request: an InfoRequest with 100,000 extra members "k0":0 …,
+    /// as JSON and as BSON. Binding the envelope was quadratic in the member
+    /// count (26 s of CPU in a release build); now it is linear.
+    fn many_members(n: usize) -> Value {
+        let mut members = vec![("$type".to_string(), Value::from("Dispatcher.Messages.InfoRequest"))];
+        members.extend((0..n).map(|i| (format!("k{i}"), Value::Int(0))));
+        members.push(("_domain".into(), "Dispatcher".into()));
+        members.push(("_Domain".into(), "Last".into()));
+        Value::Object(members)
+    }
+
+    #[test]
+    fn hundred_thousand_members_decode_and_bind() {
+        let v = many_members(100_000);
+        let limits = DecodeLimits::default();
+        for (bytes, encoding) in [(json::to_string(&v).into_bytes(), Encoding::Json), (bson::encode(&v), Encoding::Bson)] {
+            let d = decode_request(&bytes, encoding, &limits).expect("decodes");
+            assert_eq!(d.type_name, "Dispatcher.Messages.InfoRequest");
+            assert_eq!(d.envelope.domain, "Last", "{encoding:?}");
+            assert_eq!(d.root.as_object().map(<[_]>::len), Some(100_003));
+        }
+    }
+
+    #[test]
+    fn members_over_the_cap_are_refused() {
+        let limits = DecodeLimits::default();
+        let v = many_members(limits.max_members_per_object);
+        for (bytes, encoding) in [(json::to_string(&v).into_bytes(), Encoding::Json), (bson::encode(&v), Encoding::Bson)] {
+            match decode_request(&bytes, encoding, &limits) {
+                Err(DecodeError::Fatal(m)) => assert!(
+                    m.contains("more than 131072 members (limit max_members_per_object)"),
+                    "{encoding:?}: {m}"
+                ),
+                other => panic!("{encoding:?}: expected a refusal, got {:?}", other.map(|d| d.type_name)),
+            }
+        }
+        // Arrays are not objects: a long one is fine in either encoding.
+        let arr = Value::Object(vec![
+            ("$type".into(), "X".into()),
+            ("l".into(), Value::Array(vec![Value::Int(1); limits.max_members_per_object + 10])),
+        ]);
+        assert!(decode_request(&bson::encode(&arr), Encoding::Bson, &limits).is_ok());
+        assert!(decode_request(json::to_string(&arr).as_bytes(), Encoding::Json, &limits).is_ok());
+    }
+
     #[test]
     fn content_types() {
         assert_eq!(Encoding::from_content_type("application/json"), Some(Encoding::Json));

@@ -25,6 +25,7 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Option<Value>, Deco
     // serde_json has its own recursion guard (128); ours is tighter and counted below.
     let value = ValueSeed {
         depth_left: limits.max_depth,
+        max_members: limits.max_members_per_object,
     }
     .deserialize(&mut de)
     .map_err(|e| DecodeError::Fatal(e.to_string()))?;
@@ -35,8 +36,10 @@ pub fn decode(bytes: &[u8], limits: &DecodeLimits) -> Result<Option<Value>, Deco
     }
 }
 
+#[derive(Clone, Copy)]
 struct ValueSeed {
     depth_left: usize,
+    max_members: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for ValueSeed {
@@ -45,19 +48,27 @@ impl<'de> DeserializeSeed<'de> for ValueSeed {
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
         deserializer.deserialize_any(ValueVisitor {
             depth_left: self.depth_left,
+            max_members: self.max_members,
         })
     }
 }
 
 struct ValueVisitor {
     depth_left: usize,
+    max_members: usize,
 }
 
 impl ValueVisitor {
-    fn nested<E: serde::de::Error>(&self) -> Result<usize, E> {
-        self.depth_left
+    /// The seed for a child of an array or object, one level deeper.
+    fn nested<E: serde::de::Error>(&self) -> Result<ValueSeed, E> {
+        let depth_left = self
+            .depth_left
             .checked_sub(1)
-            .ok_or_else(|| E::custom("nesting exceeds the depth limit"))
+            .ok_or_else(|| E::custom("nesting exceeds the depth limit"))?;
+        Ok(ValueSeed {
+            depth_left,
+            max_members: self.max_members,
+        })
     }
 }
 
@@ -101,19 +112,22 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let depth_left = self.nested()?;
+        let seed = self.nested()?;
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
-        while let Some(item) = seq.next_element_seed(ValueSeed { depth_left })? {
+        while let Some(item) = seq.next_element_seed(seed)? {
             items.push(item);
         }
         Ok(Value::Array(items))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let depth_left = self.nested()?;
+        let seed = self.nested()?;
         let mut members = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
-            let value = map.next_value_seed(ValueSeed { depth_left })?;
+            if members.len() >= self.max_members {
+                return Err(serde::de::Error::custom(crate::limits::too_many_members(self.max_members)));
+            }
+            let value = map.next_value_seed(seed)?;
             members.push((key, value));
         }
         Ok(Value::Object(members))

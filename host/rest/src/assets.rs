@@ -64,6 +64,9 @@ fn first_asset(ctx: &Ctx<'_>) -> Result<Element, RestError> {
         .ok_or_else(|| RestError::bad_request("invalid request data"))
 }
 
+/// The attributes of `<Asset>` (§8.2–8.4): what GET writes, all accepted back.
+const ASSET_ATTRIBUTES: [&str; 6] = ["id", "name", "desc", "type", "local", "temporary"];
+
 /// PUT (id from the URI; any `id` in the body is ignored) and POST (id from
 /// the body's `id`, §8.4).
 fn store(ctx: &Ctx<'_>, uri_id: Option<Uuid>) -> Result<RestResponse, RestError> {
@@ -75,6 +78,11 @@ fn store(ctx: &Ctx<'_>, uri_id: Option<Uuid>) -> Result<RestResponse, RestError>
             .and_then(parse_uuid)
             .ok_or_else(|| RestError::bad_request("invalid request data"))?,
     };
+    // docs/rest.md promises 400 for an unknown attribute; the asset service
+    // used to ignore them.
+    if let Some((name, _)) = e.attrs.iter().find(|(n, _)| !ASSET_ATTRIBUTES.contains(&n.as_str())) {
+        return Err(RestError::bad_request(format!("unrecognized attribute {}", user(name))));
+    }
     let type_text = e
         .attr("type")
         .ok_or_else(|| RestError::bad_request("asset type required"))?;

@@ -105,6 +105,9 @@ pub struct RestLimits {
     pub max_xml_depth: usize,
     /// Most elements (and text runs) accepted in one request body.
     pub max_xml_nodes: usize,
+    /// Most attributes on one element of a request body. The richest element
+    /// (`Item`) has 14 attributes.
+    pub max_xml_attributes_per_element: usize,
     /// How long an issued Digest nonce stays acceptable.
     pub nonce_lifetime_secs: u64,
     /// Most outstanding nonces remembered (§4.5 FIX: the table is bounded);
@@ -122,6 +125,7 @@ impl Default for RestLimits {
             max_flush_bytes: 64 * 1024 * 1024,
             max_xml_depth: 64,
             max_xml_nodes: 200_000,
+            max_xml_attributes_per_element: 64,
             nonce_lifetime_secs: 300,
             max_nonces: 10_000,
             store_wait_ms: 1000,

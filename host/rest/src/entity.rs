@@ -391,6 +391,7 @@ mod tests {
             XmlLimits {
                 max_depth: 16,
                 max_nodes: 1000,
+                max_attributes_per_element: 64,
             },
         )
         .map_err(|e| bad(e.to_string()))?;

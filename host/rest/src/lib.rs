@@ -105,6 +105,7 @@ impl Ctx<'_> {
         let limits = XmlLimits {
             max_depth: self.svc.limits.max_xml_depth,
             max_nodes: self.svc.limits.max_xml_nodes,
+            max_attributes_per_element: self.svc.limits.max_xml_attributes_per_element,
         };
         Ok(xml::parse_fragment(&self.req.body, limits)?)
     }

@@ -5,9 +5,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use dispatcher_dispatch::{Dispatcher, Transport};
-use dispatcher_protocol::bson::looks_like_document;
-use dispatcher_protocol::Encoding;
+use dispatcher_dispatch::Dispatcher;
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
@@ -36,8 +34,6 @@ pub async fn serve(socket: Arc<UdpSocket>, dispatcher: Dispatcher, mut shutdown:
             tracing::info!(%from, "oversized UDP datagram dropped");
             continue;
         }
-        let data = &buf[..len];
-        let encoding = if looks_like_document(data) { Encoding::Bson } else { Encoding::Json };
-        dispatcher.handle(data, encoding, from.ip(), Transport::Udp);
+        dispatcher.handle_datagram(&buf[..len], from.ip());
     }
 }
