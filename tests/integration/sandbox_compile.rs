@@ -11,45 +11,7 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 
 use crate::support::*;
-
-fn request(domain: &str, kind: &str, cap: &str, extra: Value) -> Value {
-    let mut v = json!({
-        "$type": format!("{domain}.Messages.{kind}"),
-        "_domain": domain,
-        "_scene": REGION,
-        "_capability": cap,
-    });
-    if let (Some(obj), Value::Object(more)) = (v.as_object_mut(), extra) {
-        obj.extend(more);
-    }
-    v
-}
-
-fn ok(reply: Value) -> Value {
-    assert_eq!(reply["_Success"], 1, "{reply}");
-    reply
-}
-
-/// An object asset with one box prim, NUL-terminated.
-fn box_asset() -> Vec<u8> {
-    let zero = "<UUID>00000000-0000-0000-0000-000000000000</UUID>";
-    let mut xml = String::from("<SceneObjectGroup><RootPart><SceneObjectPart>");
-    xml += &format!("<CreatorID>{zero}</CreatorID><UUID><UUID>b0b0b0b0-0000-4000-8000-000000000001</UUID></UUID><Name>box</Name>");
-    for tag in ["GroupPosition", "OffsetPosition", "Velocity", "Acceleration"] {
-        xml += &format!("<{tag}><X>0</X><Y>0</Y><Z>0</Z></{tag}>");
-    }
-    xml += "<RotationOffset><X>0</X><Y>0</Y><Z>0</Z><W>1</W></RotationOffset><Description /><LinkNum>0</LinkNum>";
-    xml += "<Shape><ProfileCurve>1</ProfileCurve><PathCurve>16</PathCurve><PCode>9</PCode>";
-    xml += &format!("<SculptTexture>{zero}</SculptTexture><SculptEntry>false</SculptEntry></Shape>");
-    xml += "<Scale><X>1</X><Y>1</Y><Z>1</Z></Scale>";
-    for tag in ["GroupID", "OwnerID", "LastOwnerID"] {
-        xml += &format!("<{tag}>{zero}</{tag}>");
-    }
-    xml += "</SceneObjectPart></RootPart><OtherParts /></SceneObjectGroup>";
-    let mut bytes = xml.into_bytes();
-    bytes.push(0);
-    bytes
-}
+use crate::scripting::{request, ok, box_asset};
 
 fn make_object(host: &Host, cap: &str) -> String {
     let asset = ok(host.call(&request("RemoteControl", "AddAssetRequest", cap, json!({ "Asset": {

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::support::*;
+use crate::scripting::{box_asset, ok};
 
 fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -35,27 +36,6 @@ fn guest(name: &str) -> Vec<u8> {
         assert!(status.success(), "build.sh {name}");
     }
     std::fs::read(&path).expect("guest component")
-}
-
-/// An object asset with one box prim, NUL-terminated.
-fn box_asset() -> Vec<u8> {
-    let zero = "<UUID>00000000-0000-0000-0000-000000000000</UUID>";
-    let mut xml = String::from("<SceneObjectGroup><RootPart><SceneObjectPart>");
-    xml += &format!("<CreatorID>{zero}</CreatorID><UUID><UUID>b0b0b0b0-0000-4000-8000-000000000001</UUID></UUID><Name>box</Name>");
-    for tag in ["GroupPosition", "OffsetPosition", "Velocity", "Acceleration"] {
-        xml += &format!("<{tag}><X>0</X><Y>0</Y><Z>0</Z></{tag}>");
-    }
-    xml += "<RotationOffset><X>0</X><Y>0</Y><Z>0</Z><W>1</W></RotationOffset><Description /><LinkNum>0</LinkNum>";
-    xml += "<Shape><ProfileCurve>1</ProfileCurve><PathCurve>16</PathCurve><PCode>9</PCode>";
-    xml += &format!("<SculptTexture>{zero}</SculptTexture><SculptEntry>false</SculptEntry></Shape>");
-    xml += "<Scale><X>1</X><Y>1</Y><Z>1</Z></Scale>";
-    for tag in ["GroupID", "OwnerID", "LastOwnerID"] {
-        xml += &format!("<{tag}>{zero}</{tag}>");
-    }
-    xml += "</SceneObjectPart></RootPart><OtherParts /></SceneObjectGroup>";
-    let mut bytes = xml.into_bytes();
-    bytes.push(0);
-    bytes
 }
 
 const DOMAINS: [&str; 2] = ["RemoteControl", "Scripting"];
@@ -172,11 +152,6 @@ impl<'a> Client<'a> {
         assert!(self.wait_log(&script, "touch-lift ready", limit), "probe never started: {}", self.log(&script));
         (object, script)
     }
-}
-
-fn ok(reply: Value) -> Value {
-    assert_eq!(reply["_Success"], 1, "{reply}");
-    reply
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
