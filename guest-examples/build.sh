@@ -130,9 +130,11 @@ if is_wanted js-hello; then
         js="$here/js-hello"
         if [[ ! -d "$js/node_modules/@bytecodealliance/componentize-js" ]]; then
             echo "== installing componentize-js"
-            # npm ci honours the lock file; an npm that reads it as out of
-            # sync (optional per-platform packages) falls back to install.
-            (cd "$js" && { npm ci --no-audit --no-fund || npm install --no-audit --no-fund; })
+            # npm ci installs exactly the lock file, which lists every
+            # platform's optional packages; a lock out of sync with
+            # package.json fails here loudly (regenerate it with
+            # `npm install --package-lock-only`).
+            (cd "$js" && npm ci --no-audit --no-fund)
         fi
         echo "== componentize-js js-hello"
         start=$SECONDS
@@ -145,7 +147,7 @@ fi
 if ((check)); then
     jco="$here/js-hello/node_modules/.bin/jco"
     if [[ ! -x "$jco" ]]; then
-        (cd "$here/js-hello" && { npm ci --no-audit --no-fund || npm install --no-audit --no-fund; })
+        (cd "$here/js-hello" && npm ci --no-audit --no-fund)
     fi
     bad=0
     for name in "${wanted[@]}"; do
