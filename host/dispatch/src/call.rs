@@ -39,7 +39,7 @@ impl Dispatcher {
     /// `handle_decoded`.
     pub fn call<M: Request>(&self, caller: &Caller, request: M) -> Result<M::Reply, Failure> {
         let started = Instant::now();
-        let admitted = self.admit(M::TYPE_NAME, caller.capability, domain_of_type(M::TYPE_NAME), &caller.scene)?;
+        let admitted = self.admit(M::TYPE_NAME, caller.capability, domain_of_type(M::TYPE_NAME), &caller.scene, started)?;
         let scene = admitted.bound_scene.unwrap_or_else(|| caller.scene.clone());
         let handler = admitted.handler;
         let ctx = self.context(&handler, scene, caller.capability, admitted.user, caller.source, caller.transport.clone());

@@ -138,7 +138,7 @@ impl Dispatcher {
             }
         }
         let envelope = &request.envelope;
-        let admitted = match self.admit(&request.type_name, envelope.capability.0, &envelope.domain, &envelope.scene) {
+        let admitted = match self.admit(&request.type_name, envelope.capability.0, &envelope.domain, &envelope.scene, started) {
             Ok(a) => a,
             Err(failure) => return self.answer(&transport, failure.into_reply()),
         };
@@ -176,15 +176,15 @@ impl Dispatcher {
     /// The steps every entry shares before the handler runs: pre-authentication
     /// messages pass unchecked; other types must be registered, authorised by
     /// the capability for `domain` and `scene` (when authentication is on), and
-    /// have a handler there (scene-specific first).
-    pub(crate) fn admit(&self, type_name: &str, capability: Uuid, domain: &str, scene: &str) -> Result<Admitted, Failure> {
+    /// have a handler there (scene-specific first). `now` is the request's
+    /// arrival, which refreshes the capability's idle timer.
+    pub(crate) fn admit(&self, type_name: &str, capability: Uuid, domain: &str, scene: &str, now: Instant) -> Result<Admitted, Failure> {
         let registry = &self.registry;
-        if let Some(handler) = registry.pre_auth(type_name) {
-            return Ok(Admitted { handler, user: None, bound_scene: None, pre_auth: true });
-        }
-        // Unregistered names fail before authorisation, as a decode error would.
-        if !registry.is_request_type(type_name) {
-            return Err(unknown_type(type_name));
+        match registry.classify(type_name) {
+            Ok(Some(handler)) => return Ok(Admitted { handler, user: None, bound_scene: None, pre_auth: true }),
+            Ok(None) => {}
+            // Unregistered names fail before authorisation, as a decode error would.
+            Err(()) => return Err(unknown_type(type_name)),
         }
         let mut user = None;
         let mut bound_scene = None;
@@ -192,7 +192,7 @@ impl Dispatcher {
             let (auth, cap_scene) = self
                 .services
                 .capabilities
-                .authorize_with(capability, domain, scene, |cap| {
+                .authorize_with(capability, domain, scene, now, |cap| {
                     let user = AuthUser { id: cap.user_id, name: cap.user_name.clone(), capability: cap.id };
                     (user, scene.is_empty().then(|| cap.scene.clone()))
                 })

@@ -20,6 +20,7 @@ use parking_lot::RwLock;
 
 use crate::context::RequestContext;
 use crate::error::HandlerError;
+use crate::fasthash::FastBuild;
 
 /// A typed handler as registered.
 pub type TypedHandler<M> = dyn Fn(&RequestContext, M) -> Result<<M as Request>::Reply, HandlerError> + Send + Sync;
@@ -114,11 +115,11 @@ impl RequestType {
 #[derive(Default)]
 struct Inner {
     /// By type name; few entries per type, scanned linearly.
-    handlers: HashMap<&'static str, Vec<HandlerEntry>>,
+    handlers: HashMap<&'static str, Vec<HandlerEntry>, FastBuild>,
     /// Handler keys in registration order, for InfoResponse.MessageList.
     order: Vec<String>,
-    request_types: HashMap<&'static str, RequestType>,
-    pre_auth: HashMap<&'static str, HandlerRef>,
+    request_types: HashMap<&'static str, RequestType, FastBuild>,
+    pre_auth: HashMap<&'static str, HandlerRef, FastBuild>,
 }
 
 #[derive(Default)]
@@ -205,6 +206,20 @@ impl Registry {
 
     pub fn pre_auth(&self, type_name: &str) -> Option<HandlerRef> {
         self.inner.read().pre_auth.get(type_name).cloned()
+    }
+
+    /// What admission needs first, in one read: `Ok(Some(handler))` for a
+    /// pre-authentication message, `Ok(None)` for another registered request
+    /// type, `Err(())` for an unknown name.
+    pub(crate) fn classify(&self, type_name: &str) -> Result<Option<HandlerRef>, ()> {
+        let inner = self.inner.read();
+        if let Some(handler) = inner.pre_auth.get(type_name) {
+            return Ok(Some(handler.clone()));
+        }
+        match inner.request_types.contains_key(type_name) {
+            true => Ok(None),
+            false => Err(()),
+        }
     }
 
     /// Whether `type_name` is a registered request type of any domain.
