@@ -17,10 +17,8 @@ fn every_registered_type_has_a_grantable_grant_or_dispatcher() {
         .expect("account");
     store.create_region(&NewRegion { name: "Grants".into(), owner: owner.id, ..Default::default() }).expect("region");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    let mut config = HostConfig::default();
-    config.http_port = 0;
+    let mut config = HostConfig { http_port: 0, data_dir: dir.path().to_path_buf(), ..Default::default() };
     config.dispatcher.udp_port = 0;
-    config.data_dir = dir.path().to_path_buf();
     let running = runtime.block_on(dispatcher_server::serve::start(&config, store)).expect("start");
 
     let grants = running.dispatcher.registry().grants();
