@@ -37,6 +37,9 @@ impl Directory for NoDirectory {
     }
 }
 
+/// A typed call's reply as JSON text, or its failure's kind and text.
+type Outcome = Result<String, (FailureKind, String)>;
+
 struct World {
     dispatcher: Dispatcher,
     rc: Arc<RemoteControl>,
@@ -81,7 +84,7 @@ impl World {
         String::from_utf8(reply.encode(Encoding::Json)).expect("utf8")
     }
 
-    fn typed<M: Request>(&self, request: M) -> Result<String, (FailureKind, String)> {
+    fn typed<M: Request>(&self, request: M) -> Outcome {
         self.dispatcher
             .call(&self.caller, request)
             .map(|reply| String::from_utf8(reply.into_reply().encode(Encoding::Json)).expect("utf8"))
@@ -113,7 +116,7 @@ fn failures_carry_their_kind_and_the_byte_entry_text() {
         assert_eq!(value["_Success"], 0, "{json}");
         value["_Message"].as_str().expect("message").to_owned()
     };
-    let cases: Vec<(Result<String, (FailureKind, String)>, FailureKind, String)> = vec![
+    let cases: Vec<(Outcome, FailureKind, String)> = vec![
         (
             w.typed(GetObjectPositionRequest { object_id: WireUuid(missing) }),
             FailureKind::NotFound,
