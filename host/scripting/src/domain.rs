@@ -14,7 +14,8 @@ use uuid::Uuid;
 
 use crate::grants::{self, Grants, SCRIPTING};
 use crate::messages::*;
-use crate::runtime::Shared;
+use crate::compile_pool::CompilePool;
+use crate::lifecycle::Lifecycle;
 use crate::scope;
 use crate::script::{RunState, Script, ScriptInfo};
 
@@ -25,8 +26,9 @@ fn failure(text: impl Into<String>) -> HandlerError {
     HandlerError::Failure(text.into())
 }
 
-/// Register the eight messages for every region the directory knows.
-pub fn register(shared: &Arc<Shared>) {
+/// Register the eight messages for every region the directory knows. The
+/// handlers reach scripts through the lifecycle; uploads compile on `compiles`.
+pub(crate) fn register(shared: &Arc<Lifecycle>, compiles: &Arc<CompilePool>) {
     let services = shared.dispatcher.services().clone();
     let scenes = match services.directory.scenes() {
         Ok(s) => s,
@@ -44,7 +46,10 @@ pub fn register(shared: &Arc<Shared>) {
                 registry.register(name, SCRIPTING, move |ctx, req| $f(&s, ctx, req));
             }};
         }
-        on!(upload);
+        {
+            let (s, pool) = (shared.clone(), compiles.clone());
+            registry.register(name, SCRIPTING, move |ctx, req| upload(&s, &pool, ctx, req));
+        }
         on!(list);
         on!(status);
         on!(start);
@@ -75,7 +80,7 @@ fn role(ctx: &RequestContext, user: &AuthUser, object_owner: Uuid) -> Result<Rol
 
 /// The script making this request, when a script makes it: requests from
 /// scripts carry the script's own internal capability (call.rs).
-fn calling_script(shared: &Shared, ctx: &RequestContext) -> Option<Arc<Script>> {
+fn calling_script(shared: &Lifecycle, ctx: &RequestContext) -> Option<Arc<Script>> {
     if ctx.capability.is_nil() {
         return None;
     }
@@ -93,7 +98,7 @@ enum Manage {
 
 /// Rights only shrink: a script manages only scripts whose object is in its
 /// own scope, and (re)starts only scripts holding no grant it lacks itself.
-fn bound_by_caller(shared: &Shared, caller: &Script, target: &Script, how: Manage) -> Result<(), HandlerError> {
+fn bound_by_caller(shared: &Lifecycle, caller: &Script, target: &Script, how: Manage) -> Result<(), HandlerError> {
     let mine = &caller.info;
     if !scope::in_scope(&*shared.scene, mine, target.info.object_id) {
         return Err(failure(format!(
@@ -132,7 +137,7 @@ fn exceeding(held: &Grants, wanted: &Grants) -> Option<String> {
 }
 
 /// A script of this region the caller may manage.
-fn managed(shared: &Shared, ctx: &RequestContext, id: WireUuid, how: Manage) -> Result<Arc<Script>, HandlerError> {
+fn managed(shared: &Lifecycle, ctx: &RequestContext, id: WireUuid, how: Manage) -> Result<Arc<Script>, HandlerError> {
     let user = ctx.require_user()?;
     let script = shared
         .get(id.0)
@@ -172,7 +177,7 @@ fn status_of(script: &Script) -> ScriptStatus {
     }
 }
 
-fn upload(shared: &Arc<Shared>, ctx: &RequestContext, req: UploadScriptRequest) -> Result<Reply, HandlerError> {
+fn upload(shared: &Arc<Lifecycle>, compiles: &CompilePool, ctx: &RequestContext, req: UploadScriptRequest) -> Result<Reply, HandlerError> {
     let user = ctx.require_user()?.clone();
     let region = ctx.scene.clone();
     let object_id = req.object_id.0;
@@ -219,7 +224,7 @@ fn upload(shared: &Arc<Shared>, ctx: &RequestContext, req: UploadScriptRequest) 
         "scope:owner" => r.estate || r.object_owner,
         _ => grants::domain_of(g).is_none_or(|d| caps.authorize(user.capability, d, &region).is_ok()),
     });
-    let compiled = compile(shared, bytes)?;
+    let compiled = compile(shared, compiles, bytes)?;
     let bytes = compiled.1;
     let compiled = compiled.0;
     let state = if req.start { RunState::Running } else { RunState::Stopped };
@@ -276,7 +281,7 @@ fn upload(shared: &Arc<Shared>, ctx: &RequestContext, req: UploadScriptRequest) 
         capability: cap.id,
     };
     let script = Arc::new(Script::new(info, state, None));
-    shared.scripts.write().insert(row.id, script.clone());
+    shared.scripts.insert(script.clone());
     drop(components);
     shared.scene.add_script_item(
         &region,
@@ -304,23 +309,22 @@ fn upload(shared: &Arc<Shared>, ctx: &RequestContext, req: UploadScriptRequest) 
 /// Compile an upload's component (or take it from the cache): the compile
 /// limits are checked here, on the request's thread, before anything is
 /// queued; compiling runs on the compile pool. The bytes come back for storing.
-fn compile(shared: &Arc<Shared>, bytes: Vec<u8>) -> Result<(crate::engine::Compiled, Vec<u8>), HandlerError> {
+fn compile(shared: &Lifecycle, compiles: &CompilePool, bytes: Vec<u8>) -> Result<(crate::engine::Compiled, Vec<u8>), HandlerError> {
     if let Some(c) = shared.engine.cached(&crate::engine::sha256_hex(&bytes)) {
         return Ok((c, bytes));
     }
     shared.engine.precheck(&bytes).map_err(failure)?;
-    let s = shared.clone();
-    let (result, bytes) = shared
-        .compiles
+    let engine = shared.engine.clone();
+    let (result, bytes) = compiles
         .run(move || {
-            let r = s.engine.load(&bytes);
+            let r = engine.load(&bytes);
             (r, bytes)
         })
         .map_err(|e| failure(e.to_string()))?;
     Ok((result.map_err(failure)?, bytes))
 }
 
-fn list(shared: &Arc<Shared>, ctx: &RequestContext, req: ListScriptsRequest) -> Result<Reply, HandlerError> {
+fn list(shared: &Arc<Lifecycle>, ctx: &RequestContext, req: ListScriptsRequest) -> Result<Reply, HandlerError> {
     ctx.require_user()?;
     let object = req.object_id.0;
     let mut scripts = shared.select(|i| i.region == ctx.scene && (object.is_nil() || i.object_id == object));
@@ -334,12 +338,12 @@ fn list(shared: &Arc<Shared>, ctx: &RequestContext, req: ListScriptsRequest) -> 
     }))
 }
 
-fn status(shared: &Arc<Shared>, ctx: &RequestContext, req: GetScriptStatusRequest) -> Result<Reply, HandlerError> {
+fn status(shared: &Arc<Lifecycle>, ctx: &RequestContext, req: GetScriptStatusRequest) -> Result<Reply, HandlerError> {
     let script = managed(shared, ctx, req.script_id, Manage::Observe)?;
     Ok(Reply::typed(&ScriptStatusResponse(status_of(&script))))
 }
 
-fn start(shared: &Arc<Shared>, ctx: &RequestContext, req: StartScriptRequest) -> Result<Reply, HandlerError> {
+fn start(shared: &Arc<Lifecycle>, ctx: &RequestContext, req: StartScriptRequest) -> Result<Reply, HandlerError> {
     let script = managed(shared, ctx, req.script_id, Manage::Run)?;
     if script.state() != RunState::Running {
         shared.start(&script);
@@ -347,25 +351,25 @@ fn start(shared: &Arc<Shared>, ctx: &RequestContext, req: StartScriptRequest) ->
     Ok(Reply::ok())
 }
 
-fn stop(shared: &Arc<Shared>, ctx: &RequestContext, req: StopScriptRequest) -> Result<Reply, HandlerError> {
+fn stop(shared: &Arc<Lifecycle>, ctx: &RequestContext, req: StopScriptRequest) -> Result<Reply, HandlerError> {
     let script = managed(shared, ctx, req.script_id, Manage::Observe)?;
     shared.stop(&script);
     Ok(Reply::ok())
 }
 
-fn reset(shared: &Arc<Shared>, ctx: &RequestContext, req: ResetScriptRequest) -> Result<Reply, HandlerError> {
+fn reset(shared: &Arc<Lifecycle>, ctx: &RequestContext, req: ResetScriptRequest) -> Result<Reply, HandlerError> {
     let script = managed(shared, ctx, req.script_id, Manage::Run)?;
     shared.start(&script);
     Ok(Reply::ok())
 }
 
-fn remove(shared: &Arc<Shared>, ctx: &RequestContext, req: RemoveScriptRequest) -> Result<Reply, HandlerError> {
+fn remove(shared: &Arc<Lifecycle>, ctx: &RequestContext, req: RemoveScriptRequest) -> Result<Reply, HandlerError> {
     let script = managed(shared, ctx, req.script_id, Manage::Observe)?;
     shared.remove(&script);
     Ok(Reply::ok())
 }
 
-fn log(shared: &Arc<Shared>, ctx: &RequestContext, req: GetScriptLogRequest) -> Result<Reply, HandlerError> {
+fn log(shared: &Arc<Lifecycle>, ctx: &RequestContext, req: GetScriptLogRequest) -> Result<Reply, HandlerError> {
     let script = managed(shared, ctx, req.script_id, Manage::Observe)?;
     let ring = script.log.lock();
     Ok(Reply::typed(&ScriptLogResponse {
