@@ -101,8 +101,7 @@ fn group_heads(text: &str) -> Vec<String> {
     let mut heads = Vec::new();
     let mut depth = 0usize;
     let mut expect_head = false;
-    let mut chars = text.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
+    for (i, c) in text.char_indices() {
         match c {
             '{' => {
                 depth += 1;
