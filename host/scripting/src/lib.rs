@@ -24,7 +24,8 @@ mod host;
 mod instance;
 mod lifecycle;
 pub mod limits;
-pub mod messages;
+/// The `Scripting` domain messages (they live in `dispatcher-messages`).
+pub use dispatcher_messages::scripting as messages;
 mod router;
 mod run_queue;
 mod runner;

@@ -163,7 +163,8 @@ fn graph(dir: &Path) -> Graph {
         if modules.contains(name) {
             Some(name.to_owned())
         } else {
-            reexports.get(name).cloned()
+            // A re-export of another crate's item is no module of this one.
+            reexports.get(name).filter(|m| modules.contains(*m)).cloned()
         }
     };
     let mut edges: BTreeMap<String, BTreeMap<String, Use>> = BTreeMap::new();
