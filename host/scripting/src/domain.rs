@@ -14,7 +14,8 @@ use uuid::Uuid;
 
 use crate::grants::{self, Grants, SCRIPTING};
 use crate::messages::*;
-use crate::runtime::Shared;
+use crate::compile_pool::CompilePool;
+use crate::lifecycle::Lifecycle;
 use crate::scope;
 use crate::script::{RunState, Script, ScriptInfo};
 
@@ -29,8 +30,9 @@ fn not_permitted(text: impl Into<String>) -> HandlerError {
     HandlerError::NotPermitted(text.into())
 }
 
-/// Register the eight messages for every region the directory knows.
-pub fn register(shared: &Arc<Shared>) {
+/// Register the eight messages for every region the directory knows. The
+/// handlers reach scripts through the lifecycle; uploads compile on `compiles`.
+pub(crate) fn register(shared: &Arc<Lifecycle>, compiles: &Arc<CompilePool>) {
     let services = shared.dispatcher.services().clone();
     let scenes = match services.directory.scenes() {
         Ok(s) => s,
@@ -48,7 +50,10 @@ pub fn register(shared: &Arc<Shared>) {
                 registry.register(name, SCRIPTING, move |ctx, req| $f(&s, ctx, req));
             }};
         }
-        on!(upload);
+        {
+            let (s, pool) = (shared.clone(), compiles.clone());
+            registry.register(name, SCRIPTING, move |ctx, req| upload(&s, &pool, ctx, req));
+        }
         on!(list);
         on!(status);
         on!(start);
@@ -79,7 +84,7 @@ fn role(ctx: &RequestContext, user: &AuthUser, object_owner: Uuid) -> Result<Rol
 
 /// The script making this request, when a script makes it: requests from
 /// scripts carry the script's own internal capability (call.rs).
-fn calling_script(shared: &Shared, ctx: &RequestContext) -> Option<Arc<Script>> {
+fn calling_script(shared: &Lifecycle, ctx: &RequestContext) -> Option<Arc<Script>> {
     if ctx.capability.is_nil() {
         return None;
     }
@@ -97,7 +102,7 @@ enum Manage {
 
 /// Rights only shrink: a script manages only scripts whose object is in its
 /// own scope, and (re)starts only scripts holding no grant it lacks itself.
-fn bound_by_caller(shared: &Shared, caller: &Script, target: &Script, how: Manage) -> Result<(), HandlerError> {
+fn bound_by_caller(shared: &Lifecycle, caller: &Script, target: &Script, how: Manage) -> Result<(), HandlerError> {
     let mine = &caller.info;
     if !scope::in_scope(&*shared.scene, mine, target.info.object_id) {
         return Err(not_permitted(format!(
@@ -136,7 +141,7 @@ fn exceeding(held: &Grants, wanted: &Grants) -> Option<String> {
 }
 
 /// A script of this region the caller may manage.
-fn managed(shared: &Shared, ctx: &RequestContext, id: WireUuid, how: Manage) -> Result<Arc<Script>, HandlerError> {
+fn managed(shared: &Lifecycle, ctx: &RequestContext, id: WireUuid, how: Manage) -> Result<Arc<Script>, HandlerError> {
     let user = ctx.require_user()?;
     let script = shared
         .get(id.0)
@@ -176,7 +181,7 @@ fn status_of(script: &Script) -> ScriptStatus {
     }
 }
 
-fn upload(shared: &Arc<Shared>, ctx: &RequestContext, req: UploadScriptRequest) -> Result<UploadScriptResponse, HandlerError> {
+fn upload(shared: &Arc<Lifecycle>, compiles: &CompilePool, ctx: &RequestContext, req: UploadScriptRequest) -> Result<UploadScriptResponse, HandlerError> {
     let user = ctx.require_user()?.clone();
     let region = ctx.scene.clone();
     let object_id = req.object_id.0;
@@ -223,7 +228,7 @@ fn upload(shared: &Arc<Shared>, ctx: &RequestContext, req: UploadScriptRequest) 
         "scope:owner" => r.estate || r.object_owner,
         _ => grants::domain_of(g).is_none_or(|d| caps.authorize(user.capability, d, &region).is_ok()),
     });
-    let compiled = compile(shared, bytes)?;
+    let compiled = compile(shared, compiles, bytes)?;
     let bytes = compiled.1;
     let compiled = compiled.0;
     let state = if req.start { RunState::Running } else { RunState::Stopped };
@@ -280,7 +285,7 @@ fn upload(shared: &Arc<Shared>, ctx: &RequestContext, req: UploadScriptRequest) 
         capability: cap.id,
     };
     let script = Arc::new(Script::new(info, state, None));
-    shared.scripts.write().insert(row.id, script.clone());
+    shared.scripts.insert(script.clone());
     drop(components);
     shared.scene.add_script_item(
         &region,
@@ -308,16 +313,15 @@ fn upload(shared: &Arc<Shared>, ctx: &RequestContext, req: UploadScriptRequest) 
 /// Compile an upload's component (or take it from the cache): the compile
 /// limits are checked here, on the request's thread, before anything is
 /// queued; compiling runs on the compile pool. The bytes come back for storing.
-fn compile(shared: &Arc<Shared>, bytes: Vec<u8>) -> Result<(crate::engine::Compiled, Vec<u8>), HandlerError> {
+fn compile(shared: &Lifecycle, compiles: &CompilePool, bytes: Vec<u8>) -> Result<(crate::engine::Compiled, Vec<u8>), HandlerError> {
     if let Some(c) = shared.engine.cached(&crate::engine::sha256_hex(&bytes)) {
         return Ok((c, bytes));
     }
     shared.engine.precheck(&bytes).map_err(failure)?;
-    let s = shared.clone();
-    let (result, bytes) = shared
-        .compiles
+    let engine = shared.engine.clone();
+    let (result, bytes) = compiles
         .run(move || {
-            let r = s.engine.load(&bytes);
+            let r = engine.load(&bytes);
             (r, bytes)
         })
         .map_err(|e| match e {
@@ -327,7 +331,7 @@ fn compile(shared: &Arc<Shared>, bytes: Vec<u8>) -> Result<(crate::engine::Compi
     Ok((result.map_err(failure)?, bytes))
 }
 
-fn list(shared: &Arc<Shared>, ctx: &RequestContext, req: ListScriptsRequest) -> Result<ListScriptsResponse, HandlerError> {
+fn list(shared: &Arc<Lifecycle>, ctx: &RequestContext, req: ListScriptsRequest) -> Result<ListScriptsResponse, HandlerError> {
     ctx.require_user()?;
     let object = req.object_id.0;
     let mut scripts = shared.select(|i| i.region == ctx.scene && (object.is_nil() || i.object_id == object));
@@ -341,12 +345,12 @@ fn list(shared: &Arc<Shared>, ctx: &RequestContext, req: ListScriptsRequest) -> 
     })
 }
 
-fn status(shared: &Arc<Shared>, ctx: &RequestContext, req: GetScriptStatusRequest) -> Result<ScriptStatusResponse, HandlerError> {
+fn status(shared: &Arc<Lifecycle>, ctx: &RequestContext, req: GetScriptStatusRequest) -> Result<ScriptStatusResponse, HandlerError> {
     let script = managed(shared, ctx, req.script_id, Manage::Observe)?;
     Ok(ScriptStatusResponse(status_of(&script)))
 }
 
-fn start(shared: &Arc<Shared>, ctx: &RequestContext, req: StartScriptRequest) -> Result<Done, HandlerError> {
+fn start(shared: &Arc<Lifecycle>, ctx: &RequestContext, req: StartScriptRequest) -> Result<Done, HandlerError> {
     let script = managed(shared, ctx, req.script_id, Manage::Run)?;
     if script.state() != RunState::Running {
         shared.start(&script);
@@ -354,25 +358,25 @@ fn start(shared: &Arc<Shared>, ctx: &RequestContext, req: StartScriptRequest) ->
     Ok(Done::ok())
 }
 
-fn stop(shared: &Arc<Shared>, ctx: &RequestContext, req: StopScriptRequest) -> Result<Done, HandlerError> {
+fn stop(shared: &Arc<Lifecycle>, ctx: &RequestContext, req: StopScriptRequest) -> Result<Done, HandlerError> {
     let script = managed(shared, ctx, req.script_id, Manage::Observe)?;
     shared.stop(&script);
     Ok(Done::ok())
 }
 
-fn reset(shared: &Arc<Shared>, ctx: &RequestContext, req: ResetScriptRequest) -> Result<Done, HandlerError> {
+fn reset(shared: &Arc<Lifecycle>, ctx: &RequestContext, req: ResetScriptRequest) -> Result<Done, HandlerError> {
     let script = managed(shared, ctx, req.script_id, Manage::Run)?;
     shared.start(&script);
     Ok(Done::ok())
 }
 
-fn remove(shared: &Arc<Shared>, ctx: &RequestContext, req: RemoveScriptRequest) -> Result<Done, HandlerError> {
+fn remove(shared: &Arc<Lifecycle>, ctx: &RequestContext, req: RemoveScriptRequest) -> Result<Done, HandlerError> {
     let script = managed(shared, ctx, req.script_id, Manage::Observe)?;
     shared.remove(&script);
     Ok(Done::ok())
 }
 
-fn log(shared: &Arc<Shared>, ctx: &RequestContext, req: GetScriptLogRequest) -> Result<ScriptLogResponse, HandlerError> {
+fn log(shared: &Arc<Lifecycle>, ctx: &RequestContext, req: GetScriptLogRequest) -> Result<ScriptLogResponse, HandlerError> {
     let script = managed(shared, ctx, req.script_id, Manage::Observe)?;
     let ring = script.log.lock();
     Ok(ScriptLogResponse {

@@ -1,83 +1,13 @@
 //! Errors: the library boundary ([`ScriptingError`]), what a host call ends in
 //! ([`HostError`]: an error value for the guest, or a fault that stops it), and
-//! the named fault reasons of the status record.
+//! the named fault reasons of the status record ([`Fault`]).
+//!
+//! `HostError` is declared beside the `bindgen!` that names it (it wraps the
+//! generated guest error) and `Fault` in its own module, so the bindings and
+//! this module do not import each other.
 
-use crate::bindings::opensim::dispatcher::types::Error as GuestError;
-
-/// Why a script was stopped. `as_str` is the `FaultReason` text of the spec.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum Fault {
-    #[error("out-of-fuel")]
-    OutOfFuel,
-    #[error("timeout")]
-    Timeout,
-    #[error("out-of-memory")]
-    OutOfMemory,
-    #[error("stack-overflow")]
-    StackOverflow,
-    #[error("trap")]
-    Trap,
-    #[error("host-call-limit")]
-    HostCallLimit,
-    #[error("event-queue-overflow")]
-    EventQueueOverflow,
-}
-
-impl Fault {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Fault::OutOfFuel => "out-of-fuel",
-            Fault::Timeout => "timeout",
-            Fault::OutOfMemory => "out-of-memory",
-            Fault::StackOverflow => "stack-overflow",
-            Fault::Trap => "trap",
-            Fault::HostCallLimit => "host-call-limit",
-            Fault::EventQueueOverflow => "event-queue-overflow",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Fault> {
-        [
-            Fault::OutOfFuel,
-            Fault::Timeout,
-            Fault::OutOfMemory,
-            Fault::StackOverflow,
-            Fault::Trap,
-            Fault::HostCallLimit,
-            Fault::EventQueueOverflow,
-        ]
-        .into_iter()
-        .find(|f| f.as_str() == text)
-    }
-}
-
-/// The outcome of a failed host call: bindgen's trappable error type for the
-/// WIT `error` variant. `Guest` is returned to the script; `Fault` traps it.
-#[derive(Debug)]
-pub enum HostError {
-    Guest(GuestError),
-    Fault(Fault),
-}
-
-impl From<GuestError> for HostError {
-    fn from(e: GuestError) -> Self {
-        HostError::Guest(e)
-    }
-}
-
-impl HostError {
-    pub fn not_permitted(text: impl Into<String>) -> Self {
-        HostError::Guest(GuestError::NotPermitted(text.into()))
-    }
-
-    pub fn invalid(text: impl Into<String>) -> Self {
-        HostError::Guest(GuestError::InvalidArgument(text.into()))
-    }
-
-    pub fn failed(text: impl Into<String>) -> Self {
-        HostError::Guest(GuestError::Failed(text.into()))
-    }
-}
+pub use crate::bindings::HostError;
+pub use crate::fault::Fault;
 
 /// Errors at the library boundary (host start, persistence).
 #[derive(Debug, thiserror::Error)]

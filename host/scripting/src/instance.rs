@@ -1,8 +1,9 @@
 //! A live script instance: its wasmtime store, the per-store state every host
-//! call sees ([`HostState`]), the memory limiter, the host-call meter, and the
-//! one function that runs an event and classifies how it ended.
+//! call sees ([`HostState`]) with what host calls reach ([`CallContext`]), the
+//! memory limiter, the host-call meter, and the one function that runs an
+//! event and classifies how it ended.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,13 +11,45 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, Store, StoreContextMut, Trap, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use crate::bindings::RegionScript;
-use crate::engine::Compiled;
-use crate::error::{Fault, HostError};
+use crate::bindings::{HostError, RegionScript, RegionScriptPre};
 use crate::cpu_clock::{thread_cpu_time, TurnClock};
+use crate::fault::Fault;
 use crate::limits::{EPOCH_TICK, INTERRUPT_CHECK_TICKS};
-use crate::runtime::Shared;
-use crate::script::{Event, Script};
+use dispatcher_dispatch::Dispatcher;
+use dispatcher_store::Store as ScriptStore;
+
+use crate::limits::ScriptingLimits;
+use crate::scene::SceneHooks;
+use crate::scheduler::Scheduler;
+use crate::script::{Event, Instance, Script};
+use crate::stop::StopFlag;
+
+/// What the host calls of every instance reach: the message path, the
+/// store (script storage), the scene, the timer scheduler and the clocks.
+/// Not the script table, the run queue or the compile pool.
+pub struct CallContext {
+    pub limits: ScriptingLimits,
+    pub dispatcher: Dispatcher,
+    pub store: Arc<ScriptStore>,
+    pub scene: Arc<dyn SceneHooks>,
+    /// Wall clock in Unix milliseconds, refreshed by the epoch ticker: what
+    /// `timers.now-ms` reads (an atomic load instead of a clock call).
+    pub clock_ms: Arc<AtomicU64>,
+    pub scheduler: Arc<Scheduler>,
+    pub stop: StopFlag,
+}
+
+impl CallContext {
+    /// The host is shutting down: every running event is interrupted.
+    pub fn is_stopping(&self) -> bool {
+        self.stop.is_set()
+    }
+
+    /// (Re)arm a script's repeating timer.
+    pub fn schedule_timer(&self, script: &Script, interval_ms: u32, generation: u64) {
+        self.scheduler.timer(script, interval_ms, generation);
+    }
+}
 
 /// Caps all memories and tables of one instance together.
 pub struct MemoryLimiter {
@@ -151,7 +184,8 @@ pub struct HostState {
     pub limiter: MemoryLimiter,
     pub meter: CallMeter,
     pub script: Arc<Script>,
-    pub shared: Arc<Shared>,
+    /// What host calls reach (named `shared` for the host files' sake).
+    pub shared: Arc<CallContext>,
 }
 
 impl WasiView for HostState {
@@ -252,7 +286,7 @@ fn wasi_context(script: &Arc<Script>, limits: &crate::limits::ScriptingLimits) -
 
 /// Build a store and instantiate. Instantiation runs start functions, so it
 /// gets the event budget too.
-pub fn instantiate(shared: &Arc<Shared>, script: &Arc<Script>, compiled: &Compiled, turn: TurnClock) -> Result<Live, Fault> {
+pub fn instantiate(shared: &Arc<CallContext>, script: &Arc<Script>, pre: &RegionScriptPre<HostState>, turn: TurnClock) -> Result<Live, Fault> {
     let limits = &shared.limits;
     let state = HostState {
         wasi: None,
@@ -275,11 +309,11 @@ pub fn instantiate(shared: &Arc<Shared>, script: &Arc<Script>, compiled: &Compil
         script: script.clone(),
         shared: shared.clone(),
     };
-    let mut store = Store::new(&shared.engine.engine, state);
+    let mut store = Store::new(pre.engine(), state);
     store.limiter(|s| &mut s.limiter);
     store.epoch_deadline_callback(budget_check);
     begin_event(&mut store, limits.event_fuel(), turn)?;
-    match compiled.pre.instantiate(&mut store) {
+    match pre.instantiate(&mut store) {
         Ok(bindings) => Ok(Live { store, bindings }),
         Err(e) => {
             let fault = classify(&e, store.data().limiter.refused);
@@ -289,7 +323,7 @@ pub fn instantiate(shared: &Arc<Shared>, script: &Arc<Script>, compiled: &Compil
     }
 }
 
-fn script_log(shared: &Shared, script: &Script, level: &'static str, text: &str) {
+fn script_log(shared: &CallContext, script: &Script, level: &'static str, text: &str) {
     script.log.lock().push(level, text, shared.limits.log_ring_lines, shared.limits.max_log_line_bytes);
 }
 
@@ -368,10 +402,20 @@ fn budget_check(store: StoreContextMut<'_, HostState>) -> wasmtime::Result<Updat
     Ok(UpdateDeadline::Continue(ticks(left)))
 }
 
+impl Instance for Live {
+    fn run(&mut self, event: Event, turn: TurnClock) -> Result<(), Fault> {
+        run_event(self, event, turn)
+    }
+
+    fn blocked(&self) -> Duration {
+        self.store.data().meter.blocked
+    }
+}
+
 /// Run one guest event within the budget; updates the counters.
-pub fn run_event(shared: &Shared, live: &mut Live, event: Event, turn: TurnClock) -> Result<(), Fault> {
-    let fuel = shared.limits.event_fuel();
+fn run_event(live: &mut Live, event: Event, turn: TurnClock) -> Result<(), Fault> {
     let store = &mut live.store;
+    let fuel = store.data().shared.limits.event_fuel();
     begin_event(store, fuel, turn)?;
     let handlers = live.bindings.opensim_dispatcher_handlers();
     let result = match event {
@@ -398,7 +442,7 @@ pub fn run_event(shared: &Shared, live: &mut Live, event: Event, turn: TurnClock
     counters.memory_bytes.store(data.limiter.used_bytes() as u64, Ordering::Relaxed);
     result.map_err(|e| {
         let fault = classify(&e, data.limiter.refused);
-        script_log(shared, &data.script, "error", &format!("fault {}: {e:#}", fault.as_str()));
+        script_log(&data.shared, &data.script, "error", &format!("fault {}: {e:#}", fault.as_str()));
         fault
     })
 }

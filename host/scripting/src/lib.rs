@@ -18,17 +18,25 @@ mod cpu_clock;
 pub mod domain;
 mod engine;
 pub mod error;
+mod fault;
 pub mod grants;
 mod host;
 mod instance;
+mod lifecycle;
 pub mod limits;
 /// The `Scripting` domain messages (they live in `dispatcher-messages`).
 pub use dispatcher_messages::scripting as messages;
+mod router;
+mod run_queue;
+mod runner;
 pub mod runtime;
 pub mod scene;
+mod scheduler;
 pub mod scope;
 pub mod script;
 mod stdio;
+mod stop;
+mod table;
 mod wait;
 
 pub use engine::{sha256_hex, ALLOWED_IMPORT_PREFIXES, HANDLERS_EXPORT};

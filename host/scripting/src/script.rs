@@ -5,16 +5,16 @@
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 use uuid::Uuid;
 
 use crate::bindings::exports::opensim::dispatcher::handlers::{ChatEvent, MessageEvent, TouchEvent, UpdatedEvent};
 use crate::bindings::opensim::dispatcher::log::Level;
-use crate::error::Fault;
+use crate::cpu_clock::TurnClock;
+use crate::fault::Fault;
 use crate::grants::Grants;
-use crate::instance::Live;
 
 /// What never changes while the script exists.
 #[derive(Clone, Debug)]
@@ -178,6 +178,42 @@ pub struct TimerState {
     pub generation: u64,
 }
 
+/// A live instance of the script's component, as the runner drives it. The
+/// instance module implements it; its store points back at this script, so
+/// the script holds it by this interface rather than by type.
+pub trait Instance: Send {
+    /// Run one guest event within its budget; updates the counters.
+    fn run(&mut self, event: Event, turn: TurnClock) -> Result<(), Fault>;
+    /// Time the last event spent in blocking waits (charged to the turn).
+    fn blocked(&self) -> Duration;
+}
+
+/// Token bucket of one script's storage writes (full at first use, refilled
+/// at `StorageWritesPerSecond`, holding at most one second's worth).
+#[derive(Debug, Default)]
+pub(crate) struct StorageWriteBudget {
+    tokens: f64,
+    last: Option<Instant>,
+}
+
+impl StorageWriteBudget {
+    pub(crate) fn take(&mut self, per_second: u32) -> bool {
+        let rate = f64::from(per_second.max(1));
+        let now = Instant::now();
+        self.tokens = match self.last {
+            None => rate,
+            Some(t) => (self.tokens + now.duration_since(t).as_secs_f64() * rate).min(rate),
+        };
+        self.last = Some(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// A script in the host.
 pub struct Script {
     pub info: ScriptInfo,
@@ -187,7 +223,7 @@ pub struct Script {
     pub scheduled: AtomicBool,
     /// Set when the queue overflowed too often; the runner faults the script.
     pub overflowed: AtomicBool,
-    pub live: Mutex<Option<Live>>,
+    pub live: Mutex<Option<Box<dyn Instance>>>,
     pub counters: Counters,
     pub log: Mutex<LogRing>,
     pub listening: Mutex<BTreeSet<i32>>,
@@ -207,7 +243,7 @@ pub struct Script {
     pub heavy: AtomicBool,
     /// `StorageWritesPerSecond`: kept with the script, so restarts do not
     /// refill it.
-    pub(crate) storage_writes: Mutex<crate::host::StorageWriteBudget>,
+    pub(crate) storage_writes: Mutex<StorageWriteBudget>,
 }
 
 impl Script {
@@ -233,7 +269,7 @@ impl Script {
             position: Mutex::new(None),
             kill: AtomicU64::new(0),
             heavy: AtomicBool::new(false),
-            storage_writes: Mutex::new(crate::host::StorageWriteBudget::default()),
+            storage_writes: Mutex::new(StorageWriteBudget::default()),
         }
     }
 
@@ -264,5 +300,19 @@ impl Script {
         timer.generation += 1;
         self.queue.lock().retain(Event::is_control);
         self.timer_pending.store(false, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_write_budget_holds_one_second_and_refills() {
+        let mut b = StorageWriteBudget::default();
+        assert!((0..10).all(|_| b.take(10)));
+        assert!(!b.take(10));
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        assert!(b.take(10), "refilled at 10 per second");
     }
 }

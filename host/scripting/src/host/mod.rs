@@ -16,8 +16,6 @@ mod terrain;
 mod timers;
 mod types;
 
-pub(crate) use storage::StorageWriteBudget;
-
 use serde::Deserialize;
 
 use crate::bindings::opensim::dispatcher::types::{Quaternion, Vector3};

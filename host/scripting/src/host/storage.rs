@@ -7,8 +7,6 @@
 //! synced transaction, so the rate bounds the disk I/O one script causes, and
 //! their time is charged to the event's CPU budget.
 
-use std::time::Instant;
-
 use crate::bindings::opensim::dispatcher::storage::Host;
 use crate::bindings::opensim::dispatcher::types::Error as GuestError;
 use crate::error::HostError;
@@ -21,32 +19,6 @@ impl HostState {
         match key {
             Some(k) if k.len() > self.shared.limits.max_storage_key_bytes => Err(HostError::Guest(GuestError::TooLarge)),
             _ => Ok(()),
-        }
-    }
-}
-
-/// Token bucket of one script's storage writes (full at first use, refilled
-/// at `StorageWritesPerSecond`, holding at most one second's worth).
-#[derive(Debug, Default)]
-pub(crate) struct StorageWriteBudget {
-    tokens: f64,
-    last: Option<Instant>,
-}
-
-impl StorageWriteBudget {
-    pub(crate) fn take(&mut self, per_second: u32) -> bool {
-        let rate = f64::from(per_second.max(1));
-        let now = Instant::now();
-        self.tokens = match self.last {
-            None => rate,
-            Some(t) => (self.tokens + now.duration_since(t).as_secs_f64() * rate).min(rate),
-        };
-        self.last = Some(now);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
         }
     }
 }
@@ -100,19 +72,5 @@ impl Host for HostState {
             h.storage_ready(None)?;
             h.shared.store.script_storage_keys(h.script.info.id).map_err(unavailable)
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_write_budget_holds_one_second_and_refills() {
-        let mut b = StorageWriteBudget::default();
-        assert!((0..10).all(|_| b.take(10)));
-        assert!(!b.take(10));
-        std::thread::sleep(std::time::Duration::from_millis(250));
-        assert!(b.take(10), "refilled at 10 per second");
     }
 }

@@ -1,0 +1,228 @@
+//! Lifecycle and persistence: start, stop, reset, remove, fault and restart
+//! with backoff, the durable state of every script (its row survives host
+//! restarts, backoff included), and the components scripts share (compiled
+//! code and stored bytes, freed with their last script).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dispatcher_dispatch::Dispatcher;
+use dispatcher_store::Store;
+use parking_lot::Mutex;
+
+use crate::engine::{Compiled, ScriptEngine};
+use crate::error::ScriptingError;
+use crate::fault::Fault;
+use crate::grants::Grants;
+use crate::limits::ScriptingLimits;
+use crate::run_queue::RunQueue;
+use crate::scene::SceneHooks;
+use crate::scheduler::Scheduler;
+use crate::script::{Event, RunState, Script, ScriptInfo};
+use crate::table::ScriptTable;
+
+/// What the lifecycle reaches: the script table and the components behind
+/// it, the store, the run queue (start and unload events) and the scheduler
+/// (restarts); the dispatcher for scripts' capabilities, the scene for their
+/// inventory items.
+pub struct Lifecycle {
+    pub limits: ScriptingLimits,
+    pub dispatcher: Dispatcher,
+    pub store: Arc<Store>,
+    pub scene: Arc<dyn SceneHooks>,
+    pub engine: Arc<ScriptEngine>,
+    pub scripts: Arc<ScriptTable>,
+    /// Held while a script joins or leaves `scripts` together with its
+    /// component's references (store rows, compiled code, cache file), so a
+    /// component is never freed while a new script is taking it up.
+    pub components: Mutex<()>,
+    pub run_queue: Arc<RunQueue>,
+    pub scheduler: Arc<Scheduler>,
+}
+
+impl Lifecycle {
+    pub fn get(&self, id: uuid::Uuid) -> Option<Arc<Script>> {
+        self.scripts.get(id)
+    }
+
+    /// Scripts whose info passes `filter`, in no particular order (callers
+    /// sort when order matters).
+    pub fn select(&self, filter: impl Fn(&ScriptInfo) -> bool) -> Vec<Arc<Script>> {
+        self.scripts.select(filter)
+    }
+
+    pub fn log(&self, script: &Script, level: &'static str, text: &str) {
+        script.log.lock().push(level, text, self.limits.log_ring_lines, self.limits.max_log_line_bytes);
+    }
+
+    /// The compiled component of a script (memory cache, disk cache, or the
+    /// stored asset).
+    pub fn compiled_for(&self, script: &Script) -> Result<Compiled, String> {
+        if let Some(c) = self.engine.cached(&script.info.hash) {
+            return Ok(c);
+        }
+        let asset = self
+            .store
+            .get_asset(script.info.asset_id)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("component asset {} is missing", script.info.asset_id))?;
+        self.engine.load(&asset.data)
+    }
+
+    /// Record a state change durably.
+    fn persist_state(&self, script: &Script, state: RunState, fault: Option<Fault>) {
+        let reason = fault.map(Fault::as_str).unwrap_or("");
+        if let Err(e) = self.store.set_script_state(script.info.id, state.as_str(), reason) {
+            tracing::error!(script = %script.info.id, error = %e, "cannot record script state");
+        }
+    }
+
+    /// Explicit start (upload with Start, StartScriptRequest, ResetScriptRequest).
+    pub fn start(&self, script: &Arc<Script>) {
+        // A reset interrupts the event running now.
+        script.interrupt();
+        {
+            let mut c = script.control.lock();
+            c.state = RunState::Running;
+            c.fault = None;
+            c.restarts = 0;
+        }
+        script.clear_activity();
+        self.persist_state(script, RunState::Running, None);
+        self.run_queue.deliver(script, Event::Start);
+    }
+
+    pub fn stop(&self, script: &Arc<Script>) {
+        script.control.lock().state = RunState::Stopped;
+        script.interrupt();
+        script.clear_activity();
+        self.persist_state(script, RunState::Stopped, None);
+        self.run_queue.deliver(script, Event::Unload);
+    }
+
+    /// Remove a script everywhere: memory, database, capability, inventory;
+    /// its component (stored bytes, compiled code, cache file) goes too when
+    /// no other script uses it.
+    pub fn remove(&self, script: &Arc<Script>) {
+        {
+            let mut c = script.control.lock();
+            c.removed = true;
+            c.state = RunState::Stopped;
+        }
+        script.interrupt();
+        script.clear_activity();
+        {
+            let _components = self.components.lock();
+            self.scripts.remove(script.info.id);
+            if let Err(e) = self.store.delete_script(script.info.id) {
+                tracing::error!(script = %script.info.id, error = %e, "cannot delete script");
+            }
+            self.release_component_locked(&script.info.hash);
+        }
+        self.run_queue.deliver(script, Event::Unload);
+        self.dispatcher.services().capabilities.destroy(script.info.capability);
+        self.scene
+            .remove_script_item(&script.info.region, script.info.object_id, script.info.id, script.info.asset_id);
+    }
+
+    /// Free a component's compiled code and cache file when no script uses
+    /// it. The caller holds `components`.
+    pub(crate) fn release_component_locked(&self, hash: &str) {
+        if !self.scripts.any(|i| i.hash == hash) {
+            self.engine.forget(hash);
+            crate::compile_pool::return_free_memory();
+        }
+    }
+
+    /// A fault: drop activity, then restart with backoff or give up.
+    pub fn on_fault(&self, script: &Arc<Script>, fault: Fault) {
+        script.clear_activity();
+        let (restarts, gave_up) = {
+            let mut c = script.control.lock();
+            c.fault = Some(fault);
+            c.restarts += 1;
+            let gave_up = c.restarts > self.limits.max_restarts;
+            if gave_up {
+                c.state = RunState::Faulted;
+            }
+            (c.restarts, gave_up)
+        };
+        if gave_up {
+            self.log(script, "error", &format!("faulted ({}) after {} restarts", fault.as_str(), restarts - 1));
+            self.persist_state(script, RunState::Faulted, Some(fault));
+            return;
+        }
+        let delay_ms = self.restart_delay_ms(restarts);
+        self.log(script, "warn", &format!("fault {}; restart {restarts} in {delay_ms} ms", fault.as_str()));
+        // Durable, so that a host restart (or crash) starts it with backoff
+        // instead of at once.
+        self.persist_state(script, RunState::Running, Some(fault));
+        self.scheduler.restart(script.info.id, delay_ms);
+    }
+
+    /// Backoff before restart number `restarts` (1 = the first).
+    fn restart_delay_ms(&self, restarts: u32) -> u64 {
+        self.limits.restart_backoff_base_ms.saturating_mul(1 << restarts.saturating_sub(1).min(16))
+    }
+
+    /// Recreate every stored script with a fresh internal capability; running
+    /// ones get `on-start` again.
+    pub fn load_persisted(&self) -> Result<(), ScriptingError> {
+        let services = self.dispatcher.services().clone();
+        for row in self.store.list_scripts()? {
+            let grants = Grants::from_text(&row.grants);
+            let name = services
+                .directory
+                .account_by_id(row.uploader_id)
+                .ok()
+                .flatten()
+                .map(|a| a.name())
+                .unwrap_or_default();
+            let cap = services
+                .capabilities
+                .create(row.uploader_id, name, row.region.clone(), grants.domains(), Duration::ZERO);
+            let info = ScriptInfo {
+                id: row.id,
+                region: row.region,
+                object_id: row.object_id,
+                name: row.name,
+                asset_id: row.asset_id,
+                hash: row.hash,
+                uploader_id: row.uploader_id,
+                owner_id: row.owner_id,
+                start_parameter: row.start_parameter,
+                grants,
+                capability: cap.id,
+            };
+            let state = RunState::parse(&row.state);
+            let fault = Fault::parse(&row.fault_reason);
+            let script = Arc::new(Script::new(info, state, fault));
+            self.scripts.insert(script.clone());
+            if state != RunState::Running {
+                continue;
+            }
+            match fault {
+                // It faulted on its last run and was waiting for a restart: the
+                // backoff goes on across host restarts (and crashes).
+                Some(fault) => {
+                    script.control.lock().restarts = 1;
+                    let delay_ms = self.restart_delay_ms(1);
+                    self.log(&script, "warn", &format!("faulted ({}) before the host restarted; restart in {delay_ms} ms", fault.as_str()));
+                    self.scheduler.restart(script.info.id, delay_ms);
+                }
+                None => {
+                    self.run_queue.deliver(&script, Event::Start);
+                }
+            }
+        }
+        // Cache files no stored script uses (removed before this change, or built
+        // by another engine configuration) are deleted.
+        let in_use: HashSet<String> = self.scripts.all().iter().map(|s| s.info.hash.clone()).collect();
+        let deleted = self.engine.sweep_disk(&in_use);
+        if deleted > 0 {
+            tracing::info!(files = deleted, "deleted unused compiled components");
+        }
+        Ok(())
+    }
+}
