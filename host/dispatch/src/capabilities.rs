@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use uuid::Uuid;
 
+use crate::fasthash::FastBuild;
+
 /// The domain of the core's own messages; fixed, not configurable.
 pub const DISPATCHER_DOMAIN: &str = "Dispatcher";
 /// The capability domain that grants every domain.
@@ -59,7 +61,7 @@ pub enum AuthFailure {
 /// The capability table.
 #[derive(Default)]
 pub struct CapabilityStore {
-    entries: Mutex<HashMap<Uuid, Capability>>,
+    entries: Mutex<HashMap<Uuid, Capability, FastBuild>>,
     /// Expired entries a lookup removed, until the next [`CapabilityStore::purge`]
     /// reports them (so their endpoints can be closed).
     ended: Mutex<Vec<Uuid>>,
@@ -89,13 +91,20 @@ impl CapabilityStore {
     /// the capability's own scene (quirk Q12 relaxed); the scene actually bound is
     /// returned in the capability. Refreshes the idle timer on success only.
     pub fn authorize(&self, id: Uuid, domain: &str, scene: &str) -> Result<Capability, AuthFailure> {
-        self.authorize_with(id, domain, scene, Capability::clone)
+        self.authorize_with(id, domain, scene, Instant::now(), Capability::clone)
     }
 
-    /// [`CapabilityStore::authorize`], reading what the caller needs from the
-    /// capability under the lock instead of cloning all of it.
-    pub fn authorize_with<R>(&self, id: Uuid, domain: &str, scene: &str, read: impl FnOnce(&Capability) -> R) -> Result<R, AuthFailure> {
-        let now = Instant::now();
+    /// [`CapabilityStore::authorize`] at `now` (a clock read the caller has
+    /// made anyway), reading what the caller needs from the capability under
+    /// the lock instead of cloning all of it.
+    pub fn authorize_with<R>(
+        &self,
+        id: Uuid,
+        domain: &str,
+        scene: &str,
+        now: Instant,
+        read: impl FnOnce(&Capability) -> R,
+    ) -> Result<R, AuthFailure> {
         let mut entries = self.entries.lock();
         let cap = match entries.get_mut(&id) {
             Some(cap) if !cap.expired(now) => cap,

@@ -10,7 +10,7 @@
 //! is registered here; other domains register their handlers through the same
 //! [`Registry`].
 //!
-//! Modules, each using only those listed before it: [`error`], [`transport`],
+//! Modules, each using only those listed before it: [`fasthash`], [`error`], [`transport`],
 //! [`config`], [`directory`], [`capabilities`], [`endpoints`], [`events`],
 //! [`ipfilter`], [`pool`], [`stats`], [`auth`], [`services`], [`context`],
 //! [`registry`], [`domain`], [`pipeline`], [`call`], [`datagram`].
@@ -31,6 +31,7 @@ pub mod domain;
 pub mod endpoints;
 pub mod error;
 pub mod events;
+pub mod fasthash;
 pub mod ipfilter;
 pub mod pipeline;
 pub mod pool;

@@ -138,7 +138,7 @@ impl Dispatcher {
             }
         }
         let envelope = &request.envelope;
-        let admitted = match self.admit(&request.type_name, envelope.capability.0, &envelope.domain, &envelope.scene) {
+        let admitted = match self.admit(&request.type_name, envelope.capability.0, &envelope.domain, &envelope.scene, started) {
             Ok(a) => a,
             Err(failure) => return self.answer(&transport, failure.into_reply()),
         };
@@ -176,15 +176,15 @@ impl Dispatcher {
     /// The steps every entry shares before the handler runs: pre-authentication
     /// messages pass unchecked; other types must be registered, authorised by
     /// the capability for `domain` and `scene` (when authentication is on), and
-    /// have a handler there (scene-specific first).
-    pub(crate) fn admit(&self, type_name: &str, capability: Uuid, domain: &str, scene: &str) -> Result<Admitted, Failure> {
+    /// have a handler there (scene-specific first). `now` is the request's
+    /// arrival, which refreshes the capability's idle timer.
+    pub(crate) fn admit(&self, type_name: &str, capability: Uuid, domain: &str, scene: &str, now: Instant) -> Result<Admitted, Failure> {
         let registry = &self.registry;
-        if let Some(handler) = registry.pre_auth(type_name) {
-            return Ok(Admitted { handler, user: None, bound_scene: None, pre_auth: true });
-        }
-        // Unregistered names fail before authorisation, as a decode error would.
-        if !registry.is_request_type(type_name) {
-            return Err(unknown_type(type_name));
+        match registry.classify(type_name) {
+            Ok(Some(handler)) => return Ok(Admitted { handler, user: None, bound_scene: None, pre_auth: true }),
+            Ok(None) => {}
+            // Unregistered names fail before authorisation, as a decode error would.
+            Err(()) => return Err(unknown_type(type_name)),
         }
         let mut user = None;
         let mut bound_scene = None;
@@ -192,7 +192,7 @@ impl Dispatcher {
             let (auth, cap_scene) = self
                 .services
                 .capabilities
-                .authorize_with(capability, domain, scene, |cap| {
+                .authorize_with(capability, domain, scene, now, |cap| {
                     let user = AuthUser { id: cap.user_id, name: cap.user_name.clone(), capability: cap.id };
                     (user, scene.is_empty().then(|| cap.scene.clone()))
                 })
@@ -291,5 +291,110 @@ fn run_decoded(handler: &HandlerRef, ctx: &RequestContext, request: &DecodedRequ
     match guarded(ctx, || with_request_budget(budget, || handler.call_decoded(ctx, request))) {
         Ok(reply) => reply,
         Err(e) => e.into_reply(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::sync::Arc;
+
+    use dispatcher_protocol::{DecodeLimits, Encoding, MessageType, Reply, Request};
+    use serde::{Deserialize, Serialize};
+    use uuid::Uuid;
+
+    use crate::directory::{Account, Directory, DirectoryError, SceneInfo};
+    use crate::endpoints::NullSink;
+    use super::Dispatcher;
+    use crate::transport::Transport;
+    use crate::config::DispatcherConfig;
+
+    #[derive(Debug, Default, Serialize, Deserialize)]
+    #[serde(default)]
+    struct PingRequest {}
+
+    impl MessageType for PingRequest {
+        const TYPE_NAME: &'static str = "Test.Messages.PingRequest";
+    }
+
+    impl Request for PingRequest {
+        type Reply = Reply;
+        const GRANT: &'static str = "dispatcher";
+    }
+
+    struct NoDirectory;
+
+    impl Directory for NoDirectory {
+        fn scenes(&self) -> Result<Vec<SceneInfo>, DirectoryError> {
+            Ok(Vec::new())
+        }
+        fn account_by_id(&self, _: Uuid) -> Result<Option<Account>, DirectoryError> {
+            Ok(None)
+        }
+        fn account_by_name(&self, _: &str, _: &str) -> Result<Option<Account>, DirectoryError> {
+            Ok(None)
+        }
+        fn account_by_email(&self, _: &str) -> Result<Option<Account>, DirectoryError> {
+            Ok(None)
+        }
+    }
+
+    /// The `_Message` of the reply to a PingRequest for `scene` in domain `Test`.
+    fn answer(dispatcher: &Dispatcher, scene: &str) -> String {
+        let body = format!(r#"{{"$type":"Test.Messages.PingRequest","_Domain":"Test","_Scene":"{scene}"}}"#);
+        let source = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let transport = Transport::Http { path_domain: String::new() };
+        dispatcher
+            .handle(body.as_bytes(), Encoding::Json, source, transport)
+            .map(|r| r.message)
+            .unwrap_or_default()
+    }
+
+    fn marker(text: &'static str) -> impl Fn(&crate::context::RequestContext, PingRequest) -> Result<Reply, crate::error::HandlerError> {
+        move |_, _| Ok(Reply::failure(text))
+    }
+
+    // dispatcher-core.md CORE-61 (the registry's scene-first lookup), pinned
+    // here through the whole pipeline.
+    #[test]
+    fn core_61_scene_specific_handler_wins() {
+        let config = DispatcherConfig {
+            use_authentication: false,
+            ..Default::default()
+        };
+        for scene_first in [false, true] {
+            let d = Dispatcher::new(config.clone(), Arc::new(NoDirectory), Arc::new(NullSink), DecodeLimits::default());
+            if scene_first {
+                d.registry().register(Some("Harbor Island"), "Test", marker("scene"));
+                d.registry().register(None, "Test", marker("generic"));
+            } else {
+                d.registry().register(None, "Test", marker("generic"));
+                d.registry().register(Some("Harbor Island"), "Test", marker("scene"));
+            }
+            assert_eq!(answer(&d, "Harbor Island"), "scene");
+            assert_eq!(answer(&d, "Other Island"), "generic");
+            assert_eq!(answer(&d, "harbor island"), "generic", "scene names are case-sensitive");
+            assert_eq!(answer(&d, ""), "generic");
+            let keys = d.registry().keys();
+            assert!(keys.contains(&"Harbor Island::Test::Test.Messages.PingRequest".to_string()), "{keys:?}");
+            assert!(keys.contains(&"Test::Test.Messages.PingRequest".to_string()), "{keys:?}");
+            // Removing the scene handler keeps the type and the generic handler (Q28).
+            assert!(d.registry().unregister(Some("Harbor Island"), "Test", PingRequest::TYPE_NAME));
+            assert_eq!(answer(&d, "Harbor Island"), "generic");
+            d.shutdown();
+        }
+    }
+
+    #[test]
+    fn scene_handler_alone_does_not_serve_other_scenes() {
+        let config = DispatcherConfig {
+            use_authentication: false,
+            ..Default::default()
+        };
+        let d = Dispatcher::new(config, Arc::new(NoDirectory), Arc::new(NullSink), DecodeLimits::default());
+        d.registry().register(Some("Harbor Island"), "Test", marker("scene"));
+        assert_eq!(answer(&d, "Harbor Island"), "scene");
+        assert_eq!(answer(&d, "Other Island"), "Unknown message type; Test.Messages.PingRequest");
+        d.shutdown();
     }
 }

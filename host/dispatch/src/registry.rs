@@ -20,6 +20,7 @@ use parking_lot::RwLock;
 
 use crate::context::RequestContext;
 use crate::error::HandlerError;
+use crate::fasthash::FastBuild;
 
 /// A typed handler as registered.
 pub type TypedHandler<M> = dyn Fn(&RequestContext, M) -> Result<<M as Request>::Reply, HandlerError> + Send + Sync;
@@ -114,11 +115,11 @@ impl RequestType {
 #[derive(Default)]
 struct Inner {
     /// By type name; few entries per type, scanned linearly.
-    handlers: HashMap<&'static str, Vec<HandlerEntry>>,
+    handlers: HashMap<&'static str, Vec<HandlerEntry>, FastBuild>,
     /// Handler keys in registration order, for InfoResponse.MessageList.
     order: Vec<String>,
-    request_types: HashMap<&'static str, RequestType>,
-    pre_auth: HashMap<&'static str, HandlerRef>,
+    request_types: HashMap<&'static str, RequestType, FastBuild>,
+    pre_auth: HashMap<&'static str, HandlerRef, FastBuild>,
 }
 
 #[derive(Default)]
@@ -207,6 +208,20 @@ impl Registry {
         self.inner.read().pre_auth.get(type_name).cloned()
     }
 
+    /// What admission needs first, in one read: `Ok(Some(handler))` for a
+    /// pre-authentication message, `Ok(None)` for another registered request
+    /// type, `Err(())` for an unknown name.
+    pub(crate) fn classify(&self, type_name: &str) -> Result<Option<HandlerRef>, ()> {
+        let inner = self.inner.read();
+        if let Some(handler) = inner.pre_auth.get(type_name) {
+            return Ok(Some(handler.clone()));
+        }
+        match inner.request_types.contains_key(type_name) {
+            true => Ok(None),
+            false => Err(()),
+        }
+    }
+
     /// Whether `type_name` is a registered request type of any domain.
     pub fn is_request_type(&self, type_name: &str) -> bool {
         self.inner.read().request_types.contains_key(type_name)
@@ -256,110 +271,5 @@ impl Registry {
     /// Every handler key, in registration order (pre-authentication types excluded).
     pub fn keys(&self) -> Vec<String> {
         self.inner.read().order.clone()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::net::{IpAddr, Ipv4Addr};
-    use std::sync::Arc;
-
-    use dispatcher_protocol::{DecodeLimits, Encoding, MessageType, Reply, Request};
-    use serde::{Deserialize, Serialize};
-    use uuid::Uuid;
-
-    use crate::directory::{Account, Directory, DirectoryError, SceneInfo};
-    use crate::endpoints::NullSink;
-    use crate::pipeline::Dispatcher;
-    use crate::transport::Transport;
-    use crate::config::DispatcherConfig;
-
-    #[derive(Debug, Default, Serialize, Deserialize)]
-    #[serde(default)]
-    struct PingRequest {}
-
-    impl MessageType for PingRequest {
-        const TYPE_NAME: &'static str = "Test.Messages.PingRequest";
-    }
-
-    impl Request for PingRequest {
-        type Reply = Reply;
-        const GRANT: &'static str = "dispatcher";
-    }
-
-    struct NoDirectory;
-
-    impl Directory for NoDirectory {
-        fn scenes(&self) -> Result<Vec<SceneInfo>, DirectoryError> {
-            Ok(Vec::new())
-        }
-        fn account_by_id(&self, _: Uuid) -> Result<Option<Account>, DirectoryError> {
-            Ok(None)
-        }
-        fn account_by_name(&self, _: &str, _: &str) -> Result<Option<Account>, DirectoryError> {
-            Ok(None)
-        }
-        fn account_by_email(&self, _: &str) -> Result<Option<Account>, DirectoryError> {
-            Ok(None)
-        }
-    }
-
-    /// The `_Message` of the reply to a PingRequest for `scene` in domain `Test`.
-    fn answer(dispatcher: &Dispatcher, scene: &str) -> String {
-        let body = format!(r#"{{"$type":"Test.Messages.PingRequest","_Domain":"Test","_Scene":"{scene}"}}"#);
-        let source = IpAddr::V4(Ipv4Addr::LOCALHOST);
-        let transport = Transport::Http { path_domain: String::new() };
-        dispatcher
-            .handle(body.as_bytes(), Encoding::Json, source, transport)
-            .map(|r| r.message)
-            .unwrap_or_default()
-    }
-
-    fn marker(text: &'static str) -> impl Fn(&crate::context::RequestContext, PingRequest) -> Result<Reply, crate::error::HandlerError> {
-        move |_, _| Ok(Reply::failure(text))
-    }
-
-    // dispatcher-core.md CORE-61: no domain registers scene-specific handlers
-    // yet, so the row is pinned here, through the whole pipeline.
-    #[test]
-    fn core_61_scene_specific_handler_wins() {
-        let config = DispatcherConfig {
-            use_authentication: false,
-            ..Default::default()
-        };
-        for scene_first in [false, true] {
-            let d = Dispatcher::new(config.clone(), Arc::new(NoDirectory), Arc::new(NullSink), DecodeLimits::default());
-            if scene_first {
-                d.registry().register(Some("Harbor Island"), "Test", marker("scene"));
-                d.registry().register(None, "Test", marker("generic"));
-            } else {
-                d.registry().register(None, "Test", marker("generic"));
-                d.registry().register(Some("Harbor Island"), "Test", marker("scene"));
-            }
-            assert_eq!(answer(&d, "Harbor Island"), "scene");
-            assert_eq!(answer(&d, "Other Island"), "generic");
-            assert_eq!(answer(&d, "harbor island"), "generic", "scene names are case-sensitive");
-            assert_eq!(answer(&d, ""), "generic");
-            let keys = d.registry().keys();
-            assert!(keys.contains(&"Harbor Island::Test::Test.Messages.PingRequest".to_string()), "{keys:?}");
-            assert!(keys.contains(&"Test::Test.Messages.PingRequest".to_string()), "{keys:?}");
-            // Removing the scene handler keeps the type and the generic handler (Q28).
-            assert!(d.registry().unregister(Some("Harbor Island"), "Test", PingRequest::TYPE_NAME));
-            assert_eq!(answer(&d, "Harbor Island"), "generic");
-            d.shutdown();
-        }
-    }
-
-    #[test]
-    fn scene_handler_alone_does_not_serve_other_scenes() {
-        let config = DispatcherConfig {
-            use_authentication: false,
-            ..Default::default()
-        };
-        let d = Dispatcher::new(config, Arc::new(NoDirectory), Arc::new(NullSink), DecodeLimits::default());
-        d.registry().register(Some("Harbor Island"), "Test", marker("scene"));
-        assert_eq!(answer(&d, "Harbor Island"), "scene");
-        assert_eq!(answer(&d, "Other Island"), "Unknown message type; Test.Messages.PingRequest");
-        d.shutdown();
     }
 }

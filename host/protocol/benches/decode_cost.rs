@@ -66,7 +66,10 @@ fn deep(levels: usize, i: usize) -> Value {
 }
 
 /// The shapes: name and a builder from a unit count.
-fn shapes() -> Vec<(&'static str, Box<dyn Fn(usize) -> Value>)> {
+/// A named body shape, built for a given size.
+type Shape = (&'static str, Box<dyn Fn(usize) -> Value>);
+
+fn shapes() -> Vec<Shape> {
     vec![
         (
             "distinct members",

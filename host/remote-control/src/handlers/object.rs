@@ -232,7 +232,7 @@ enum RezFailure {
 enum Template {
     Unknown,
     Unusable,
-    Object(SceneObject),
+    Object(Box<SceneObject>),
 }
 
 /// Decoded object assets of one request, each fetched and parsed once.
@@ -247,7 +247,7 @@ fn load_templates(rc: &RemoteControl, asset_ids: impl IntoIterator<Item = Uuid>)
         }
         let template = match rc.persist.get_asset(id).map_err(internal)? {
             Some(a) if matches!(a.asset_type, AssetType::Object | AssetType::Unknown) => {
-                dispatcher_scene::parse_object(&a.data, &rc.limits).map_or(Template::Unusable, Template::Object)
+                dispatcher_scene::parse_object(&a.data, &rc.limits).map_or(Template::Unusable, |o| Template::Object(Box::new(o)))
             }
             Some(_) => Template::Unusable,
             None => Template::Unknown,
