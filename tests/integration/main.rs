@@ -16,3 +16,4 @@ mod sandbox_rights;
 mod sandbox_runtime;
 mod sandbox_compile;
 mod scripting;
+mod scripting_grants;

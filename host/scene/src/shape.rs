@@ -36,6 +36,13 @@ impl PrimType {
     pub fn code(self) -> i32 {
         self as i32
     }
+
+    /// The prim type of a `PartInformation.Type` code; `None` for a code no
+    /// type has.
+    pub fn from_code(code: i32) -> Option<PrimType> {
+        use PrimType::*;
+        [Box, Cylinder, Prism, Sphere, Torus, Tube, Ring, Sculpt].into_iter().find(|t| t.code() == code)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -101,6 +108,15 @@ mod tests {
             path_curve: path,
             ..Shape::default()
         }
+    }
+
+    #[test]
+    fn every_code_reads_back_as_its_type() {
+        for code in 0..8 {
+            assert_eq!(PrimType::from_code(code).map(PrimType::code), Some(code));
+        }
+        assert_eq!(PrimType::from_code(8), None);
+        assert_eq!(PrimType::from_code(-1), None);
     }
 
     #[test]

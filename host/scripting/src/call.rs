@@ -1,37 +1,45 @@
-//! The one message path for host calls: every import that acts on the region
-//! becomes a protocol request with `_Scene`, `_Domain` and `_Capability` filled
-//! by the host, handled by the dispatcher with `Transport::Script`, exactly as
-//! an HTTP request with the script's rights would be. The request is decoded
-//! once and bound to its typed form; grants and scope are checked on that
-//! bound value and the handler receives it re-encoded (see `scope.rs`), so no
-//! repeated or case-varied member can make the check and the action disagree.
-
-use std::net::{IpAddr, Ipv4Addr};
+//! The message path of host calls. Every import that acts on the region is a
+//! protocol request handled by the dispatcher with the script's own internal
+//! capability and `Transport::Script`, exactly as a client with the script's
+//! rights would be handled; grants, rates and scope are checked on the typed
+//! request value (scope.rs's [`Reach`]), the very value the handler acts on.
+//!
+//! - A typed import builds its request struct and goes through
+//!   [`HostState::call`]: `Request::GRANT` (a bit, see grants.rs), the call
+//!   rates, the scope of the typed value, then `Dispatcher::call::<M>`: no
+//!   JSON is built or parsed; the typed reply is turned into the WIT record by
+//!   the import, a failure's kind into the guest's error.
+//! - `messages.send` keeps the byte entry ([`HostState::send_request`]):
+//!   decode once, the grant the registry holds for the type, the rates, bind
+//!   to the typed request, the same scope check on the bound value, and
+//!   `Dispatcher::handle_decoded` with the members re-encoded from that value,
+//!   so no repeated or case-varied member can make the check and the action
+//!   disagree.
 
 use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr};
 
-use dispatcher_dispatch::{HandlerError, Transport};
-use dispatcher_protocol::{decode_request, DecodedRequest, Encoding, Envelope, Reply, Value};
-use serde::de::DeserializeOwned;
-use serde_json::Value as Json;
+use dispatcher_dispatch::{Caller, Failure, FailureKind, HandlerError, Transport};
+use dispatcher_protocol::{decode_request, DecodedRequest, Encoding, Envelope, Reply, Request, Value};
 use uuid::Uuid;
 
 use crate::bindings::opensim::dispatcher::types::Error as GuestError;
 use crate::error::HostError;
-use crate::grants::{self, Scope};
+use crate::grants::{GrantBit, Scope};
 use crate::instance::HostState;
-use crate::scope::{self, Reached};
+use crate::scope::{self, Reach, Reached};
 
-/// Namespace of the RemoteControl messages.
-pub const RC: &str = "RemoteControl.Messages.";
-
-/// A failure reply as the guest's error: "does not exist" texts are `not-found`.
-pub fn failure_error(message: &str) -> GuestError {
-    if message.starts_with("no such ") || message.starts_with("cannot find user") {
-        GuestError::NotFound(message.to_owned())
-    } else {
-        GuestError::Failed(message.to_owned())
-    }
+/// A failure of the pipeline or the handler as the guest's error, by the
+/// kind set where it was raised; the text is the protocol's `_Message`.
+pub fn guest_error(failure: Failure) -> HostError {
+    let text = failure.message;
+    HostError::Guest(match failure.kind {
+        FailureKind::NotFound => GuestError::NotFound(text),
+        FailureKind::NotPermitted => GuestError::NotPermitted(text),
+        FailureKind::Invalid => GuestError::InvalidArgument(text),
+        FailureKind::Limited => GuestError::TooLarge,
+        FailureKind::Failed | FailureKind::Internal => GuestError::Failed(text),
+    })
 }
 
 /// The domain of a type name: its first dotted segment (`RemoteControl` for
@@ -45,50 +53,66 @@ pub fn parse_id(text: &str) -> Result<Uuid, HostError> {
     Uuid::try_parse(text.trim()).map_err(|_| HostError::invalid(format!("not a UUID: {text:?}")))
 }
 
-pub fn vec3(v: &crate::bindings::opensim::dispatcher::types::Vector3) -> Json {
-    serde_json::json!([v.x, v.y, v.z])
-}
-
-pub fn quat(q: &crate::bindings::opensim::dispatcher::types::Quaternion) -> Json {
-    serde_json::json!([q.x, q.y, q.z, q.w])
-}
-
 impl HostState {
-    /// Typed call: grant, rate, dispatch; a failure reply becomes the error.
-    /// Returns the reply's members (and the `_Message` text).
-    pub fn call(&mut self, type_name: &str, body: Json) -> Result<(Value, String), HostError> {
+    /// A typed import's request: its grant, the call rates, the scope of the
+    /// typed value, then `Dispatcher::call` (no encoding); a failure becomes
+    /// the guest's error by its kind.
+    pub fn call<M: Request + Reach>(&mut self, request: M) -> Result<M::Reply, HostError> {
+        if !self.script.info.grants.has_bit(M::GRANT_BIT) {
+            return Err(self.deny(format!("{} not granted", M::GRANT)));
+        }
+        self.admit()?;
+        self.admit_kind(M::TYPE_NAME)?;
+        self.check_reach(&request.reach())?;
         self.timed(|h| {
-            let reply = h.send_checked(type_name, body)?;
-            if !reply.is_success() {
-                return Err(HostError::Guest(failure_error(&reply.message)));
+            let caller = Caller {
+                scene: h.script.info.region.clone(),
+                capability: h.script.info.capability,
+                source: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                transport: Transport::Script,
+            };
+            h.shared.dispatcher.call::<M>(&caller, request).map_err(guest_error)
+        })
+    }
+
+    /// The one scope check of both paths, on what a typed request reaches.
+    /// `Ok(true)`: the request lists objects and its reply must be cut down
+    /// to the scope ([`HostState::allows`]).
+    pub fn check_reach(&mut self, reached: &Reached) -> Result<bool, HostError> {
+        match reached {
+            Reached::NoObject | Reached::Scripts(None) => Ok(false),
+            Reached::Objects(ids) => {
+                if let [id] = ids.as_slice() {
+                    self.check_scope(*id)?;
+                } else {
+                    let mut seen = HashSet::new();
+                    for id in ids {
+                        if seen.insert(*id) {
+                            self.check_scope(*id)?;
+                        }
+                    }
+                }
+                Ok(false)
             }
-            Ok((Value::Object(reply.fields), reply.message))
-        })
+            Reached::Scripts(Some(id)) => {
+                self.check_scope(*id)?;
+                Ok(false)
+            }
+            Reached::AllObjects => {
+                if self.script.info.grants.scope() != Scope::Region {
+                    return Err(self.deny("scope:region not granted".to_owned()));
+                }
+                Ok(false)
+            }
+            Reached::ListsObjects => Ok(self.script.info.grants.scope() != Scope::Region),
+        }
     }
 
-    /// Typed call binding the reply to `T`.
-    pub fn call_as<T: DeserializeOwned>(&mut self, type_name: &str, body: Json) -> Result<T, HostError> {
-        self.timed(|h| {
-            let (value, _) = h.call(type_name, body)?;
-            dispatcher_protocol::from_value(&value).map_err(|e| HostError::failed(format!("unexpected reply: {e}")))
-        })
-    }
-
-    /// A typed import's request: `body` holds the members, the type is ours.
-    pub fn send_checked(&mut self, type_name: &str, body: Json) -> Result<Reply, HostError> {
-        let Json::Object(mut members) = body else {
-            return Err(HostError::invalid("a request must be a JSON object"));
-        };
-        members.insert("$type".into(), Json::String(type_name.to_owned()));
-        let bytes = serde_json::to_vec(&Json::Object(members)).map_err(|e| HostError::invalid(e.to_string()))?;
-        self.send_request(&bytes)
-    }
-
-    /// The one path of every script request (typed import or
-    /// `messages.send`): decode once with the protocol's decoder, grant and
-    /// rate checks, bind to the typed request, check the scope on the bound
-    /// value, and dispatch the members re-encoded from that value, so the
-    /// handler acts on exactly what was checked (scope.rs).
+    /// `messages.send`'s request: decode once with the protocol's decoder,
+    /// the grant the registry holds for the type and the rates, bind to the
+    /// typed request, check the scope on the bound value, and dispatch the
+    /// members re-encoded from that value, so the handler acts on exactly
+    /// what was checked (scope.rs).
     pub fn send_request(&mut self, bytes: &[u8]) -> Result<Reply, HostError> {
         if bytes.len() > self.shared.limits.max_message_bytes {
             return Err(HostError::Guest(GuestError::TooLarge));
@@ -96,7 +120,9 @@ impl HostState {
         let dispatcher = self.shared.dispatcher.clone();
         let decoded = decode_request(bytes, Encoding::Json, dispatcher.limits()).map_err(|e| HostError::invalid(e.to_string()))?;
         let type_name = decoded.type_name.clone();
-        let grant = grants::grant_for(&type_name)
+        let grant = dispatcher
+            .registry()
+            .grant(&type_name)
             .ok_or_else(|| HostError::not_permitted(format!("{type_name} has no grant a script can hold")))?;
         self.require(grant)?;
         self.admit()?;
@@ -107,29 +133,7 @@ impl HostState {
             Some(Err(e)) => return Ok(HandlerError::from(e).into_reply()),
             Some(Ok(bound)) => bound,
         };
-        let filter = match &bound.reached {
-            Reached::NoObject | Reached::Scripts(None) => false,
-            Reached::Objects(ids) => {
-                let mut seen = HashSet::new();
-                for id in ids {
-                    if seen.insert(*id) {
-                        self.check_scope(*id)?;
-                    }
-                }
-                false
-            }
-            Reached::Scripts(Some(id)) => {
-                self.check_scope(*id)?;
-                false
-            }
-            Reached::AllObjects => {
-                if self.script.info.grants.scope() != Scope::Region {
-                    return Err(self.deny("scope:region not granted".to_owned()));
-                }
-                false
-            }
-            Reached::ListsObjects => self.script.info.grants.scope() != Scope::Region,
-        };
+        let filter = self.check_reach(&bound.reached)?;
         let mut root = Vec::with_capacity(bound.members.len() + 5);
         root.push(("$type".to_owned(), Value::String(type_name.clone())));
         root.extend(bound.members);
@@ -160,7 +164,8 @@ impl HostState {
         Ok(reply)
     }
 
-    /// Cut a listing reply's `Objects` down to the objects in scope.
+    /// Cut a listing reply's `Objects` (as `messages.send` returns it) down
+    /// to the objects in scope.
     fn filter_listed(&self, reply: &mut Reply) {
         for (name, value) in &mut reply.fields {
             if !name.eq_ignore_ascii_case("Objects") {
@@ -176,7 +181,7 @@ impl HostState {
     }
 
     /// Whether the script's scope reaches `object_id`.
-    fn allows(&self, object_id: Uuid) -> bool {
+    pub fn allows(&self, object_id: Uuid) -> bool {
         scope::in_scope(&*self.shared.scene, &self.script.info, object_id)
     }
 
@@ -187,18 +192,41 @@ impl HostState {
     }
 
     /// Whether the script may address `object_id` (scope grants).
-    pub fn check_scope(&mut self, object_id: Uuid) -> Result<(), HostError> {
+    fn check_scope(&mut self, object_id: Uuid) -> Result<(), HostError> {
         if self.allows(object_id) {
             return Ok(());
         }
         let needed = scope::wider_scope(self.script.info.grants.scope());
         Err(self.deny(format!("object {object_id} is out of scope; {needed} not granted")))
     }
+}
 
-    /// Scope-check an id given as guest text, returning it parsed.
-    pub fn scoped(&mut self, object_id: &str) -> Result<Uuid, HostError> {
-        let id = parse_id(object_id)?;
-        self.check_scope(id)?;
-        Ok(id)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(kind: FailureKind) -> Failure {
+        Failure { kind, message: "no such object".to_owned() }
+    }
+
+    /// The guest's error follows the kind, never the text: the same text
+    /// (which the old prefix rule read as not-found) under each kind.
+    #[test]
+    fn each_failure_kind_has_its_guest_error() {
+        let text = || "no such object".to_owned();
+        let cases = [
+            (FailureKind::NotFound, GuestError::NotFound(text())),
+            (FailureKind::NotPermitted, GuestError::NotPermitted(text())),
+            (FailureKind::Invalid, GuestError::InvalidArgument(text())),
+            (FailureKind::Limited, GuestError::TooLarge),
+            (FailureKind::Failed, GuestError::Failed(text())),
+            (FailureKind::Internal, GuestError::Failed(text())),
+        ];
+        for (kind, want) in cases {
+            match guest_error(failure(kind)) {
+                HostError::Guest(got) => assert_eq!(format!("{got:?}"), format!("{want:?}")),
+                HostError::Fault(f) => panic!("{f:?}"),
+            }
+        }
     }
 }

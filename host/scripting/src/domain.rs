@@ -281,7 +281,7 @@ fn upload(shared: &Arc<Lifecycle>, compiles: &CompilePool, ctx: &RequestContext,
         uploader_id: user.id,
         owner_id: object.owner_id,
         start_parameter: row.start_parameter.clone(),
-        grants: grants.clone(),
+        grants,
         capability: cap.id,
     };
     let script = Arc::new(Script::new(info, state, None));

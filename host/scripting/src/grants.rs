@@ -1,9 +1,14 @@
-//! Grants: which message a script may send. Each message type maps to exactly
-//! one grant (the table below, mirrored in docs/scripting.md), used alike by the
-//! typed imports and by `messages.send`. Scope grants restrict which objects the
-//! object messages may address.
+//! Grants: which message a script may send. A request type's grant is
+//! declared beside the type (`Request::GRANT` in dispatcher-messages; the
+//! registry answers `Registry::grant` for the byte path), used alike by the
+//! typed imports and by `messages.send`; docs/scripting.md's table is tested
+//! against it. Scope grants restrict which objects the object messages may
+//! address. A script's grants are a bit set built when it is uploaded or
+//! loaded, so the check on every call is one AND.
 
 use std::collections::BTreeSet;
+
+use dispatcher_protocol::Request;
 
 /// The RemoteControl domain, which every interface grant but `storage` and
 /// `scripts` needs in the uploader's capability.
@@ -37,73 +42,46 @@ pub const GRANTABLE: &[(&str, Option<&str>)] = &[
 /// The grant of every Dispatcher-domain message: never grantable, so a script
 /// can neither mint, renew nor destroy capabilities (its own included) nor own
 /// endpoints.
-pub const DISPATCHER_GRANT: &str = "dispatcher";
+pub use dispatcher_messages::DISPATCHER_GRANT;
 
-/// Message type → grant. One row per request type.
-const MESSAGE_GRANTS: &[(&str, &str)] = &[
-    ("RemoteControl.Messages.FindObjectsRequest", "objects:read"),
-    ("RemoteControl.Messages.GetObjectDataRequest", "objects:read"),
-    ("RemoteControl.Messages.GetObjectPartsRequest", "objects:read"),
-    ("RemoteControl.Messages.GetObjectInventoryRequest", "objects:read"),
-    ("RemoteControl.Messages.GetObjectPositionRequest", "objects:read"),
-    ("RemoteControl.Messages.GetObjectRotationRequest", "objects:read"),
-    ("RemoteControl.Messages.RegisterTouchCallbackRequest", "objects:read"),
-    ("RemoteControl.Messages.UnregisterTouchCallbackRequest", "objects:read"),
-    ("RemoteControl.Messages.RegisterUpdatedCallbackRequest", "objects:read"),
-    ("RemoteControl.Messages.UnregisterUpdatedCallbackRequest", "objects:read"),
-    ("RemoteControl.Messages.SetObjectPositionRequest", "objects:write"),
-    ("RemoteControl.Messages.SetObjectRotationRequest", "objects:write"),
-    ("RemoteControl.Messages.BulkDynamicsRequest", "objects:write"),
-    ("RemoteControl.Messages.MessageObjectRequest", "objects:write"),
-    ("RemoteControl.Messages.TouchObjectRequest", "objects:write"),
-    ("RemoteControl.Messages.SetPartPositionRequest", "objects:write"),
-    ("RemoteControl.Messages.SetPartRotationRequest", "objects:write"),
-    ("RemoteControl.Messages.SetPartScaleRequest", "objects:write"),
-    ("RemoteControl.Messages.SetPartColorRequest", "objects:write"),
-    ("RemoteControl.Messages.CreateObjectRequest", "objects:create"),
-    ("RemoteControl.Messages.CreateBulkObjectsRequest", "objects:create"),
-    ("RemoteControl.Messages.DeleteObjectRequest", "objects:delete"),
-    ("RemoteControl.Messages.DeleteBulkObjectsRequest", "objects:delete"),
-    ("RemoteControl.Messages.DeleteAllObjectsRequest", "objects:delete"),
-    ("RemoteControl.Messages.TestAssetRequest", "assets:read"),
-    ("RemoteControl.Messages.GetAssetRequest", "assets:read"),
-    ("RemoteControl.Messages.GetDependentAssetsRequest", "assets:read"),
-    ("RemoteControl.Messages.AddAssetRequest", "assets:write"),
-    ("RemoteControl.Messages.AddAsset", "assets:write"),
-    ("RemoteControl.Messages.GetAssetFromObjectRequest", "assets:write"),
-    ("RemoteControl.Messages.GetAvatarAppearanceRequest", "avatars:read"),
-    ("RemoteControl.Messages.SetAvatarAppearanceRequest", "avatars:write"),
-    ("RemoteControl.Messages.ChatRequest", "chat"),
-    ("RemoteControl.Messages.GetTerrainHeightRequest", "terrain:read"),
-    ("RemoteControl.Messages.SetTerrainHeightRequest", "terrain:write"),
-    ("RemoteControl.Messages.GetSunParametersRequest", "region:read"),
-    ("RemoteControl.Messages.SetSunParametersRequest", "region:write"),
-    ("Dispatcher.Messages.InfoRequest", "region:read"),
-    ("Dispatcher.Messages.MessageFormatRequest", "region:read"),
-    ("Dispatcher.Messages.CreateCapabilityRequest", DISPATCHER_GRANT),
-    ("Dispatcher.Messages.RenewCapabilityRequest", DISPATCHER_GRANT),
-    ("Dispatcher.Messages.DestroyCapabilityRequest", DISPATCHER_GRANT),
-    ("Dispatcher.Messages.CreateEndPointRequest", DISPATCHER_GRANT),
-    ("Dispatcher.Messages.RenewEndPointRequest", DISPATCHER_GRANT),
-    ("Dispatcher.Messages.CloseEndPointRequest", DISPATCHER_GRANT),
-    ("Scripting.Messages.UploadScriptRequest", "scripts"),
-    ("Scripting.Messages.ListScriptsRequest", "scripts"),
-    ("Scripting.Messages.GetScriptStatusRequest", "scripts"),
-    ("Scripting.Messages.StartScriptRequest", "scripts"),
-    ("Scripting.Messages.StopScriptRequest", "scripts"),
-    ("Scripting.Messages.ResetScriptRequest", "scripts"),
-    ("Scripting.Messages.RemoveScriptRequest", "scripts"),
-    ("Scripting.Messages.GetScriptLogRequest", "scripts"),
-];
-
-/// The whole table (message type, grant).
-pub fn message_grants() -> &'static [(&'static str, &'static str)] {
-    MESSAGE_GRANTS
+/// The bit of a grant name in a [`Grants`] set: its index in [`GRANTABLE`];
+/// 0 (no bit) for a name that is not grantable (`dispatcher`, unknown), so
+/// such a grant is never held. A `const fn`, so the grant of a request type
+/// becomes its bit at compile time ([`GrantBit`]).
+pub const fn grant_bit(name: &str) -> u32 {
+    let mut i = 0;
+    while i < GRANTABLE.len() {
+        if same(GRANTABLE[i].0, name) {
+            return 1 << i;
+        }
+        i += 1;
+    }
+    0
 }
 
-/// The grant a message type needs, if it has one.
-pub fn grant_for(type_name: &str) -> Option<&'static str> {
-    MESSAGE_GRANTS.iter().find(|(t, _)| *t == type_name).map(|(_, g)| *g)
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The grant bit of a request type, computed once at compile time from its
+/// associated grant.
+pub trait GrantBit {
+    const GRANT_BIT: u32;
+}
+
+impl<M: Request> GrantBit for M {
+    const GRANT_BIT: u32 = grant_bit(M::GRANT);
 }
 
 /// The capability domain a grant needs.
@@ -122,59 +100,79 @@ pub enum Scope {
     Region,
 }
 
-/// A script's effective grants.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// A script's effective grants: one bit per [`GRANTABLE`] entry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Grants {
-    set: BTreeSet<String>,
+    bits: u32,
 }
+
+const _: () = assert!(GRANTABLE.len() <= 32, "Grants holds one u32 bit per grantable name");
 
 impl Grants {
     /// Parse requested grant names; unknown names are an error naming them.
     pub fn parse<S: AsRef<str>>(names: &[S]) -> Result<Grants, String> {
-        let mut set = BTreeSet::new();
+        let mut bits = 0;
         for name in names {
             let name = name.as_ref().trim();
             if name.is_empty() {
                 continue;
             }
-            if !GRANTABLE.iter().any(|(g, _)| *g == name) {
-                return Err(format!("unknown grant \"{name}\""));
+            match grant_bit(name) {
+                0 => return Err(format!("unknown grant \"{name}\"")),
+                bit => bits |= bit,
             }
-            set.insert(name.to_owned());
         }
-        Ok(Grants { set })
+        Ok(Grants { bits })
     }
 
     /// Keep only the grants `allowed` accepts (the uploader's rights).
     pub fn intersect(self, allowed: impl Fn(&str) -> bool) -> Grants {
-        Grants {
-            set: self.set.into_iter().filter(|g| allowed(g)).collect(),
-        }
+        let bits = self.names().filter(|g| allowed(g)).fold(0, |bits, g| bits | grant_bit(g));
+        Grants { bits }
     }
 
     pub fn has(&self, grant: &str) -> bool {
-        self.set.contains(grant)
+        self.has_bit(grant_bit(grant))
+    }
+
+    /// Whether the grant of this bit ([`grant_bit`], [`GrantBit`]) is held;
+    /// never for bit 0 (a grant that is not grantable).
+    pub fn has_bit(&self, bit: u32) -> bool {
+        self.bits & bit != 0
     }
 
     /// The widest scope granted; `scope:self` when none is.
     pub fn scope(&self) -> Scope {
-        if self.has("scope:region") {
+        if self.has_bit(grant_bit("scope:region")) {
             Scope::Region
-        } else if self.has("scope:owner") {
+        } else if self.has_bit(grant_bit("scope:owner")) {
             Scope::Owner
         } else {
             Scope::SelfObject
         }
     }
 
+    /// The names held, sorted.
+    fn names(&self) -> impl Iterator<Item = &'static str> {
+        let mut names: Vec<&'static str> = GRANTABLE
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.bits & (1 << i) != 0)
+            .map(|(_, (g, _))| *g)
+            .collect();
+        names.sort_unstable();
+        names.into_iter()
+    }
+
     /// Capability domains the grants need, deduplicated.
     pub fn domains(&self) -> Vec<String> {
-        let set: BTreeSet<&str> = self.set.iter().filter_map(|g| domain_of(g)).collect();
+        let set: BTreeSet<&str> = self.names().filter_map(domain_of).collect();
         set.into_iter().map(str::to_owned).collect()
     }
 
+    /// The names held, sorted.
     pub fn to_vec(&self) -> Vec<String> {
-        self.set.iter().cloned().collect()
+        self.names().map(str::to_owned).collect()
     }
 
     /// The persisted form: names separated by spaces.
@@ -182,13 +180,10 @@ impl Grants {
         self.to_vec().join(" ")
     }
 
+    /// The persisted form read back; names no longer grantable are dropped.
     pub fn from_text(text: &str) -> Grants {
         Grants {
-            set: text
-                .split_whitespace()
-                .filter(|g| GRANTABLE.iter().any(|(k, _)| k == g))
-                .map(str::to_owned)
-                .collect(),
+            bits: text.split_whitespace().fold(0, |bits, g| bits | grant_bit(g)),
         }
     }
 }
@@ -198,14 +193,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_message_maps_to_a_known_grant() {
-        for (t, g) in MESSAGE_GRANTS {
-            assert!(*g == DISPATCHER_GRANT || GRANTABLE.iter().any(|(k, _)| k == g), "{t} -> {g}");
+    fn every_grantable_name_has_its_own_bit_and_nothing_else_has_one() {
+        let mut seen = 0;
+        for (g, _) in GRANTABLE {
+            let bit = grant_bit(g);
+            assert_eq!(bit.count_ones(), 1, "{g}");
+            assert_eq!(seen & bit, 0, "{g} shares a bit");
+            seen |= bit;
         }
-        let mut types: Vec<_> = MESSAGE_GRANTS.iter().map(|(t, _)| *t).collect();
-        types.sort();
-        types.dedup();
-        assert_eq!(types.len(), MESSAGE_GRANTS.len(), "one grant per message type");
+        for name in [DISPATCHER_GRANT, "", "objects", "objects:read ", "Objects:read"] {
+            assert_eq!(grant_bit(name), 0, "{name:?}");
+        }
+        let all: Vec<&str> = GRANTABLE.iter().map(|(g, _)| *g).collect();
+        let g = Grants::parse(&all).expect("parse");
+        assert!(GRANTABLE.iter().all(|(n, _)| g.has(n)));
+        assert!(!g.has(DISPATCHER_GRANT) && !g.has_bit(0));
     }
 
     #[test]
@@ -217,7 +219,7 @@ mod tests {
         let g = g.intersect(|x| x != "scripts");
         assert!(!g.has("scripts") && g.has("storage"));
         assert_eq!(Grants::from_text(&g.to_text()), g);
-        assert_eq!(grant_for("RemoteControl.Messages.ChatRequest"), Some("chat"));
-        assert_eq!(grant_for("Nope"), None);
+        assert_eq!(g.to_vec(), vec!["objects:read", "scope:owner", "storage"], "sorted by name");
+        assert_eq!(Grants::from_text("storage bogus chat"), Grants::parse(&["chat", "storage"]).expect("parse"));
     }
 }

@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use dispatcher_dispatch::{Dispatcher, Transport};
-use dispatcher_protocol::{Encoding, WireUuid};
+use dispatcher_dispatch::{Caller, Dispatcher, Transport};
+use dispatcher_messages::remote_control::object::GetObjectDataRequest;
+use dispatcher_protocol::WireUuid;
 use parking_lot::Mutex;
-use serde::Deserialize;
 use uuid::Uuid;
 
 /// Facts about one object.
@@ -51,20 +51,12 @@ pub trait SceneHooks: Send + Sync {
     fn remove_script_item(&self, _region: &str, _object_id: Uuid, _item_id: Uuid, _asset_id: Uuid) {}
 }
 
-/// Answers through `RemoteControl.Messages.GetObjectDataRequest`, carrying an
-/// internal capability of the region's estate owner per region.
+/// Answers through `RemoteControl.Messages.GetObjectDataRequest` (the typed
+/// entry, `Dispatcher::call`), carrying an internal capability of the
+/// region's estate owner per region.
 pub struct MessagePathScene {
     dispatcher: Dispatcher,
     capabilities: Mutex<HashMap<String, Uuid>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct DataReply {
-    #[serde(rename = "OwnerID")]
-    owner_id: WireUuid,
-    #[serde(rename = "Position")]
-    position: Vec<f64>,
 }
 
 impl MessagePathScene {
@@ -96,26 +88,17 @@ impl MessagePathScene {
 
 impl SceneHooks for MessagePathScene {
     fn object(&self, region: &str, object_id: Uuid) -> Option<ObjectFacts> {
-        let cap = self.capability(region).unwrap_or_default();
-        let request = serde_json::json!({
-            "$type": "RemoteControl.Messages.GetObjectDataRequest",
-            "_Domain": crate::grants::REMOTE_CONTROL,
-            "_Scene": region,
-            "_Capability": cap.to_string(),
-            "ObjectID": object_id.to_string(),
-        });
-        let bytes = serde_json::to_vec(&request).ok()?;
-        let reply = self
-            .dispatcher
-            .handle(&bytes, Encoding::Json, IpAddr::V4(Ipv4Addr::LOCALHOST), Transport::Script)?;
-        if !reply.is_success() {
-            return None;
-        }
-        let data: DataReply = dispatcher_protocol::from_value(&dispatcher_protocol::Value::Object(reply.fields)).ok()?;
-        let at = |i: usize| data.position.get(i).copied().unwrap_or(0.0) as f32;
+        let caller = Caller {
+            scene: region.to_owned(),
+            capability: self.capability(region).unwrap_or_default(),
+            source: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            transport: Transport::Script,
+        };
+        let data = self.dispatcher.call(&caller, GetObjectDataRequest { object_id: WireUuid(object_id) }).ok()?;
+        let p = data.position.0;
         Some(ObjectFacts {
             owner_id: data.owner_id.0,
-            position: [at(0), at(1), at(2)],
+            position: [p.x, p.y, p.z],
         })
     }
 }

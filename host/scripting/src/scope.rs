@@ -8,21 +8,24 @@
 //! the dispatcher re-encoded from the typed value: the handler binds exactly
 //! the members that were checked, whatever the guest's text repeated or hid.
 //!
+//! Typed imports build the typed request themselves and the same [`Reach`]
+//! of that value is checked (call.rs): one scope rule per type for both paths.
+//!
 //! Each request type says what it reaches by implementing [`Reach`]; the
 //! [`scope_table!`] lists every type a script may send, and a type missing
 //! from it is refused ("no scope rule"), so a new message cannot become
-//! sendable without saying how its scope is checked (the table test keeps the
-//! grants table and this one equal).
+//! sendable without saying how its scope is checked (a test keeps this table
+//! equal to the request types whose associated grant a script can hold).
 
 use dispatcher_messages::dispatcher::{InfoRequest, MessageFormatRequest};
 use dispatcher_messages::remote_control::{asset, avatar, chat, event, object, part, region, terrain};
-use dispatcher_protocol::{DeError, DecodedRequest, MessageType, Value, WireUuid};
+use dispatcher_messages::scripting as sc;
+use dispatcher_protocol::{DeError, DecodedRequest, MessageType, Request, Value, WireUuid};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::grants::Scope;
-use crate::messages as sc;
 use crate::scene::SceneHooks;
 use crate::script::ScriptInfo;
 
@@ -133,12 +136,13 @@ fn bind_one<T: DeserializeOwned + Serialize + Reach>(request: &DecodedRequest) -
     })
 }
 
-/// The scope table: every request type a script may send. Adding a type to
-/// the grants table without adding it here fails `every_granted_type_has_a_scope_rule`.
+/// The scope table: every request type a script may send. A request type
+/// whose grant a script can hold but that is missing here fails
+/// `scripting_every_grantable_request_type_has_a_scope_rule` (tests/integration).
 macro_rules! scope_table {
     ($($ty:ty),+ $(,)?) => {
-        /// Type names of the table, in order.
-        pub const SCOPED_TYPES: &[&str] = &[$(<$ty as MessageType>::TYPE_NAME),+];
+        /// Type names of the table with their associated grants, in order.
+        pub const SCOPED_TYPES: &[(&str, &str)] = &[$((<$ty as MessageType>::TYPE_NAME, <$ty as Request>::GRANT)),+];
 
         /// Bind a decoded request to its typed form; `None` for a type with no
         /// scope rule (never sent).
@@ -249,16 +253,18 @@ mod tests {
         Reached::Objects(list.iter().map(|s| Uuid::parse_str(s).expect("uuid")).collect())
     }
 
+    /// Every row's grant is one a script can hold (a type whose grant is
+    /// `dispatcher` must never be sendable), one row per type. That the rows
+    /// are exactly the request types with such grants is checked against the
+    /// real host's registry in tests/integration (scripting.rs).
     #[test]
-    fn every_granted_type_has_a_scope_rule_and_no_other() {
-        let granted: std::collections::BTreeSet<&str> = grants::message_grants()
-            .iter()
-            .filter(|(_, g)| *g != DISPATCHER_GRANT)
-            .map(|(t, _)| *t)
-            .collect();
-        let scoped: std::collections::BTreeSet<&str> = SCOPED_TYPES.iter().copied().collect();
+    fn every_scoped_type_has_a_grantable_grant_and_one_row() {
+        for (t, g) in SCOPED_TYPES {
+            assert_ne!(*g, DISPATCHER_GRANT, "{t}");
+            assert_ne!(grants::grant_bit(g), 0, "{t}: {g} is not grantable");
+        }
+        let scoped: std::collections::BTreeSet<&str> = SCOPED_TYPES.iter().map(|(t, _)| *t).collect();
         assert_eq!(scoped.len(), SCOPED_TYPES.len(), "one row per type");
-        assert_eq!(granted, scoped, "the grants table and the scope table list the same types");
     }
 
     #[test]

@@ -1,85 +1,21 @@
 //! `assets`: the asset messages of RemoteControl (one store for all regions).
 
-use base64::Engine as _;
+use dispatcher_messages::remote_control::asset::{
+    AddAssetRequest, AssetBytes, AssetData as WireAsset, GetAssetFromObjectRequest, GetAssetRequest,
+    GetDependentAssetsRequest, TestAssetRequest,
+};
 use dispatcher_protocol::WireUuid;
-use serde::Deserialize;
-use serde_json::json;
 
 use crate::bindings::opensim::dispatcher::assets::Host;
 use crate::bindings::opensim::dispatcher::types::AssetData;
-use crate::call::{parse_id, RC};
+use crate::call::parse_id;
 use crate::error::HostError;
 use crate::instance::HostState;
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct AssetWire {
-    #[serde(rename = "AssetID")]
-    asset_id: WireUuid,
-    #[serde(rename = "SerializedAsset", with = "serde_bytes_lenient")]
-    data: Vec<u8>,
-    #[serde(rename = "Name")]
-    name: String,
-    #[serde(rename = "Description")]
-    description: String,
-    #[serde(rename = "ContentType")]
-    content_type: String,
-    #[serde(rename = "CreatorID")]
-    creator_id: String,
-}
-
-/// Bytes through the protocol's byte rules (BSON binary or base64 text).
-mod serde_bytes_lenient {
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = Vec<u8>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("bytes")
-            }
-            fn visit_bytes<E>(self, v: &[u8]) -> Result<Vec<u8>, E> {
-                Ok(v.to_vec())
-            }
-            fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {
-                Ok(v)
-            }
-        }
-        d.deserialize_byte_buf(V)
-    }
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct AssetReply {
-    #[serde(rename = "Asset")]
-    asset: AssetWire,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct TestReply {
-    #[serde(rename = "Exists")]
-    exists: bool,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct AddReply {
-    #[serde(rename = "AssetID")]
-    asset_id: WireUuid,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct DependentsReply {
-    #[serde(rename = "DependentAssets")]
-    ids: Vec<WireUuid>,
-}
-
-fn to_data(a: AssetWire) -> AssetData {
+fn to_data(a: WireAsset) -> AssetData {
     AssetData {
         asset_id: a.asset_id.to_string(),
-        serialized_asset: a.data,
+        serialized_asset: a.serialized_asset.0,
         name: a.name,
         description: a.description,
         content_type: a.content_type,
@@ -87,44 +23,42 @@ fn to_data(a: AssetWire) -> AssetData {
     }
 }
 
-fn asset_body(id: &str) -> Result<serde_json::Value, HostError> {
-    Ok(json!({ "AssetID": parse_id(id)?.to_string() }))
+fn asset_id(text: &str) -> Result<WireUuid, HostError> {
+    parse_id(text).map(WireUuid)
 }
 
 impl Host for HostState {
-    fn test(&mut self, asset_id: String) -> Result<bool, HostError> {
-        let r: TestReply = self.call_as(&format!("{RC}TestAssetRequest"), asset_body(&asset_id)?)?;
-        Ok(r.exists)
+    fn test(&mut self, asset_id_text: String) -> Result<bool, HostError> {
+        Ok(self.call(TestAssetRequest { asset_id: asset_id(&asset_id_text)? })?.exists)
     }
 
-    fn get(&mut self, asset_id: String) -> Result<AssetData, HostError> {
-        let r: AssetReply = self.call_as(&format!("{RC}GetAssetRequest"), asset_body(&asset_id)?)?;
-        Ok(to_data(r.asset))
+    fn get(&mut self, asset_id_text: String) -> Result<AssetData, HostError> {
+        Ok(to_data(self.call(GetAssetRequest { asset_id: asset_id(&asset_id_text)? })?.asset.0))
     }
 
     fn add(&mut self, asset: AssetData) -> Result<String, HostError> {
-        let id = if asset.asset_id.trim().is_empty() { uuid::Uuid::nil() } else { parse_id(&asset.asset_id)? };
-        let body = json!({ "Asset": {
-            "AssetID": id.to_string(),
-            "SerializedAsset": base64::engine::general_purpose::STANDARD.encode(&asset.serialized_asset),
-            "Name": asset.name,
-            "Description": asset.description,
-            "ContentType": asset.content_type,
-            "CreatorID": asset.creator_id,
-        }});
-        let r: AddReply = self.call_as(&format!("{RC}AddAssetRequest"), body)?;
-        Ok(r.asset_id.to_string())
+        let id = if asset.asset_id.trim().is_empty() { WireUuid::NIL } else { asset_id(&asset.asset_id)? };
+        let asset = WireAsset {
+            asset_id: id,
+            serialized_asset: AssetBytes(asset.serialized_asset),
+            name: asset.name,
+            description: asset.description,
+            content_type: asset.content_type,
+            creator_id: asset.creator_id,
+        };
+        Ok(self.call(AddAssetRequest { asset: Some(asset) })?.asset_id.to_string())
     }
 
     fn get_from_object(&mut self, object_id: String) -> Result<AssetData, HostError> {
-        let id = self.scoped(&object_id)?;
+        let request = GetAssetFromObjectRequest { object_id: WireUuid(parse_id(&object_id)?) };
+        // Reading an object's content needs `objects:read` besides the
+        // message's own grant.
         self.require("objects:read")?;
-        let r: AssetReply = self.call_as(&format!("{RC}GetAssetFromObjectRequest"), json!({ "ObjectID": id.to_string() }))?;
-        Ok(to_data(r.asset))
+        Ok(to_data(self.call(request)?.asset.0))
     }
 
-    fn get_dependents(&mut self, asset_id: String) -> Result<Vec<String>, HostError> {
-        let r: DependentsReply = self.call_as(&format!("{RC}GetDependentAssetsRequest"), asset_body(&asset_id)?)?;
-        Ok(r.ids.into_iter().map(|i| i.to_string()).collect())
+    fn get_dependents(&mut self, asset_id_text: String) -> Result<Vec<String>, HostError> {
+        let r = self.call(GetDependentAssetsRequest { asset_id: asset_id(&asset_id_text)? })?;
+        Ok(r.dependent_assets.into_iter().map(|i| i.to_string()).collect())
     }
 }

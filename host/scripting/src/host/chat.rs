@@ -1,10 +1,10 @@
 //! `chat`: say through `ChatRequest`; listening is host state of the script.
 
-use serde_json::json;
+use dispatcher_messages::remote_control::chat::ChatRequest;
+use dispatcher_messages::remote_control::wire::WireVec3;
 
 use crate::bindings::opensim::dispatcher::chat::Host;
 use crate::bindings::opensim::dispatcher::types::Error as GuestError;
-use crate::call::RC;
 use crate::error::HostError;
 use crate::instance::HostState;
 
@@ -30,8 +30,9 @@ impl Host for HostState {
                 own.pop_front();
             }
         }
-        let body = json!({ "Channel": channel, "Message": text, "Position": position });
-        self.call(&format!("{RC}ChatRequest"), body).map(drop)
+        let [x, y, z] = position;
+        let position = Some(WireVec3::new(x, y, z));
+        self.call(ChatRequest { message: text, position, channel }).map(drop)
     }
 
     fn listen(&mut self, channel: i32) -> Result<(), HostError> {

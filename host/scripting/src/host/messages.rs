@@ -1,7 +1,8 @@
-//! `messages`: any protocol request as JSON text, through exactly the same
-//! path as the typed imports (`HostState::send_request`): decoded once by the
-//! protocol's decoder, bound to its typed request, grant and scope checked on
-//! the bound value, dispatched re-encoded from it.
+//! `messages`: any protocol request as JSON text, through the byte entry
+//! (`HostState::send_request`): decoded once by the protocol's decoder, the
+//! type's registered grant, bound to its typed request, the same scope check
+//! as the typed imports on the bound value, dispatched re-encoded from it
+//! (`Dispatcher::handle_decoded`).
 
 use dispatcher_protocol::Encoding;
 

@@ -1,6 +1,7 @@
-//! One module per WIT interface: the `Host` impls. Each function looks up,
-//! checks the grant and scope, acts through the message path, and maps the
-//! reply (see `crate::call`).
+//! One module per WIT interface: the `Host` impls. Each function builds the
+//! typed request, sends it through `HostState::call` (grant, rates, scope,
+//! `Dispatcher::call`; see `crate::call`) and turns the typed reply into the
+//! WIT record.
 
 mod assets;
 mod avatars;
@@ -16,34 +17,26 @@ mod terrain;
 mod timers;
 mod types;
 
-use serde::Deserialize;
+use dispatcher_messages::remote_control::wire::{WireQuat, WireVec3};
 
 use crate::bindings::opensim::dispatcher::types::{Quaternion, Vector3};
 
-/// `[X, Y, Z]` as the protocol sends it (missing elements read as 0).
-#[derive(Debug, Default, Deserialize)]
-#[serde(transparent)]
-pub(crate) struct WireVec(pub Vec<f64>);
+/// A protocol vector as the WIT record.
+pub(crate) fn vector3(v: WireVec3) -> Vector3 {
+    Vector3 { x: v.0.x, y: v.0.y, z: v.0.z }
+}
 
-impl WireVec {
-    fn at(&self, i: usize) -> f32 {
-        self.0.get(i).copied().unwrap_or(0.0) as f32
-    }
+/// A protocol quaternion as the WIT record.
+pub(crate) fn quaternion(q: WireQuat) -> Quaternion {
+    Quaternion { x: q.0.x, y: q.0.y, z: q.0.z, w: q.0.w }
+}
 
-    pub(crate) fn vector3(&self) -> Vector3 {
-        Vector3 {
-            x: self.at(0),
-            y: self.at(1),
-            z: self.at(2),
-        }
-    }
+/// A WIT vector as the protocol's.
+pub(crate) fn wire_vec3(v: &Vector3) -> WireVec3 {
+    WireVec3::new(v.x, v.y, v.z)
+}
 
-    pub(crate) fn quaternion(&self) -> Quaternion {
-        Quaternion {
-            x: self.at(0),
-            y: self.at(1),
-            z: self.at(2),
-            w: self.at(3),
-        }
-    }
+/// A WIT quaternion as the protocol's.
+pub(crate) fn wire_quat(q: &Quaternion) -> WireQuat {
+    WireQuat(dispatcher_scene::Quaternion { x: q.x, y: q.y, z: q.z, w: q.w })
 }

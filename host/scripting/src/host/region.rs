@@ -1,30 +1,13 @@
 //! `region`: sun parameters and scene facts.
 
-use serde::Deserialize;
-use serde_json::json;
+use dispatcher_messages::remote_control::region::{GetSunParametersRequest, SetSunParametersRequest, SunParametersResponse};
 
 use crate::bindings::opensim::dispatcher::region::Host;
 use crate::bindings::opensim::dispatcher::types::{SceneInfo, SunParameters};
-use crate::call::RC;
 use crate::error::HostError;
 use crate::instance::HostState;
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct SunReply {
-    #[serde(rename = "YearLength")]
-    year_length: f64,
-    #[serde(rename = "DayLength")]
-    day_length: f64,
-    #[serde(rename = "HorizonShift")]
-    horizon_shift: f64,
-    #[serde(rename = "DayTimeSunHourScale")]
-    day_time_sun_hour_scale: f64,
-    #[serde(rename = "CurrentTime")]
-    current_time: f64,
-}
-
-fn to_params(r: SunReply) -> SunParameters {
+fn to_params(r: SunParametersResponse) -> SunParameters {
     SunParameters {
         year_length: r.year_length,
         day_length: r.day_length,
@@ -39,20 +22,18 @@ const DEFAULT_REGION_SIZE_M: u32 = 256;
 
 impl Host for HostState {
     fn get_sun_parameters(&mut self) -> Result<SunParameters, HostError> {
-        let r: SunReply = self.call_as(&format!("{RC}GetSunParametersRequest"), json!({}))?;
-        Ok(to_params(r))
+        Ok(to_params(self.call(GetSunParametersRequest {})?))
     }
 
     fn set_sun_parameters(&mut self, p: SunParameters) -> Result<SunParameters, HostError> {
-        let body = json!({
-            "YearLength": p.year_length,
-            "DayLength": p.day_length,
-            "HorizonShift": p.horizon_shift,
-            "DayTimeSunHourScale": p.day_time_sun_hour_scale,
-            "CurrentTime": p.current_time,
-        });
-        let r: SunReply = self.call_as(&format!("{RC}SetSunParametersRequest"), body)?;
-        Ok(to_params(r))
+        let request = SetSunParametersRequest {
+            year_length: p.year_length,
+            day_length: p.day_length,
+            horizon_shift: p.horizon_shift,
+            day_time_sun_hour_scale: p.day_time_sun_hour_scale,
+            current_time: p.current_time,
+        };
+        Ok(to_params(self.call(request)?))
     }
 
     fn get_scene_info(&mut self) -> Result<SceneInfo, HostError> {
