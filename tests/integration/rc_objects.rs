@@ -275,9 +275,9 @@ fn assert_vec(v: &Value, expected: &[f64]) {
     }
 }
 
-/// Every request type of part A (the object, part and event groups, plus the
-/// TouchObject extension).
-const PART_A_TYPES: &[&str] = &[
+/// Every object, part and event request type (plus the TouchObject
+/// extension).
+const OBJECT_PART_EVENT_TYPES: &[&str] = &[
     "FindObjectsRequest",
     "GetObjectDataRequest",
     "GetObjectPartsRequest",
@@ -307,7 +307,7 @@ const PART_A_TYPES: &[&str] = &[
 #[test]
 fn rc_01_every_type_is_routed_and_unknown_types_fail() {
     let rc = Rc::start();
-    for kind in PART_A_TYPES {
+    for kind in OBJECT_PART_EVENT_TYPES {
         let reply = rc.call(kind, json!({}));
         let message = reply["_Message"].as_str().unwrap_or_default();
         assert!(!message.starts_with("Unknown message type"), "{kind}: {reply}");
@@ -316,7 +316,7 @@ fn rc_01_every_type_is_routed_and_unknown_types_fail() {
     assert_fails(&reply);
     let info = rc.h.call(&json!({"$type": "Dispatcher.Messages.InfoRequest", "_domain": "Dispatcher"}));
     let list: Vec<&str> = info["MessageList"].as_array().expect("list").iter().filter_map(Value::as_str).collect();
-    for kind in PART_A_TYPES {
+    for kind in OBJECT_PART_EVENT_TYPES {
         let key = format!("{REGION}::RemoteControl::RemoteControl.Messages.{kind}");
         assert!(list.contains(&key.as_str()), "{key} missing from {list:?}");
     }
