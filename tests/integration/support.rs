@@ -1,6 +1,6 @@
 //! Start a real host on free ports in a fresh data directory and talk to it.
 
-#![allow(dead_code)]
+#![allow(dead_code, reason = "each test module uses its own part of the harness")]
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, UdpSocket};

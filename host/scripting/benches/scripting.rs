@@ -162,7 +162,7 @@ impl Bench {
 
     /// Upload (and start) a component on a fresh object; the script's id.
     fn upload(&self, component_b64: &str, grants: &[&str], start_parameter: &str) -> Result<Uuid, String> {
-        let object = Uuid::from_u128(0x0b1ec7_0000_0000 + u128::from(self.next_object.fetch_add(1, Ordering::Relaxed)));
+        let object = Uuid::from_u128(0x000b_1ec7_0000_0000 + u128::from(self.next_object.fetch_add(1, Ordering::Relaxed)));
         let reply = self.call(json!({
             "$type": "Scripting.Messages.UploadScriptRequest",
             "ObjectID": object.to_string(),
