@@ -3,12 +3,12 @@
 //! with the protocol's leniency, as handlers do.
 #![no_main]
 
-use dispatcher_protocol::messages::dispatcher::{
+use dispatcher_messages::dispatcher::{
     CreateCapabilityRequest, CreateEndPointRequest, InfoRequest, MessageFormatRequest, RenewCapabilityRequest,
 };
 use dispatcher_protocol::{decode_request, DecodeLimits, DecodedRequest, Encoding, Envelope};
-use dispatcher_remote_control::messages::event::RegisterUpdatedCallbackRequest;
-use dispatcher_remote_control::messages::object::{
+use dispatcher_messages::remote_control::event::RegisterUpdatedCallbackRequest;
+use dispatcher_messages::remote_control::object::{
     BulkDynamicsRequest, CreateObjectRequest, FindObjectsRequest, SetObjectPositionRequest,
 };
 use libfuzzer_sys::fuzz_target;

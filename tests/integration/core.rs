@@ -1415,7 +1415,7 @@ fn core_78_close_notifications_fire_exactly_once() {
 
 #[test]
 fn core_79_callback_is_one_json_datagram_type_first() {
-    use dispatcher_protocol::messages::dispatcher::InfoResponse;
+    use dispatcher_messages::dispatcher::InfoResponse;
     use dispatcher_protocol::reply::Typed;
     // The binary, with the RemoteControl domain's touch callback.
     let binary = Host::start();

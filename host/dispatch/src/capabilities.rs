@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use uuid::Uuid;
 
-use crate::{DISPATCHER_DOMAIN, MASTER_DOMAIN};
+/// The domain of the core's own messages; fixed, not configurable.
+pub const DISPATCHER_DOMAIN: &str = "Dispatcher";
+/// The capability domain that grants every domain.
+pub const MASTER_DOMAIN: &str = "MASTER";
 
 /// One issued capability.
 #[derive(Clone, Debug)]
@@ -86,6 +89,12 @@ impl CapabilityStore {
     /// the capability's own scene (quirk Q12 relaxed); the scene actually bound is
     /// returned in the capability. Refreshes the idle timer on success only.
     pub fn authorize(&self, id: Uuid, domain: &str, scene: &str) -> Result<Capability, AuthFailure> {
+        self.authorize_with(id, domain, scene, Capability::clone)
+    }
+
+    /// [`CapabilityStore::authorize`], reading what the caller needs from the
+    /// capability under the lock instead of cloning all of it.
+    pub fn authorize_with<R>(&self, id: Uuid, domain: &str, scene: &str, read: impl FnOnce(&Capability) -> R) -> Result<R, AuthFailure> {
         let now = Instant::now();
         let mut entries = self.entries.lock();
         let cap = match entries.get_mut(&id) {
@@ -104,7 +113,7 @@ impl CapabilityStore {
             return Err(AuthFailure::Scene);
         }
         cap.last_refresh = now;
-        Ok(cap.clone())
+        Ok(read(cap))
     }
 
     /// Set a new lifespan and refresh. `None` if unknown or expired.

@@ -7,7 +7,8 @@ use std::net::IpAddr;
 use dispatcher_protocol::bson::looks_like_document;
 use dispatcher_protocol::Encoding;
 
-use crate::pipeline::{Dispatcher, Transport};
+use crate::pipeline::Dispatcher;
+use crate::transport::Transport;
 
 impl Dispatcher {
     /// Handle one datagram's payload from `source`: BSON when it looks like

@@ -3,16 +3,25 @@
 //! [`Dispatcher::handle`] takes a request body from any transport and runs the
 //! pipeline of dispatcher-core.md §4: decode, pre-authentication messages,
 //! authorisation against a capability, handler lookup in the [`Registry`], then
-//! either the asynchronous [`pool`] or the handler itself. The `Dispatcher` domain
-//! (info, capabilities, endpoints) is registered here; other domains register
-//! their handlers through the same [`Registry`].
+//! either the asynchronous [`pool`] or the handler itself.
+//! [`Dispatcher::call`] is the typed entry for callers inside the host (script
+//! imports): the same steps from admission on, with the request and its reply
+//! in their Rust types. The `Dispatcher` domain (info, capabilities, endpoints)
+//! is registered here; other domains register their handlers through the same
+//! [`Registry`].
+//!
+//! Modules, each using only those listed before it: [`error`], [`transport`],
+//! [`config`], [`directory`], [`capabilities`], [`endpoints`], [`events`],
+//! [`ipfilter`], [`pool`], [`stats`], [`auth`], [`services`], [`context`],
+//! [`registry`], [`domain`], [`pipeline`], [`call`], [`datagram`].
 //!
 //! Invariants: this crate does no network or file I/O (callbacks leave through a
 //! [`CallbackSink`] the server provides; accounts and regions come through a
-//! [`Directory`]); a handler's failure or panic becomes a Failure reply and never
-//! takes down the pipeline or a worker.
+//! [`Directory`]); a handler's failure or panic becomes a Failure reply (or a
+//! [`Failure`] of the typed entry) and never takes down the pipeline or a worker.
 
 pub mod auth;
+pub mod call;
 pub mod capabilities;
 pub mod config;
 pub mod context;
@@ -20,25 +29,27 @@ pub mod datagram;
 pub mod directory;
 pub mod domain;
 pub mod endpoints;
+pub mod error;
 pub mod events;
 pub mod ipfilter;
 pub mod pipeline;
 pub mod pool;
 pub mod registry;
+pub mod services;
 pub mod stats;
+pub mod transport;
 
-pub use capabilities::{Capability, CapabilityStore};
+pub use call::Caller;
+pub use capabilities::{Capability, CapabilityStore, DISPATCHER_DOMAIN, MASTER_DOMAIN};
 pub use config::DispatcherConfig;
-pub use context::{AuthUser, HandlerError, RequestContext, Services};
+pub use context::{AuthUser, RequestContext};
 pub use directory::{Account, Directory, DirectoryError, SceneInfo};
 pub use endpoints::{CallbackSink, EndpointRegistry};
+pub use error::{Failure, FailureKind, HandlerError};
 pub use events::{EventBus, SceneEvent, Subscription};
 /// The one helper for input in log lines (re-exported for the domain crates).
 pub use dispatcher_guard::escape;
-pub use pipeline::{Bindings, Dispatcher, Transport};
+pub use pipeline::Dispatcher;
 pub use registry::Registry;
-
-/// The domain of the core's own messages; fixed, not configurable.
-pub const DISPATCHER_DOMAIN: &str = "Dispatcher";
-/// The capability domain that grants every domain.
-pub const MASTER_DOMAIN: &str = "MASTER";
+pub use services::Services;
+pub use transport::{Bindings, Transport};

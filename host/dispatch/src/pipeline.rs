@@ -1,49 +1,40 @@
 //! The request pipeline (dispatcher-core.md §4), shared by every transport.
+//!
+//! Two entries share every step after decoding: [`Dispatcher::handle`] (and
+//! `handle_decoded`, `handle_datagram`) for request bytes, and
+//! [`Dispatcher::call`] (call.rs) for typed requests from inside the host. Both
+//! run [`Dispatcher::admit`] (pre-authentication, type check, authorisation,
+//! registry lookup), build the handler's context with [`Dispatcher::context`],
+//! run the handler under [`guarded`] (panics become Internal failures) and
+//! record statistics; only the byte entry queues asynchronous requests.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dispatcher_protocol::{decode_request, DecodeError, DecodeLimits, DecodedRequest, Encoding, Reply};
 use dispatcher_guard::escape;
+use dispatcher_protocol::{decode_request, DecodeLimits, DecodedRequest, Encoding, Reply};
 use parking_lot::RwLock;
+use uuid::Uuid;
 
 use crate::capabilities::CapabilityStore;
 use crate::config::DispatcherConfig;
-use crate::context::{AuthUser, HandlerError, RequestContext, Services};
+use crate::context::{AuthUser, RequestContext};
 use crate::directory::Directory;
 use crate::endpoints::{with_request_budget, CallbackLimits, CallbackSink, EndpointRegistry};
+use crate::error::{Failure, FailureKind, HandlerError};
 use crate::ipfilter::IpFilter;
-use crate::pool::AsyncPool;
-use crate::registry::{HandlerFn, Registry};
+use crate::pool::{AsyncPool, SubmitError};
+use crate::registry::{HandlerRef, Registry};
+use crate::services::Services;
 use crate::stats::Stats;
-
-/// Where a request came from. UDP and script requests differ from HTTP in the
-/// ways the spec lists: no path domain, forced asynchronous processing for UDP,
-/// and no reply for UDP.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Transport {
-    /// HTTP POST; `path_domain` is the default `_Domain` taken from the URL.
-    Http { path_domain: String },
-    /// One UDP datagram: always asynchronous, never answered.
-    Udp,
-    /// A call from a WebAssembly script running in the host.
-    Script,
-}
-
-/// The advertised bindings, known once the listeners are bound.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Bindings {
-    /// `host:udpport`
-    pub asynchronous: String,
-    /// `http://host:port/Dispatcher/`
-    pub synchronous: String,
-}
+use crate::transport::{Bindings, Transport};
 
 /// The message path. Cheap to clone; every clone shares the same services.
 #[derive(Clone)]
 pub struct Dispatcher {
     services: Arc<Services>,
+    registry: Arc<Registry>,
     limits: DecodeLimits,
 }
 
@@ -52,6 +43,17 @@ const PRE_AUTH_TYPES: [&str; 3] = [
     "Dispatcher.Messages.MessageFormatRequest",
     "Dispatcher.Messages.CreateCapabilityRequest",
 ];
+
+/// What the shared steps decided for one request.
+pub(crate) struct Admitted {
+    pub handler: HandlerRef,
+    /// The capability's account (authentication on, not pre-authentication).
+    pub user: Option<AuthUser>,
+    /// The capability's scene, when the request named none.
+    pub bound_scene: Option<String>,
+    /// A pre-authentication message: no capability, domain or scene checked.
+    pub pre_auth: bool,
+}
 
 impl Dispatcher {
     /// Build the pipeline and register the `Dispatcher` domain.
@@ -74,7 +76,6 @@ impl Dispatcher {
             capabilities: CapabilityStore::new(),
             endpoints,
             directory,
-            registry: Registry::new(),
             stats: Stats::default(),
             pool,
             bindings: RwLock::new(Bindings::default()),
@@ -82,8 +83,9 @@ impl Dispatcher {
             events: crate::events::EventBus::new(),
             login,
         });
-        crate::domain::register(&services.registry);
-        Dispatcher { services, limits }
+        let registry = Arc::new(Registry::new());
+        crate::domain::register(&registry);
+        Dispatcher { services, registry, limits }
     }
 
     pub fn services(&self) -> &Arc<Services> {
@@ -91,7 +93,7 @@ impl Dispatcher {
     }
 
     pub fn registry(&self) -> &Registry {
-        &self.services.registry
+        &self.registry
     }
 
     pub fn limits(&self) -> &DecodeLimits {
@@ -112,7 +114,7 @@ impl Dispatcher {
     pub fn handle(&self, bytes: &[u8], encoding: Encoding, source: IpAddr, transport: Transport) -> Option<Reply> {
         let request = match decode_request(bytes, encoding, &self.limits) {
             Ok(r) => r,
-            Err(e) => return self.answer(&transport, failure_for_decode(e)),
+            Err(e) => return self.answer(&transport, Reply::failure(e.to_string())),
         };
         // Callbacks a request causes are bounded by its own size (no endpoint is
         // verified: the original clients answer no handshake).
@@ -135,78 +137,89 @@ impl Dispatcher {
                 request.envelope.domain = path_domain.clone();
             }
         }
-        let type_name = request.type_name.clone();
-
-        // Pre-authentication messages: synchronous, no capability, domain or scene.
-        if let Some(handler) = services.registry.pre_auth(&type_name) {
-            if transport == Transport::Udp {
-                // Quirk Q6 fixed: their result could never reach anyone.
-                tracing::info!(%source, type_name = %escape(&type_name), "pre-authentication message over UDP ignored");
-                return None;
-            }
-            let ctx = self.context(&request, None, source, transport.clone());
-            return Some(run(&*handler, &ctx, &request, budget));
-        }
-
-        // Unregistered names fail before authorisation, as a decode error would.
-        if !services.registry.is_request_type(&type_name) {
-            return self.answer(&transport, Reply::failure(format!("Unknown message type; {type_name}")));
-        }
-
-        let mut user = None;
-        if services.config.use_authentication {
-            let cap = match services.capabilities.authorize(
-                request.envelope.capability.0,
-                &request.envelope.domain,
-                &request.envelope.scene,
-            ) {
-                Ok(cap) => cap,
-                Err(e) => return self.answer(&transport, Reply::failure(e.to_string())),
-            };
-            if request.envelope.scene.is_empty() {
-                request.envelope.scene = cap.scene.clone();
-            }
-            user = Some(AuthUser {
-                id: cap.user_id,
-                name: cap.user_name,
-                capability: cap.id,
-            });
-        }
-
-        let Some(handler) = services
-            .registry
-            .lookup(&request.envelope.scene, &request.envelope.domain, &type_name)
-        else {
-            return self.answer(&transport, Reply::failure(format!("Unknown message type; {type_name}")));
+        let envelope = &request.envelope;
+        let admitted = match self.admit(&request.type_name, envelope.capability.0, &envelope.domain, &envelope.scene) {
+            Ok(a) => a,
+            Err(failure) => return self.answer(&transport, failure.into_reply()),
         };
-
-        let ctx = self.context(&request, user, source, transport.clone());
+        if admitted.pre_auth && transport == Transport::Udp {
+            // Quirk Q6 fixed: their result could never reach anyone.
+            tracing::info!(%source, type_name = %escape(&request.type_name), "pre-authentication message over UDP ignored");
+            return None;
+        }
+        let scene = admitted.bound_scene.unwrap_or_else(|| request.envelope.scene.clone());
+        let handler = admitted.handler;
+        let ctx = self.context(&handler, scene, request.envelope.capability.0, admitted.user, source, transport.clone());
+        if admitted.pre_auth {
+            return Some(run_decoded(&handler, &ctx, &request, budget));
+        }
         if request.envelope.async_request || transport == Transport::Udp {
             let key = if ctx.capability.is_nil() { source.to_string() } else { ctx.capability.to_string() };
             let stats_services = services.clone();
             let job = Box::new(move || {
-                let reply = run(&*handler, &ctx, &request, budget);
+                let reply = run_decoded(&handler, &ctx, &request, budget);
                 if !reply.is_success() {
-                    tracing::info!(type_name = %escape(&ctx.type_name), message = %escape(&reply.message), "queued request failed");
+                    tracing::info!(type_name = %escape(ctx.type_name), message = %escape(&reply.message), "queued request failed");
                 }
-                stats_services.stats.record(&ctx.type_name, started.elapsed());
+                stats_services.stats.record(ctx.type_name, started.elapsed());
             });
             return match services.pool.submit(&key, job) {
                 Ok(()) => self.answer(&transport, Reply::queued()),
-                Err(e) => self.answer(&transport, Reply::failure(e.to_string())),
+                Err(e) => self.answer(&transport, Failure::new(submit_kind(&e), e.to_string()).into_reply()),
             };
         }
-        let reply = run(&*handler, &ctx, &request, budget);
-        services.stats.record(&type_name, started.elapsed());
+        let reply = run_decoded(&handler, &ctx, &request, budget);
+        services.stats.record(ctx.type_name, started.elapsed());
         Some(reply)
     }
 
-    fn context(&self, request: &DecodedRequest, user: Option<AuthUser>, source: IpAddr, transport: Transport) -> RequestContext {
+    /// The steps every entry shares before the handler runs: pre-authentication
+    /// messages pass unchecked; other types must be registered, authorised by
+    /// the capability for `domain` and `scene` (when authentication is on), and
+    /// have a handler there (scene-specific first).
+    pub(crate) fn admit(&self, type_name: &str, capability: Uuid, domain: &str, scene: &str) -> Result<Admitted, Failure> {
+        let registry = &self.registry;
+        if let Some(handler) = registry.pre_auth(type_name) {
+            return Ok(Admitted { handler, user: None, bound_scene: None, pre_auth: true });
+        }
+        // Unregistered names fail before authorisation, as a decode error would.
+        if !registry.is_request_type(type_name) {
+            return Err(unknown_type(type_name));
+        }
+        let mut user = None;
+        let mut bound_scene = None;
+        if self.services.config.use_authentication {
+            let (auth, cap_scene) = self
+                .services
+                .capabilities
+                .authorize_with(capability, domain, scene, |cap| {
+                    let user = AuthUser { id: cap.user_id, name: cap.user_name.clone(), capability: cap.id };
+                    (user, scene.is_empty().then(|| cap.scene.clone()))
+                })
+                .map_err(|e| Failure::new(FailureKind::NotPermitted, e.to_string()))?;
+            user = Some(auth);
+            bound_scene = cap_scene;
+        }
+        let lookup_scene = bound_scene.as_deref().unwrap_or(scene);
+        let handler = registry.lookup(lookup_scene, domain, type_name).ok_or_else(|| unknown_type(type_name))?;
+        Ok(Admitted { handler, user, bound_scene, pre_auth: false })
+    }
+
+    /// The handler's context: one per request, whatever the entry.
+    pub(crate) fn context(
+        &self,
+        handler: &HandlerRef,
+        scene: String,
+        capability: Uuid,
+        user: Option<AuthUser>,
+        source: IpAddr,
+        transport: Transport,
+    ) -> RequestContext {
         RequestContext {
-            type_name: request.type_name.clone(),
-            scene: request.envelope.scene.clone(),
-            domain: request.envelope.domain.clone(),
-            capability: request.envelope.capability.0,
+            type_name: handler.type_name(),
+            scene,
+            domain: handler.domain().clone(),
+            capability,
             user,
             source,
             transport,
@@ -245,24 +258,38 @@ impl Dispatcher {
     }
 }
 
-fn failure_for_decode(e: DecodeError) -> Reply {
-    Reply::failure(e.to_string())
+fn unknown_type(type_name: &str) -> Failure {
+    Failure::new(FailureKind::NotFound, format!("Unknown message type; {type_name}"))
 }
 
-/// Run a handler, turning its error or panic into a Failure reply.
-fn run(handler: &HandlerFn, ctx: &RequestContext, request: &DecodedRequest, budget: Option<u64>) -> Reply {
-    let call = || with_request_budget(budget, || handler(ctx, request));
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)) {
-        Ok(Ok(reply)) => reply,
-        Ok(Err(e)) => e.into_reply(),
+fn submit_kind(e: &SubmitError) -> FailureKind {
+    match e {
+        SubmitError::Full(_) => FailureKind::Limited,
+        SubmitError::ShuttingDown => FailureKind::Failed,
+    }
+}
+
+/// Run a handler, turning its panic into an Internal failure (logged).
+pub(crate) fn guarded<R>(ctx: &RequestContext, f: impl FnOnce() -> Result<R, HandlerError>) -> Result<R, HandlerError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(result) => result,
         Err(panic) => {
             let text = panic
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "handler panicked".into());
-            tracing::error!(type_name = %escape(&ctx.type_name), error = %escape(&text), "handler panicked");
-            HandlerError::Internal(text).into_reply()
+            tracing::error!(type_name = %escape(ctx.type_name), error = %escape(&text), "handler panicked");
+            Err(HandlerError::Internal(text))
         }
+    }
+}
+
+/// The byte entry's run: bind, call and encode under the request's callback
+/// budget; an error or panic becomes a Failure reply.
+fn run_decoded(handler: &HandlerRef, ctx: &RequestContext, request: &DecodedRequest, budget: Option<u64>) -> Reply {
+    match guarded(ctx, || with_request_budget(budget, || handler.call_decoded(ctx, request))) {
+        Ok(reply) => reply,
+        Err(e) => e.into_reply(),
     }
 }

@@ -4,40 +4,121 @@
 //! over the generic one when `_Scene` matches. Request types are reference
 //! counted across registrations (quirk Q28 fixed), so removing one scene's
 //! handler never unregisters the type for the others.
+//!
+//! Each handler is stored once, typed (`Fn(&RequestContext, M) ->
+//! Result<M::Reply, HandlerError>`) behind `dyn Any`: the byte entry reaches it
+//! through a function made for `M` that binds the decoded request and encodes
+//! the reply; the typed entry downcasts it and calls it with the request as is.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use dispatcher_protocol::messages::sample_json;
-use dispatcher_protocol::{DecodedRequest, MessageType, Reply};
+use dispatcher_protocol::{DecodedRequest, Reply, ReplyBody, Request};
 use parking_lot::RwLock;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 
-use crate::context::{HandlerError, RequestContext};
+use crate::context::RequestContext;
+use crate::error::HandlerError;
 
-/// A registered handler.
-pub type HandlerFn = dyn Fn(&RequestContext, &DecodedRequest) -> Result<Reply, HandlerError> + Send + Sync;
+/// A typed handler as registered.
+pub type TypedHandler<M> = dyn Fn(&RequestContext, M) -> Result<<M as Request>::Reply, HandlerError> + Send + Sync;
+
+/// The byte entry into a stored typed handler: bind, call, encode.
+type BytesFn = fn(&(dyn Any + Send + Sync), &RequestContext, &DecodedRequest) -> Result<Reply, HandlerError>;
+
+/// A registered handler, as a lookup returns it (cheap to clone).
+#[derive(Clone)]
+pub struct HandlerRef {
+    /// A `Box<TypedHandler<M>>` for the registered `M`.
+    typed: Arc<dyn Any + Send + Sync>,
+    bytes: BytesFn,
+    type_name: &'static str,
+    domain: Arc<str>,
+}
+
+impl HandlerRef {
+    fn new<M, F>(domain: &str, f: F) -> HandlerRef
+    where
+        M: Request,
+        F: Fn(&RequestContext, M) -> Result<M::Reply, HandlerError> + Send + Sync + 'static,
+    {
+        let typed: Box<TypedHandler<M>> = Box::new(f);
+        HandlerRef {
+            typed: Arc::new(typed),
+            bytes: call_bytes::<M>,
+            type_name: M::TYPE_NAME,
+            domain: Arc::from(domain),
+        }
+    }
+
+    /// The registered type's name.
+    pub fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+
+    /// The domain the handler is registered under.
+    pub fn domain(&self) -> &Arc<str> {
+        &self.domain
+    }
+
+    /// Bind the decoded request, run the handler, encode its reply.
+    pub fn call_decoded(&self, ctx: &RequestContext, request: &DecodedRequest) -> Result<Reply, HandlerError> {
+        (self.bytes)(&*self.typed, ctx, request)
+    }
+
+    /// Run the handler on a typed request: no encoding, no decoding.
+    pub fn call_typed<M: Request>(&self, ctx: &RequestContext, request: M) -> Result<M::Reply, HandlerError> {
+        match self.typed.downcast_ref::<Box<TypedHandler<M>>>() {
+            Some(f) => f(ctx, request),
+            None => Err(HandlerError::Internal(format!(
+                "the handler registered for {} takes another request type",
+                M::TYPE_NAME
+            ))),
+        }
+    }
+}
+
+fn call_bytes<M: Request>(typed: &(dyn Any + Send + Sync), ctx: &RequestContext, request: &DecodedRequest) -> Result<Reply, HandlerError> {
+    let Some(f) = typed.downcast_ref::<Box<TypedHandler<M>>>() else {
+        return Err(HandlerError::Internal(format!("the handler registered for {} is not typed for it", M::TYPE_NAME)));
+    };
+    let message: M = request.bind()?;
+    f(ctx, message).map(ReplyBody::into_reply)
+}
 
 struct HandlerEntry {
     scene: Option<String>,
-    domain: String,
-    handler: Arc<HandlerFn>,
+    handler: HandlerRef,
 }
 
+/// What every registration of a request type shares.
 struct RequestType {
     refs: usize,
     sample: fn() -> String,
+    grant: &'static str,
+    commits: bool,
+}
+
+impl RequestType {
+    fn of<M: Request>() -> RequestType {
+        RequestType {
+            refs: 0,
+            sample: sample_json::<M>,
+            grant: M::GRANT,
+            commits: M::COMMITS,
+        }
+    }
 }
 
 #[derive(Default)]
 struct Inner {
     /// By type name; few entries per type, scanned linearly.
-    handlers: HashMap<String, Vec<HandlerEntry>>,
+    handlers: HashMap<&'static str, Vec<HandlerEntry>>,
     /// Handler keys in registration order, for InfoResponse.MessageList.
     order: Vec<String>,
-    request_types: HashMap<String, RequestType>,
-    pre_auth: HashMap<String, Arc<HandlerFn>>,
+    request_types: HashMap<&'static str, RequestType>,
+    pre_auth: HashMap<&'static str, HandlerRef>,
 }
 
 #[derive(Default)]
@@ -52,18 +133,6 @@ fn key(scene: Option<&str>, domain: &str, type_name: &str) -> String {
     }
 }
 
-/// Wrap a typed handler into the registry's uniform shape.
-fn erase<M, F>(f: F) -> Arc<HandlerFn>
-where
-    M: DeserializeOwned + 'static,
-    F: Fn(&RequestContext, M) -> Result<Reply, HandlerError> + Send + Sync + 'static,
-{
-    Arc::new(move |ctx: &RequestContext, req: &DecodedRequest| {
-        let message: M = req.bind()?;
-        f(ctx, message)
-    })
-}
-
 impl Registry {
     pub fn new() -> Self {
         Self::default()
@@ -73,15 +142,15 @@ impl Registry {
     /// Registering the same key again replaces the handler.
     pub fn register<M, F>(&self, scene: Option<&str>, domain: &str, f: F)
     where
-        M: MessageType + DeserializeOwned + Serialize + Default + 'static,
-        F: Fn(&RequestContext, M) -> Result<Reply, HandlerError> + Send + Sync + 'static,
+        M: Request,
+        F: Fn(&RequestContext, M) -> Result<M::Reply, HandlerError> + Send + Sync + 'static,
     {
-        let handler = erase::<M, F>(f);
+        let handler = HandlerRef::new::<M, F>(domain, f);
         let mut inner = self.inner.write();
-        let entries = inner.handlers.entry(M::TYPE_NAME.to_owned()).or_default();
+        let entries = inner.handlers.entry(M::TYPE_NAME).or_default();
         let existing = entries
             .iter_mut()
-            .find(|e| e.scene.as_deref() == scene && e.domain == domain);
+            .find(|e| e.scene.as_deref() == scene && &*e.handler.domain == domain);
         let added = match existing {
             Some(entry) => {
                 entry.handler = handler;
@@ -90,7 +159,6 @@ impl Registry {
             None => {
                 entries.push(HandlerEntry {
                     scene: scene.map(str::to_owned),
-                    domain: domain.to_owned(),
                     handler,
                 });
                 true
@@ -98,14 +166,7 @@ impl Registry {
         };
         if added {
             inner.order.push(key(scene, domain, M::TYPE_NAME));
-            inner
-                .request_types
-                .entry(M::TYPE_NAME.to_owned())
-                .or_insert(RequestType {
-                    refs: 0,
-                    sample: sample_json::<M>,
-                })
-                .refs += 1;
+            inner.request_types.entry(M::TYPE_NAME).or_insert_with(RequestType::of::<M>).refs += 1;
         }
     }
 
@@ -116,7 +177,7 @@ impl Registry {
             return false;
         };
         let before = entries.len();
-        entries.retain(|e| !(e.scene.as_deref() == scene && e.domain == domain));
+        entries.retain(|e| !(e.scene.as_deref() == scene && &*e.handler.domain == domain));
         if entries.len() == before {
             return false;
         }
@@ -132,24 +193,17 @@ impl Registry {
     }
 
     /// Register a pre-authentication message (Info, MessageFormat, CreateCapability).
-    pub fn register_pre_auth<M, F>(&self, f: F)
+    pub fn register_pre_auth<M, F>(&self, domain: &str, f: F)
     where
-        M: MessageType + DeserializeOwned + Serialize + Default + 'static,
-        F: Fn(&RequestContext, M) -> Result<Reply, HandlerError> + Send + Sync + 'static,
+        M: Request,
+        F: Fn(&RequestContext, M) -> Result<M::Reply, HandlerError> + Send + Sync + 'static,
     {
         let mut inner = self.inner.write();
-        inner.pre_auth.insert(M::TYPE_NAME.to_owned(), erase::<M, F>(f));
-        inner
-            .request_types
-            .entry(M::TYPE_NAME.to_owned())
-            .or_insert(RequestType {
-                refs: 0,
-                sample: sample_json::<M>,
-            })
-            .refs += 1;
+        inner.pre_auth.insert(M::TYPE_NAME, HandlerRef::new::<M, F>(domain, f));
+        inner.request_types.entry(M::TYPE_NAME).or_insert_with(RequestType::of::<M>).refs += 1;
     }
 
-    pub fn pre_auth(&self, type_name: &str) -> Option<Arc<HandlerFn>> {
+    pub fn pre_auth(&self, type_name: &str) -> Option<HandlerRef> {
         self.inner.read().pre_auth.get(type_name).cloned()
     }
 
@@ -164,11 +218,29 @@ impl Registry {
         Some(sample())
     }
 
+    /// The grant declared by a registered request type (`M::GRANT`).
+    pub fn grant(&self, type_name: &str) -> Option<&'static str> {
+        self.inner.read().request_types.get(type_name).map(|t| t.grant)
+    }
+
+    /// Every registered request type with its grant, sorted by name.
+    pub fn grants(&self) -> Vec<(String, &'static str)> {
+        let mut all: Vec<(String, &'static str)> =
+            self.inner.read().request_types.iter().map(|(name, t)| ((*name).to_owned(), t.grant)).collect();
+        all.sort();
+        all
+    }
+
+    /// Whether a registered request type's handler commits (`M::COMMITS`).
+    pub fn commits(&self, type_name: &str) -> bool {
+        self.inner.read().request_types.get(type_name).is_some_and(|t| t.commits)
+    }
+
     /// The handler for a request: scene-specific first, then generic.
-    pub fn lookup(&self, scene: &str, domain: &str, type_name: &str) -> Option<Arc<HandlerFn>> {
+    pub fn lookup(&self, scene: &str, domain: &str, type_name: &str) -> Option<HandlerRef> {
         let inner = self.inner.read();
         let entries = inner.handlers.get(type_name)?;
-        let in_domain = |e: &&HandlerEntry| e.domain == domain;
+        let in_domain = |e: &&HandlerEntry| &*e.handler.domain == domain;
         if !scene.is_empty() {
             if let Some(e) = entries.iter().filter(in_domain).find(|e| e.scene.as_deref() == Some(scene)) {
                 return Some(e.handler.clone());
@@ -192,14 +264,15 @@ mod tests {
     use std::net::{IpAddr, Ipv4Addr};
     use std::sync::Arc;
 
-    use dispatcher_protocol::{DecodeLimits, Encoding, MessageType, Reply};
+    use dispatcher_protocol::{DecodeLimits, Encoding, MessageType, Reply, Request};
     use serde::{Deserialize, Serialize};
     use uuid::Uuid;
 
     use crate::directory::{Account, Directory, DirectoryError, SceneInfo};
     use crate::endpoints::NullSink;
-    use crate::pipeline::{Dispatcher, Transport};
-    use crate::DispatcherConfig;
+    use crate::pipeline::Dispatcher;
+    use crate::transport::Transport;
+    use crate::config::DispatcherConfig;
 
     #[derive(Debug, Default, Serialize, Deserialize)]
     #[serde(default)]
@@ -207,6 +280,11 @@ mod tests {
 
     impl MessageType for PingRequest {
         const TYPE_NAME: &'static str = "Test.Messages.PingRequest";
+    }
+
+    impl Request for PingRequest {
+        type Reply = Reply;
+        const GRANT: &'static str = "dispatcher";
     }
 
     struct NoDirectory;
@@ -237,7 +315,7 @@ mod tests {
             .unwrap_or_default()
     }
 
-    fn marker(text: &'static str) -> impl Fn(&crate::RequestContext, PingRequest) -> Result<Reply, crate::HandlerError> {
+    fn marker(text: &'static str) -> impl Fn(&crate::context::RequestContext, PingRequest) -> Result<Reply, crate::error::HandlerError> {
         move |_, _| Ok(Reply::failure(text))
     }
 

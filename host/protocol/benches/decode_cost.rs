@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use dispatcher_protocol::messages::dispatcher::CreateCapabilityRequest;
+use dispatcher_messages::dispatcher::CreateCapabilityRequest;
 use dispatcher_protocol::{bson, decode_request, json, DecodeLimits, Encoding, Value};
 
 const TYPE: &str = "Dispatcher.Messages.CreateCapabilityRequest";

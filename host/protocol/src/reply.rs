@@ -133,6 +133,26 @@ impl<T: MessageType + Serialize> Serialize for Typed<T> {
     }
 }
 
+/// Read back (clients, tests): the nested `$type` is ignored like any other
+/// member the type does not name.
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Typed<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::deserialize(deserializer).map(Typed)
+    }
+}
+
+impl<T: Default> Default for Typed<T> {
+    fn default() -> Self {
+        Typed(T::default())
+    }
+}
+
+impl<T: PartialEq> PartialEq for Typed<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
 impl Serialize for Value {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::{SerializeMap, SerializeSeq};

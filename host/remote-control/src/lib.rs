@@ -3,14 +3,16 @@
 //! touch/updated callback registrations and the dynamics tick.
 //!
 //! Codemap:
-//! - [`messages`]: the serde types of every request, reply and callback; all wire
-//!   quirks of §2.3-2.4 and §7 live there, never in handlers.
+//! - [`messages`]: the serde types of every request, reply and callback, from
+//!   the `dispatcher-messages` crate (re-exported here); all wire quirks of
+//!   §2.3-2.4 and §7 live there, never in handlers.
 //! - [`handlers`]: one file per message family; each handler is
-//!   `fn(&RemoteControl, &RegionHost, &RequestContext, Request) -> Result<Reply, HandlerError>`
+//!   `fn(&RemoteControl, &RegionHost, &RequestContext, M) -> Result<M::Reply, HandlerError>`
 //!   and is wired by [`handlers::Router`].
 //! - [`region_host`]: a region's scene behind its lock plus its event registrations.
 //! - [`callbacks`]: turning scene changes into scene events and endpoint datagrams.
-//! - [`persist`]: the only file that knows the store's scene API.
+//! - [`persist`]: the scene writes and the write-behind (avatar handlers read
+//!   accounts from the store directly).
 //! - [`tick`]: the region dynamics tick.
 //!
 //! Invariants: handlers lock a region once per request and check before they
@@ -21,7 +23,6 @@
 pub mod callbacks;
 pub mod config;
 pub mod handlers;
-pub mod messages;
 pub mod persist;
 pub mod region_host;
 pub mod tick;
@@ -34,6 +35,8 @@ use dispatcher_scene::{SceneError, SceneLimits, TaskInventoryItem};
 use uuid::Uuid;
 use dispatcher_store::{Store, StoreError};
 
+/// The RemoteControl messages (they live in `dispatcher-messages`).
+pub use dispatcher_messages::remote_control as messages;
 pub use config::{RemoteControlConfig, RemoteControlLimits, DEFAULT_DOMAIN};
 pub use persist::Persistence;
 pub use region_host::RegionHost;

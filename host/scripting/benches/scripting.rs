@@ -20,11 +20,12 @@ use base64::Engine as _;
 use dispatcher_dispatch::directory::{Account, Directory, DirectoryError, SceneInfo};
 use dispatcher_dispatch::endpoints::NullSink;
 use dispatcher_dispatch::{Dispatcher, DispatcherConfig, RequestContext, Transport};
-use dispatcher_protocol::{DecodeLimits, Encoding, MessageType, Reply, WireUuid};
+use dispatcher_messages::remote_control::object::{GetObjectPositionRequest, ObjectPositionResponse};
+use dispatcher_messages::remote_control::wire::WireVec3;
+use dispatcher_protocol::{DecodeLimits, Encoding};
 use dispatcher_scripting::script::{Event, RunState, Script};
 use dispatcher_scripting::{ObjectFacts, SceneHooks, ScriptHost, ScriptingLimits};
 use dispatcher_store::Store;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -81,27 +82,6 @@ impl SceneHooks for AnyObject {
     }
 }
 
-#[derive(Default, Serialize, Deserialize)]
-#[serde(default)]
-struct GetPos {
-    #[serde(rename = "ObjectID")]
-    object_id: WireUuid,
-}
-impl MessageType for GetPos {
-    const TYPE_NAME: &'static str = "RemoteControl.Messages.GetObjectPositionRequest";
-}
-
-#[derive(Serialize)]
-struct Pos {
-    #[serde(rename = "ObjectID")]
-    object_id: WireUuid,
-    #[serde(rename = "Position")]
-    position: Vec<f32>,
-}
-impl MessageType for Pos {
-    const TYPE_NAME: &'static str = "RemoteControl.Messages.ObjectPositionResponse";
-}
-
 /// Calls reaching the position handler.
 #[derive(Default)]
 struct CallLog {
@@ -110,9 +90,9 @@ struct CallLog {
 
 fn register_position(d: &Dispatcher, calls: &Arc<CallLog>) {
     let calls = calls.clone();
-    d.registry().register(Some(REGION), "RemoteControl", move |_: &RequestContext, r: GetPos| {
+    d.registry().register(Some(REGION), "RemoteControl", move |_: &RequestContext, r: GetObjectPositionRequest| {
         calls.count.fetch_add(1, Ordering::Relaxed);
-        Ok(Reply::typed(&Pos { object_id: r.object_id, position: vec![128.0, 128.0, 20.0] }))
+        Ok(ObjectPositionResponse { object_id: r.object_id, position: WireVec3::new(128.0, 128.0, 20.0) })
     });
 }
 

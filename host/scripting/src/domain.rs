@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dispatcher_dispatch::{AuthUser, HandlerError, RequestContext};
-use dispatcher_protocol::{Reply, WireUuid};
+use dispatcher_protocol::{Done, WireUuid};
 use dispatcher_scene::{Asset, AssetType};
 use dispatcher_store::ScriptRow;
 use uuid::Uuid;
@@ -25,6 +25,10 @@ fn failure(text: impl Into<String>) -> HandlerError {
     HandlerError::Failure(text.into())
 }
 
+fn not_permitted(text: impl Into<String>) -> HandlerError {
+    HandlerError::NotPermitted(text.into())
+}
+
 /// Register the eight messages for every region the directory knows.
 pub fn register(shared: &Arc<Shared>) {
     let services = shared.dispatcher.services().clone();
@@ -35,7 +39,7 @@ pub fn register(shared: &Arc<Shared>) {
             return;
         }
     };
-    let registry = &services.registry;
+    let registry = shared.dispatcher.registry();
     for scene in scenes {
         let name = Some(scene.name.as_str());
         macro_rules! on {
@@ -96,7 +100,7 @@ enum Manage {
 fn bound_by_caller(shared: &Shared, caller: &Script, target: &Script, how: Manage) -> Result<(), HandlerError> {
     let mine = &caller.info;
     if !scope::in_scope(&*shared.scene, mine, target.info.object_id) {
-        return Err(failure(format!(
+        return Err(not_permitted(format!(
             "not permitted: script {} is in object {}, out of the calling script's scope; {} not granted",
             target.info.id,
             target.info.object_id,
@@ -105,7 +109,7 @@ fn bound_by_caller(shared: &Shared, caller: &Script, target: &Script, how: Manag
     }
     if how == Manage::Run {
         if let Some(extra) = exceeding(&mine.grants, &target.info.grants) {
-            return Err(failure(format!(
+            return Err(not_permitted(format!(
                 "not permitted: script {} holds grants the calling script does not hold: {extra}",
                 target.info.id
             )));
@@ -137,7 +141,7 @@ fn managed(shared: &Shared, ctx: &RequestContext, id: WireUuid, how: Manage) -> 
     let script = shared
         .get(id.0)
         .filter(|s| s.info.region == ctx.scene)
-        .ok_or_else(|| failure(format!("no such script {id}")))?;
+        .ok_or_else(|| HandlerError::NotFound(format!("no such script {id}")))?;
     if let Some(caller) = calling_script(shared, ctx) {
         bound_by_caller(shared, &caller, &script, how)?;
     }
@@ -145,7 +149,7 @@ fn managed(shared: &Shared, ctx: &RequestContext, id: WireUuid, how: Manage) -> 
     if r.estate || r.object_owner || user.id == script.info.uploader_id {
         Ok(script)
     } else {
-        Err(failure(format!("not permitted to manage script {id}")))
+        Err(not_permitted(format!("not permitted to manage script {id}")))
     }
 }
 
@@ -172,42 +176,42 @@ fn status_of(script: &Script) -> ScriptStatus {
     }
 }
 
-fn upload(shared: &Arc<Shared>, ctx: &RequestContext, req: UploadScriptRequest) -> Result<Reply, HandlerError> {
+fn upload(shared: &Arc<Shared>, ctx: &RequestContext, req: UploadScriptRequest) -> Result<UploadScriptResponse, HandlerError> {
     let user = ctx.require_user()?.clone();
     let region = ctx.scene.clone();
     let object_id = req.object_id.0;
-    let object = shared.scene.object(&region, object_id).ok_or_else(|| failure("no such object"))?;
+    let object = shared.scene.object(&region, object_id).ok_or_else(|| HandlerError::NotFound("no such object".into()))?;
     let r = role(ctx, &user, object.owner_id)?;
     if !(r.estate || r.object_owner) {
-        return Err(failure(format!("not permitted to modify object {object_id}")));
+        return Err(not_permitted(format!("not permitted to modify object {object_id}")));
     }
     let bytes = req.component.0;
     let limits = &shared.limits;
     if bytes.is_empty() {
-        return Err(failure("Component is empty"));
+        return Err(HandlerError::Invalid("Component is empty".into()));
     }
     if bytes.len() > limits.max_component_bytes {
-        return Err(failure(format!(
+        return Err(HandlerError::Limited(format!(
             "component of {} bytes exceeds MaxComponentBytes ({}); the host's [Scripting] MaxComponentBytes must be raised to accept it",
             bytes.len(),
             limits.max_component_bytes
         )));
     }
     if shared.select(|i| i.region == region).len() >= limits.max_scripts_per_region {
-        return Err(failure(format!("region {region} already has MaxScriptsPerRegion ({}) scripts", limits.max_scripts_per_region)));
+        return Err(HandlerError::Limited(format!("region {region} already has MaxScriptsPerRegion ({}) scripts", limits.max_scripts_per_region)));
     }
-    let requested = Grants::parse(&req.grants).map_err(failure)?;
+    let requested = Grants::parse(&req.grants).map_err(HandlerError::Invalid)?;
     // A script uploading: the target object must be in its scope and the
     // child gets no grant the uploading script does not hold itself.
     if let Some(caller) = calling_script(shared, ctx) {
         if !scope::in_scope(&*shared.scene, &caller.info, object_id) {
-            return Err(failure(format!(
+            return Err(not_permitted(format!(
                 "not permitted: object {object_id} is out of the uploading script's scope; {} not granted",
                 scope::wider_scope(caller.info.grants.scope())
             )));
         }
         if let Some(extra) = exceeding(&caller.info.grants, &requested) {
-            return Err(failure(format!(
+            return Err(not_permitted(format!(
                 "not permitted: grants not held by the uploading script {}: {extra}; a script's uploads get at most its own grants",
                 caller.info.id
             )));
@@ -292,13 +296,13 @@ fn upload(shared: &Arc<Shared>, ctx: &RequestContext, req: UploadScriptRequest) 
     if state == RunState::Running {
         shared.start(&script);
     }
-    Ok(Reply::typed(&UploadScriptResponse {
+    Ok(UploadScriptResponse {
         script_id: row.id.into(),
         asset_id: row.asset_id.into(),
         hash: row.hash,
         grants: grants.to_vec(),
         state: state.as_str().into(),
-    }))
+    })
 }
 
 /// Compile an upload's component (or take it from the cache): the compile
@@ -316,11 +320,14 @@ fn compile(shared: &Arc<Shared>, bytes: Vec<u8>) -> Result<(crate::engine::Compi
             let r = s.engine.load(&bytes);
             (r, bytes)
         })
-        .map_err(|e| failure(e.to_string()))?;
+        .map_err(|e| match e {
+            crate::compile_pool::CompilePoolError::QueueFull { .. } => HandlerError::Limited(e.to_string()),
+            _ => failure(e.to_string()),
+        })?;
     Ok((result.map_err(failure)?, bytes))
 }
 
-fn list(shared: &Arc<Shared>, ctx: &RequestContext, req: ListScriptsRequest) -> Result<Reply, HandlerError> {
+fn list(shared: &Arc<Shared>, ctx: &RequestContext, req: ListScriptsRequest) -> Result<ListScriptsResponse, HandlerError> {
     ctx.require_user()?;
     let object = req.object_id.0;
     let mut scripts = shared.select(|i| i.region == ctx.scene && (object.is_nil() || i.object_id == object));
@@ -329,46 +336,46 @@ fn list(shared: &Arc<Shared>, ctx: &RequestContext, req: ListScriptsRequest) -> 
         scripts.retain(|s| scope::in_scope(&*shared.scene, &caller.info, s.info.object_id));
     }
     scripts.sort_by_key(|s| (s.info.object_id, s.info.name.clone(), s.info.id));
-    Ok(Reply::typed(&ListScriptsResponse {
+    Ok(ListScriptsResponse {
         scripts: scripts.iter().map(|s| status_of(s)).collect(),
-    }))
+    })
 }
 
-fn status(shared: &Arc<Shared>, ctx: &RequestContext, req: GetScriptStatusRequest) -> Result<Reply, HandlerError> {
+fn status(shared: &Arc<Shared>, ctx: &RequestContext, req: GetScriptStatusRequest) -> Result<ScriptStatusResponse, HandlerError> {
     let script = managed(shared, ctx, req.script_id, Manage::Observe)?;
-    Ok(Reply::typed(&ScriptStatusResponse(status_of(&script))))
+    Ok(ScriptStatusResponse(status_of(&script)))
 }
 
-fn start(shared: &Arc<Shared>, ctx: &RequestContext, req: StartScriptRequest) -> Result<Reply, HandlerError> {
+fn start(shared: &Arc<Shared>, ctx: &RequestContext, req: StartScriptRequest) -> Result<Done, HandlerError> {
     let script = managed(shared, ctx, req.script_id, Manage::Run)?;
     if script.state() != RunState::Running {
         shared.start(&script);
     }
-    Ok(Reply::ok())
+    Ok(Done::ok())
 }
 
-fn stop(shared: &Arc<Shared>, ctx: &RequestContext, req: StopScriptRequest) -> Result<Reply, HandlerError> {
+fn stop(shared: &Arc<Shared>, ctx: &RequestContext, req: StopScriptRequest) -> Result<Done, HandlerError> {
     let script = managed(shared, ctx, req.script_id, Manage::Observe)?;
     shared.stop(&script);
-    Ok(Reply::ok())
+    Ok(Done::ok())
 }
 
-fn reset(shared: &Arc<Shared>, ctx: &RequestContext, req: ResetScriptRequest) -> Result<Reply, HandlerError> {
+fn reset(shared: &Arc<Shared>, ctx: &RequestContext, req: ResetScriptRequest) -> Result<Done, HandlerError> {
     let script = managed(shared, ctx, req.script_id, Manage::Run)?;
     shared.start(&script);
-    Ok(Reply::ok())
+    Ok(Done::ok())
 }
 
-fn remove(shared: &Arc<Shared>, ctx: &RequestContext, req: RemoveScriptRequest) -> Result<Reply, HandlerError> {
+fn remove(shared: &Arc<Shared>, ctx: &RequestContext, req: RemoveScriptRequest) -> Result<Done, HandlerError> {
     let script = managed(shared, ctx, req.script_id, Manage::Observe)?;
     shared.remove(&script);
-    Ok(Reply::ok())
+    Ok(Done::ok())
 }
 
-fn log(shared: &Arc<Shared>, ctx: &RequestContext, req: GetScriptLogRequest) -> Result<Reply, HandlerError> {
+fn log(shared: &Arc<Shared>, ctx: &RequestContext, req: GetScriptLogRequest) -> Result<ScriptLogResponse, HandlerError> {
     let script = managed(shared, ctx, req.script_id, Manage::Observe)?;
     let ring = script.log.lock();
-    Ok(Reply::typed(&ScriptLogResponse {
+    Ok(ScriptLogResponse {
         lines: ring
             .since(req.since)
             .into_iter()
@@ -380,7 +387,7 @@ fn log(shared: &Arc<Shared>, ctx: &RequestContext, req: GetScriptLogRequest) -> 
             })
             .collect(),
         dropped: ring.dropped,
-    }))
+    })
 }
 
 #[cfg(test)]

@@ -22,7 +22,8 @@ pub mod grants;
 mod host;
 mod instance;
 pub mod limits;
-pub mod messages;
+/// The `Scripting` domain messages (they live in `dispatcher-messages`).
+pub use dispatcher_messages::scripting as messages;
 pub mod runtime;
 pub mod scene;
 pub mod scope;

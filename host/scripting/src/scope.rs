@@ -14,9 +14,9 @@
 //! sendable without saying how its scope is checked (the table test keeps the
 //! grants table and this one equal).
 
-use dispatcher_protocol::messages::dispatcher::{InfoRequest, MessageFormatRequest};
+use dispatcher_messages::dispatcher::{InfoRequest, MessageFormatRequest};
+use dispatcher_messages::remote_control::{asset, avatar, chat, event, object, part, region, terrain};
 use dispatcher_protocol::{DeError, DecodedRequest, MessageType, Value, WireUuid};
-use dispatcher_remote_control::messages::{asset, avatar, chat, event, object, part, region, terrain};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use uuid::Uuid;

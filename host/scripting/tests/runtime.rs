@@ -13,11 +13,16 @@ use base64::Engine as _;
 use dispatcher_dispatch::directory::{Account, Directory, DirectoryError, SceneInfo};
 use dispatcher_dispatch::endpoints::NullSink;
 use dispatcher_dispatch::{Dispatcher, DispatcherConfig, HandlerError, RequestContext, SceneEvent, Transport};
-use dispatcher_protocol::{DecodeLimits, Encoding, MessageType, Reply, WireUuid};
+use dispatcher_messages::remote_control::chat::ChatRequest;
+use dispatcher_messages::remote_control::object::{
+    GetObjectDataRequest, GetObjectDataResponse, GetObjectPositionRequest, MessageObjectRequest, ObjectPositionResponse,
+    SetObjectPositionRequest,
+};
+use dispatcher_messages::remote_control::wire::{WireQuat, WireVec3};
+use dispatcher_protocol::{DecodeLimits, Done, Encoding, WireUuid};
 use dispatcher_scripting::{ScriptHost, ScriptingLimits};
 use dispatcher_store::Store;
 use parking_lot::Mutex;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -55,112 +60,47 @@ impl Directory for Dir {
     }
 }
 
-// --- stand-in RemoteControl messages -------------------------------------
-
-#[derive(Default, Serialize, Deserialize)]
-#[serde(default)]
-struct ObjectRequest {
-    #[serde(rename = "ObjectID")]
-    object_id: WireUuid,
-    #[serde(rename = "Position")]
-    position: Option<Vec<f32>>,
-    #[serde(rename = "Message")]
-    message: String,
-}
-
-macro_rules! rc {
-    ($ty:ident, $name:literal) => {
-        #[derive(Default, Serialize, Deserialize)]
-        #[serde(transparent)]
-        struct $ty(ObjectRequest);
-        impl MessageType for $ty {
-            const TYPE_NAME: &'static str = concat!("RemoteControl.Messages.", $name);
-        }
-    };
-}
-rc!(GetData, "GetObjectDataRequest");
-rc!(GetPos, "GetObjectPositionRequest");
-rc!(SetPos, "SetObjectPositionRequest");
-rc!(MessageObject, "MessageObjectRequest");
-
-#[derive(Default, Serialize, Deserialize)]
-#[serde(default)]
-struct Chat {
-    #[serde(rename = "Channel")]
-    channel: i32,
-    #[serde(rename = "Message")]
-    message: String,
-    #[serde(rename = "Position")]
-    position: [f32; 3],
-}
-impl MessageType for Chat {
-    const TYPE_NAME: &'static str = "RemoteControl.Messages.ChatRequest";
-}
-
-#[derive(Serialize)]
-struct Data {
-    #[serde(rename = "ObjectID")]
-    object_id: WireUuid,
-    #[serde(rename = "Name")]
-    name: String,
-    #[serde(rename = "Position")]
-    position: Vec<f32>,
-    #[serde(rename = "Rotation")]
-    rotation: Vec<f32>,
-    #[serde(rename = "OwnerID")]
-    owner_id: WireUuid,
-}
-impl MessageType for Data {
-    const TYPE_NAME: &'static str = "RemoteControl.Messages.GetObjectDataResponse";
-}
-
-#[derive(Serialize)]
-struct Pos {
-    #[serde(rename = "ObjectID")]
-    object_id: WireUuid,
-    #[serde(rename = "Position")]
-    position: Vec<f32>,
-}
-impl MessageType for Pos {
-    const TYPE_NAME: &'static str = "RemoteControl.Messages.ObjectPositionResponse";
-}
+// --- stand-in RemoteControl handlers (the real message types) -------------
 
 type Objects = Arc<Mutex<HashMap<Uuid, (Uuid, [f32; 3])>>>;
 
 fn register_stand_ins(d: &Dispatcher, objects: &Objects) {
     let reg = d.registry();
     let o = objects.clone();
-    let lookup = move |id: WireUuid| o.lock().get(&id.0).copied().ok_or_else(|| HandlerError::failure("no such object"));
+    let lookup = move |id: WireUuid| o.lock().get(&id.0).copied().ok_or_else(|| HandlerError::NotFound("no such object".into()));
     let l = lookup.clone();
-    reg.register(Some(REGION), "RemoteControl", move |_: &RequestContext, r: GetData| {
-        let (owner, p) = l(r.0.object_id)?;
-        Ok(Reply::typed(&Data { object_id: r.0.object_id, name: "thing".into(), position: p.to_vec(), rotation: vec![0.0, 0.0, 0.0, 1.0], owner_id: owner.into() }))
+    reg.register(Some(REGION), "RemoteControl", move |_: &RequestContext, r: GetObjectDataRequest| {
+        let (owner, p) = l(r.object_id)?;
+        Ok(GetObjectDataResponse { object_id: r.object_id, name: "thing".into(), position: WireVec3::new(p[0], p[1], p[2]), rotation: WireQuat::IDENTITY, owner_id: owner.into() })
     });
     let l = lookup.clone();
-    reg.register(Some(REGION), "RemoteControl", move |_: &RequestContext, r: GetPos| {
-        let (_, p) = l(r.0.object_id)?;
-        Ok(Reply::typed(&Pos { object_id: r.0.object_id, position: p.to_vec() }))
+    reg.register(Some(REGION), "RemoteControl", move |_: &RequestContext, r: GetObjectPositionRequest| {
+        let (_, p) = l(r.object_id)?;
+        Ok(ObjectPositionResponse { object_id: r.object_id, position: WireVec3::new(p[0], p[1], p[2]) })
     });
     let o = objects.clone();
-    reg.register(Some(REGION), "RemoteControl", move |_: &RequestContext, r: SetPos| {
+    reg.register(Some(REGION), "RemoteControl", move |_: &RequestContext, r: SetObjectPositionRequest| {
         let mut objects = o.lock();
-        let entry = objects.get_mut(&r.0.object_id.0).ok_or_else(|| HandlerError::failure("no such object"))?;
-        if let Some(p) = r.0.position {
-            entry.1 = [p[0], p[1], p[2]];
+        let entry = objects.get_mut(&r.object_id.0).ok_or_else(|| HandlerError::NotFound("no such object".into()))?;
+        if let Some(p) = r.position {
+            entry.1 = [p.0.x, p.0.y, p.0.z];
         }
-        Ok(Reply::typed(&Pos { object_id: r.0.object_id, position: entry.1.to_vec() }))
+        let p = entry.1;
+        Ok(ObjectPositionResponse { object_id: r.object_id, position: WireVec3::new(p[0], p[1], p[2]) })
     });
     let l = lookup;
-    reg.register(Some(REGION), "RemoteControl", move |ctx: &RequestContext, r: MessageObject| {
-        l(r.0.object_id)?;
+    reg.register(Some(REGION), "RemoteControl", move |ctx: &RequestContext, r: MessageObjectRequest| {
+        l(r.object_id)?;
         let sender = ctx.user.as_ref().map(|u| u.id).unwrap_or_default();
-        ctx.services.events.publish(SceneEvent::Message { region: ctx.scene.clone(), object_id: r.0.object_id.0, sender_id: sender, text: r.0.message });
-        Ok(Reply::ok())
+        ctx.services.events.publish(SceneEvent::Message { region: ctx.scene.clone(), object_id: r.object_id.0, sender_id: sender, text: r.message });
+        Ok(Done::ok())
     });
-    reg.register(Some(REGION), "RemoteControl", move |ctx: &RequestContext, r: Chat| {
+    reg.register(Some(REGION), "RemoteControl", move |ctx: &RequestContext, r: ChatRequest| {
         let name = ctx.user.as_ref().map(|u| u.name.clone()).unwrap_or_default();
-        ctx.services.events.publish(SceneEvent::Chat { region: ctx.scene.clone(), channel: r.channel, speaker_id: Uuid::nil(), name, text: r.message, position: [r.position[0], r.position[1], r.position[2]] });
-        Ok(Reply::ok())
+        // Absent positions are the origin here (the real handler's default differs).
+        let p = r.position.map_or([0.0; 3], |v| [v.0.x, v.0.y, v.0.z]);
+        ctx.services.events.publish(SceneEvent::Chat { region: ctx.scene.clone(), channel: r.channel, speaker_id: Uuid::nil(), name, text: r.message, position: p });
+        Ok(Done::ok())
     });
 }
 

@@ -2,21 +2,22 @@
 
 use std::time::Duration;
 
-use dispatcher_protocol::messages::dispatcher::{
+use dispatcher_messages::dispatcher::{
     CapabilityResponse, CreateCapabilityRequest, DestroyCapabilityRequest, RenewCapabilityRequest,
 };
-use dispatcher_protocol::{Reply, WireUuid};
+use dispatcher_protocol::{Done, WireUuid};
 
 use crate::auth;
-use crate::context::{HandlerError, RequestContext};
+use crate::context::RequestContext;
 use crate::directory::{Account, SceneInfo};
+use crate::error::HandlerError;
 
 fn internal(e: impl std::fmt::Display) -> HandlerError {
     HandlerError::Internal(e.to_string())
 }
 
 /// Errors in the spec's order: scene, account, password, permission, lifespan.
-pub fn create(ctx: &RequestContext, req: CreateCapabilityRequest) -> Result<Reply, HandlerError> {
+pub fn create(ctx: &RequestContext, req: CreateCapabilityRequest) -> Result<CapabilityResponse, HandlerError> {
     let services = &ctx.services;
     let config = &services.config;
     let directory = &services.directory;
@@ -26,7 +27,7 @@ pub fn create(ctx: &RequestContext, req: CreateCapabilityRequest) -> Result<Repl
     } else {
         directory.scene(&ctx.scene).map_err(internal)?
     }
-    .ok_or_else(|| HandlerError::failure("no scene specified"))?;
+    .ok_or_else(|| HandlerError::NotFound("no scene specified".into()))?;
 
     // The claimed identity, whether or not such an account exists: unknown
     // names are throttled exactly like known ones (no account enumeration).
@@ -40,7 +41,7 @@ pub fn create(ctx: &RequestContext, req: CreateCapabilityRequest) -> Result<Repl
     let throttle = &services.login;
     if let Err(t) = throttle.check(&claimed, ctx.source) {
         throttle.record_refusal("CreateCapability", &claimed, ctx.source, t);
-        return Err(HandlerError::failure(format!(
+        return Err(HandlerError::Limited(format!(
             "too many failed login attempts from this address; retry in {} s",
             t.retry_after_secs()
         )));
@@ -57,12 +58,12 @@ pub fn create(ctx: &RequestContext, req: CreateCapabilityRequest) -> Result<Repl
     };
     let Some(account) = account else {
         throttle.record_failure("CreateCapability", &claimed, ctx.source);
-        return Err(HandlerError::failure(format!("failed to locate account for user {}", req.user_id)));
+        return Err(HandlerError::NotFound(format!("failed to locate account for user {}", req.user_id)));
     };
 
     if !auth::verify(&req.hashed_passwd, &account) {
         throttle.record_failure("CreateCapability", &claimed, ctx.source);
-        return Err(HandlerError::failure(format!("failed to authenticate user {}", account.id)));
+        return Err(HandlerError::NotPermitted(format!("failed to authenticate user {}", account.id)));
     }
     throttle.record_success(&claimed, ctx.source);
 
@@ -71,7 +72,7 @@ pub fn create(ctx: &RequestContext, req: CreateCapabilityRequest) -> Result<Repl
         let allowed = (config.grant_estate_managers_access && estate_role)
             || (config.grant_grid_managers_access && account.level >= config.grid_manager_access_level);
         if !allowed {
-            return Err(HandlerError::failure(format!(
+            return Err(HandlerError::NotPermitted(format!(
                 "user {} is not authorized to access this interface",
                 account.id
             )));
@@ -79,7 +80,7 @@ pub fn create(ctx: &RequestContext, req: CreateCapabilityRequest) -> Result<Repl
     }
 
     if req.life_span <= 0 {
-        return Err(HandlerError::failure(format!("lifespan must be greater than 0 {}", req.life_span)));
+        return Err(HandlerError::Invalid(format!("lifespan must be greater than 0 {}", req.life_span)));
     }
     let granted = req.life_span.min(config.max_life_span_s);
     let cap = services.capabilities.create(
@@ -89,34 +90,34 @@ pub fn create(ctx: &RequestContext, req: CreateCapabilityRequest) -> Result<Repl
         req.domain_list,
         Duration::from_secs(granted as u64),
     );
-    Ok(Reply::typed(&CapabilityResponse {
+    Ok(CapabilityResponse {
         capability: WireUuid(cap.id),
         life_span: granted,
-    }))
+    })
 }
 
-pub fn renew(ctx: &RequestContext, req: RenewCapabilityRequest) -> Result<Reply, HandlerError> {
+pub fn renew(ctx: &RequestContext, req: RenewCapabilityRequest) -> Result<CapabilityResponse, HandlerError> {
     if req.life_span <= 0 {
-        return Err(HandlerError::failure(format!("lifespan must be greater than 0 {}", req.life_span)));
+        return Err(HandlerError::Invalid(format!("lifespan must be greater than 0 {}", req.life_span)));
     }
     let granted = req.life_span.min(ctx.services.config.max_life_span_s);
     let cap = ctx
         .services
         .capabilities
         .renew(ctx.capability, Duration::from_secs(granted as u64))
-        .ok_or_else(|| HandlerError::failure("unable to update the capability"))?;
-    Ok(Reply::typed(&CapabilityResponse {
+        .ok_or_else(|| HandlerError::NotFound("unable to update the capability".into()))?;
+    Ok(CapabilityResponse {
         capability: WireUuid(cap.id),
         life_span: granted,
-    }))
+    })
 }
 
-pub fn destroy(ctx: &RequestContext, _req: DestroyCapabilityRequest) -> Result<Reply, HandlerError> {
+pub fn destroy(ctx: &RequestContext, _req: DestroyCapabilityRequest) -> Result<Done, HandlerError> {
     if ctx.services.capabilities.destroy(ctx.capability) {
         // Endpoints (and their registrations) end with their capability.
         ctx.services.endpoints.close_for_capability(ctx.capability);
-        Ok(Reply::ok())
+        Ok(Done::ok())
     } else {
-        Err(HandlerError::failure("unable to remove the capability"))
+        Err(HandlerError::NotFound("unable to remove the capability".into()))
     }
 }

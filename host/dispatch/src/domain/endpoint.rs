@@ -2,12 +2,13 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use dispatcher_protocol::messages::dispatcher::{
+use dispatcher_messages::dispatcher::{
     CloseEndPointRequest, CreateEndPointRequest, CreateEndPointResponse, RenewEndPointRequest,
 };
-use dispatcher_protocol::{Reply, WireUuid};
+use dispatcher_protocol::{Done, WireUuid};
 
-use crate::context::{HandlerError, RequestContext};
+use crate::context::RequestContext;
+use crate::error::HandlerError;
 
 fn millis(d: std::time::Duration) -> i32 {
     i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
@@ -20,18 +21,18 @@ fn normalise(ip: IpAddr) -> IpAddr {
     }
 }
 
-pub fn create(ctx: &RequestContext, req: CreateEndPointRequest) -> Result<Reply, HandlerError> {
+pub fn create(ctx: &RequestContext, req: CreateEndPointRequest) -> Result<CreateEndPointResponse, HandlerError> {
     if req.callback_host.is_empty() {
-        return Err(HandlerError::failure("Missing required parameter, CallbackHost"));
+        return Err(HandlerError::Invalid("Missing required parameter, CallbackHost".into()));
     }
     let host: IpAddr = req
         .callback_host
         .trim()
         .parse()
-        .map_err(|_| HandlerError::failure(format!("Failed to parse endpoint address, {}", req.callback_host)))?;
+        .map_err(|_| HandlerError::Invalid(format!("Failed to parse endpoint address, {}", req.callback_host)))?;
     let source = normalise(ctx.source);
     if host != source {
-        return Err(HandlerError::failure(format!(
+        return Err(HandlerError::NotPermitted(format!(
             "Endpoint address must match request address, {} {}",
             req.callback_host, source
         )));
@@ -41,7 +42,7 @@ pub fn create(ctx: &RequestContext, req: CreateEndPointRequest) -> Result<Reply,
         .ok()
         .filter(|p| *p != 0)
         .ok_or_else(|| {
-            HandlerError::failure(format!(
+            HandlerError::Invalid(format!(
                 "Invalid parameter, CallbackPort must be between 1 and 65535, {}",
                 req.callback_port
             ))
@@ -52,30 +53,30 @@ pub fn create(ctx: &RequestContext, req: CreateEndPointRequest) -> Result<Reply,
         .services
         .endpoints
         .create_for(SocketAddr::new(host, port), owner, capability, i64::from(req.life_span));
-    Ok(Reply::typed(&CreateEndPointResponse {
+    Ok(CreateEndPointResponse {
         end_point_id: WireUuid(ep.id),
         life_span: millis(ep.lifespan),
-    }))
+    })
 }
 
-pub fn renew(ctx: &RequestContext, req: RenewEndPointRequest) -> Result<Reply, HandlerError> {
+pub fn renew(ctx: &RequestContext, req: RenewEndPointRequest) -> Result<CreateEndPointResponse, HandlerError> {
     let caller = ctx.user.as_ref().map(|u| u.id);
     let ep = ctx
         .services
         .endpoints
         .renew(req.end_point_id.0, caller, i64::from(req.life_span))
-        .map_err(|e| HandlerError::failure(e.to_string()))?;
-    Ok(Reply::typed(&CreateEndPointResponse {
+        .map_err(|e| HandlerError::NotFound(e.to_string()))?;
+    Ok(CreateEndPointResponse {
         end_point_id: WireUuid(ep.id),
         life_span: millis(ep.lifespan),
-    }))
+    })
 }
 
-pub fn close(ctx: &RequestContext, req: CloseEndPointRequest) -> Result<Reply, HandlerError> {
+pub fn close(ctx: &RequestContext, req: CloseEndPointRequest) -> Result<Done, HandlerError> {
     let caller = ctx.user.as_ref().map(|u| u.id);
     ctx.services
         .endpoints
         .close(req.end_point_id.0, caller)
-        .map_err(|e| HandlerError::failure(e.to_string()))?;
-    Ok(Reply::ok())
+        .map_err(|e| HandlerError::NotFound(e.to_string()))?;
+    Ok(Done::ok())
 }

@@ -1,30 +1,38 @@
 //! InfoRequest and MessageFormatRequest.
 
-use dispatcher_protocol::messages::dispatcher::{InfoRequest, InfoResponse, MessageFormatRequest, MessageFormatResponse};
-use dispatcher_protocol::Reply;
+use std::sync::Weak;
 
-use crate::context::{HandlerError, RequestContext};
+use dispatcher_messages::dispatcher::{InfoRequest, InfoResponse, MessageFormatRequest, MessageFormatResponse};
 
-pub fn info(ctx: &RequestContext, _req: InfoRequest) -> Result<Reply, HandlerError> {
+use crate::context::RequestContext;
+use crate::error::HandlerError;
+use crate::registry::Registry;
+
+fn registry(registry: &Weak<Registry>) -> Result<std::sync::Arc<Registry>, HandlerError> {
+    registry.upgrade().ok_or_else(|| HandlerError::Internal("the dispatcher has shut down".into()))
+}
+
+pub fn info(registry_ref: &Weak<Registry>, ctx: &RequestContext, _req: InfoRequest) -> Result<InfoResponse, HandlerError> {
     let services = &ctx.services;
     let scenes = services
         .directory
         .scenes()
         .map_err(|e| HandlerError::Internal(e.to_string()))?;
     let bindings = services.bindings.read().clone();
-    Ok(Reply::typed(&InfoResponse {
+    Ok(InfoResponse {
         async_end_point: bindings.asynchronous,
         synch_end_point: bindings.synchronous,
         scene_list: scenes.into_iter().map(|s| s.name).collect(),
-        message_list: services.registry.keys(),
-    }))
+        message_list: registry(registry_ref)?.keys(),
+    })
 }
 
 /// Null, unknown and non-request names all answer `unknown type` (quirk Q19 fixed).
-pub fn message_format(ctx: &RequestContext, req: MessageFormatRequest) -> Result<Reply, HandlerError> {
+pub fn message_format(registry_ref: &Weak<Registry>, _ctx: &RequestContext, req: MessageFormatRequest) -> Result<MessageFormatResponse, HandlerError> {
+    let registry = registry(registry_ref)?;
     let sample = req
         .message_name
-        .and_then(|name| ctx.services.registry.sample(&name))
-        .ok_or_else(|| HandlerError::failure("unknown type"))?;
-    Ok(Reply::typed(&MessageFormatResponse { sample_message: sample }))
+        .and_then(|name| registry.sample(&name))
+        .ok_or_else(|| HandlerError::NotFound("unknown type".into()))?;
+    Ok(MessageFormatResponse { sample_message: sample })
 }

@@ -4,14 +4,19 @@ mod capability;
 mod endpoint;
 mod info;
 
+use std::sync::Arc;
+
+use crate::capabilities::DISPATCHER_DOMAIN;
 use crate::registry::Registry;
-use crate::DISPATCHER_DOMAIN;
 
 /// Register the core's eight request types.
-pub fn register(registry: &Registry) {
-    registry.register_pre_auth(info::info);
-    registry.register_pre_auth(info::message_format);
-    registry.register_pre_auth(capability::create);
+pub fn register(registry: &Arc<Registry>) {
+    // Weak: the registry holds these handlers.
+    let weak = Arc::downgrade(registry);
+    registry.register_pre_auth(DISPATCHER_DOMAIN, move |ctx, req| info::info(&weak, ctx, req));
+    let weak = Arc::downgrade(registry);
+    registry.register_pre_auth(DISPATCHER_DOMAIN, move |ctx, req| info::message_format(&weak, ctx, req));
+    registry.register_pre_auth(DISPATCHER_DOMAIN, capability::create);
     registry.register(None, DISPATCHER_DOMAIN, capability::renew);
     registry.register(None, DISPATCHER_DOMAIN, capability::destroy);
     registry.register(None, DISPATCHER_DOMAIN, endpoint::create);

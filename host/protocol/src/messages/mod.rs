@@ -1,6 +1,5 @@
-//! Typed messages, one module per domain.
-
-pub mod dispatcher;
+//! What every message type shares: its MessageFormat sample. The typed
+//! messages themselves live in the `dispatcher-messages` crate.
 
 use serde::Serialize;
 

@@ -5,7 +5,6 @@
 
 use dispatcher_dispatch::{HandlerError, RequestContext};
 use dispatcher_protocol::reply::Typed;
-use dispatcher_protocol::Reply;
 use dispatcher_scene::{dependent_assets, write_object_asset, Asset, AssetType, DependencyError, Uuid};
 use parking_lot::Mutex;
 
@@ -43,7 +42,7 @@ fn asset_data(asset: Asset) -> AssetData {
 }
 
 fn store_new(rc: &RemoteControl, asset: &Asset) -> Result<(), HandlerError> {
-    asset.check_limits(&rc.limits).map_err(|e| HandlerError::failure(e.to_string()))?;
+    asset.check_limits(&rc.limits).map_err(|e| HandlerError::Limited(e.to_string()))?;
     rc.persist.put_asset(asset).map_err(internal)
 }
 
@@ -52,9 +51,9 @@ pub fn test_asset(
     _host: &RegionHost,
     _ctx: &RequestContext,
     req: TestAssetRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<TestAssetResponse, HandlerError> {
     let exists = !req.asset_id.is_nil() && rc.persist.asset_exists(req.asset_id.0).map_err(internal)?;
-    Ok(Reply::typed(&TestAssetResponse { exists }))
+    Ok(TestAssetResponse { exists })
 }
 
 pub fn get_asset(
@@ -62,15 +61,15 @@ pub fn get_asset(
     _host: &RegionHost,
     _ctx: &RequestContext,
     req: GetAssetRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<GetAssetResponse, HandlerError> {
     let found = match req.asset_id.is_nil() {
         true => None,
         false => rc.persist.get_asset(req.asset_id.0).map_err(internal)?,
     };
-    let asset = found.ok_or_else(|| HandlerError::failure(NO_SUCH_ASSET))?;
-    Ok(Reply::typed(&GetAssetResponse {
+    let asset = found.ok_or_else(|| HandlerError::NotFound(NO_SUCH_ASSET.into()))?;
+    Ok(GetAssetResponse {
         asset: Typed(asset_data(asset)),
-    }))
+    })
 }
 
 pub fn add_asset(
@@ -78,10 +77,10 @@ pub fn add_asset(
     _host: &RegionHost,
     _ctx: &RequestContext,
     req: AddAssetRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<AddAssetResponse, HandlerError> {
     let data = req
         .asset
-        .ok_or_else(|| HandlerError::failure("Fatal error; the Asset member is null"))?;
+        .ok_or_else(|| HandlerError::Invalid("Fatal error; the Asset member is null".into()))?;
     // A zero id gets a fresh one, and the asset is stored under the id returned (Q-04 fixed).
     let id = match data.asset_id.is_nil() {
         true => Uuid::new_v4(),
@@ -101,12 +100,12 @@ pub fn add_asset(
         temporary: false,
         data: data.serialized_asset.0,
     };
-    asset.check_limits(&rc.limits).map_err(|e| HandlerError::failure(e.to_string()))?;
+    asset.check_limits(&rc.limits).map_err(|e| HandlerError::Limited(e.to_string()))?;
     let _one_writer = ADD_ASSET_LOCK.lock();
     if !rc.persist.asset_exists(id).map_err(internal)? {
         rc.persist.put_asset(&asset).map_err(internal)?;
     }
-    Ok(Reply::typed(&AddAssetResponse { asset_id: id.into() }))
+    Ok(AddAssetResponse { asset_id: id.into() })
 }
 
 /// `RemoteControl.Messages.AddAsset`, the `$type` both reference clients send.
@@ -115,7 +114,7 @@ pub fn add_asset_alias(
     host: &RegionHost,
     ctx: &RequestContext,
     req: AddAssetAliasRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<AddAssetResponse, HandlerError> {
     add_asset(rc, host, ctx, req.into())
 }
 
@@ -124,13 +123,13 @@ pub fn get_asset_from_object(
     host: &RegionHost,
     _ctx: &RequestContext,
     req: GetAssetFromObjectRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<GetAssetResponse, HandlerError> {
     // Serialise under the read lock, store after releasing it.
     let asset = {
         let region = host.region.read();
         let object = region
             .object(req.object_id.0)
-            .ok_or_else(|| HandlerError::failure(NO_SUCH_OBJECT))?;
+            .ok_or_else(|| HandlerError::NotFound(NO_SUCH_OBJECT.into()))?;
         Asset {
             name: object.name().to_owned(),
             description: object.description().to_owned(),
@@ -144,9 +143,9 @@ pub fn get_asset_from_object(
         }
     };
     store_new(rc, &asset)?;
-    Ok(Reply::typed(&GetAssetResponse {
+    Ok(GetAssetResponse {
         asset: Typed(asset_data(asset)),
-    }))
+    })
 }
 
 pub fn get_dependent_assets(
@@ -154,7 +153,7 @@ pub fn get_dependent_assets(
     _host: &RegionHost,
     _ctx: &RequestContext,
     req: GetDependentAssetsRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<GetDependentAssetsResponse, HandlerError> {
     // A store failure must not read as "asset missing": remember it and report it.
     let mut store_error = None;
     let walked = dependent_assets(req.asset_id.0, &rc.limits, |id| {
@@ -167,10 +166,10 @@ pub fn get_dependent_assets(
         return Err(internal(e));
     }
     let ids = walked.map_err(|e| match e {
-        DependencyError::NoSuchAsset(_) => HandlerError::failure(NO_SUCH_ASSET),
-        other => HandlerError::failure(other.to_string()),
+        DependencyError::NoSuchAsset(_) => HandlerError::NotFound(NO_SUCH_ASSET.into()),
+        too_many @ DependencyError::TooMany { .. } => HandlerError::Limited(too_many.to_string()),
     })?;
-    Ok(Reply::typed(&GetDependentAssetsResponse {
+    Ok(GetDependentAssetsResponse {
         dependent_assets: ids.into_iter().map(Into::into).collect(),
-    }))
+    })
 }

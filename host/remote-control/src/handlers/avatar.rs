@@ -6,7 +6,7 @@
 //! are stored per account, so they survive leaving and re-entering (RC-53).
 
 use dispatcher_dispatch::{HandlerError, RequestContext};
-use dispatcher_protocol::{Reply, WireUuid};
+use dispatcher_protocol::{Done, WireUuid};
 use dispatcher_scene::{Appearance, Uuid};
 use parking_lot::Mutex;
 
@@ -31,7 +31,7 @@ fn resolve_avatar(rc: &RemoteControl, ctx: &RequestContext, avatar_id: WireUuid)
     };
     match rc.store.account_by_id(id).map_err(internal)? {
         Some(_) => Ok(id),
-        None => Err(HandlerError::failure(format!("cannot find user {id}"))),
+        None => Err(HandlerError::NotFound(format!("cannot find user {id}"))),
     }
 }
 
@@ -44,12 +44,12 @@ pub fn get_avatar_appearance(
     _host: &RegionHost,
     ctx: &RequestContext,
     req: GetAvatarAppearanceRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<AvatarAppearanceResponse, HandlerError> {
     let id = resolve_avatar(rc, ctx, req.avatar_id)?;
     let appearance = current_appearance(rc, id)?;
-    Ok(Reply::typed(&AvatarAppearanceResponse {
+    Ok(AvatarAppearanceResponse {
         serialized_appearance: appearance.to_json(),
-    }))
+    })
 }
 
 /// Validates the whole document before changing anything (Q-36 fixed), then
@@ -60,13 +60,13 @@ pub fn set_avatar_appearance(
     _host: &RegionHost,
     ctx: &RequestContext,
     req: SetAvatarAppearanceRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<Done, HandlerError> {
     let id = resolve_avatar(rc, ctx, req.avatar_id)?;
     let _one_writer = APPEARANCE_LOCK.lock();
     let next = current_appearance(rc, id)?
         .replaced_by(&req.serialized_appearance, &rc.limits)
-        .map_err(|e| HandlerError::failure(format!("Fatal error; {e}")))?;
+        .map_err(|e| HandlerError::Invalid(format!("Fatal error; {e}")))?;
     rc.persist.save_appearance(id, &next).map_err(internal)?;
     rc.persist.clear_current_outfit(id).map_err(internal)?;
-    Ok(Reply::ok())
+    Ok(Done::ok())
 }

@@ -6,7 +6,7 @@
 //! every subscriber applies the same ones.
 
 use dispatcher_dispatch::{HandlerError, RequestContext, SceneEvent};
-use dispatcher_protocol::Reply;
+use dispatcher_protocol::Done;
 use dispatcher_scene::{Uuid, Vector3};
 
 use crate::messages::chat::ChatRequest;
@@ -48,7 +48,7 @@ pub fn text_for_avatars(text: &str) -> &str {
 /// other free-text payload (MessageObject), since every subscriber gets a copy.
 pub fn chat_event(region: &str, speaker_name: &str, req: ChatRequest, max_text_bytes: usize) -> Result<SceneEvent, HandlerError> {
     if req.message.len() > max_text_bytes {
-        return Err(HandlerError::failure(format!(
+        return Err(HandlerError::Limited(format!(
             "chat message too long ({} bytes, limit {max_text_bytes})",
             req.message.len()
         )));
@@ -65,12 +65,12 @@ pub fn chat_event(region: &str, speaker_name: &str, req: ChatRequest, max_text_b
     })
 }
 
-pub fn chat(rc: &RemoteControl, host: &RegionHost, ctx: &RequestContext, req: ChatRequest) -> Result<Reply, HandlerError> {
+pub fn chat(rc: &RemoteControl, host: &RegionHost, ctx: &RequestContext, req: ChatRequest) -> Result<Done, HandlerError> {
     // The speaker is the caller's name; without authentication there is none.
     let speaker = ctx.require_user()?;
     let event = chat_event(&host.name, &speaker.name, req, rc.rc_limits.max_message_bytes)?;
     ctx.services.events.publish(event);
-    Ok(Reply::ok())
+    Ok(Done::ok())
 }
 
 #[cfg(test)]

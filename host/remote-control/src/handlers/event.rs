@@ -2,7 +2,7 @@
 //! first and changes second (Q-26, Q-29 fixed).
 
 use dispatcher_dispatch::{HandlerError, RequestContext};
-use dispatcher_protocol::{Reply, WireUuid};
+use dispatcher_protocol::{Done, Warned, WireUuid};
 use dispatcher_scene::Uuid;
 
 use super::object::check_batch;
@@ -13,14 +13,14 @@ use crate::RemoteControl;
 fn require_endpoint(rc: &RemoteControl, endpoint_id: WireUuid) -> Result<(), HandlerError> {
     match rc.services.endpoints.exists(endpoint_id.0) {
         true => Ok(()),
-        false => Err(HandlerError::failure(format!("no such endpoint; {endpoint_id}"))),
+        false => Err(HandlerError::NotFound(format!("no such endpoint; {endpoint_id}"))),
     }
 }
 
 fn check_room(rc: &RemoteControl, regs: &Registrations, adding: usize) -> Result<(), HandlerError> {
     let limit = rc.rc_limits.max_registrations_per_region;
     if regs.len() + adding > limit {
-        return Err(HandlerError::failure(format!("too many callback registrations in this region (limit {limit})")));
+        return Err(HandlerError::Limited(format!("too many callback registrations in this region (limit {limit})")));
     }
     Ok(())
 }
@@ -30,10 +30,10 @@ pub fn register_touch_callback(
     host: &RegionHost,
     _ctx: &RequestContext,
     req: RegisterTouchCallbackRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<RegisterTouchCallbackResponse, HandlerError> {
     let region = host.region.read();
     if region.object(req.object_id.0).is_none() {
-        return Err(HandlerError::failure(format!("no such object; {}", req.object_id)));
+        return Err(HandlerError::NotFound(format!("no such object; {}", req.object_id)));
     }
     require_endpoint(rc, req.end_point_id)?;
     let mut regs = host.registrations.lock();
@@ -43,7 +43,7 @@ pub fn register_touch_callback(
         .entry(req.object_id.0)
         .or_default()
         .push(Registration { request_id, endpoint_id: req.end_point_id.0 });
-    Ok(Reply::typed(&RegisterTouchCallbackResponse { request_id: WireUuid(request_id) }))
+    Ok(RegisterTouchCallbackResponse { request_id: WireUuid(request_id) })
 }
 
 pub fn unregister_touch_callback(
@@ -51,22 +51,22 @@ pub fn unregister_touch_callback(
     host: &RegionHost,
     _ctx: &RequestContext,
     req: UnregisterTouchCallbackRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<Done, HandlerError> {
     let mut regs = host.registrations.lock();
     let object_id = req.object_id.0;
     if !regs.has_any(object_id) {
-        return Err(HandlerError::failure(format!("no handler for requested object; {}", req.object_id)));
+        return Err(HandlerError::NotFound(format!("no handler for requested object; {}", req.object_id)));
     }
     // Touch registrations only (Q-27 fixed).
     let list = regs.touch.get_mut(&object_id);
     let Some(list) = list.filter(|l| l.iter().any(|r| r.request_id == req.request_id.0)) else {
-        return Err(HandlerError::failure(format!("invalid request id; {}", req.request_id)));
+        return Err(HandlerError::NotFound(format!("invalid request id; {}", req.request_id)));
     };
     list.retain(|r| r.request_id != req.request_id.0);
     if list.is_empty() {
         regs.touch.remove(&object_id);
     }
-    Ok(Reply::ok())
+    Ok(Done::ok())
 }
 
 pub fn register_updated_callback(
@@ -74,7 +74,7 @@ pub fn register_updated_callback(
     host: &RegionHost,
     _ctx: &RequestContext,
     req: RegisterUpdatedCallbackRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<Warned<RegisterUpdatedCallbackResponse>, HandlerError> {
     check_batch("ObjectIDs", req.object_ids.len(), rc.rc_limits.max_updated_ids_per_request)?;
     require_endpoint(rc, req.end_point_id)?;
     let region = host.region.read();
@@ -97,9 +97,7 @@ pub fn register_updated_callback(
             .push(Registration { request_id, endpoint_id: req.end_point_id.0 });
         regs.last_notified.insert(id.0, object.position);
     }
-    let mut reply = Reply::typed(&RegisterUpdatedCallbackResponse { request_id: WireUuid(request_id) });
-    reply.message = warnings;
-    Ok(reply)
+    Ok(Warned { body: RegisterUpdatedCallbackResponse { request_id: WireUuid(request_id) }, message: warnings })
 }
 
 pub fn unregister_updated_callback(
@@ -107,7 +105,7 @@ pub fn unregister_updated_callback(
     host: &RegionHost,
     _ctx: &RequestContext,
     req: UnregisterUpdatedCallbackRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<Done, HandlerError> {
     check_batch("ObjectIDs", req.object_ids.len(), rc.rc_limits.max_updated_ids_per_request)?;
     let request_id = req.request_id.0;
     let mut regs = host.registrations.lock();
@@ -120,7 +118,7 @@ pub fn unregister_updated_callback(
         }
         let carries = regs.updated.get(&id.0).is_some_and(|l| l.iter().any(|r| r.request_id == request_id));
         if !carries {
-            return Err(HandlerError::failure(format!("invalid request id {}", req.request_id)));
+            return Err(HandlerError::NotFound(format!("invalid request id {}", req.request_id)));
         }
         targets.push(id.0);
     }
@@ -133,7 +131,5 @@ pub fn unregister_updated_callback(
             }
         }
     }
-    let mut reply = Reply::ok();
-    reply.message = warnings;
-    Ok(reply)
+    Ok(Done::with_message(warnings))
 }

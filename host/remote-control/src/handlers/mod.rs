@@ -1,9 +1,11 @@
 //! Handlers, one file per message family, and their wiring.
 //!
 //! Every handler has the shape
-//! `fn(&RemoteControl, &RegionHost, &RequestContext, Request) -> Result<Reply, HandlerError>`
-//! and is registered with [`Router::route`]. Part A registers in
-//! [`register_part_a`]; part B registers in [`register_part_b`].
+//! `fn(&RemoteControl, &RegionHost, &RequestContext, M) -> Result<M::Reply, HandlerError>`
+//! (`M: Request`, its reply type declared beside it in `dispatcher-messages`)
+//! and is registered with [`Router::route`]: the scene's objects in
+//! [`register_object_messages`], its shared resources (assets, avatars, chat,
+//! sun, terrain) in [`register_region_messages`].
 
 pub mod asset;
 pub mod avatar;
@@ -18,9 +20,7 @@ pub mod touch;
 use std::sync::{Arc, Weak};
 
 use dispatcher_dispatch::{HandlerError, Registry, RequestContext};
-use dispatcher_protocol::{MessageType, Reply};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use dispatcher_protocol::Request;
 
 use crate::region_host::RegionHost;
 use crate::RemoteControl;
@@ -41,8 +41,8 @@ impl<'a> Router<'a> {
     /// Register `f` for request type `M` in this router's region.
     pub fn route<M, F>(&self, f: F)
     where
-        M: MessageType + DeserializeOwned + Serialize + Default + 'static,
-        F: Fn(&RemoteControl, &RegionHost, &RequestContext, M) -> Result<Reply, HandlerError> + Send + Sync + 'static,
+        M: Request,
+        F: Fn(&RemoteControl, &RegionHost, &RequestContext, M) -> Result<M::Reply, HandlerError> + Send + Sync + 'static,
     {
         // Weak: the registry lives in Services, which RemoteControl holds.
         let rc: Weak<RemoteControl> = Arc::downgrade(self.rc);
@@ -55,12 +55,12 @@ impl<'a> Router<'a> {
 }
 
 pub(crate) fn register_all(r: &Router) {
-    register_part_a(r);
-    register_part_b(r);
+    register_object_messages(r);
+    register_region_messages(r);
 }
 
-/// Part A: object, part and event messages, touch injection.
-fn register_part_a(r: &Router) {
+/// The scene's objects: object, part and callback messages, touch injection.
+fn register_object_messages(r: &Router) {
     r.route(object::find_objects);
     r.route(object::get_object_data);
     r.route(object::get_object_parts);
@@ -87,11 +87,11 @@ fn register_part_a(r: &Router) {
     r.route(touch::touch_object);
 }
 
-/// Part B's registrations: asset, avatar, chat, region (sun) and terrain
-/// messages. Contract: one `r.route(module::handler_fn)` line per request type,
-/// handler functions living in `handlers/{asset,avatar,chat,region,terrain}.rs`
-/// with the shape documented on this module; nothing else is needed.
-fn register_part_b(r: &Router) {
+/// The region's shared resources: asset, avatar, chat, sun and terrain
+/// messages. One `r.route(module::handler_fn)` line per request type, handler
+/// functions living in `handlers/{asset,avatar,chat,region,terrain}.rs` with
+/// the shape documented on this module.
+fn register_region_messages(r: &Router) {
     r.route(asset::test_asset);
     r.route(asset::get_asset);
     r.route(asset::add_asset);

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use dispatcher_dispatch::{HandlerError, RequestContext};
 use dispatcher_protocol::reply::Typed;
-use dispatcher_protocol::{Reply, WireUuid};
+use dispatcher_protocol::{Done, WireUuid};
 use dispatcher_scene::{AssetType, Region, RezParams, SceneError, SceneObject, Uuid};
 
 use crate::callbacks::fan_out;
@@ -14,8 +14,24 @@ use crate::messages::wire::{WireQuat, WireVec3};
 use crate::region_host::RegionHost;
 use crate::RemoteControl;
 
+/// A refused scene operation, with the kind of its cause.
 pub(crate) fn scene_failure(e: SceneError) -> HandlerError {
-    HandlerError::Failure(e.to_string())
+    let text = e.to_string();
+    match e {
+        SceneError::NoSuchObject(_) | SceneError::NoSuchPart { .. } => HandlerError::NotFound(text),
+        SceneError::TooManyObjects { .. }
+        | SceneError::TooManyParts { .. }
+        | SceneError::TooManyInventoryItems { .. }
+        | SceneError::StartParameterTooLarge { .. } => HandlerError::Limited(text),
+        SceneError::DuplicateObject(_)
+        | SceneError::DuplicatePart(_)
+        | SceneError::ZeroObjectId
+        | SceneError::OutsideRegion(_)
+        | SceneError::NoParts
+        | SceneError::InvalidScale(_)
+        | SceneError::TerrainOutOfRange { .. }
+        | SceneError::InvalidRegionSize { .. } => HandlerError::Invalid(text),
+    }
 }
 
 pub(crate) fn internal(e: impl std::fmt::Display) -> HandlerError {
@@ -29,7 +45,7 @@ fn object(region: &Region, id: WireUuid) -> Result<&SceneObject, HandlerError> {
 /// A count over a named limit fails the whole request before anything changes.
 pub(crate) fn check_batch(what: &str, count: usize, limit: usize) -> Result<(), HandlerError> {
     if count > limit {
-        return Err(HandlerError::failure(format!("too many {what} in one request ({count}, limit {limit})")));
+        return Err(HandlerError::Limited(format!("too many {what} in one request ({count}, limit {limit})")));
     }
     Ok(())
 }
@@ -41,7 +57,7 @@ pub fn find_objects(
     host: &RegionHost,
     _ctx: &RequestContext,
     req: FindObjectsRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<FindObjectsResponse, HandlerError> {
     let limits = &rc.rc_limits;
     check_batch("pattern bytes", req.pattern.len(), limits.max_pattern_bytes)?;
     let pattern = match req.pattern.is_empty() {
@@ -50,7 +66,7 @@ pub fn find_objects(
             regex::RegexBuilder::new(&req.pattern)
                 .size_limit(limits.max_pattern_compiled_bytes)
                 .build()
-                .map_err(|e| HandlerError::failure(format!("Fatal error; {e}")))?,
+                .map_err(|e| HandlerError::Invalid(format!("Fatal error; {e}")))?,
         ),
     };
     let (corner_a, corner_b) = req.corners();
@@ -59,7 +75,7 @@ pub fn find_objects(
         .region
         .read()
         .find_objects(&query, |name| pattern.as_ref().is_none_or(|re| re.is_match(name)));
-    Ok(Reply::typed(&FindObjectsResponse { objects: ids.into_iter().map(WireUuid).collect() }))
+    Ok(FindObjectsResponse { objects: ids.into_iter().map(WireUuid).collect() })
 }
 
 pub fn get_object_data(
@@ -67,16 +83,16 @@ pub fn get_object_data(
     host: &RegionHost,
     _ctx: &RequestContext,
     req: GetObjectDataRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<GetObjectDataResponse, HandlerError> {
     let region = host.region.read();
     let o = object(&region, req.object_id)?;
-    Ok(Reply::typed(&GetObjectDataResponse {
+    Ok(GetObjectDataResponse {
         object_id: WireUuid(o.id()),
         name: o.name().to_string(),
         position: WireVec3(o.position),
         rotation: WireQuat(o.rotation()),
         owner_id: WireUuid(o.owner_id()),
-    }))
+    })
 }
 
 pub fn get_object_parts(
@@ -84,7 +100,7 @@ pub fn get_object_parts(
     host: &RegionHost,
     _ctx: &RequestContext,
     req: GetObjectPartsRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<GetObjectPartsResponse, HandlerError> {
     let region = host.region.read();
     let parts = object(&region, req.object_id)?
         .parts()
@@ -99,7 +115,7 @@ pub fn get_object_parts(
             })
         })
         .collect();
-    Ok(Reply::typed(&GetObjectPartsResponse { parts }))
+    Ok(GetObjectPartsResponse { parts })
 }
 
 pub fn get_object_inventory(
@@ -107,7 +123,7 @@ pub fn get_object_inventory(
     host: &RegionHost,
     _ctx: &RequestContext,
     req: GetObjectInventoryRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<GetObjectInventoryResponse, HandlerError> {
     let region = host.region.read();
     // The root part's inventory only.
     let inventory = object(&region, req.object_id)?
@@ -123,7 +139,7 @@ pub fn get_object_inventory(
             })
         })
         .collect();
-    Ok(Reply::typed(&GetObjectInventoryResponse { inventory }))
+    Ok(GetObjectInventoryResponse { inventory })
 }
 
 pub fn get_object_position(
@@ -131,10 +147,10 @@ pub fn get_object_position(
     host: &RegionHost,
     _ctx: &RequestContext,
     req: GetObjectPositionRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<ObjectPositionResponse, HandlerError> {
     let region = host.region.read();
     let position = object(&region, req.object_id)?.position;
-    Ok(Reply::typed(&ObjectPositionResponse { object_id: req.object_id, position: WireVec3(position) }))
+    Ok(ObjectPositionResponse { object_id: req.object_id, position: WireVec3(position) })
 }
 
 pub fn get_object_rotation(
@@ -142,10 +158,10 @@ pub fn get_object_rotation(
     host: &RegionHost,
     _ctx: &RequestContext,
     req: GetObjectRotationRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<ObjectRotationResponse, HandlerError> {
     let region = host.region.read();
     let rotation = object(&region, req.object_id)?.rotation();
-    Ok(Reply::typed(&ObjectRotationResponse { object_id: req.object_id, rotation: WireQuat(rotation) }))
+    Ok(ObjectRotationResponse { object_id: req.object_id, rotation: WireQuat(rotation) })
 }
 
 // ----- motion (write-behind) ------------------------------------------------------------
@@ -156,12 +172,12 @@ pub fn set_object_position(
     host: &RegionHost,
     _ctx: &RequestContext,
     req: SetObjectPositionRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<ObjectPositionResponse, HandlerError> {
     let mut region = host.region.write();
     let changes = region.set_object_position(req.object_id.0, req.position()).map_err(scene_failure)?;
     fan_out(rc, host, &region, &changes);
     let position = object(&region, req.object_id)?.position;
-    Ok(Reply::typed(&ObjectPositionResponse { object_id: req.object_id, position: WireVec3(position) }))
+    Ok(ObjectPositionResponse { object_id: req.object_id, position: WireVec3(position) })
 }
 
 pub fn set_object_rotation(
@@ -169,12 +185,12 @@ pub fn set_object_rotation(
     host: &RegionHost,
     _ctx: &RequestContext,
     req: SetObjectRotationRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<ObjectRotationResponse, HandlerError> {
     let mut region = host.region.write();
     let changes = region.set_object_rotation(req.object_id.0, req.rotation()).map_err(scene_failure)?;
     fan_out(rc, host, &region, &changes);
     let rotation = object(&region, req.object_id)?.rotation();
-    Ok(Reply::typed(&ObjectRotationResponse { object_id: req.object_id, rotation: WireQuat(rotation) }))
+    Ok(ObjectRotationResponse { object_id: req.object_id, rotation: WireQuat(rotation) })
 }
 
 /// Entries for unknown objects are skipped with a `"no such object <id>; "`
@@ -184,7 +200,7 @@ pub fn bulk_dynamics(
     host: &RegionHost,
     _ctx: &RequestContext,
     req: BulkDynamicsRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<Done, HandlerError> {
     check_batch("BulkDynamics updates", req.updates.len(), rc.rc_limits.max_bulk_dynamics_entries)?;
     let mut warnings = String::new();
     let mut changes = Vec::with_capacity(req.updates.len());
@@ -196,9 +212,7 @@ pub fn bulk_dynamics(
         }
     }
     fan_out(rc, host, &region, &changes);
-    let mut reply = Reply::ok();
-    reply.message = warnings;
-    Ok(reply)
+    Ok(Done::with_message(warnings))
 }
 
 // ----- creation (committed before the reply) ---------------------------------------------
@@ -207,12 +221,22 @@ pub fn bulk_dynamics(
 /// and a CreateBulkObjects warning.
 enum RezFailure {
     MissingAsset,
+    /// The asset is not in the store.
+    UnknownAsset,
+    /// The asset is not an object the scene can read.
     Unusable,
-    Add(String),
+    Add(SceneError),
+}
+
+/// What an object asset of a request turned out to be.
+enum Template {
+    Unknown,
+    Unusable,
+    Object(SceneObject),
 }
 
 /// Decoded object assets of one request, each fetched and parsed once.
-type Templates = HashMap<Uuid, Option<SceneObject>>;
+type Templates = HashMap<Uuid, Template>;
 
 /// Fetch and parse the object assets (outside the region lock: disk and XML).
 fn load_templates(rc: &RemoteControl, asset_ids: impl IntoIterator<Item = Uuid>) -> Result<Templates, HandlerError> {
@@ -223,9 +247,10 @@ fn load_templates(rc: &RemoteControl, asset_ids: impl IntoIterator<Item = Uuid>)
         }
         let template = match rc.persist.get_asset(id).map_err(internal)? {
             Some(a) if matches!(a.asset_type, AssetType::Object | AssetType::Unknown) => {
-                dispatcher_scene::parse_object(&a.data, &rc.limits).ok()
+                dispatcher_scene::parse_object(&a.data, &rc.limits).map_or(Template::Unusable, Template::Object)
             }
-            _ => None,
+            Some(_) => Template::Unusable,
+            None => Template::Unknown,
         };
         templates.insert(id, template);
     }
@@ -244,8 +269,10 @@ fn rez_one(region: &mut Region, templates: &Templates, spec: &RezSpec, owner: Uu
     if spec.asset_id.is_nil() {
         return Err(RezFailure::MissingAsset);
     }
-    let Some(Some(template)) = templates.get(&spec.asset_id.0) else {
-        return Err(RezFailure::Unusable);
+    let template = match templates.get(&spec.asset_id.0) {
+        Some(Template::Object(template)) => template,
+        Some(Template::Unknown) | None => return Err(RezFailure::UnknownAsset),
+        Some(Template::Unusable) => return Err(RezFailure::Unusable),
     };
     let params = RezParams {
         object_id: Some(spec.object_id.0).filter(|id| !id.is_nil()),
@@ -260,7 +287,7 @@ fn rez_one(region: &mut Region, templates: &Templates, spec: &RezSpec, owner: Uu
     region
         .rez_object(template, &params, &mut Uuid::new_v4)
         .map(|(id, _)| id)
-        .map_err(|e| RezFailure::Add(e.to_string()))
+        .map_err(RezFailure::Add)
 }
 
 /// Persist freshly added objects; on failure take them out again so nothing
@@ -284,28 +311,27 @@ pub fn create_object(
     host: &RegionHost,
     ctx: &RequestContext,
     req: CreateObjectRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<CreateObjectResponse, HandlerError> {
     let owner = ctx.require_user()?.id;
     let spec = req.spec();
     let templates = load_templates(rc, [spec.asset_id.0])?;
     let mut region = host.region.write();
-    let id = rez_one(&mut region, &templates, &spec, owner).map_err(|f| {
-        HandlerError::Failure(match f {
-            RezFailure::MissingAsset => "missing asset id".into(),
-            RezFailure::Unusable => "unable to create object from asset".into(),
-            // The handler's own errors are bare texts, without "Fatal error; ".
-            RezFailure::Add(text) => text,
-        })
+    let id = rez_one(&mut region, &templates, &spec, owner).map_err(|f| match f {
+        RezFailure::MissingAsset => HandlerError::Invalid("missing asset id".into()),
+        RezFailure::UnknownAsset => HandlerError::NotFound("unable to create object from asset".into()),
+        RezFailure::Unusable => HandlerError::Invalid("unable to create object from asset".into()),
+        // The scene's own texts, bare, without "Fatal error; ".
+        RezFailure::Add(e) => scene_failure(e),
     })?;
     commit_added(rc, host, &mut region, &[id]).map_err(HandlerError::Failure)?;
-    Ok(Reply::typed(&CreateObjectResponse { object_id: WireUuid(id) }))
+    Ok(CreateObjectResponse { object_id: WireUuid(id) })
 }
 
 fn bulk_warning(entry: &ObjectSpecification, failure: RezFailure) -> String {
     let object_id = entry.object_data.map(|d| d.object_id).unwrap_or_default();
     match failure {
         RezFailure::MissingAsset => format!("missing asset for object {object_id}; "),
-        RezFailure::Unusable => format!("unable to create object from asset {}; ", entry.asset_id),
+        RezFailure::UnknownAsset | RezFailure::Unusable => format!("unable to create object from asset {}; ", entry.asset_id),
         RezFailure::Add(_) => format!("failed to add the object {object_id} to the scene; "),
     }
 }
@@ -317,7 +343,7 @@ pub fn create_bulk_objects(
     host: &RegionHost,
     ctx: &RequestContext,
     req: CreateBulkObjectsRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<Done, HandlerError> {
     let owner = ctx.require_user()?.id;
     check_batch("CreateBulkObjects entries", req.objects.len(), rc.rc_limits.max_bulk_create_entries)?;
     let templates = load_templates(rc, req.objects.iter().map(|o| o.asset_id.0))?;
@@ -335,9 +361,7 @@ pub fn create_bulk_objects(
         }
     }
     commit_added(rc, host, &mut region, &created).map_err(HandlerError::Internal)?;
-    let mut reply = Reply::ok();
-    reply.message = warnings;
-    Ok(reply)
+    Ok(Done::with_message(warnings))
 }
 
 // ----- deletion (committed before the reply) ---------------------------------------------
@@ -362,11 +386,11 @@ pub fn delete_object(
     host: &RegionHost,
     _ctx: &RequestContext,
     req: DeleteObjectRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<Done, HandlerError> {
     let mut region = host.region.write();
     object(&region, req.object_id)?;
     delete_committed(rc, host, &mut region, &[req.object_id.0])?;
-    Ok(Reply::ok())
+    Ok(Done::ok())
 }
 
 pub fn delete_bulk_objects(
@@ -374,7 +398,7 @@ pub fn delete_bulk_objects(
     host: &RegionHost,
     _ctx: &RequestContext,
     req: DeleteBulkObjectsRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<Done, HandlerError> {
     check_batch("DeleteBulkObjects ids", req.object_ids.len(), rc.rc_limits.max_bulk_delete_entries)?;
     let mut region = host.region.write();
     let mut warnings = String::new();
@@ -389,9 +413,7 @@ pub fn delete_bulk_objects(
         }
     }
     delete_committed(rc, host, &mut region, &ids)?;
-    let mut reply = Reply::ok();
-    reply.message = warnings;
-    Ok(reply)
+    Ok(Done::with_message(warnings))
 }
 
 pub fn delete_all_objects(
@@ -399,12 +421,12 @@ pub fn delete_all_objects(
     host: &RegionHost,
     _ctx: &RequestContext,
     _req: DeleteAllObjectsRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<Done, HandlerError> {
     let mut region = host.region.write();
     rc.persist.delete_all_objects(host.id).map_err(internal)?;
     let changes = region.remove_all_objects();
     fan_out(rc, host, &region, &changes);
-    Ok(Reply::ok())
+    Ok(Done::ok())
 }
 
 // ----- scripts ------------------------------------------------------------------------
@@ -414,7 +436,7 @@ pub fn message_object(
     host: &RegionHost,
     ctx: &RequestContext,
     req: MessageObjectRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<Done, HandlerError> {
     let caller = ctx.require_user()?.id;
     check_batch("message bytes", req.message.len(), rc.rc_limits.max_message_bytes)?;
     let mut region = host.region.write();
@@ -426,5 +448,5 @@ pub fn message_object(
         text: req.message,
     });
     fan_out(rc, host, &region, &changes);
-    Ok(Reply::ok())
+    Ok(Done::ok())
 }

@@ -2,7 +2,7 @@
 //! the reply; none of them moves the object, so none fires UpdatedCallback.
 
 use dispatcher_dispatch::{HandlerError, RequestContext};
-use dispatcher_protocol::Reply;
+use dispatcher_protocol::Done;
 use dispatcher_scene::{Region, SceneChange, SceneError, Uuid};
 
 use super::object::{internal, scene_failure};
@@ -18,7 +18,7 @@ fn apply_part_change(
     host: &RegionHost,
     object_id: Uuid,
     f: impl FnOnce(&mut Region) -> Result<Vec<SceneChange>, SceneError>,
-) -> Result<Reply, HandlerError> {
+) -> Result<Done, HandlerError> {
     let mut region = host.region.write();
     let before = region
         .object(object_id)
@@ -38,7 +38,7 @@ fn apply_part_change(
     if after.rotation() != before.rotation() {
         callbacks::publish_object_updated(rc, host, &after);
     }
-    Ok(Reply::ok())
+    Ok(Done::ok())
 }
 
 pub fn set_part_position(
@@ -46,7 +46,7 @@ pub fn set_part_position(
     host: &RegionHost,
     _ctx: &RequestContext,
     req: SetPartPositionRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<Done, HandlerError> {
     let (id, link, value) = (req.object_id.0, req.link_num, req.position());
     apply_part_change(rc, host, id, |r| r.set_part_position(id, link, value))
 }
@@ -56,7 +56,7 @@ pub fn set_part_rotation(
     host: &RegionHost,
     _ctx: &RequestContext,
     req: SetPartRotationRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<Done, HandlerError> {
     let (id, link, value) = (req.object_id.0, req.link_num, req.rotation());
     apply_part_change(rc, host, id, |r| r.set_part_rotation(id, link, value))
 }
@@ -66,7 +66,7 @@ pub fn set_part_scale(
     host: &RegionHost,
     _ctx: &RequestContext,
     req: SetPartScaleRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<Done, HandlerError> {
     let (id, link, value) = (req.object_id.0, req.link_num, req.scale());
     apply_part_change(rc, host, id, |r| r.set_part_scale(id, link, value))
 }
@@ -76,7 +76,7 @@ pub fn set_part_color(
     host: &RegionHost,
     _ctx: &RequestContext,
     req: SetPartColorRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<Done, HandlerError> {
     let (id, link, rgb, alpha) = (req.object_id.0, req.link_num, req.color(), req.alpha());
     apply_part_change(rc, host, id, |r| r.set_part_color(id, link, rgb, alpha))
 }

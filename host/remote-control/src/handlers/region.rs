@@ -3,7 +3,6 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use dispatcher_dispatch::{HandlerError, RequestContext};
-use dispatcher_protocol::Reply;
 use dispatcher_scene::{Sun, SunUpdate};
 
 use crate::messages::region::{GetSunParametersRequest, SetSunParametersRequest, SunParametersResponse};
@@ -19,14 +18,14 @@ fn unix_seconds() -> i64 {
         .unwrap_or(0)
 }
 
-fn sun_reply(sun: &Sun, now: i64) -> Reply {
-    Reply::typed(&SunParametersResponse {
+fn sun_reply(sun: &Sun, now: i64) -> SunParametersResponse {
+    SunParametersResponse {
         year_length: f64::from(sun.year_length_days),
         day_length: sun.day_length_hours,
         horizon_shift: sun.horizon_shift,
         day_time_sun_hour_scale: sun.day_time_sun_hour_scale,
         current_time: sun.current_time_hours(now),
-    })
+    }
 }
 
 pub fn get_sun_parameters(
@@ -34,7 +33,7 @@ pub fn get_sun_parameters(
     host: &RegionHost,
     _ctx: &RequestContext,
     _req: GetSunParametersRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<SunParametersResponse, HandlerError> {
     let region = host.region.read();
     Ok(sun_reply(&region.sun, unix_seconds()))
 }
@@ -46,7 +45,7 @@ pub fn set_sun_parameters(
     host: &RegionHost,
     _ctx: &RequestContext,
     req: SetSunParametersRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<SunParametersResponse, HandlerError> {
     let now = unix_seconds();
     let mut region = host.region.write();
     let mut next = region.sun.clone();

@@ -1,7 +1,7 @@
 //! `TouchObjectRequest` (scripting.md §3): a touch without a viewer.
 
 use dispatcher_dispatch::{HandlerError, RequestContext};
-use dispatcher_protocol::Reply;
+use dispatcher_protocol::Done;
 use dispatcher_scene::Uuid;
 
 use super::object::scene_failure;
@@ -17,7 +17,7 @@ pub fn touch_object(
     host: &RegionHost,
     ctx: &RequestContext,
     req: TouchObjectRequest,
-) -> Result<Reply, HandlerError> {
+) -> Result<Done, HandlerError> {
     let avatar = match req.avatar_id.is_nil() {
         true => ctx.user.as_ref().map_or(Uuid::nil(), |u| u.id),
         false => req.avatar_id.0,
@@ -25,5 +25,5 @@ pub fn touch_object(
     let region = host.region.read();
     callbacks::touch(rc, host, &region, req.object_id.0, avatar, req.link_num, req.touch_position())
         .map_err(scene_failure)?;
-    Ok(Reply::ok())
+    Ok(Done::ok())
 }

@@ -44,3 +44,8 @@ pub struct SunParametersResponse {
     pub current_time: f64,
 }
 rc_type_name!(SunParametersResponse, "SunParametersResponse");
+
+requests! {
+    GetSunParametersRequest => SunParametersResponse, "region:read";
+    SetSunParametersRequest => SunParametersResponse, "region:write", commits;
+}

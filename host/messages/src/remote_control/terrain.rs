@@ -55,6 +55,11 @@ pub struct TerrainHeightResponse {
 }
 rc_type_name!(TerrainHeightResponse, "TerrainHeightResponse");
 
+requests! {
+    GetTerrainHeightRequest => TerrainHeightResponse, "terrain:read";
+    SetTerrainHeightRequest => TerrainHeightResponse, "terrain:write", commits;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

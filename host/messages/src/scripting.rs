@@ -1,7 +1,7 @@
 //! The `Scripting` domain messages (scripting spec §3), typed for the lenient
 //! binding of `dispatcher-protocol`.
 
-use dispatcher_protocol::{MessageType, WireUuid};
+use dispatcher_protocol::{Done, MessageType, WireUuid};
 use serde::{Deserialize, Serialize};
 
 macro_rules! type_name {
@@ -200,3 +200,18 @@ pub struct ScriptLogResponse {
     pub dropped: u64,
 }
 type_name!(ScriptLogResponse, "Scripting.Messages.ScriptLogResponse");
+
+/// The grant of every Scripting-domain message.
+pub const SCRIPTS_GRANT: &str = "scripts";
+
+// Uploads, removals and state changes are committed to the store.
+requests! {
+    UploadScriptRequest => UploadScriptResponse, SCRIPTS_GRANT, commits;
+    ListScriptsRequest => ListScriptsResponse, SCRIPTS_GRANT;
+    GetScriptStatusRequest => ScriptStatusResponse, SCRIPTS_GRANT;
+    StartScriptRequest => Done, SCRIPTS_GRANT, commits;
+    StopScriptRequest => Done, SCRIPTS_GRANT, commits;
+    ResetScriptRequest => Done, SCRIPTS_GRANT, commits;
+    RemoveScriptRequest => Done, SCRIPTS_GRANT, commits;
+    GetScriptLogRequest => ScriptLogResponse, SCRIPTS_GRANT;
+}

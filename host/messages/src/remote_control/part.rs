@@ -1,6 +1,6 @@
 //! Part messages (§4.2): the part is chosen by `LinkNum` (0 = the root).
 
-use dispatcher_protocol::WireUuid;
+use dispatcher_protocol::{Done, WireUuid};
 use dispatcher_scene::{Quaternion, Vector3};
 use serde::{Deserialize, Serialize};
 
@@ -115,4 +115,12 @@ impl SetPartColorRequest {
     pub fn alpha(&self) -> f32 {
         self.alpha.unwrap_or(0.0)
     }
+}
+
+// Each part change is committed to the store before the reply.
+requests! {
+    SetPartPositionRequest => Done, "objects:write", commits;
+    SetPartRotationRequest => Done, "objects:write", commits;
+    SetPartScaleRequest => Done, "objects:write", commits;
+    SetPartColorRequest => Done, "objects:write", commits;
 }

@@ -6,7 +6,7 @@
 //! default message (it is also the MessageFormat sample).
 
 use dispatcher_protocol::reply::Typed;
-use dispatcher_protocol::WireUuid;
+use dispatcher_protocol::{Done, WireUuid};
 use dispatcher_scene::object::{DEFAULT_OBJECT_DESCRIPTION, DEFAULT_OBJECT_NAME};
 use dispatcher_scene::{DynamicsUpdate, Quaternion, Vector3};
 use serde::{Deserialize, Serialize};
@@ -58,7 +58,8 @@ impl FindObjectsRequest {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct FindObjectsResponse {
     #[serde(rename = "Objects")]
     pub objects: Vec<WireUuid>,
@@ -87,7 +88,8 @@ object_id_request!(GetObjectPositionRequest, "RemoteControl.Messages.GetObjectPo
 object_id_request!(GetObjectRotationRequest, "RemoteControl.Messages.GetObjectRotationRequest");
 object_id_request!(DeleteObjectRequest, "RemoteControl.Messages.DeleteObjectRequest");
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct GetObjectDataResponse {
     #[serde(rename = "ObjectID")]
     pub object_id: WireUuid,
@@ -103,7 +105,8 @@ pub struct GetObjectDataResponse {
 rc_type_name!(GetObjectDataResponse, "RemoteControl.Messages.GetObjectDataResponse");
 
 /// One entry of `GetObjectPartsResponse.Parts`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PartInformation {
     #[serde(rename = "LinkNum")]
     pub link_num: i32,
@@ -121,7 +124,8 @@ pub struct PartInformation {
 }
 rc_type_name!(PartInformation, "PartInformation");
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct GetObjectPartsResponse {
     #[serde(rename = "Parts")]
     pub parts: Vec<Typed<PartInformation>>,
@@ -129,7 +133,8 @@ pub struct GetObjectPartsResponse {
 rc_type_name!(GetObjectPartsResponse, "RemoteControl.Messages.GetObjectPartsResponse");
 
 /// One entry of `GetObjectInventoryResponse.Inventory`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ObjectInventoryInformation {
     #[serde(rename = "Name")]
     pub name: String,
@@ -143,7 +148,8 @@ pub struct ObjectInventoryInformation {
 }
 rc_type_name!(ObjectInventoryInformation, "ObjectInventoryInformation");
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct GetObjectInventoryResponse {
     #[serde(rename = "Inventory")]
     pub inventory: Vec<Typed<ObjectInventoryInformation>>,
@@ -174,7 +180,8 @@ impl SetObjectPositionRequest {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ObjectPositionResponse {
     #[serde(rename = "ObjectID")]
     pub object_id: WireUuid,
@@ -205,7 +212,8 @@ impl SetObjectRotationRequest {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ObjectRotationResponse {
     #[serde(rename = "ObjectID")]
     pub object_id: WireUuid,
@@ -328,7 +336,8 @@ impl CreateObjectRequest {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CreateObjectResponse {
     #[serde(rename = "ObjectID")]
     pub object_id: WireUuid,
@@ -403,6 +412,27 @@ pub struct MessageObjectRequest {
 }
 rc_type_name!(MessageObjectRequest, "RemoteControl.Messages.MessageObjectRequest");
 
+// ----- replies and grants -----------------------------------------------------------
+
+requests! {
+    FindObjectsRequest => FindObjectsResponse, "objects:read";
+    GetObjectDataRequest => GetObjectDataResponse, "objects:read";
+    GetObjectPartsRequest => GetObjectPartsResponse, "objects:read";
+    GetObjectInventoryRequest => GetObjectInventoryResponse, "objects:read";
+    GetObjectPositionRequest => ObjectPositionResponse, "objects:read";
+    GetObjectRotationRequest => ObjectRotationResponse, "objects:read";
+    SetObjectPositionRequest => ObjectPositionResponse, "objects:write";
+    SetObjectRotationRequest => ObjectRotationResponse, "objects:write";
+    // Entries for unknown objects are skipped with a warning in `_Message`.
+    BulkDynamicsRequest => Done, "objects:write";
+    MessageObjectRequest => Done, "objects:write";
+    CreateObjectRequest => CreateObjectResponse, "objects:create", commits;
+    CreateBulkObjectsRequest => Done, "objects:create", commits;
+    DeleteObjectRequest => Done, "objects:delete", commits;
+    DeleteBulkObjectsRequest => Done, "objects:delete", commits;
+    DeleteAllObjectsRequest => Done, "objects:delete", commits;
+}
+
 #[cfg(test)]
 mod tests {
     use dispatcher_protocol::messages::sample_json;
@@ -443,7 +473,7 @@ mod tests {
 
     #[test]
     fn fractional_integers_and_short_vectors_fail() {
-        assert!(bind::<crate::messages::part::SetPartScaleRequest>(r#"{"LinkNum":1.5}"#).is_err());
+        assert!(bind::<crate::remote_control::part::SetPartScaleRequest>(r#"{"LinkNum":1.5}"#).is_err());
         assert!(bind::<SetObjectPositionRequest>(r#"{"Position":[]}"#).is_err());
     }
 }

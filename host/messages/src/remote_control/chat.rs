@@ -1,5 +1,6 @@
 //! The chat message (§4.5).
 
+use dispatcher_protocol::Done;
 use dispatcher_scene::Vector3;
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +39,10 @@ impl ChatRequest {
     pub fn position(&self) -> Vector3 {
         vec3_or(self.position, DEFAULT_CHAT_POSITION)
     }
+}
+
+requests! {
+    ChatRequest => Done, "chat";
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Avatar appearance messages (§4.4). The appearance travels as JSON *text*
 //! inside a string member, never as a nested object (§5.4).
 
-use dispatcher_protocol::WireUuid;
+use dispatcher_protocol::{Done, WireUuid};
 use serde::{Deserialize, Serialize};
 
 use crate::rc_type_name;
@@ -34,3 +34,8 @@ pub struct SetAvatarAppearanceRequest {
     pub serialized_appearance: String,
 }
 rc_type_name!(SetAvatarAppearanceRequest, "RemoteControl.Messages.SetAvatarAppearanceRequest");
+
+requests! {
+    GetAvatarAppearanceRequest => AvatarAppearanceResponse, "avatars:read";
+    SetAvatarAppearanceRequest => Done, "avatars:write", commits;
+}

@@ -112,7 +112,8 @@ pub struct GetAssetRequest {
 rc_type_name!(GetAssetRequest, "RemoteControl.Messages.GetAssetRequest");
 
 /// Reply of `GetAsset` and `GetAssetFromObject`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct GetAssetResponse {
     #[serde(rename = "Asset")]
     pub asset: Typed<AssetData>,
@@ -192,6 +193,16 @@ pub struct GetDependentAssetsResponse {
     pub dependent_assets: Vec<WireUuid>,
 }
 rc_type_name!(GetDependentAssetsResponse, "RemoteControl.Messages.GetDependentAssetsResponse");
+
+requests! {
+    TestAssetRequest => TestAssetResponse, "assets:read";
+    GetAssetRequest => GetAssetResponse, "assets:read";
+    GetDependentAssetsRequest => GetDependentAssetsResponse, "assets:read";
+    AddAssetRequest => AddAssetResponse, "assets:write", commits;
+    AddAssetAliasRequest => AddAssetResponse, "assets:write", commits;
+    // Serialises the object into a new asset and stores it.
+    GetAssetFromObjectRequest => GetAssetResponse, "assets:write", commits;
+}
 
 #[cfg(test)]
 mod tests {

@@ -1,9 +1,9 @@
 //! The `Dispatcher` domain (dispatcher-core.md §6).
 
+use dispatcher_protocol::{Done, MessageType, WireUuid};
 use serde::{Deserialize, Serialize};
 
-use crate::typename::MessageType;
-use crate::wire_uuid::WireUuid;
+use crate::DISPATCHER_GRANT;
 
 macro_rules! type_name {
     ($ty:ident, $name:literal) => {
@@ -161,10 +161,21 @@ pub struct CloseEndPointRequest {
 }
 type_name!(CloseEndPointRequest, "Dispatcher.Messages.CloseEndPointRequest");
 
+requests! {
+    InfoRequest => InfoResponse, "region:read";
+    MessageFormatRequest => MessageFormatResponse, "region:read";
+    CreateCapabilityRequest => CapabilityResponse, DISPATCHER_GRANT;
+    RenewCapabilityRequest => CapabilityResponse, DISPATCHER_GRANT;
+    DestroyCapabilityRequest => Done, DISPATCHER_GRANT;
+    CreateEndPointRequest => CreateEndPointResponse, DISPATCHER_GRANT;
+    RenewEndPointRequest => CreateEndPointResponse, DISPATCHER_GRANT;
+    CloseEndPointRequest => Done, DISPATCHER_GRANT;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::messages::sample_json;
+    use dispatcher_protocol::messages::sample_json;
 
     fn check<T: MessageType + Serialize + Default>(expected: &str) {
         assert_eq!(sample_json::<T>(), expected);

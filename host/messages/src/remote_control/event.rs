@@ -2,7 +2,7 @@
 //! `TouchObjectRequest` (scripting.md §3).
 
 use dispatcher_protocol::reply::Typed;
-use dispatcher_protocol::WireUuid;
+use dispatcher_protocol::{Done, Warned, WireUuid};
 use dispatcher_scene::Vector3;
 use serde::{Deserialize, Serialize};
 
@@ -19,7 +19,8 @@ pub struct RegisterTouchCallbackRequest {
 }
 rc_type_name!(RegisterTouchCallbackRequest, "RemoteControl.Messages.RegisterTouchCallbackRequest");
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RegisterTouchCallbackResponse {
     #[serde(rename = "RequestID")]
     pub request_id: WireUuid,
@@ -46,7 +47,8 @@ pub struct RegisterUpdatedCallbackRequest {
 }
 rc_type_name!(RegisterUpdatedCallbackRequest, "RemoteControl.Messages.RegisterUpdatedCallbackRequest");
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RegisterUpdatedCallbackResponse {
     #[serde(rename = "RequestID")]
     pub request_id: WireUuid,
@@ -64,7 +66,8 @@ pub struct UnregisterUpdatedCallbackRequest {
 rc_type_name!(UnregisterUpdatedCallbackRequest, "RemoteControl.Messages.UnregisterUpdatedCallbackRequest");
 
 /// Surface details of a touch (nested `"$type":"SurfaceTouchEventArgs"`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SurfaceTouchEventArgs {
     #[serde(rename = "Binormal")]
     pub binormal: WireVec3,
@@ -83,7 +86,8 @@ pub struct SurfaceTouchEventArgs {
 rc_type_name!(SurfaceTouchEventArgs, "SurfaceTouchEventArgs");
 
 /// Server → endpoint, one datagram per touch registration (§4.8.5).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TouchCallback {
     #[serde(rename = "ObjectID")]
     pub object_id: WireUuid,
@@ -101,7 +105,8 @@ pub struct TouchCallback {
 rc_type_name!(TouchCallback, "RemoteControl.Messages.TouchCallback");
 
 /// Server → endpoint, one datagram per position registration (§4.8.6).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct UpdatedCallback {
     #[serde(rename = "ObjectID")]
     pub object_id: WireUuid,
@@ -135,4 +140,13 @@ impl TouchObjectRequest {
     pub fn touch_position(&self) -> Option<Vector3> {
         self.touch_position.map(|v| v.0)
     }
+}
+
+requests! {
+    RegisterTouchCallbackRequest => RegisterTouchCallbackResponse, "objects:read";
+    UnregisterTouchCallbackRequest => Done, "objects:read";
+    // Objects that do not exist are skipped with a warning in `_Message`.
+    RegisterUpdatedCallbackRequest => Warned<RegisterUpdatedCallbackResponse>, "objects:read";
+    UnregisterUpdatedCallbackRequest => Done, "objects:read";
+    TouchObjectRequest => Done, "objects:write";
 }
