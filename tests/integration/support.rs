@@ -106,9 +106,21 @@ impl Host {
 
     /// Start `serve` on an existing data dir.
     pub fn launch(dir: tempfile::TempDir, ids: std::collections::HashMap<String, String>, ini: &str) -> Host {
+        Host::launch_env(dir, ids, ini, &[])
+    }
+
+    /// Start `serve` on an existing data dir with extra environment variables
+    /// (e.g. `TOKIO_WORKER_THREADS`, which pins the runtime's worker threads).
+    pub fn launch_env(
+        dir: tempfile::TempDir,
+        ids: std::collections::HashMap<String, String>,
+        ini: &str,
+        env: &[(&str, &str)],
+    ) -> Host {
         let config = dir.path().join("dispatcher.ini");
         std::fs::write(&config, ini).expect("write config");
         let mut child = Command::new(BIN)
+            .envs(env.iter().copied())
             .arg("--config")
             .arg(&config)
             .arg("--data-dir")
