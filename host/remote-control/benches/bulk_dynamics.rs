@@ -98,7 +98,7 @@ fn main() {
         .collect();
 
     let ctx = RequestContext {
-        type_name: "RemoteControl.Messages.BulkDynamicsRequest".into(),
+        type_name: "RemoteControl.Messages.BulkDynamicsRequest",
         scene: REGION.into(),
         domain: "RemoteControl".into(),
         capability: Uuid::nil(),
