@@ -163,8 +163,9 @@ async fn handle(state: Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>)
 }
 
 /// Run one Dispatcher request. Decoding (bounded by the decode limits) and the
-/// handlers of reads stay on the worker thread: they take no write lock and
-/// never wait for the disk. A synchronous request whose type commits
+/// handlers of reads stay on the worker thread: they commit nothing (a read
+/// still waits for a scene or store lock that a commit holds, so a read of the
+/// region being written waits with it). A synchronous request whose type commits
 /// ([`Dispatcher::commits`]: creates, deletes, asset, appearance, terrain, sun
 /// and script writes) runs on a blocking thread, as REST does, so that a slow
 /// disk or a held lock never stalls accepting connections and reading
