@@ -2,6 +2,7 @@
 # Runs every test of the project on a fresh machine, installing what it needs:
 # the wasm32-wasip2 Rust target, the guest-example toolchains (componentize-py
 # from PyPI, componentize-js from npm), Debian's Perl modules for the Perl client,
+# then checks formatting (cargo fmt --check) and lints (clippy, warnings denied),
 # then the Rust workspace tests (unit and end-to-end against the real binary), the
 # network load test (scripts/net-load.py), a short fuzz run of the decoders
 # (nightly + cargo-fuzz) and the Python and Perl client suites.
@@ -20,6 +21,17 @@ if ! perl -MJSON -MLWP::UserAgent -e 1 2>/dev/null; then
     as_root apt-get update -qq
     as_root apt-get install -y -qq libjson-perl libwww-perl
 fi
+
+step "formatting and lints (rustfmt.toml, [workspace.lints])"
+# Cheap, so before the long tests: formatting is checked, never rewritten here,
+# and every clippy warning fails the run. The guest examples (wasm32-wasip2) and
+# the fuzz targets are workspaces of their own.
+rustup component add rustfmt clippy
+cargo fmt --all --check
+(cd guest-examples && cargo fmt --all --check)
+(cd fuzz && cargo fmt --check)
+cargo clippy --workspace --all-targets -- -D warnings
+(cd guest-examples && cargo clippy --workspace --all-targets --target wasm32-wasip2 -- -D warnings)
 
 step "guest examples"
 (cd guest-examples && ./build.sh)

@@ -11,6 +11,7 @@ mod net;
 mod hardening_decode;
 mod rc_assets;
 mod rc_objects;
+mod reactor;
 mod rest;
 mod sandbox_rights;
 mod sandbox_runtime;

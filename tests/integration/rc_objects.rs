@@ -22,6 +22,8 @@ const CONTAINER: &str = "5e3a0c11-7f2b-4d6e-9a18-c0ffee0a55e7";
 const NOTECARD: &str = "5e3a0c11-7f2b-4d6e-9a18-c0ffee0a55e8";
 const UNKNOWN: &str = "0badf00d-0000-4000-8000-000000000000";
 const PRIMITIVE: &str = "application/vnd.ll.primitive";
+/// The z and w components of a quarter turn about z (sin and cos of 45°).
+const QUARTER_TURN: f64 = std::f64::consts::FRAC_1_SQRT_2;
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = format!("{}/../scene/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -275,9 +277,9 @@ fn assert_vec(v: &Value, expected: &[f64]) {
     }
 }
 
-/// Every request type of part A (the object, part and event groups, plus the
-/// TouchObject extension).
-const PART_A_TYPES: &[&str] = &[
+/// Every object, part and event request type (plus the TouchObject
+/// extension).
+const OBJECT_PART_EVENT_TYPES: &[&str] = &[
     "FindObjectsRequest",
     "GetObjectDataRequest",
     "GetObjectPartsRequest",
@@ -307,7 +309,7 @@ const PART_A_TYPES: &[&str] = &[
 #[test]
 fn rc_01_every_type_is_routed_and_unknown_types_fail() {
     let rc = Rc::start();
-    for kind in PART_A_TYPES {
+    for kind in OBJECT_PART_EVENT_TYPES {
         let reply = rc.call(kind, json!({}));
         let message = reply["_Message"].as_str().unwrap_or_default();
         assert!(!message.starts_with("Unknown message type"), "{kind}: {reply}");
@@ -316,7 +318,7 @@ fn rc_01_every_type_is_routed_and_unknown_types_fail() {
     assert_fails(&reply);
     let info = rc.h.call(&json!({"$type": "Dispatcher.Messages.InfoRequest", "_domain": "Dispatcher"}));
     let list: Vec<&str> = info["MessageList"].as_array().expect("list").iter().filter_map(Value::as_str).collect();
-    for kind in PART_A_TYPES {
+    for kind in OBJECT_PART_EVENT_TYPES {
         let key = format!("{REGION}::RemoteControl::RemoteControl.Messages.{kind}");
         assert!(list.contains(&key.as_str()), "{key} missing from {list:?}");
     }
@@ -366,7 +368,7 @@ fn rc_04_vectors_accept_numeric_strings_and_extra_elements() {
     let reply = rc.ok("SetObjectPositionRequest", json!({"ObjectID": id, "Position": ["100", "90.5", "30", 7]}));
     assert_vec(&reply["Position"], &[100.0, 90.5, 30.0]);
     let reply = rc.ok("SetObjectRotationRequest", json!({"ObjectID": id, "Rotation": ["0", "0", "0.7071068", "0.7071068", 5]}));
-    assert_vec(&reply["Rotation"], &[0.0, 0.0, 0.7071068, 0.7071068]);
+    assert_vec(&reply["Rotation"], &[0.0, 0.0, QUARTER_TURN, QUARTER_TURN]);
 }
 
 #[test]
@@ -481,13 +483,13 @@ fn rc_14_get_object_data() {
     let rc = Rc::start();
     let id = rc.create(
         GENERATOR,
-        json!({"Name": "Data", "Position": [1.0, 2.0, 3.0], "Rotation": [0.0, 0.0, 0.7071068, 0.7071068]}),
+        json!({"Name": "Data", "Position": [1.0, 2.0, 3.0], "Rotation": [0.0, 0.0, QUARTER_TURN, QUARTER_TURN]}),
     );
     let reply = rc.ok("GetObjectDataRequest", json!({"ObjectID": id}));
     assert_eq!(reply["ObjectID"], id.as_str());
     assert_eq!(reply["Name"], "Data");
     assert_vec(&reply["Position"], &[1.0, 2.0, 3.0]);
-    assert_vec(&reply["Rotation"], &[0.0, 0.0, 0.7071068, 0.7071068]);
+    assert_vec(&reply["Rotation"], &[0.0, 0.0, QUARTER_TURN, QUARTER_TURN]);
     assert_eq!(reply["OwnerID"], rc.h.account("Ada").as_str());
     assert_failure(&rc.call("GetObjectDataRequest", json!({"ObjectID": UNKNOWN})), "no such object");
 }
@@ -495,7 +497,7 @@ fn rc_14_get_object_data() {
 #[test]
 fn rc_15_get_object_parts() {
     let rc = Rc::start();
-    let id = rc.create(GENERATOR, json!({"Rotation": [0.0, 0.0, 0.7071068, 0.7071068]}));
+    let id = rc.create(GENERATOR, json!({"Rotation": [0.0, 0.0, QUARTER_TURN, QUARTER_TURN]}));
     let parts = rc.parts(&id);
     assert_eq!(parts.len(), 5);
     assert_eq!(parts[0]["LinkNum"], 1);
@@ -545,13 +547,13 @@ fn rc_17_get_object_position_echoes_the_id() {
 #[test]
 fn rc_18_set_object_position_moves_the_whole_object() {
     let rc = Rc::start();
-    let id = rc.create(GENERATOR, json!({"Rotation": [0.0, 0.0, 0.7071068, 0.7071068]}));
+    let id = rc.create(GENERATOR, json!({"Rotation": [0.0, 0.0, QUARTER_TURN, QUARTER_TURN]}));
     let before_parts = rc.parts(&id);
     let reply = rc.ok("SetObjectPositionRequest", json!({"ObjectID": id, "Position": [100.0, 90.5, 30.0]}));
     assert_vec(&reply["Position"], &[100.0, 90.5, 30.0]);
     assert_vec(&rc.position(&id), &[100.0, 90.5, 30.0]);
     assert_eq!(rc.parts(&id), before_parts);
-    assert_vec(&rc.rotation(&id), &[0.0, 0.0, 0.7071068, 0.7071068]);
+    assert_vec(&rc.rotation(&id), &[0.0, 0.0, QUARTER_TURN, QUARTER_TURN]);
 }
 
 #[test]
@@ -572,10 +574,10 @@ fn rc_19_positions_outside_the_region_are_ignored() {
 fn rc_20_rotation_is_stored_as_given() {
     let rc = Rc::start();
     let id = rc.create(GENERATOR, json!({"Position": [10.0, 10.0, 10.0]}));
-    let reply = rc.ok("SetObjectRotationRequest", json!({"ObjectID": id, "Rotation": [0.0, 0.0, 0.7071068, 0.7071068]}));
+    let reply = rc.ok("SetObjectRotationRequest", json!({"ObjectID": id, "Rotation": [0.0, 0.0, QUARTER_TURN, QUARTER_TURN]}));
     assert_eq!(reply["$type"], "RemoteControl.Messages.ObjectRotationResponse");
-    assert_vec(&reply["Rotation"], &[0.0, 0.0, 0.7071068, 0.7071068]);
-    assert_vec(&rc.rotation(&id), &[0.0, 0.0, 0.7071068, 0.7071068]);
+    assert_vec(&reply["Rotation"], &[0.0, 0.0, QUARTER_TURN, QUARTER_TURN]);
+    assert_vec(&rc.rotation(&id), &[0.0, 0.0, QUARTER_TURN, QUARTER_TURN]);
     // Not normalised.
     rc.ok("SetObjectRotationRequest", json!({"ObjectID": id, "Rotation": [0.0, 0.0, 2.0, 0.0]}));
     assert_vec(&rc.rotation(&id), &[0.0, 0.0, 2.0, 0.0]);
@@ -608,10 +610,10 @@ fn rc_21_bulk_dynamics_applies_known_entries_and_skips_unknown_ones() {
 fn rc_22_bulk_dynamics_absent_members_are_unchanged() {
     // No tick: velocity must stay a stored value here.
     let rc = Rc::start_with("[RemoteControl]\nTickRateHz = 0\n");
-    let id = rc.create(GENERATOR, json!({"Position": [10.0, 10.0, 10.0], "Rotation": [0.0, 0.0, 0.7071068, 0.7071068]}));
+    let id = rc.create(GENERATOR, json!({"Position": [10.0, 10.0, 10.0], "Rotation": [0.0, 0.0, QUARTER_TURN, QUARTER_TURN]}));
     rc.ok("BulkDynamicsRequest", json!({"Updates": [{"ObjectID": id, "Velocity": [1.0, 0.0, 0.0]}]}));
     assert_vec(&rc.position(&id), &[10.0, 10.0, 10.0]);
-    assert_vec(&rc.rotation(&id), &[0.0, 0.0, 0.7071068, 0.7071068]);
+    assert_vec(&rc.rotation(&id), &[0.0, 0.0, QUARTER_TURN, QUARTER_TURN]);
     rc.ok("BulkDynamicsRequest", json!({"Updates": [{"ObjectID": id, "Rotation": [0.0, 0.0, 0.0, 1.0], "Position": null}]}));
     assert_vec(&rc.position(&id), &[10.0, 10.0, 10.0]);
     assert_vec(&rc.rotation(&id), &[0.0, 0.0, 0.0, 1.0]);
@@ -623,7 +625,7 @@ fn rc_23_create_object_from_an_asset() {
     let reply = rc.ok(
         "CreateObjectRequest",
         json!({"AssetID": GENERATOR, "Name": "Gen", "Description": "made by a test",
-               "Position": [100.0, 110.0, 25.5], "Rotation": [0.0, 0.0, 0.7071068, 0.7071068],
+               "Position": [100.0, 110.0, 25.5], "Rotation": [0.0, 0.0, QUARTER_TURN, QUARTER_TURN],
                "StartParameter": "{\"color\":0.42}"}),
     );
     let id = reply["ObjectID"].as_str().expect("ObjectID").to_owned();
@@ -631,7 +633,7 @@ fn rc_23_create_object_from_an_asset() {
     assert_eq!(data["Name"], "Gen");
     assert_eq!(data["OwnerID"], rc.h.account("Ada").as_str());
     assert_vec(&data["Position"], &[100.0, 110.0, 25.5]);
-    assert_vec(&data["Rotation"], &[0.0, 0.0, 0.7071068, 0.7071068]);
+    assert_vec(&data["Rotation"], &[0.0, 0.0, QUARTER_TURN, QUARTER_TURN]);
     assert_eq!(rc.parts(&id).len(), 5);
     assert_eq!(rc.parts(&id)[0]["Description"], "made by a test");
 }
@@ -820,13 +822,13 @@ fn rc_35_part_selection_by_link_number() {
 fn rc_36_set_part_rotation_on_root_and_child() {
     let rc = Rc::start();
     let id = rc.create(GENERATOR, json!({}));
-    rc.ok("SetPartRotationRequest", json!({"ObjectID": id, "LinkNum": 0, "Rotation": [0.0, 0.0, 0.7071068, 0.7071068]}));
-    assert_vec(&rc.rotation(&id), &[0.0, 0.0, 0.7071068, 0.7071068]);
+    rc.ok("SetPartRotationRequest", json!({"ObjectID": id, "LinkNum": 0, "Rotation": [0.0, 0.0, QUARTER_TURN, QUARTER_TURN]}));
+    assert_vec(&rc.rotation(&id), &[0.0, 0.0, QUARTER_TURN, QUARTER_TURN]);
     rc.ok("SetPartRotationRequest", json!({"ObjectID": id, "LinkNum": 3, "Rotation": [0.0, 0.3826834, 0.0, 0.9238795]}));
     let parts = rc.parts(&id);
     let child = parts.iter().find(|p| p["LinkNum"] == 3).expect("link 3");
     assert_vec(&child["OffsetRotation"], &[0.0, 0.3826834, 0.0, 0.9238795]);
-    assert_vec(&rc.rotation(&id), &[0.0, 0.0, 0.7071068, 0.7071068]);
+    assert_vec(&rc.rotation(&id), &[0.0, 0.0, QUARTER_TURN, QUARTER_TURN]);
 }
 
 #[test]

@@ -53,7 +53,9 @@ fn sandbox_repeated_member_cannot_escape_scope_self() {
     let (own, script) = escape(&host, &cap, &["objects:read", "objects:write", "objects:delete", "scope:self"]);
     let rcm = |kind: &str| format!("RemoteControl.Messages.{kind}");
     // (name, request naming `own` first and the victim last, in another case)
-    let cases: Vec<(&str, fn(&str, &str, &str) -> String)> = vec![
+    // Each case builds its body from the type name, `own` and the victim.
+    type Body = fn(&str, &str, &str) -> String;
+    let cases: Vec<(&str, Body)> = vec![
         ("DeleteObject", |t, own, v| format!(r#"{{"$type":"{t}","ObjectID":"{own}","objectid":"{v}"}}"#)),
         ("SetObjectPosition", |t, own, v| format!(r#"{{"$type":"{t}","ObjectID":"{own}","objectid":"{v}","Position":[10,10,30]}}"#)),
         ("BulkDynamics", |t, own, v| format!(r#"{{"$type":"{t}","Updates":[{{"ObjectID":"{own}","objectid":"{v}","Position":[20,20,40]}}]}}"#)),

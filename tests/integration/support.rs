@@ -1,6 +1,6 @@
 //! Start a real host on free ports in a fresh data directory and talk to it.
 
-#![allow(dead_code)]
+#![allow(dead_code, reason = "each test module uses its own part of the harness")]
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, UdpSocket};
@@ -106,9 +106,21 @@ impl Host {
 
     /// Start `serve` on an existing data dir.
     pub fn launch(dir: tempfile::TempDir, ids: std::collections::HashMap<String, String>, ini: &str) -> Host {
+        Host::launch_env(dir, ids, ini, &[])
+    }
+
+    /// Start `serve` on an existing data dir with extra environment variables
+    /// (e.g. `TOKIO_WORKER_THREADS`, which pins the runtime's worker threads).
+    pub fn launch_env(
+        dir: tempfile::TempDir,
+        ids: std::collections::HashMap<String, String>,
+        ini: &str,
+        env: &[(&str, &str)],
+    ) -> Host {
         let config = dir.path().join("dispatcher.ini");
         std::fs::write(&config, ini).expect("write config");
         let mut child = Command::new(BIN)
+            .envs(env.iter().copied())
             .arg("--config")
             .arg(&config)
             .arg("--data-dir")

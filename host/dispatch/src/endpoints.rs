@@ -377,7 +377,7 @@ mod tests {
         assert_eq!(r.create(addr(), None, 5000).lifespan, Duration::from_millis(5000));
     }
 
-    struct Counting(std::sync::atomic::AtomicUsize);
+    struct Counting(AtomicUsize);
     impl CallbackSink for Counting {
         fn send(&self, _to: SocketAddr, _datagram: &[u8]) {
             self.0.fetch_add(1, Ordering::SeqCst);

@@ -1,7 +1,8 @@
 //! The request pipeline (dispatcher-core.md §4), shared by every transport.
 //!
 //! Two entries share every step after decoding: [`Dispatcher::handle`] (and
-//! `handle_decoded`, `handle_datagram`) for request bytes, and
+//! `decode` + `handle_received` for a transport that picks the thread the
+//! handler runs on, `handle_decoded`, `handle_datagram`) for request bytes, and
 //! [`Dispatcher::call`] (call.rs) for typed requests from inside the host. Both
 //! run [`Dispatcher::admit`] (pre-authentication, type check, authorisation,
 //! registry lookup), build the handler's context with [`Dispatcher::context`],
@@ -112,14 +113,28 @@ impl Dispatcher {
     /// Run one request body through the pipeline. `None` means no reply is sent
     /// (every UDP request).
     pub fn handle(&self, bytes: &[u8], encoding: Encoding, source: IpAddr, transport: Transport) -> Option<Reply> {
-        let request = match decode_request(bytes, encoding, &self.limits) {
+        let request = match self.decode(bytes, encoding) {
             Ok(r) => r,
-            Err(e) => return self.answer(&transport, Reply::failure(e.to_string())),
+            Err(failure) => return self.answer(&transport, failure),
         };
-        // Callbacks a request causes are bounded by its own size (no endpoint is
-        // verified: the original clients answer no handshake).
+        self.handle_received(request, bytes.len(), source, transport)
+    }
+
+    /// The first step of `handle`: decode a request body under the limits; a
+    /// body that does not decode gets its Failure reply. Cheap and bounded, so
+    /// a transport decodes where the bytes arrived, then picks where
+    /// [`Self::handle_received`] runs (HTTP: off the reactor when the type
+    /// commits, see [`Self::commits`]).
+    pub fn decode(&self, bytes: &[u8], encoding: Encoding) -> Result<DecodedRequest, Reply> {
+        decode_request(bytes, encoding, &self.limits).map_err(|e| Reply::failure(e.to_string()))
+    }
+
+    /// The rest of `handle`, for a request decoded from a received body of
+    /// `body_len` bytes: the callbacks it causes are bounded by that size (no
+    /// endpoint is verified: the original clients answer no handshake).
+    pub fn handle_received(&self, request: DecodedRequest, body_len: usize, source: IpAddr, transport: Transport) -> Option<Reply> {
         let factor = u64::from(self.services.config.callback_bytes_per_request_byte);
-        let budget = Some((bytes.len() as u64).saturating_mul(factor));
+        let budget = Some((body_len as u64).saturating_mul(factor));
         self.handle_budgeted(request, source, transport, budget)
     }
 

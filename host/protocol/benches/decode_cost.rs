@@ -65,11 +65,11 @@ fn deep(levels: usize, i: usize) -> Value {
     v
 }
 
-/// The shapes: name and a builder from a unit count.
-/// A named body shape, built for a given size.
-type Shape = (&'static str, Box<dyn Fn(usize) -> Value>);
+/// Builds one shape's request from a unit count.
+type Builder = Box<dyn Fn(usize) -> Value>;
 
-fn shapes() -> Vec<Shape> {
+/// The shapes: name and a builder from a unit count.
+fn shapes() -> Vec<(&'static str, Builder)> {
     vec![
         (
             "distinct members",
@@ -144,6 +144,7 @@ fn body(build: &dyn Fn(usize) -> Value, encoding: Encoding, target: usize, limit
 fn thread_cpu() -> Duration {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: clock_gettime only writes the timespec it is given.
+    #[allow(unsafe_code, reason = "the thread CPU clock is only reachable through libc")]
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     assert_eq!(rc, 0, "clock_gettime");
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)

@@ -8,7 +8,7 @@ use std::time::Duration;
 use dispatcher_scene::{Region, SceneLimits, SceneObject, Uuid};
 use dispatcher_store::{DynamicsWriter, Store, StoreError};
 
-/// How often the write-behind commits queued motion (the brief: within 1 s).
+/// How often the write-behind commits queued motion (queued motion is durable within 1 s).
 pub const DYNAMICS_FLUSH_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Durable scene writes of the domain: synchronous for creates and deletes,
@@ -78,7 +78,7 @@ impl Persistence {
 /// clones each dirty object once per hand-off.
 pub type DirtySet = HashSet<Uuid>;
 
-/// Part B: assets, terrain, sun, appearance and the Current Outfit folder.
+/// Assets, terrain, sun, appearance and the Current Outfit folder.
 /// Every call commits before it returns, so a handler replies after it.
 impl Persistence {
     pub fn put_asset(&self, asset: &dispatcher_scene::Asset) -> Result<(), StoreError> {

@@ -12,7 +12,10 @@ use std::time::Duration;
 use dispatcher_rest::config::RestLimits;
 use dispatcher_rest::xml::{parse_fragment, XmlLimits};
 
-fn shapes() -> Vec<(&'static str, Box<dyn Fn(usize) -> String>)> {
+/// Builds one shape's XML body from a unit count.
+type Builder = Box<dyn Fn(usize) -> String>;
+
+fn shapes() -> Vec<(&'static str, Builder)> {
     vec![
         (
             "attributes, one element",
@@ -75,6 +78,7 @@ fn body(build: &dyn Fn(usize) -> String, target: usize, limit: usize) -> String 
 fn thread_cpu() -> Duration {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: clock_gettime only writes the timespec it is given.
+    #[allow(unsafe_code, reason = "the thread CPU clock is only reachable through libc")]
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     assert_eq!(rc, 0, "clock_gettime");
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)

@@ -139,6 +139,7 @@ fn wait<T>(rx: &Receiver<T>) -> Option<T> {
 /// The compiler's working memory (hundreds of MB for a large component) is
 /// freed when a compile ends; hand the freed heap back to the system so it
 /// does not stay in the process's resident size.
+#[allow(unsafe_code, reason = "malloc_trim is only reachable through libc")]
 pub(crate) fn return_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases free heap memory; it takes no pointers.
@@ -148,6 +149,7 @@ pub(crate) fn return_free_memory() {
 }
 
 /// Lower this thread's CPU priority (Linux: nice applies per thread).
+#[allow(unsafe_code, reason = "setpriority is only reachable through libc")]
 fn lower_priority() {
     #[cfg(target_os = "linux")]
     // SAFETY: setpriority on the calling thread (who = 0) with a valid nice

@@ -42,6 +42,7 @@ pub fn thread_cpu_time() -> Duration {
     let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: clock_gettime writes one timespec through the valid pointer we
     // pass and has no other effect.
+    #[allow(unsafe_code, reason = "the thread CPU clock is only reachable through libc")]
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
     if rc != 0 {
         return Duration::ZERO;

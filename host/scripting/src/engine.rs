@@ -309,7 +309,9 @@ impl ScriptEngine {
             // SAFETY: the file was written by `Component::serialize` of an engine
             // with this very configuration hash, into the host's own data
             // directory; nothing else writes there.
-            match unsafe { Component::deserialize_file(&self.engine, &path) } {
+            #[allow(unsafe_code, reason = "wasmtime cannot check precompiled code; we vouch for its origin")]
+            let cached = unsafe { Component::deserialize_file(&self.engine, &path) };
+            match cached {
                 Ok(c) => return Ok((c, false)),
                 Err(e) => tracing::warn!(path = %path.display(), error = %e, "unusable cached component; recompiling"),
             }

@@ -168,7 +168,7 @@ impl Harness {
     }
 
     fn object(&self, n: u128) -> Uuid {
-        let id = Uuid::from_u128(0x0b_1ec7_0000 + n);
+        let id = Uuid::from_u128(0x000b_1ec7_0000 + n);
         self.objects.lock().insert(id, (OWNER, [128.0, 128.0, 20.0]));
         id
     }

@@ -179,9 +179,7 @@ fn main() {
         .create_region(&NewRegion { name: REGION.into(), owner: probe_owner.id, managers: vec![hostile_owner.id], ..Default::default() })
         .expect("region");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    let mut config = HostConfig::default();
-    config.data_dir = dir.path().to_owned();
-    config.http_port = 0;
+    let mut config = HostConfig { data_dir: dir.path().to_owned(), http_port: 0, ..Default::default() };
     config.dispatcher.udp_port = 0;
     config.scripting.max_restarts = 1;
     config.scripting.memory_limit_bytes = 4 * 1024 * 1024;

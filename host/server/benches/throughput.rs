@@ -120,17 +120,14 @@ fn main() {
         .expect("region");
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    let mut config = HostConfig::default();
-    config.http_port = 0;
+    let mut config = HostConfig { http_port: 0, ..Default::default() };
     config.dispatcher.udp_port = 0;
     config.dispatcher.max_async_queue = 1_000_000;
     let running = runtime.block_on(dispatcher_server::serve::start(&config, store)).expect("start");
     let baseline = runtime.block_on(baseline_server());
 
     // A capability for the authenticated requests.
-    let create = format!(
-        r#"{{"$type":"Dispatcher.Messages.CreateCapabilityRequest","_Scene":"Bench","FirstName":"Bench","LastName":"Owner","HashedPasswd":"5f4dcc3b5aa765d61d8327deb882cf99","DomainList":["RemoteControl"],"LifeSpan":300}}"#
-    );
+    let create = r#"{"$type":"Dispatcher.Messages.CreateCapabilityRequest","_Scene":"Bench","FirstName":"Bench","LastName":"Owner","HashedPasswd":"5f4dcc3b5aa765d61d8327deb882cf99","DomainList":["RemoteControl"],"LifeSpan":300}"#;
     let reply = {
         let mut s = TcpStream::connect(running.http_addr).expect("connect");
         s.write_all(&http_request("/Dispatcher/", "application/json", create.as_bytes())).expect("write");

@@ -181,7 +181,7 @@ pub fn object(args: &ClientArgs, cmd: &ObjectCommand) -> anyhow::Result<()> {
             }))
             .map(|reply| {
                 for id in reply["Objects"].as_array().into_iter().flatten() {
-                    say(format!("{}", id.as_str().unwrap_or("")));
+                    say(id.as_str().unwrap_or(""));
                 }
             }),
     };
@@ -243,7 +243,7 @@ fn script_command(session: &Session, cmd: &ScriptCommand) -> anyhow::Result<()> 
             }
             let body = serde_json::to_vec(&request)?;
             let reply = session.post(&body, Some("uploading"))?;
-            say(format!("{}", reply["ScriptID"].as_str().unwrap_or("")));
+            say(reply["ScriptID"].as_str().unwrap_or(""));
             eprintln!(
                 "state {}, grants {}, sha-256 {}",
                 reply["State"].as_str().unwrap_or(""),
@@ -258,7 +258,7 @@ fn script_command(session: &Session, cmd: &ScriptCommand) -> anyhow::Result<()> 
                 "ObjectID": object.clone().unwrap_or_else(|| uuid::Uuid::nil().to_string()),
             }))?;
             for s in reply["Scripts"].as_array().into_iter().flatten() {
-                say(format!("{}", status_line(s)));
+                say(status_line(s));
             }
         }
         ScriptCommand::Status { script } => {
@@ -268,7 +268,7 @@ fn script_command(session: &Session, cmd: &ScriptCommand) -> anyhow::Result<()> 
                 "ScriptID": script,
             }))?;
             let record = reply.get("Status").filter(|s| s.is_object()).unwrap_or(&reply);
-            say(format!("{}", status_line(record)));
+            say(status_line(record));
         }
         ScriptCommand::Start { script } => simple(session, "StartScriptRequest", script)?,
         ScriptCommand::Stop { script } => simple(session, "StopScriptRequest", script)?,

@@ -1,5 +1,6 @@
 //! The HTTP listener: one port for the Dispatcher path and the REST service
-//! (below its prefix, run on blocking threads). A connection cap is taken
+//! (below its prefix, run on blocking threads, as are Dispatcher requests that
+//! commit to the database; see [`dispatch`]). A connection cap is taken
 //! before `accept`; headers and bodies have time limits; bodies have a size
 //! limit; accept errors back off.
 //!
@@ -155,11 +156,36 @@ async fn handle(state: Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>)
         }
         Err(_) => return Ok(text(StatusCode::REQUEST_TIMEOUT, "the request body did not arrive in time")),
     };
-    let reply = state
-        .dispatcher
-        .handle(&bytes, encoding, peer.ip(), Transport::Http { path_domain })
+    let reply = dispatch(&state.dispatcher, &bytes, encoding, peer.ip(), Transport::Http { path_domain })
+        .await
         .unwrap_or_else(|| Reply::failure("Fatal error; no reply"));
     Ok(protocol(StatusCode::OK, &reply, encoding))
+}
+
+/// Run one Dispatcher request. Decoding (bounded by the decode limits) and the
+/// handlers of reads stay on the worker thread: they commit nothing (a read
+/// still waits for a scene or store lock that a commit holds, so a read of the
+/// region being written waits with it). A synchronous request whose type commits
+/// ([`Dispatcher::commits`]: creates, deletes, asset, appearance, terrain, sun
+/// and script writes) runs on a blocking thread, as REST does, so that a slow
+/// disk or a held lock never stalls accepting connections and reading
+/// requests. Asynchronous requests only queue, so they stay here too.
+async fn dispatch(dispatcher: &Dispatcher, bytes: &[u8], encoding: Encoding, source: IpAddr, transport: Transport) -> Option<Reply> {
+    let request = match dispatcher.decode(bytes, encoding) {
+        Ok(request) => request,
+        Err(failure) => return Some(failure),
+    };
+    let body_len = bytes.len();
+    if request.envelope.async_request || !dispatcher.commits(&request.type_name) {
+        return dispatcher.handle_received(request, body_len, source, transport);
+    }
+    let dispatcher = dispatcher.clone();
+    match tokio::task::spawn_blocking(move || dispatcher.handle_received(request, body_len, source, transport)).await {
+        Ok(reply) => reply,
+        // Handler panics are caught in the pipeline; this is the runtime
+        // shutting down under the request.
+        Err(e) => Some(Reply::failure(format!("Fatal error; the request did not finish: {e}"))),
+    }
 }
 
 /// Read a REST body: at most `max` bytes kept; beyond that the rest is read

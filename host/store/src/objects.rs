@@ -460,7 +460,7 @@ pub(crate) mod tests {
     fn crash_asset(n: u128) -> dispatcher_scene::Asset {
         dispatcher_scene::Asset::from_type(
             Uuid::from_u128(n),
-            dispatcher_scene::AssetType::Notecard,
+            AssetType::Notecard,
             format!("asset {n}").into_bytes(),
         )
     }
