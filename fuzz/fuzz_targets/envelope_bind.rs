@@ -6,11 +6,9 @@
 use dispatcher_messages::dispatcher::{
     CreateCapabilityRequest, CreateEndPointRequest, InfoRequest, MessageFormatRequest, RenewCapabilityRequest,
 };
-use dispatcher_protocol::{decode_request, DecodeLimits, DecodedRequest, Encoding, Envelope};
 use dispatcher_messages::remote_control::event::RegisterUpdatedCallbackRequest;
-use dispatcher_messages::remote_control::object::{
-    BulkDynamicsRequest, CreateObjectRequest, FindObjectsRequest, SetObjectPositionRequest,
-};
+use dispatcher_messages::remote_control::object::{BulkDynamicsRequest, CreateObjectRequest, FindObjectsRequest, SetObjectPositionRequest};
+use dispatcher_protocol::{decode_request, DecodeLimits, DecodedRequest, Encoding, Envelope};
 use libfuzzer_sys::fuzz_target;
 
 fn bind_all(d: &DecodedRequest) {

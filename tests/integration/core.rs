@@ -213,7 +213,11 @@ fn core_05_json_media_type_with_parameters_or_text_json_is_accepted() {
         assert_eq!(ex.content_type, "application/json", "{ct}");
         assert_success(&ex.json(), "Dispatcher.Messages.InfoResponse");
     }
-    let ex = host.post("/Dispatcher/", Some("Application/BSON"), &bson_bytes(&bson::doc! {"$type": "Dispatcher.Messages.InfoRequest"}));
+    let ex = host.post(
+        "/Dispatcher/",
+        Some("Application/BSON"),
+        &bson_bytes(&bson::doc! {"$type": "Dispatcher.Messages.InfoRequest"}),
+    );
     assert_eq!(bson_reply(&ex).get_i32("_Success").expect("_Success"), 1);
 }
 
@@ -515,11 +519,7 @@ fn core_25_async_flag_as_string() {
 fn core_26_string_field_sent_as_number_becomes_its_text() {
     let host = Host::start();
     let cap = host.capability(&[]);
-    let reply = host.call(&request(
-        "CreateEndPointRequest",
-        &cap,
-        json!({"CallbackHost": 127, "CallbackPort": 5000}),
-    ));
+    let reply = host.call(&request("CreateEndPointRequest", &cap, json!({"CallbackHost": 127, "CallbackPort": 5000})));
     assert_failure(&reply, "Failed to parse endpoint address, 127");
     // DomainList elements and `_Domain` both coerced: 42 means "42".
     let reply = create_capability(&host, json!({"firstname": "Ada", "lastname": "Lovelace", "domainlist": [42]}));
@@ -755,7 +755,12 @@ fn core_38_message_format_sample() {
 #[test]
 fn core_39_message_format_unknown_name() {
     let host = Host::start();
-    for name in ["Foo.BarRequest", "dispatcher.messages.inforequest", "Dispatcher::Dispatcher.Messages.InfoRequest", ""] {
+    for name in [
+        "Foo.BarRequest",
+        "dispatcher.messages.inforequest",
+        "Dispatcher::Dispatcher.Messages.InfoRequest",
+        "",
+    ] {
         let reply = host.call(&json!({"$type": "Dispatcher.Messages.MessageFormatRequest", "MessageName": name}));
         assert_failure(&reply, "unknown type");
     }
@@ -805,9 +810,15 @@ fn core_42_create_capability_by_id_name_or_email_with_precedence() {
     assert_success(&create_capability(&host, json!({"emailaddress": "ada@example.org"})), ok);
     // UserID wins over names, names over e-mail: the refusal names the account used.
     let denied = |id: &str| format!("user {id} is not authorized to access this interface");
-    assert_failure(&create_capability(&host, json!({"userid": carol, "firstname": "Ada", "lastname": "Lovelace"})), &denied(&carol));
+    assert_failure(
+        &create_capability(&host, json!({"userid": carol, "firstname": "Ada", "lastname": "Lovelace"})),
+        &denied(&carol),
+    );
     assert_success(&create_capability(&host, json!({"userid": ada, "firstname": "Carol", "lastname": "Visitor"})), ok);
-    assert_failure(&create_capability(&host, json!({"firstname": "Carol", "lastname": "Visitor", "emailaddress": "ada@example.org"})), &denied(&carol));
+    assert_failure(
+        &create_capability(&host, json!({"firstname": "Carol", "lastname": "Visitor", "emailaddress": "ada@example.org"})),
+        &denied(&carol),
+    );
     // An incomplete name falls through to the e-mail address.
     assert_success(&create_capability(&host, json!({"firstname": "Carol", "emailaddress": "ada@example.org"})), ok);
     // UserID does not fall back to names when it names nobody.
@@ -833,9 +844,18 @@ fn core_44_wrong_password_hash() {
     let ada = host.ids["Ada"].clone();
     let expected = format!("failed to authenticate user {ada}");
     let wrong = md5_hex("wrong");
-    assert_failure(&create_capability(&host, json!({"firstname": "Ada", "lastname": "Lovelace", "hashedpasswd": wrong})), &expected);
-    assert_failure(&create_capability(&host, json!({"firstname": "Ada", "lastname": "Lovelace", "hashedpasswd": PASSWORD})), &expected);
-    assert_failure(&create_capability(&host, json!({"firstname": "Ada", "lastname": "Lovelace", "hashedpasswd": ""})), &expected);
+    assert_failure(
+        &create_capability(&host, json!({"firstname": "Ada", "lastname": "Lovelace", "hashedpasswd": wrong})),
+        &expected,
+    );
+    assert_failure(
+        &create_capability(&host, json!({"firstname": "Ada", "lastname": "Lovelace", "hashedpasswd": PASSWORD})),
+        &expected,
+    );
+    assert_failure(
+        &create_capability(&host, json!({"firstname": "Ada", "lastname": "Lovelace", "hashedpasswd": ""})),
+        &expected,
+    );
     // The docs' `HashedPassword` spelling binds to nothing.
     let reply = host.call(&json!({
         "$type": "Dispatcher.Messages.CreateCapabilityRequest", "_scene": REGION,
@@ -856,7 +876,11 @@ fn core_45_password_hash_is_lowercase_md5_hex() {
 #[test]
 fn core_46_perl_prefix_and_uppercase_digest_accepted() {
     let host = Host::start();
-    for digest in [format!("$1${PASSWORD_MD5}"), PASSWORD_MD5.to_uppercase(), format!("$1${}", PASSWORD_MD5.to_uppercase())] {
+    for digest in [
+        format!("$1${PASSWORD_MD5}"),
+        PASSWORD_MD5.to_uppercase(),
+        format!("$1${}", PASSWORD_MD5.to_uppercase()),
+    ] {
         let reply = create_capability(&host, json!({"firstname": "Ada", "lastname": "Lovelace", "hashedpasswd": digest}));
         assert_success(&reply, "Dispatcher.Messages.CapabilityResponse");
     }
@@ -892,9 +916,8 @@ fn core_48_estate_owner_and_manager_are_authorized() {
 
 #[test]
 fn core_49_grid_managers_by_user_level() {
-    let host = Host::start_with(
-        "[Dispatcher]\nGrantEstateManagersAccess = false\nGrantGridManagersAccess = true\nGridManagerAccessLevel = 250\n",
-    );
+    let host =
+        Host::start_with("[Dispatcher]\nGrantEstateManagersAccess = false\nGrantGridManagersAccess = true\nGridManagerAccessLevel = 250\n");
     let reply = create_capability(&host, json!({"firstname": "Grace", "lastname": "God"}));
     assert_success(&reply, "Dispatcher.Messages.CapabilityResponse");
     for (who, first) in [(VISITOR, "Carol"), (OWNER, "Ada")] {
@@ -1189,7 +1212,11 @@ fn core_69_authentication_off() {
 fn core_70_create_endpoint_without_host() {
     let host = Host::start();
     let cap = host.capability(&[]);
-    for extra in [json!({"CallbackPort": 5000}), json!({"CallbackHost": "", "CallbackPort": 5000}), json!({"CallbackHost": null})] {
+    for extra in [
+        json!({"CallbackPort": 5000}),
+        json!({"CallbackHost": "", "CallbackPort": 5000}),
+        json!({"CallbackHost": null}),
+    ] {
         let reply = host.call(&request("CreateEndPointRequest", &cap, extra));
         assert_failure(&reply, "Missing required parameter, CallbackHost");
     }
@@ -1237,7 +1264,10 @@ fn core_74_renew_endpoint() {
     let cap = host.capability(&[]);
     let sock = callback_socket();
     let port = sock.local_addr().expect("addr").port();
-    let id = create_endpoint(&host, &cap, port, 5000)["EndPointID"].as_str().expect("id").to_owned();
+    let id = create_endpoint(&host, &cap, port, 5000)["EndPointID"]
+        .as_str()
+        .expect("id")
+        .to_owned();
     let reply = host.call(&request("RenewEndPointRequest", &cap, json!({"EndPointID": id, "LifeSpan": 1000})));
     assert_success(&reply, "Dispatcher.Messages.CreateEndPointResponse");
     assert_eq!(reply["EndPointID"], id);
@@ -1262,7 +1292,10 @@ fn core_75_unknown_endpoint_identifier() {
     let sock = callback_socket();
     let port = sock.local_addr().expect("addr").port();
     let id = create_endpoint(&host, &cap, port, 0)["EndPointID"].as_str().expect("id").to_owned();
-    let bob = host.create_capability(MANAGER, &[], 300)["Capability"].as_str().expect("cap").to_owned();
+    let bob = host.create_capability(MANAGER, &[], 300)["Capability"]
+        .as_str()
+        .expect("cap")
+        .to_owned();
     for kind in ["RenewEndPointRequest", "CloseEndPointRequest"] {
         let reply = host.call(&request(kind, &bob, json!({"EndPointID": id})));
         assert_failure(&reply, &format!("Unknown endpoint identifier; {id}"));
@@ -1567,14 +1600,17 @@ fn core_85_udp_pre_authentication_messages_get_no_reply() {
 
 #[test]
 fn core_86_ip_filter_refuses_non_matching_source() {
-    let mut host = Host::start_with(
-        "[Dispatcher]\nUseIPAddressFiltering = true\nAcceptableIPAddressPattern = ^10\\.\nUseAuthentication = false\n",
-    );
+    let mut host =
+        Host::start_with("[Dispatcher]\nUseIPAddressFiltering = true\nAcceptableIPAddressPattern = ^10\\.\nUseAuthentication = false\n");
     let ex = host.post("/Dispatcher/", Some("application/json"), info().to_string().as_bytes());
     assert_eq!(ex.status, 403);
     assert!(!ex.content_type.starts_with("application/json"), "{}", ex.content_type);
     assert!(!ex.text().contains("_Success"), "{}", ex.text());
-    let ex = host.post("/Dispatcher/", Some("application/bson"), &bson_bytes(&bson::doc! {"$type": "Dispatcher.Messages.InfoRequest"}));
+    let ex = host.post(
+        "/Dispatcher/",
+        Some("application/bson"),
+        &bson_bytes(&bson::doc! {"$type": "Dispatcher.Messages.InfoRequest"}),
+    );
     assert_eq!(ex.status, 403);
     assert!(!ex.content_type.starts_with("application/bson"));
     // A keep-alive client whose body arrives after the headers can reuse the
@@ -1608,9 +1644,7 @@ fn core_86_ip_filter_refuses_non_matching_source() {
 #[test]
 fn core_87_ip_filter_with_empty_or_invalid_pattern_rejects_all() {
     for pattern in ["\"\"", "(", "[127"] {
-        let host = Host::start_with(&format!(
-            "[Dispatcher]\nUseIPAddressFiltering = true\nAcceptableIPAddressPattern = {pattern}\n"
-        ));
+        let host = Host::start_with(&format!("[Dispatcher]\nUseIPAddressFiltering = true\nAcceptableIPAddressPattern = {pattern}\n"));
         let ex = host.post("/Dispatcher/", Some("application/json"), info().to_string().as_bytes());
         assert_eq!(ex.status, 403, "pattern {pattern}");
         assert!(!ex.text().contains("_Success"));
@@ -1649,7 +1683,10 @@ fn core_89_defaults_with_an_empty_section() {
     let reply = host.call(&info());
     assert_eq!(reply["SynchEndPoint"], format!("http://127.0.0.1:{}/Dispatcher/", host.http.port()));
     // MaxLifeSpan 300.
-    assert_eq!(create_capability(&host, json!({"firstname": "Ada", "lastname": "Lovelace", "lifespan": 3600}))["LifeSpan"], 300);
+    assert_eq!(
+        create_capability(&host, json!({"firstname": "Ada", "lastname": "Lovelace", "lifespan": 3600}))["LifeSpan"],
+        300
+    );
     // MaxInterPingTime 3000.
     let cap = host.capability(&[]);
     assert_eq!(create_endpoint(&host, &cap, 5000, 0)["LifeSpan"], 3000);
@@ -1716,7 +1753,11 @@ fn core_92_console_stats_and_reset() {
         .unwrap_or_else(|| panic!("format: {line:?}"));
     assert!(avg.parse::<f64>().is_ok(), "{line:?}");
     // Pre-authentication messages are not counted.
-    assert!(!out.iter().any(|l| l.contains("InfoRequest") || l.contains("CreateCapabilityRequest")), "{out:?}");
+    assert!(
+        !out.iter()
+            .any(|l| l.contains("InfoRequest") || l.contains("CreateCapabilityRequest")),
+        "{out:?}"
+    );
     assert_eq!(out.last().map(String::as_str), Some("Current async queue depth 0"));
     let keep = host.capability(&[]);
     assert_eq!(host.console_all("dispatcher stats reset"), vec!["Dispatcher stats reset".to_string()]);

@@ -7,14 +7,14 @@ mod support;
 
 mod cli;
 mod core;
-mod net;
 mod hardening_decode;
+mod net;
 mod rc_assets;
 mod rc_objects;
 mod reactor;
 mod rest;
+mod sandbox_compile;
 mod sandbox_rights;
 mod sandbox_runtime;
-mod sandbox_compile;
 mod scripting;
 mod scripting_grants;

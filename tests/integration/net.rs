@@ -52,7 +52,11 @@ fn parse_response(bytes: &[u8]) -> Raw {
     let text = String::from_utf8_lossy(bytes).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    Raw { status, head: head.to_owned(), body: body.to_owned() }
+    Raw {
+        status,
+        head: head.to_owned(),
+        body: body.to_owned(),
+    }
 }
 
 /// One request with `Connection: close` from `source`; the whole response.
@@ -71,7 +75,14 @@ fn request_from(source: &str, to: SocketAddr, method: &str, path: &str, headers:
 }
 
 fn post_json_from(source: &str, host: &Host, value: &Value) -> Value {
-    let r = request_from(source, host.http, "POST", "/Dispatcher/", &[("Content-Type", "application/json")], value.to_string().as_bytes());
+    let r = request_from(
+        source,
+        host.http,
+        "POST",
+        "/Dispatcher/",
+        &[("Content-Type", "application/json")],
+        value.to_string().as_bytes(),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     r.json()
 }
@@ -185,14 +196,20 @@ fn move_to(host: &Host, cap: &str, object: &str, x: f64) {
 
 fn stats_line(host: &mut Host) -> String {
     let out = host.console_all("dispatcher stats");
-    out.into_iter().find(|l| l.starts_with("Callbacks sent")).unwrap_or_else(|| panic!("no callback line in dispatcher stats"))
+    out.into_iter()
+        .find(|l| l.starts_with("Callbacks sent"))
+        .unwrap_or_else(|| panic!("no callback line in dispatcher stats"))
 }
 
 /// "… dropped N over endpoint rate, M over request budget …" → (N, M).
 fn dropped(line: &str) -> (u64, u64) {
     let num = |label: &str| -> u64 {
         let before = line.split(label).next().expect("label");
-        before.split_whitespace().last().and_then(|w| w.parse().ok()).unwrap_or_else(|| panic!("{line}"))
+        before
+            .split_whitespace()
+            .last()
+            .and_then(|w| w.parse().ok())
+            .unwrap_or_else(|| panic!("{line}"))
     };
     (num(" over endpoint rate"), num(" over request budget"))
 }
@@ -235,9 +252,19 @@ fn net_callback_rate_per_endpoint_drops_and_counts() {
     }
     // A velocity makes the tick move the object 20 times a second: 200
     // datagrams a second for ten registrations, unthrottled.
-    rc(&host, &cap, "BulkDynamicsRequest", json!({"Updates": [{"ObjectID": object, "Velocity": [0.5, 0.0, 0.0]}]}));
+    rc(
+        &host,
+        &cap,
+        "BulkDynamicsRequest",
+        json!({"Updates": [{"ObjectID": object, "Velocity": [0.5, 0.0, 0.0]}]}),
+    );
     let got = count_for(&sock, Duration::from_secs(2));
-    rc(&host, &cap, "BulkDynamicsRequest", json!({"Updates": [{"ObjectID": object, "Velocity": [0.0, 0.0, 0.0]}]}));
+    rc(
+        &host,
+        &cap,
+        "BulkDynamicsRequest",
+        json!({"Updates": [{"ObjectID": object, "Velocity": [0.0, 0.0, 0.0]}]}),
+    );
     assert!(got <= 45, "{got} datagrams in 2 s at a limit of 10/s");
     assert!(got >= 5, "callbacks stopped altogether: {got}");
     let (rate, _) = dropped(&stats_line(&mut host));
@@ -263,7 +290,12 @@ fn net_endpoints_end_with_their_capability() {
     let mover = host.capability(&["RemoteControl"]);
     let sock = callback_socket();
     let ep = endpoint_id(&host, &watcher_cap, &sock);
-    rc(&host, &watcher_cap, "RegisterUpdatedCallbackRequest", json!({"ObjectIDs": [object], "EndPointID": ep}));
+    rc(
+        &host,
+        &watcher_cap,
+        "RegisterUpdatedCallbackRequest",
+        json!({"ObjectIDs": [object], "EndPointID": ep}),
+    );
     move_to(&host, &mover, &object, 42.0);
     assert_eq!(drain(&sock, Duration::from_millis(800)), 1, "callbacks flow while the capability lives");
     let destroyed = host.call(&json!({
@@ -379,7 +411,9 @@ fn net_rest_guessing_backs_off_with_retry_after_and_never_locks_the_owner_out() 
 
 #[test]
 fn net_rest_guessing_that_rotates_names_and_addresses_is_throttled() {
-    let host = rest_host(&format!("{REST_INI}[Network]\nlogin_attack_failures_per_minute = 10\nlogin_backoff_base_ms = 20000\n"));
+    let host = rest_host(&format!(
+        "{REST_INI}[Network]\nlogin_attack_failures_per_minute = 10\nlogin_backoff_base_ms = 20000\n"
+    ));
     for i in 1..=12 {
         let r = rest_get(&host, &format!("127.0.1.{i}"), INV, &format!("Name{i} X:guess"));
         assert_eq!(r.status, 401);
@@ -397,7 +431,8 @@ fn net_rest_guessing_that_rotates_names_and_addresses_is_throttled() {
 /// A connection that sends half a request head and then stalls.
 fn half_sent(source: &str, to: SocketAddr) -> TcpStream {
     let mut s = connect_from(source, to);
-    s.write_all(b"POST /Dispatcher/ HTTP/1.1\r\nHost: x\r\nContent-Ty").expect("half a head");
+    s.write_all(b"POST /Dispatcher/ HTTP/1.1\r\nHost: x\r\nContent-Ty")
+        .expect("half a head");
     s
 }
 

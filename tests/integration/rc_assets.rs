@@ -135,7 +135,12 @@ impl Rc {
     /// Uploads `S`, `N` and `T` as OpenSim produced them.
     fn upload_penrose(&self) {
         self.add_asset(S_SCRIPT, &scene_fixture(&format!("{S_SCRIPT}_script.lsl")), "application/vnd.ll.lsltext", "polygon");
-        self.add_asset(N_OBJECT, &scene_fixture(&format!("{N_OBJECT}_object.xml")), PRIMITIVE, "Penrose Point Generator Json");
+        self.add_asset(
+            N_OBJECT,
+            &scene_fixture(&format!("{N_OBJECT}_object.xml")),
+            PRIMITIVE,
+            "Penrose Point Generator Json",
+        );
         self.add_asset(T_CONTAINER, &scene_fixture("penrose_assets_region_object.xml"), PRIMITIVE, "Penrose Assets");
     }
 
@@ -186,7 +191,11 @@ impl Rc {
 /// The `<Scale>` elements of an object asset, in document order.
 fn scales(xml: &[u8]) -> Vec<String> {
     let text = String::from_utf8_lossy(xml);
-    text.split("<Scale>").skip(1).filter_map(|s| s.split("</Scale>").next()).map(str::to_owned).collect()
+    text.split("<Scale>")
+        .skip(1)
+        .filter_map(|s| s.split("</Scale>").next())
+        .map(str::to_owned)
+        .collect()
 }
 
 #[test]
@@ -236,7 +245,13 @@ fn rc_40_get_asset_returns_the_exact_stored_record_in_json_and_bson() {
     add.insert("_capability", rc.cap.as_str());
     let mut record = bson::Document::new();
     record.insert("AssetID", id.as_str());
-    record.insert("SerializedAsset", bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: vec![0, 255, 7] });
+    record.insert(
+        "SerializedAsset",
+        bson::Binary {
+            subtype: bson::spec::BinarySubtype::Generic,
+            bytes: vec![0, 255, 7],
+        },
+    );
     record.insert("ContentType", "image/x-j2c");
     add.insert("Asset", record);
     let reply = rc.host.call_bson(&add);
@@ -381,7 +396,12 @@ fn rc_49_dependent_assets_follow_nested_objects() {
     rc.upload_penrose();
     let reply = rc.ok("GetDependentAssetsRequest", json!({"AssetID": T_CONTAINER}));
     assert_eq!(reply["$type"], "RemoteControl.Messages.GetDependentAssetsResponse");
-    let deps: Vec<&str> = reply["DependentAssets"].as_array().expect("list").iter().filter_map(Value::as_str).collect();
+    let deps: Vec<&str> = reply["DependentAssets"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
     assert_eq!(deps[0], T_CONTAINER, "the asset itself comes first");
     for want in [T_TEXTURE, N_OBJECT, N_ROOT_TEXTURE, S_SCRIPT] {
         assert!(deps.contains(&want), "{want} missing from {deps:?}");
@@ -400,7 +420,10 @@ fn rc_50_an_opensim_object_asset_rezzes() {
     rc.add_asset(N_OBJECT, &xml, PRIMITIVE, "Penrose Point Generator Json");
     let object = rc.create_object(N_OBJECT, "Generator");
     let names: Vec<Value> = rc.parts(&object).iter().map(|p| json!([p["LinkNum"], p["Name"]])).collect();
-    assert_eq!(names, vec![json!([1, "Generator"]), json!([2, "D"]), json!([3, "A"]), json!([4, "B"]), json!([5, "C"])]);
+    assert_eq!(
+        names,
+        vec![json!([1, "Generator"]), json!([2, "D"]), json!([3, "A"]), json!([4, "B"]), json!([5, "C"])]
+    );
 }
 
 #[test]
@@ -485,7 +508,14 @@ fn rc_55_set_avatar_appearance_empties_the_current_outfit_folder() {
         let limits = SceneLimits::default();
         let root = inv.root_id();
         inv.upsert_folder(
-            InventoryFolder { id: outfit, parent_id: root, owner_id: ada, name: "Current Outfit".into(), folder_type: FOLDER_TYPE_CURRENT_OUTFIT, version: 1 },
+            InventoryFolder {
+                id: outfit,
+                parent_id: root,
+                owner_id: ada,
+                name: "Current Outfit".into(),
+                folder_type: FOLDER_TYPE_CURRENT_OUTFIT,
+                version: 1,
+            },
             &limits,
         )
         .expect("folder");
@@ -585,9 +615,13 @@ fn rc_60_current_time_is_set_now_and_defaults_to_midnight() {
 #[test]
 fn rc_61_current_time_is_taken_modulo_24() {
     let rc = Rc::start();
-    let t = rc.ok("SetSunParametersRequest", json!({"CurrentTime": -6}))["CurrentTime"].as_f64().expect("t");
+    let t = rc.ok("SetSunParametersRequest", json!({"CurrentTime": -6}))["CurrentTime"]
+        .as_f64()
+        .expect("t");
     assert!((t - 18.0).abs() < 0.05, "{t}");
-    let t = rc.ok("SetSunParametersRequest", json!({"CurrentTime": 30}))["CurrentTime"].as_f64().expect("t");
+    let t = rc.ok("SetSunParametersRequest", json!({"CurrentTime": 30}))["CurrentTime"]
+        .as_f64()
+        .expect("t");
     assert!((t - 6.0).abs() < 0.05, "{t}");
 }
 

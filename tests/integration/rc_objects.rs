@@ -178,12 +178,20 @@ impl<H: Api> Rc<H> {
     }
 
     fn parts(&self, id: &str) -> Vec<Value> {
-        self.ok("GetObjectPartsRequest", json!({"ObjectID": id}))["Parts"].as_array().expect("Parts").clone()
+        self.ok("GetObjectPartsRequest", json!({"ObjectID": id}))["Parts"]
+            .as_array()
+            .expect("Parts")
+            .clone()
     }
 
     fn find(&self, members: Value) -> Vec<String> {
         let reply = self.ok("FindObjectsRequest", members);
-        reply["Objects"].as_array().expect("Objects").iter().map(|v| v.as_str().expect("id").to_owned()).collect()
+        reply["Objects"]
+            .as_array()
+            .expect("Objects")
+            .iter()
+            .map(|v| v.as_str().expect("id").to_owned())
+            .collect()
     }
 
     fn endpoint(&self, sock: &UdpSocket) -> String {
@@ -316,8 +324,14 @@ fn rc_01_every_type_is_routed_and_unknown_types_fail() {
     }
     let reply = rc.call("NoSuchThingRequest", json!({}));
     assert_fails(&reply);
-    let info = rc.h.call(&json!({"$type": "Dispatcher.Messages.InfoRequest", "_domain": "Dispatcher"}));
-    let list: Vec<&str> = info["MessageList"].as_array().expect("list").iter().filter_map(Value::as_str).collect();
+    let info =
+        rc.h.call(&json!({"$type": "Dispatcher.Messages.InfoRequest", "_domain": "Dispatcher"}));
+    let list: Vec<&str> = info["MessageList"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
     for kind in OBJECT_PART_EVENT_TYPES {
         let key = format!("{REGION}::RemoteControl::RemoteControl.Messages.{kind}");
         assert!(list.contains(&key.as_str()), "{key} missing from {list:?}");
@@ -332,7 +346,11 @@ fn rc_02_reply_type_names() {
         ("FindObjectsRequest", json!({}), "RemoteControl.Messages.FindObjectsResponse"),
         ("GetObjectDataRequest", json!({"ObjectID": id}), "RemoteControl.Messages.GetObjectDataResponse"),
         ("GetObjectPartsRequest", json!({"ObjectID": id}), "RemoteControl.Messages.GetObjectPartsResponse"),
-        ("GetObjectInventoryRequest", json!({"ObjectID": id}), "RemoteControl.Messages.GetObjectInventoryResponse"),
+        (
+            "GetObjectInventoryRequest",
+            json!({"ObjectID": id}),
+            "RemoteControl.Messages.GetObjectInventoryResponse",
+        ),
         ("GetObjectPositionRequest", json!({"ObjectID": id}), "RemoteControl.Messages.ObjectPositionResponse"),
         ("SetObjectPositionRequest", json!({"ObjectID": id}), "RemoteControl.Messages.ObjectPositionResponse"),
         ("GetObjectRotationRequest", json!({"ObjectID": id}), "RemoteControl.Messages.ObjectRotationResponse"),
@@ -367,7 +385,10 @@ fn rc_04_vectors_accept_numeric_strings_and_extra_elements() {
     let id = rc.create(GENERATOR, json!({}));
     let reply = rc.ok("SetObjectPositionRequest", json!({"ObjectID": id, "Position": ["100", "90.5", "30", 7]}));
     assert_vec(&reply["Position"], &[100.0, 90.5, 30.0]);
-    let reply = rc.ok("SetObjectRotationRequest", json!({"ObjectID": id, "Rotation": ["0", "0", "0.7071068", "0.7071068", 5]}));
+    let reply = rc.ok(
+        "SetObjectRotationRequest",
+        json!({"ObjectID": id, "Rotation": ["0", "0", "0.7071068", "0.7071068", 5]}),
+    );
     assert_vec(&reply["Rotation"], &[0.0, 0.0, QUARTER_TURN, QUARTER_TURN]);
 }
 
@@ -441,8 +462,14 @@ fn rc_10_find_box_is_inclusive_with_corners_in_any_order() {
     let a = rc.create(GENERATOR, json!({"Position": [10.0, 10.0, 10.0]}));
     let b = rc.create(GENERATOR, json!({"Position": [20.0, 20.0, 20.0]}));
     let c = rc.create(GENERATOR, json!({"Position": [30.0, 30.0, 30.0]}));
-    assert_eq!(rc.find(json!({"CoordinateA": [10, 10, 10], "CoordinateB": [20, 20, 20]})), vec![a.clone(), b.clone()]);
-    assert_eq!(rc.find(json!({"CoordinateA": [20, 20, 20], "CoordinateB": [10, 10, 10]})), vec![a.clone(), b.clone()]);
+    assert_eq!(
+        rc.find(json!({"CoordinateA": [10, 10, 10], "CoordinateB": [20, 20, 20]})),
+        vec![a.clone(), b.clone()]
+    );
+    assert_eq!(
+        rc.find(json!({"CoordinateA": [20, 20, 20], "CoordinateB": [10, 10, 10]})),
+        vec![a.clone(), b.clone()]
+    );
     assert_eq!(rc.find(json!({"CoordinateA": [20, 20, 20]})), vec![b.clone(), c.clone()]);
     assert_eq!(rc.find(json!({"CoordinateB": [20, 20, 20]})), vec![a, b]);
     assert_eq!(rc.find(json!({"CoordinateA": [21, 0, 0], "CoordinateB": [29, 256, 256]})), Vec::<String>::new());
@@ -464,7 +491,8 @@ fn rc_12_find_owner_filter() {
     let rc = Rc::start();
     let mine = rc.create(GENERATOR, json!({}));
     let bob_cap = capability_for(&rc.h, MANAGER);
-    let reply = rc.h.call(&rc_request("CreateObjectRequest", &bob_cap, json!({"AssetID": GENERATOR})));
+    let reply =
+        rc.h.call(&rc_request("CreateObjectRequest", &bob_cap, json!({"AssetID": GENERATOR})));
     assert_eq!(reply["_Success"], 1, "{reply}");
     let bobs = reply["ObjectID"].as_str().expect("id").to_owned();
     assert_eq!(rc.find(json!({"OwnerID": rc.h.account("Ada")})), vec![mine.clone()]);
@@ -527,7 +555,12 @@ fn rc_16_get_object_inventory_lists_the_root_items() {
     assert!(items[0]["Description"].is_string());
     let generator = rc.create(GENERATOR, json!({}));
     let reply = rc.ok("GetObjectInventoryRequest", json!({"ObjectID": generator}));
-    let types: Vec<i64> = reply["Inventory"].as_array().expect("Inventory").iter().map(|i| i["ItemType"].as_i64().expect("type")).collect();
+    let types: Vec<i64> = reply["Inventory"]
+        .as_array()
+        .expect("Inventory")
+        .iter()
+        .map(|i| i["ItemType"].as_i64().expect("type"))
+        .collect();
     assert_eq!(types, vec![10, 0]);
     assert_failure(&rc.call("GetObjectInventoryRequest", json!({"ObjectID": UNKNOWN})), "no such object");
 }
@@ -567,14 +600,20 @@ fn rc_19_positions_outside_the_region_are_ignored() {
     // Z is not limited.
     let reply = rc.ok("SetObjectPositionRequest", json!({"ObjectID": id, "Position": [10.0, 10.0, 5000.0]}));
     assert_vec(&reply["Position"], &[10.0, 10.0, 5000.0]);
-    assert_failure(&rc.call("SetObjectPositionRequest", json!({"ObjectID": UNKNOWN, "Position": [1, 1, 1]})), "no such object");
+    assert_failure(
+        &rc.call("SetObjectPositionRequest", json!({"ObjectID": UNKNOWN, "Position": [1, 1, 1]})),
+        "no such object",
+    );
 }
 
 #[test]
 fn rc_20_rotation_is_stored_as_given() {
     let rc = Rc::start();
     let id = rc.create(GENERATOR, json!({"Position": [10.0, 10.0, 10.0]}));
-    let reply = rc.ok("SetObjectRotationRequest", json!({"ObjectID": id, "Rotation": [0.0, 0.0, QUARTER_TURN, QUARTER_TURN]}));
+    let reply = rc.ok(
+        "SetObjectRotationRequest",
+        json!({"ObjectID": id, "Rotation": [0.0, 0.0, QUARTER_TURN, QUARTER_TURN]}),
+    );
     assert_eq!(reply["$type"], "RemoteControl.Messages.ObjectRotationResponse");
     assert_vec(&reply["Rotation"], &[0.0, 0.0, QUARTER_TURN, QUARTER_TURN]);
     assert_vec(&rc.rotation(&id), &[0.0, 0.0, QUARTER_TURN, QUARTER_TURN]);
@@ -610,11 +649,17 @@ fn rc_21_bulk_dynamics_applies_known_entries_and_skips_unknown_ones() {
 fn rc_22_bulk_dynamics_absent_members_are_unchanged() {
     // No tick: velocity must stay a stored value here.
     let rc = Rc::start_with("[RemoteControl]\nTickRateHz = 0\n");
-    let id = rc.create(GENERATOR, json!({"Position": [10.0, 10.0, 10.0], "Rotation": [0.0, 0.0, QUARTER_TURN, QUARTER_TURN]}));
+    let id = rc.create(
+        GENERATOR,
+        json!({"Position": [10.0, 10.0, 10.0], "Rotation": [0.0, 0.0, QUARTER_TURN, QUARTER_TURN]}),
+    );
     rc.ok("BulkDynamicsRequest", json!({"Updates": [{"ObjectID": id, "Velocity": [1.0, 0.0, 0.0]}]}));
     assert_vec(&rc.position(&id), &[10.0, 10.0, 10.0]);
     assert_vec(&rc.rotation(&id), &[0.0, 0.0, QUARTER_TURN, QUARTER_TURN]);
-    rc.ok("BulkDynamicsRequest", json!({"Updates": [{"ObjectID": id, "Rotation": [0.0, 0.0, 0.0, 1.0], "Position": null}]}));
+    rc.ok(
+        "BulkDynamicsRequest",
+        json!({"Updates": [{"ObjectID": id, "Rotation": [0.0, 0.0, 0.0, 1.0], "Position": null}]}),
+    );
     assert_vec(&rc.position(&id), &[10.0, 10.0, 10.0]);
     assert_vec(&rc.rotation(&id), &[0.0, 0.0, 0.0, 1.0]);
 }
@@ -688,17 +733,16 @@ fn rc_28_copies_have_disjoint_part_and_item_ids() {
     let b = rc.create(GENERATOR, json!({}));
     let ids = |id: &str| -> Vec<uuid::Uuid> {
         rc.with_object(id, |o| {
-            o.parts().flat_map(|p| std::iter::once(p.id).chain(p.inventory.iter().map(|i| i.item_id))).collect()
+            o.parts()
+                .flat_map(|p| std::iter::once(p.id).chain(p.inventory.iter().map(|i| i.item_id)))
+                .collect()
         })
     };
     let (ia, ib) = (ids(&a), ids(&b));
     assert_eq!(ia.len(), 7, "5 parts and 2 items");
     assert!(ia.iter().all(|x| !ib.contains(x)), "{ia:?} {ib:?}");
-    let template = dispatcher_scene::parse_object(
-        &fixture("cc75083c-3ca0-433d-9ba5-a51e86a98933_object.xml"),
-        &Default::default(),
-    )
-    .expect("fixture parses");
+    let template = dispatcher_scene::parse_object(&fixture("cc75083c-3ca0-433d-9ba5-a51e86a98933_object.xml"), &Default::default())
+        .expect("fixture parses");
     assert!(template.part_ids().all(|p| !ia.contains(&p)), "fresh ids, not the asset's");
 }
 
@@ -732,7 +776,10 @@ fn rc_29_create_bulk_objects_warnings() {
     assert_eq!(data["Name"], "car-1");
     assert_vec(&data["Position"], &[10.0, 10.0, 22.0]);
     // Absent position in ObjectData is [0,0,0] (§4.1.11).
-    rc.ok("CreateBulkObjectsRequest", json!({"Objects": [{"AssetID": GENERATOR, "ObjectData": {"ObjectID": zero}}]}));
+    rc.ok(
+        "CreateBulkObjectsRequest",
+        json!({"Objects": [{"AssetID": GENERATOR, "ObjectData": {"ObjectID": zero}}]}),
+    );
     assert_vec(&rc.position(zero), &[0.0, 0.0, 0.0]);
 }
 
@@ -764,7 +811,8 @@ fn rc_32_delete_all_objects_whoever_owns_them() {
     rc.ok("DeleteAllObjectsRequest", json!({}));
     rc.create(GENERATOR, json!({}));
     let bob_cap = capability_for(&rc.h, MANAGER);
-    let reply = rc.h.call(&rc_request("CreateObjectRequest", &bob_cap, json!({"AssetID": CONTAINER})));
+    let reply =
+        rc.h.call(&rc_request("CreateObjectRequest", &bob_cap, json!({"AssetID": CONTAINER})));
     assert_eq!(reply["_Success"], 1, "{reply}");
     assert_eq!(rc.find(json!({})).len(), 2);
     rc.ok("DeleteAllObjectsRequest", json!({}));
@@ -780,7 +828,10 @@ fn rc_33_message_object_queues_a_dataserver_event() {
     let caller = rc.h.account("Ada");
     let queued = rc.with_object(&id, |o| o.script_events.clone());
     assert_eq!(queued.len(), 1);
-    assert_eq!((queued[0].event.as_str(), queued[0].key.as_str(), queued[0].data.as_str()), ("dataserver", caller.as_str(), "start"));
+    assert_eq!(
+        (queued[0].event.as_str(), queued[0].key.as_str(), queued[0].data.as_str()),
+        ("dataserver", caller.as_str(), "start")
+    );
     let seen = events.events.try_iter().any(|e| {
         matches!(e, dispatcher_dispatch::SceneEvent::Message { ref text, object_id, sender_id, .. }
             if text == "start" && object_id.to_string() == id && sender_id.to_string() == caller)
@@ -822,9 +873,15 @@ fn rc_35_part_selection_by_link_number() {
 fn rc_36_set_part_rotation_on_root_and_child() {
     let rc = Rc::start();
     let id = rc.create(GENERATOR, json!({}));
-    rc.ok("SetPartRotationRequest", json!({"ObjectID": id, "LinkNum": 0, "Rotation": [0.0, 0.0, QUARTER_TURN, QUARTER_TURN]}));
+    rc.ok(
+        "SetPartRotationRequest",
+        json!({"ObjectID": id, "LinkNum": 0, "Rotation": [0.0, 0.0, QUARTER_TURN, QUARTER_TURN]}),
+    );
     assert_vec(&rc.rotation(&id), &[0.0, 0.0, QUARTER_TURN, QUARTER_TURN]);
-    rc.ok("SetPartRotationRequest", json!({"ObjectID": id, "LinkNum": 3, "Rotation": [0.0, 0.3826834, 0.0, 0.9238795]}));
+    rc.ok(
+        "SetPartRotationRequest",
+        json!({"ObjectID": id, "LinkNum": 3, "Rotation": [0.0, 0.3826834, 0.0, 0.9238795]}),
+    );
     let parts = rc.parts(&id);
     let child = parts.iter().find(|p| p["LinkNum"] == 3).expect("link 3");
     assert_vec(&child["OffsetRotation"], &[0.0, 0.3826834, 0.0, 0.9238795]);
@@ -843,14 +900,20 @@ fn rc_37_set_part_scale_shows_in_the_object_asset() {
     let text = String::from_utf8_lossy(&data);
     assert!(text.contains("<Scale><X>2</X><Y>3</Y><Z>0.125</Z></Scale>"), "{text}");
     // Q-18 (may): non-positive sizes are refused and change nothing.
-    assert_failure(&rc.call("SetPartScaleRequest", json!({"ObjectID": id, "LinkNum": 0, "Scale": [0.0, 1.0, 1.0]})), "invalid scale");
+    assert_failure(
+        &rc.call("SetPartScaleRequest", json!({"ObjectID": id, "LinkNum": 0, "Scale": [0.0, 1.0, 1.0]})),
+        "invalid scale",
+    );
 }
 
 #[test]
 fn rc_38_set_part_color_is_clamped_on_every_face() {
     let rc = Rc::in_process();
     let id = rc.create(GENERATOR, json!({}));
-    rc.ok("SetPartColorRequest", json!({"ObjectID": id, "LinkNum": 2, "Color": [2.0, -1.0, 0.5], "Alpha": 3.0}));
+    rc.ok(
+        "SetPartColorRequest",
+        json!({"ObjectID": id, "LinkNum": 2, "Color": [2.0, -1.0, 0.5], "Alpha": 3.0}),
+    );
     rc.with_object(&id, |o| {
         let part = o.part_by_link(2).expect("link 2");
         let te = &part.shape.texture_entry;
@@ -1162,7 +1225,9 @@ fn rc_limits_bulk_dynamics_batch_size_is_enforced_whole() {
     let rc = Rc::start();
     let id = rc.create(GENERATOR, json!({"Position": [10.0, 10.0, 10.0]}));
     let limit = dispatcher_remote_control::RemoteControlLimits::default().max_bulk_dynamics_entries;
-    let updates: Vec<Value> = (0..=limit).map(|_| json!({"ObjectID": id, "Position": [50.0, 50.0, 50.0]})).collect();
+    let updates: Vec<Value> = (0..=limit)
+        .map(|_| json!({"ObjectID": id, "Position": [50.0, 50.0, 50.0]}))
+        .collect();
     let reply = rc.call("BulkDynamicsRequest", json!({"Updates": updates}));
     assert_fails(&reply);
     assert!(reply["_Message"].as_str().unwrap_or_default().contains("limit"), "{reply}");
@@ -1225,7 +1290,9 @@ fn rc_events_touch_move_and_delete_share_one_stream() {
     let kinds: Vec<&str> = seen
         .iter()
         .filter_map(|e| match e {
-            SceneEvent::Touch { object_id, link_num: 2, .. } if *object_id == uid => Some("touch"),
+            SceneEvent::Touch {
+                object_id, link_num: 2, ..
+            } if *object_id == uid => Some("touch"),
             SceneEvent::Updated { object_id, position, .. } if *object_id == uid && position[0] == 20.0 => Some("updated"),
             SceneEvent::ObjectRemoved { object_id, .. } if *object_id == uid => Some("removed"),
             _ => None,
@@ -1284,7 +1351,10 @@ fn rc_sigkill_during_creates_and_asset_writes_loses_no_acknowledged_write() {
                 );
                 let Some(reply) = send(create) else { break };
                 if reply["_Success"] == 1 {
-                    objects.lock().expect("lock").push(reply["ObjectID"].as_str().unwrap_or("").to_owned());
+                    objects
+                        .lock()
+                        .expect("lock")
+                        .push(reply["ObjectID"].as_str().unwrap_or("").to_owned());
                 }
                 let asset_id = uuid::Uuid::new_v4().to_string();
                 let add = rc_request(
@@ -1302,7 +1372,10 @@ fn rc_sigkill_during_creates_and_asset_writes_loses_no_acknowledged_write() {
     };
     // Let the stream run, then kill the host without warning while it writes.
     assert!(eventually(Duration::from_secs(30), || objects.lock().expect("lock").len() >= 40));
-    let status = std::process::Command::new("kill").args(["-KILL", &rc.h.pid().to_string()]).status().expect("kill");
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &rc.h.pid().to_string()])
+        .status()
+        .expect("kill");
     assert!(status.success());
     stop.store(true, Ordering::Relaxed);
     writer.join().expect("writer thread");

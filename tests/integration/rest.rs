@@ -75,17 +75,7 @@ fn start(ini: &str) -> Rest {
     let ids = seed(dir.path());
     let user_id = cli(
         dir.path(),
-        &[
-            "user",
-            "create",
-            "--first",
-            "Test",
-            "--last",
-            "User",
-            "--password",
-            "password",
-            "--no-inventory",
-        ],
+        &["user", "create", "--first", "Test", "--last", "User", "--password", "password", "--no-inventory"],
     );
     {
         let store = dispatcher_store::Store::open(dir.path()).expect("store");
@@ -119,12 +109,7 @@ impl Rest {
         let headers = resp
             .headers()
             .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
+            .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
         let mut body = Vec::new();
         let _ = resp.body_mut().as_reader().read_to_end(&mut body);
@@ -240,11 +225,8 @@ fn rest_01_disabled_is_not_served() {
 fn rest_02_prefix_without_slash_gets_one() {
     let rest = start("[RestPlugins]\nenabled = true\nprefix = admin\n[RestHandler]\nenabled = true\n");
     let id = "55555555-5555-5555-5555-555555555555";
-    rest.put(
-        &format!("/admin/assets/{id}"),
-        r#"<Asset name="n" type="7">aGk=</Asset>"#,
-    )
-    .expect(201, "Created asset");
+    rest.put(&format!("/admin/assets/{id}"), r#"<Asset name="n" type="7">aGk=</Asset>"#)
+        .expect(201, "Created asset");
     rest.get(&format!("/admin/assets/{id}")).expect(200, "aGk=");
 }
 
@@ -276,8 +258,7 @@ fn rest_05_plus_and_percent_20_are_spaces() {
 #[test]
 fn rest_06_extended_escape_off_keeps_plus() {
     let rest = start(&format!("{INI}extended-escape = false\n"));
-    rest.get("/admin/inventory/Test+User")
-        .expect(400, "invalid user identity");
+    rest.get("/admin/inventory/Test+User").expect(400, "invalid user identity");
 }
 
 #[test]
@@ -293,11 +274,7 @@ fn rest_07_trailing_slash_and_query_are_ignored() {
 #[test]
 fn rest_08_no_authorization_is_challenged() {
     let rest = start(INI);
-    for path in [
-        INV,
-        "/admin/assets/55555555-5555-5555-5555-555555555555",
-        "/admin/appearance/Test%20User",
-    ] {
+    for path in [INV, "/admin/assets/55555555-5555-5555-5555-555555555555", "/admin/appearance/Test%20User"] {
         let r = rest.send("GET", path, None, None);
         assert_eq!(r.status, 401);
         assert_eq!(r.header("www-authenticate"), Some("Basic realm=\"OpenSim REST\""));
@@ -338,10 +315,7 @@ fn rest_12_god_key_for_unknown_name() {
 #[test]
 fn rest_13_god_key_not_for_existing_account() {
     let rest = start(INI);
-    assert_eq!(
-        rest.send("GET", INV, Some(&basic("Test User:SECRET")), None).status,
-        401
-    );
+    assert_eq!(rest.send("GET", INV, Some(&basic("Test User:SECRET")), None).status, 401);
 }
 
 #[test]
@@ -354,12 +328,7 @@ fn rest_14_empty_god_key_admits_nobody() {
 #[test]
 fn rest_15_malformed_basic_tokens_fail() {
     let rest = start(INI);
-    for header in [
-        basic("nocolon"),
-        basic(":SECRET"),
-        basic("   :SECRET"),
-        "Basic !!!not-base64".to_owned(),
-    ] {
+    for header in [basic("nocolon"), basic(":SECRET"), basic("   :SECRET"), "Basic !!!not-base64".to_owned()] {
         assert_eq!(rest.send("GET", INV, Some(&header), None).status, 401, "{header}");
     }
 }
@@ -377,8 +346,7 @@ fn rest_16_digest_credentials_under_basic_are_challenged() {
 fn rest_17_authenticate_false_needs_nothing() {
     let rest = start(&format!("{INI}authenticate = false\n"));
     rest.send("GET", INV, None, None).expect(200, "<Inventory>");
-    rest.send("GET", INV, Some("Basic garbage"), None)
-        .expect(200, "<Inventory>");
+    rest.send("GET", INV, Some("Basic garbage"), None).expect(200, "<Inventory>");
 }
 
 #[test]
@@ -391,41 +359,18 @@ fn rest_18_digest_challenge_format_and_fresh_nonces() {
     assert_eq!(challenges.len(), 1);
     let c = challenges[0];
     assert!(c.starts_with("Digest realm=\"OpenSim REST\",nonce=\""), "{c}");
-    assert!(
-        c.ends_with("\",algorithm=MD5,qop=\"auth\",domain=\"/admin/inventory\""),
-        "{c}"
-    );
+    assert!(c.ends_with("\",algorithm=MD5,qop=\"auth\",domain=\"/admin/inventory\""), "{c}");
     assert_ne!(nonce_of(c), nonce_of(b.header("www-authenticate").expect("challenge")));
 }
 
 #[test]
 fn rest_19_digest_with_stored_hash_is_accepted() {
     let rest = start(DIGEST_INI);
-    let nonce = nonce_of(
-        rest.send("GET", INV, None, None)
-            .header("www-authenticate")
-            .expect("challenge"),
-    );
-    let header = digest(
-        "Test User",
-        "OpenSim REST",
-        &rest.stored_hash(),
-        "GET",
-        INV,
-        &nonce,
-        "00000001",
-    );
+    let nonce = nonce_of(rest.send("GET", INV, None, None).header("www-authenticate").expect("challenge"));
+    let header = digest("Test User", "OpenSim REST", &rest.stored_hash(), "GET", INV, &nonce, "00000001");
     rest.send("GET", INV, Some(&header), None).expect(200, "<Inventory>");
     // The next count on the same nonce is fine too.
-    let header = digest(
-        "Test User",
-        "OpenSim REST",
-        &rest.stored_hash(),
-        "GET",
-        INV,
-        &nonce,
-        "00000002",
-    );
+    let header = digest("Test User", "OpenSim REST", &rest.stored_hash(), "GET", INV, &nonce, "00000002");
     rest.send("GET", INV, Some(&header), None).expect(200, "<Inventory>");
 }
 
@@ -433,13 +378,7 @@ fn rest_19_digest_with_stored_hash_is_accepted() {
 fn rest_20_digest_rule_violations() {
     let rest = start(DIGEST_INI);
     let hash = rest.stored_hash();
-    let challenge = || {
-        nonce_of(
-            rest.send("GET", INV, None, None)
-                .header("www-authenticate")
-                .expect("challenge"),
-        )
-    };
+    let challenge = || nonce_of(rest.send("GET", INV, None, None).header("www-authenticate").expect("challenge"));
     let nonce = challenge();
     let good = digest("Test User", "OpenSim REST", &hash, "GET", INV, &nonce, "00000001");
     let no_response = good.split(", response=").next().expect("prefix").to_owned();
@@ -497,17 +436,14 @@ fn rest_24_avatar_by_uuid_forms() {
 fn rest_25_invalid_identity() {
     let rest = start(INI);
     rest.get("/admin/inventory/Test").expect(400, "invalid user identity");
-    rest.get("/admin/inventory/Test%20Big%20User")
-        .expect(400, "invalid user identity");
-    rest.get("/admin/inventory/Test%20%20User")
-        .expect(400, "invalid user identity");
+    rest.get("/admin/inventory/Test%20Big%20User").expect(400, "invalid user identity");
+    rest.get("/admin/inventory/Test%20%20User").expect(400, "invalid user identity");
 }
 
 #[test]
 fn rest_26_unknown_identity() {
     let rest = start(INI);
-    rest.get("/admin/inventory/No%20Body")
-        .expect(404, "unrecognized user identity");
+    rest.get("/admin/inventory/No%20Body").expect(404, "unrecognized user identity");
     rest.get("/admin/inventory/12345678-1234-1234-1234-123456789abc")
         .expect(404, "unrecognized user identity");
 }
@@ -530,10 +466,7 @@ fn rest_28_full_get_is_the_standard_inventory() {
     let xml = r.text();
     assert!(xml.starts_with("<Inventory>"), "{xml}");
     assert_eq!(count(&xml, "parent=\"00000000-0000-0000-0000-000000000000\""), 1);
-    assert!(xml.contains(&format!(
-        "<Folder name=\"My Inventory\" uuid=\"{}\" parent=\"{NIL}\"",
-        rest.uuid_of("My Inventory")
-    )));
+    assert!(xml.contains(&format!("<Folder name=\"My Inventory\" uuid=\"{}\" parent=\"{NIL}\"", rest.uuid_of("My Inventory"))));
     assert_eq!(count(&xml, "<Folder "), 15);
     for name in [
         "Animations",
@@ -577,9 +510,7 @@ fn rest_29_attribute_set_and_formats() {
         "<Item name=\"logo.jpg\" desc=\"Company logo\" uuid=\"44444444-4444-4444-4444-444444444444\" folder=\"{t}\" owner=\"{u}\" creator=\"{u}\" creationdate=\"1243836000\" invtype=\"0\" assettype=\"19\" groupowned=\"True\" groupid=\"{NIL}\" saletype=\"0\" saleprice=\"0\" flags=\"7\">"
     )), "{xml}");
     assert!(
-        xml.contains(
-            "<Permissions current=\"7FFFFFFF\" next=\"82000\" group=\"0\" everyone=\"0\" base=\"7FFFFFFF\" />"
-        ),
+        xml.contains("<Permissions current=\"7FFFFFFF\" next=\"82000\" group=\"0\" everyone=\"0\" base=\"7FFFFFFF\" />"),
         "{xml}"
     );
     assert!(xml.contains("<Asset>55555555-5555-5555-5555-555555555555</Asset>"));
@@ -612,8 +543,7 @@ fn rest_31_uuid_segments_in_any_case() {
 #[test]
 fn rest_32_names_are_case_sensitive() {
     let rest = start(INI);
-    rest.get(&format!("{INV}/textures"))
-        .expect(404, "no such item/folder : textures");
+    rest.get(&format!("{INV}/textures")).expect(404, "no such item/folder : textures");
 }
 
 #[test]
@@ -621,10 +551,8 @@ fn rest_33_ambiguous_names() {
     let rest = start(INI);
     rest.post(INV, r#"<Folder name="Dup"/>"#).expect(201, "Created folder");
     rest.post(INV, r#"<Folder name="Dup"/>"#).expect(201, "Created folder");
-    rest.get(&format!("{INV}/Dup")).expect(
-        409,
-        "ambiguous element (1) in path specified: </admin/inventory/Test User/Dup>",
-    );
+    rest.get(&format!("{INV}/Dup"))
+        .expect(409, "ambiguous element (1) in path specified: </admin/inventory/Test User/Dup>");
     // A folder and an item with one name count together too.
     rest.post(INV, r#"<Folder name="Both"/>"#).expect(201, "");
     rest.post(INV, &item_xml("Both")).expect(201, "");
@@ -635,8 +563,7 @@ fn rest_33_ambiguous_names() {
 #[test]
 fn rest_34_item_path_redirects_to_its_asset() {
     let rest = start(INI);
-    rest.post(&format!("{INV}/Textures"), &item_xml("logo.jpg"))
-        .expect(201, "");
+    rest.post(&format!("{INV}/Textures"), &item_xml("logo.jpg")).expect(201, "");
     let path = format!("{INV}/Textures/logo.jpg");
     let r = rest.get(&path);
     assert_eq!(r.status, 301);
@@ -677,10 +604,7 @@ fn rest_37_post_example_b() {
     let r = rest.post(&format!("{INV}/Textures"), EXAMPLE_B);
     r.expect(201, "Created asset");
     let location = r.header("location").expect("location");
-    assert_eq!(
-        location,
-        format!("http://{}/admin/inventory/Test%20User/Textures/Imports", rest.host.http)
-    );
+    assert_eq!(location, format!("http://{}/admin/inventory/Test%20User/Textures/Imports", rest.host.http));
     let text = r.text();
     assert_eq!(count(&text, "Created folder"), 2);
     assert_eq!(count(&text, "Created item"), 2);
@@ -695,11 +619,7 @@ fn rest_37_post_example_b() {
     let asset_path = &asset_url[asset_url.find("/admin").expect("path")..];
     let asset = rest.get(asset_path);
     asset.expect(200, "name=\"banner.jpg\"");
-    assert!(
-        asset.text().contains(">/9j/4AAQSkZJRgABAQEASABIAAD/2wBDAP8=<"),
-        "{}",
-        asset.text()
-    );
+    assert!(asset.text().contains(">/9j/4AAQSkZJRgABAQEASABIAAD/2wBDAP8=<"), "{}", asset.text());
 }
 
 #[test]
@@ -709,17 +629,13 @@ fn rest_38_two_top_level_folders_refused() {
     let body = r#"<Folder name="A"><Item name="i"><Asset inline="true" uuid="77777777-0000-0000-0000-000000000001" type="7">aGk=</Asset></Item></Folder><Folder name="B"/>"#;
     rest.post(INV, body).expect(400, "only one root entity is allowed");
     assert_eq!(rest.inventory(), before);
-    assert_eq!(
-        rest.get("/admin/assets/77777777-0000-0000-0000-000000000001").status,
-        404
-    );
+    assert_eq!(rest.get("/admin/assets/77777777-0000-0000-0000-000000000001").status, 404);
 }
 
 #[test]
 fn rest_39_post_to_an_item() {
     let rest = start(INI);
-    rest.post(&format!("{INV}/Textures"), &item_xml("x.jpg"))
-        .expect(201, "");
+    rest.post(&format!("{INV}/Textures"), &item_xml("x.jpg")).expect(201, "");
     rest.post(&format!("{INV}/Textures/x.jpg"), &item_xml("y"))
         .expect(400, "invalid resource context");
 }
@@ -728,15 +644,11 @@ fn rest_39_post_to_an_item() {
 fn rest_40_top_level_item_goes_to_root() {
     let rest = start(INI);
     rest.post(INV, &item_xml("loose")).expect(201, "Created item");
-    assert_eq!(
-        attr_of(&rest.inventory(), "loose", "folder"),
-        rest.uuid_of("My Inventory")
-    );
+    assert_eq!(attr_of(&rest.inventory(), "loose", "folder"), rest.uuid_of("My Inventory"));
 }
 
 fn textures_with_item(rest: &Rest) -> String {
-    rest.post(&format!("{INV}/Textures"), &item_xml("logo.jpg"))
-        .expect(201, "");
+    rest.post(&format!("{INV}/Textures"), &item_xml("logo.jpg")).expect(201, "");
     rest.get(&format!("{INV}/Textures")).text()
 }
 
@@ -765,11 +677,8 @@ fn rest_42_rename_by_post() {
     let rest = start(INI);
     let t = rest.uuid_of("Textures");
     let root = rest.uuid_of("My Inventory");
-    rest.post(
-        INV,
-        &format!(r#"<Folder name="Pictures" uuid="{t}" parent="{root}" type="0"/>"#),
-    )
-    .expect(200, "Modified folder Pictures");
+    rest.post(INV, &format!(r#"<Folder name="Pictures" uuid="{t}" parent="{root}" type="0"/>"#))
+        .expect(200, "Modified folder Pictures");
     rest.get(&format!("{INV}/Pictures")).expect(200, &t);
     assert_eq!(rest.get(&format!("{INV}/Textures")).status, 404);
 }
@@ -797,19 +706,13 @@ fn rest_43_entity_errors_change_nothing() {
             r#"<Item name="x"><Permissions colour="1"/><Asset>66666666-6666-6666-6666-666666666666</Asset></Item>"#,
             "invalid attribute colour",
         ),
-        (
-            r#"<Folder name="f" parent="12345678-1234-1234-1234-123456789abc"/>"#,
-            "invalid parent",
-        ),
+        (r#"<Folder name="f" parent="12345678-1234-1234-1234-123456789abc"/>"#, "invalid parent"),
         (
             r#"<Item name="x" folder="12345678-1234-1234-1234-123456789abc"><Asset>66666666-6666-6666-6666-666666666666</Asset></Item>"#,
             "parent information required",
         ),
         (r#"<Folder name="f"><Item name="x">"#, "malformed XML"),
-        (
-            r#"<Item name="x"><Asset inline="true">@@@not base64@@@</Asset></Item>"#,
-            "base64",
-        ),
+        (r#"<Item name="x"><Asset inline="true">@@@not base64@@@</Asset></Item>"#, "base64"),
         (
             r#"<Item name="x" invtype="seven"><Asset>66666666-6666-6666-6666-666666666666</Asset></Item>"#,
             "invtype",
@@ -817,9 +720,7 @@ fn rest_43_entity_errors_change_nothing() {
     ];
     for (body, message) in cases {
         // The new folder first, so a late error has something to undo.
-        let body = format!(
-            r#"<Folder name="New"><Item name="y"><Asset inline="true" type="7">aGk=</Asset></Item>{body}</Folder>"#
-        );
+        let body = format!(r#"<Folder name="New"><Item name="y"><Asset inline="true" type="7">aGk=</Asset></Item>{body}</Folder>"#);
         rest.post(INV, &body).expect(400, message);
     }
     assert_eq!(rest.inventory(), before);
@@ -831,8 +732,7 @@ fn rest_44_default_permissions() {
     rest.post(INV, &item_xml("plain")).expect(201, "");
     let xml = rest.inventory();
     let at = xml.find("name=\"plain\"").expect("item");
-    assert!(xml[at..]
-        .contains("<Permissions current=\"7FFFFFFF\" next=\"82000\" group=\"0\" everyone=\"0\" base=\"7FFFFFFF\" />"));
+    assert!(xml[at..].contains("<Permissions current=\"7FFFFFFF\" next=\"82000\" group=\"0\" everyone=\"0\" base=\"7FFFFFFF\" />"));
 }
 
 #[test]
@@ -852,11 +752,8 @@ fn rest_45_permissions_after_asset_apply() {
 #[test]
 fn rest_46_self_closing_folders_are_siblings() {
     let rest = start(INI);
-    rest.post(
-        INV,
-        r#"<Folder name="A"><Folder name="A1"/><Folder name="A2"/></Folder>"#,
-    )
-    .expect(201, "");
+    rest.post(INV, r#"<Folder name="A"><Folder name="A1"/><Folder name="A2"/></Folder>"#)
+        .expect(201, "");
     let xml = rest.inventory();
     let a = attr_of(&xml, "A", "uuid");
     assert_eq!(attr_of(&xml, "A1", "parent"), a);
@@ -886,24 +783,15 @@ fn rest_48_empty_post_is_204() {
 #[test]
 fn rest_49_tga_type_inference() {
     let rest = start(INI);
-    rest.post(
-        INV,
-        &format!("{}{}", item_xml("shot.tga"), item_xml("skin_texture.tga")),
-    )
-    .expect(201, "");
+    rest.post(INV, &format!("{}{}", item_xml("shot.tga"), item_xml("skin_texture.tga")))
+        .expect(201, "");
     let xml = rest.inventory();
     assert_eq!(
-        (
-            attr_of(&xml, "shot.tga", "assettype"),
-            attr_of(&xml, "shot.tga", "invtype")
-        ),
+        (attr_of(&xml, "shot.tga", "assettype"), attr_of(&xml, "shot.tga", "invtype")),
         ("18".into(), "15".into())
     );
     assert_eq!(
-        (
-            attr_of(&xml, "skin_texture.tga", "assettype"),
-            attr_of(&xml, "skin_texture.tga", "invtype")
-        ),
+        (attr_of(&xml, "skin_texture.tga", "assettype"), attr_of(&xml, "skin_texture.tga", "invtype")),
         ("12".into(), "0".into())
     );
 }
@@ -913,11 +801,11 @@ fn rest_49_tga_type_inference() {
 #[test]
 fn rest_50_put_example_c_replaces_the_item() {
     let rest = start(INI);
-    rest.post(&format!("{INV}/Textures"), &item_xml("logo.jpg"))
-        .expect(201, "");
+    rest.post(&format!("{INV}/Textures"), &item_xml("logo.jpg")).expect(201, "");
     let before = rest.get(&format!("{INV}/Textures")).text();
     let old_uuid = attr_of(&before, "logo.jpg", "uuid");
-    let body = r#"<Item name="logo.jpg" desc="New logo" invtype="0" assettype="0"><Asset inline="true" type="0">iVBORw0KGgo=</Asset></Item>"#;
+    let body =
+        r#"<Item name="logo.jpg" desc="New logo" invtype="0" assettype="0"><Asset inline="true" type="0">iVBORw0KGgo=</Asset></Item>"#;
     rest.put(&format!("{INV}/Textures/logo.jpg"), body)
         .expect(201, "Storing item logo.jpg");
     let after = rest.get(&format!("{INV}/Textures")).text();
@@ -937,17 +825,12 @@ fn rest_50_put_example_c_replaces_the_item() {
 #[test]
 fn rest_51_put_item_keeps_uuid_and_folder() {
     let rest = start(INI);
-    rest.post(&format!("{INV}/Textures"), &item_xml("logo.jpg"))
-        .expect(201, "");
+    rest.post(&format!("{INV}/Textures"), &item_xml("logo.jpg")).expect(201, "");
     let before = rest.get(&format!("{INV}/Textures")).text();
     let body = r#"<Item name="logo.jpg" desc="changed"><Asset>99999999-9999-9999-9999-999999999999</Asset></Item>"#;
-    rest.put(&format!("{INV}/Textures/logo.jpg"), body)
-        .expect(200, "Storing item");
+    rest.put(&format!("{INV}/Textures/logo.jpg"), body).expect(200, "Storing item");
     let after = rest.get(&format!("{INV}/Textures")).text();
-    assert_eq!(
-        attr_of(&after, "logo.jpg", "uuid"),
-        attr_of(&before, "logo.jpg", "uuid")
-    );
+    assert_eq!(attr_of(&after, "logo.jpg", "uuid"), attr_of(&before, "logo.jpg", "uuid"));
     assert_eq!(attr_of(&after, "logo.jpg", "folder"), rest.uuid_of("Textures"));
     assert!(after.contains("<Asset>99999999-9999-9999-9999-999999999999</Asset>"));
 }
@@ -955,8 +838,7 @@ fn rest_51_put_item_keeps_uuid_and_folder() {
 #[test]
 fn rest_52_put_item_entity_rules() {
     let rest = start(INI);
-    rest.post(&format!("{INV}/Textures"), &item_xml("logo.jpg"))
-        .expect(201, "");
+    rest.post(&format!("{INV}/Textures"), &item_xml("logo.jpg")).expect(201, "");
     let path = format!("{INV}/Textures/logo.jpg");
     let before = rest.inventory();
     rest.put(&path, &format!("<Folder name=\"f\">{}</Folder>", item_xml("a")))
@@ -972,18 +854,13 @@ fn rest_53_put_example_d_replaces_the_folder() {
     let rest = start(INI);
     rest.post(
         &format!("{INV}/Clothing"),
-        &format!(
-            "<Folder name=\"Old\">{}</Folder>{}",
-            item_xml("shirt"),
-            item_xml("socks")
-        ),
+        &format!("<Folder name=\"Old\">{}</Folder>{}", item_xml("shirt"), item_xml("socks")),
     )
     .expect(201, "");
     let clothing = rest.uuid_of("Clothing");
     let root = rest.uuid_of("My Inventory");
     let body = r#"<Folder name="Outfits"><Item name="hat" invtype="18" assettype="5"><Asset>77777777-7777-7777-7777-777777777777</Asset></Item></Folder>"#;
-    rest.put(&format!("{INV}/Clothing"), body)
-        .expect(200, "Moving folder Outfits");
+    rest.put(&format!("{INV}/Clothing"), body).expect(200, "Moving folder Outfits");
     assert_eq!(rest.get(&format!("{INV}/Clothing")).status, 404);
     let outfits = rest.get(&format!("{INV}/Outfits"));
     outfits.expect(200, "name=\"hat\"");
@@ -1037,8 +914,7 @@ fn rest_57_put_missing_target() {
 #[test]
 fn rest_58_delete_item() {
     let rest = start(INI);
-    rest.post(&format!("{INV}/Textures"), &item_xml("logo.jpg"))
-        .expect(201, "");
+    rest.post(&format!("{INV}/Textures"), &item_xml("logo.jpg")).expect(201, "");
     rest.delete(&format!("{INV}/Textures/logo.jpg"))
         .expect(200, "Deleted item logo.jpg");
     assert_eq!(rest.get(&format!("{INV}/Textures/logo.jpg")).status, 404);
@@ -1049,27 +925,15 @@ fn rest_59_delete_folder_subtree_only() {
     let rest = start(INI);
     rest.post(
         &format!("{INV}/Clothing"),
-        &format!(
-            "<Folder name=\"Sub\"><Folder name=\"Deeper\">{}</Folder></Folder>{}",
-            item_xml("a"),
-            item_xml("b")
-        ),
+        &format!("<Folder name=\"Sub\"><Folder name=\"Deeper\">{}</Folder></Folder>{}", item_xml("a"), item_xml("b")),
     )
     .expect(201, "");
     let before = rest.inventory();
-    rest.delete(&format!("{INV}/Clothing"))
-        .expect(200, "Deleted folder Clothing");
+    rest.delete(&format!("{INV}/Clothing")).expect(200, "Deleted folder Clothing");
     let after = rest.inventory();
     for gone in ["Clothing", "Sub", "Deeper", "\"a\"", "\"b\""] {
         assert!(
-            !after.contains(&format!(
-                "name={}",
-                if gone.starts_with('"') {
-                    gone.to_owned()
-                } else {
-                    format!("\"{gone}\"")
-                }
-            )),
+            !after.contains(&format!("name={}", if gone.starts_with('"') { gone.to_owned() } else { format!("\"{gone}\"") })),
             "{gone}"
         );
     }
@@ -1082,18 +946,14 @@ fn rest_59_delete_folder_subtree_only() {
 fn rest_60_delete_without_trash() {
     let rest = start(INI);
     rest.delete(&format!("{INV}/Trash")).expect(200, "Deleted folder Trash");
-    rest.delete(&format!("{INV}/Sounds"))
-        .expect(200, "Deleted folder Sounds");
+    rest.delete(&format!("{INV}/Sounds")).expect(200, "Deleted folder Sounds");
 }
 
 #[test]
 fn rest_61_user_tmp_folder_is_untouched() {
     let rest = start(INI);
-    rest.post(
-        &format!("{INV}/Objects"),
-        &format!("<Folder name=\"tmp\">{}</Folder>", item_xml("keep")),
-    )
-    .expect(201, "");
+    rest.post(&format!("{INV}/Objects"), &format!("<Folder name=\"tmp\">{}</Folder>", item_xml("keep")))
+        .expect(201, "");
     rest.delete(&format!("{INV}/Sounds")).expect(200, "");
     rest.get(&format!("{INV}/Objects/tmp")).expect(200, "name=\"keep\"");
 }
@@ -1116,10 +976,8 @@ const A1: &str = "55555555-5555-5555-5555-555555555555";
 fn rest_63_put_asset_create_then_replace() {
     let rest = start(INI);
     let body = r#"<Asset name="hello" desc="greeting" type="7" local="0" temporary="0">aGVsbG8gd29ybGQ=</Asset>"#;
-    rest.put(&format!("/admin/assets/{A1}"), body)
-        .expect(201, "Created asset hello");
-    rest.put(&format!("/admin/assets/{A1}"), body)
-        .expect(200, "Modified asset hello");
+    rest.put(&format!("/admin/assets/{A1}"), body).expect(201, "Created asset hello");
+    rest.put(&format!("/admin/assets/{A1}"), body).expect(200, "Modified asset hello");
 }
 
 #[test]
@@ -1132,9 +990,7 @@ fn rest_64_get_asset() {
     assert_eq!(r.content_type(), "application/xml");
     assert_eq!(
         r.text(),
-        format!(
-            r#"<Asset id="{A1}" name="hello" desc="greeting" type="7" local="False" temporary="True">aGVsbG8gd29ybGQ=</Asset>"#
-        )
+        format!(r#"<Asset id="{A1}" name="hello" desc="greeting" type="7" local="False" temporary="True">aGVsbG8gd29ybGQ=</Asset>"#)
     );
     let stored = rest
         .store()
@@ -1147,18 +1003,11 @@ fn rest_64_get_asset() {
 #[test]
 fn rest_65_get_put_round_trip() {
     let rest = start(INI);
-    rest.put(
-        &format!("/admin/assets/{A1}"),
-        r#"<Asset name="n" type="7">aGk=</Asset>"#,
-    )
-    .expect(201, "");
-    let text = rest
-        .get(&format!("/admin/assets/{A1}"))
-        .text()
-        .replace("aGk=", "aGVsbG8=");
+    rest.put(&format!("/admin/assets/{A1}"), r#"<Asset name="n" type="7">aGk=</Asset>"#)
+        .expect(201, "");
+    let text = rest.get(&format!("/admin/assets/{A1}")).text().replace("aGk=", "aGVsbG8=");
     assert!(text.contains("local=\"False\""));
-    rest.put(&format!("/admin/assets/{A1}"), &text)
-        .expect(200, "Modified asset");
+    rest.put(&format!("/admin/assets/{A1}"), &text).expect(200, "Modified asset");
     rest.get(&format!("/admin/assets/{A1}")).expect(200, ">aGVsbG8=<");
 }
 
@@ -1173,11 +1022,8 @@ fn rest_66_put_without_asset_element() {
 fn rest_67_uri_id_wins() {
     let rest = start(INI);
     let u2 = "22222222-0000-0000-0000-000000000002";
-    rest.put(
-        &format!("/admin/assets/{A1}"),
-        &format!(r#"<Asset id="{u2}" type="7">aGk=</Asset>"#),
-    )
-    .expect(201, "");
+    rest.put(&format!("/admin/assets/{A1}"), &format!(r#"<Asset id="{u2}" type="7">aGk=</Asset>"#))
+        .expect(201, "");
     rest.get(&format!("/admin/assets/{A1}")).expect(200, "aGk=");
     assert_eq!(rest.get(&format!("/admin/assets/{u2}")).status, 404);
 }
@@ -1205,12 +1051,10 @@ fn rest_69_post_asset_without_id() {
 #[test]
 fn rest_70_asset_lookup_errors() {
     let rest = start(INI);
-    rest.get(&format!("/admin/assets/{A1}"))
-        .expect(404, "invalid parameters");
+    rest.get(&format!("/admin/assets/{A1}")).expect(404, "invalid parameters");
     rest.get("/admin/assets/not-a-uuid").expect(400, "invalid asset id");
     rest.get("/admin/assets").expect(400, "no agent information provided");
-    rest.get(&format!("/admin/assets/{A1}/extra"))
-        .expect(404, "invalid parameters");
+    rest.get(&format!("/admin/assets/{A1}/extra")).expect(404, "invalid parameters");
 }
 
 #[test]
@@ -1260,11 +1104,7 @@ fn rest_73_status_pages() {
     assert!(braces.text().contains("no such item/folder : {0}"));
     // Request text is escaped inside the HTML page.
     let markup = rest.get(&format!("{INV}/%3Cb%3E"));
-    assert!(
-        markup.text().contains("no such item/folder : &lt;b&gt;"),
-        "{}",
-        markup.text()
-    );
+    assert!(markup.text().contains("no such item/folder : &lt;b&gt;"), "{}", markup.text());
 }
 
 #[test]
@@ -1362,17 +1202,11 @@ fn crate_escape(text: &str) -> String {
 /// Every refusal leaves the inventory and the asset store as they were.
 #[test]
 fn rest_bad_input_changes_nothing() {
-    let rest = start(
-        DIGEST_INI
-            .replace("auth-scheme = Digest\n", "auth-scheme = Any\n")
-            .as_str(),
-    );
+    let rest = start(DIGEST_INI.replace("auth-scheme = Digest\n", "auth-scheme = Any\n").as_str());
     let before = rest.inventory();
     let marker = "77777777-0000-0000-0000-0000000000aa";
     let with_asset = |inner: &str| {
-        format!(
-            r#"<Folder name="New"><Item name="y"><Asset inline="true" uuid="{marker}" type="7">aGk=</Asset></Item>{inner}</Folder>"#
-        )
+        format!(r#"<Folder name="New"><Item name="y"><Asset inline="true" uuid="{marker}" type="7">aGk=</Asset></Item>{inner}</Folder>"#)
     };
     let bomb = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]><Folder name="&lol2;"/>"#;
     let cases: Vec<(String, String, u16, &str)> = vec![
@@ -1385,24 +1219,9 @@ fn rest_bad_input_changes_nothing() {
             400,
             "asset information required",
         ),
-        (
-            "/admin/inventory/No%20Body".into(),
-            with_asset(""),
-            404,
-            "unrecognized user identity",
-        ),
-        (
-            INV.into(),
-            with_asset("<Item name=\"x\"><Asset inline=\"true\">%%%</Asset></Item>"),
-            400,
-            "base64",
-        ),
-        (
-            INV.into(),
-            format!("{}<Folder name=\"B\"/>", with_asset("")),
-            400,
-            "only one root entity",
-        ),
+        ("/admin/inventory/No%20Body".into(), with_asset(""), 404, "unrecognized user identity"),
+        (INV.into(), with_asset("<Item name=\"x\"><Asset inline=\"true\">%%%</Asset></Item>"), 400, "base64"),
+        (INV.into(), format!("{}<Folder name=\"B\"/>", with_asset("")), 400, "only one root entity"),
         (INV.into(), with_asset(&"<Folder>".repeat(100)), 400, "deeper"),
     ];
     for (path, body, status, message) in &cases {
@@ -1419,27 +1238,13 @@ fn rest_bad_input_changes_nothing() {
     let huge = with_asset(&" ".repeat(25 * 1024 * 1024));
     rest.post(INV, &huge).expect(413, "exceeds");
     // Bad credentials, and Digest with a missing or made-up nonce.
-    let unauth = rest.send(
-        "POST",
-        INV,
-        Some(&basic("Test User:nope")),
-        Some(with_asset("").as_bytes()),
-    );
+    let unauth = rest.send("POST", INV, Some(&basic("Test User:nope")), Some(with_asset("").as_bytes()));
     assert_eq!(unauth.status, 401);
     let hash = rest.stored_hash();
-    let no_nonce =
-        digest("Test User", "OpenSim REST", &hash, "POST", INV, "x", "00000001").replace("nonce=\"x\", ", "");
-    assert_eq!(
-        rest.send("POST", INV, Some(&no_nonce), Some(with_asset("").as_bytes()))
-            .status,
-        401
-    );
+    let no_nonce = digest("Test User", "OpenSim REST", &hash, "POST", INV, "x", "00000001").replace("nonce=\"x\", ", "");
+    assert_eq!(rest.send("POST", INV, Some(&no_nonce), Some(with_asset("").as_bytes())).status, 401);
     let wrong = digest("Test User", "OpenSim REST", &hash, "POST", INV, "d3Jvbmc=", "00000001");
-    assert_eq!(
-        rest.send("POST", INV, Some(&wrong), Some(with_asset("").as_bytes()))
-            .status,
-        401
-    );
+    assert_eq!(rest.send("POST", INV, Some(&wrong), Some(with_asset("").as_bytes())).status, 401);
     assert_eq!(rest.inventory(), before);
     assert_eq!(rest.get(&format!("/admin/assets/{marker}")).status, 404);
 }
@@ -1449,13 +1254,9 @@ fn rest_files_are_confined_to_their_root() {
     let files = tempfile::tempdir().expect("files root");
     std::fs::write(files.path().join("hello.txt"), b"hi").expect("write");
     let rest = start(&format!("{INI}files-root = {}\n", files.path().display()));
-    rest.get("/admin/files/x/hello.txt")
-        .expect(200, &format!(">{}<", B64.encode("hi")));
-    rest.put(
-        "/admin/files/x/new.txt",
-        &format!("<File>{}</File>", B64.encode("data")),
-    )
-    .expect(201, "");
+    rest.get("/admin/files/x/hello.txt").expect(200, &format!(">{}<", B64.encode("hi")));
+    rest.put("/admin/files/x/new.txt", &format!("<File>{}</File>", B64.encode("data")))
+        .expect(201, "");
     assert_eq!(std::fs::read(files.path().join("new.txt")).expect("read"), b"data");
     rest.get("/admin/files/x/..%2F..%2Fetc%2Fpasswd")
         .expect(400, "invalid path segment");
@@ -1489,21 +1290,13 @@ fn rest_appearance_lifecycle() {
     assert_eq!(rest.get(APP).status, 204, "nothing stored yet");
     let created = rest.post(APP, "");
     created.expect(201, "Default appearance stored");
-    assert_eq!(
-        created.header("location").map(str::to_owned),
-        Some(format!("http://{}{APP}", rest.host.http))
-    );
+    assert_eq!(created.header("location").map(str::to_owned), Some(format!("http://{}{APP}", rest.host.http)));
     let xml = rest.get(APP);
     assert_eq!(xml.content_type(), "application/xml");
     let text = xml.text();
     assert!(text.starts_with("<Appearance Height=\""), "{text}");
-    assert!(
-        text.contains(&format!("Owner=\"{}\" Serial=\"0\">", rest.user_id)),
-        "{text}"
-    );
-    assert!(text.contains(
-        "<Body Item=\"66c41e39-38f9-f75a-024e-585989bfaba9\" Asset=\"66c41e39-38f9-f75a-024e-585989bfab73\" />"
-    ));
+    assert!(text.contains(&format!("Owner=\"{}\" Serial=\"0\">", rest.user_id)), "{text}");
+    assert!(text.contains("<Body Item=\"66c41e39-38f9-f75a-024e-585989bfaba9\" Asset=\"66c41e39-38f9-f75a-024e-585989bfab73\" />"));
     assert!(text.contains("<Texture Default=\"c228d1cf-4b5d-4ba8-84f4-899a0796aa97\">"));
     assert!(!text.contains("<Attachments>"));
     let item = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
@@ -1514,24 +1307,15 @@ fn rest_appearance_lifecycle() {
     rest.put(APP, &body).expect(200, "Appearance updated");
     let text = rest.get(APP).text();
     assert!(text.contains("Serial=\"5\""), "{text}");
-    assert!(
-        text.contains(&format!("<Shirt Item=\"{item}\" Asset=\"{asset}\" />")),
-        "{text}"
-    );
-    assert!(
-        text.contains(&format!(
-            "<Attachment AtPoint=\"7\" Item=\"{item}\" Asset=\"{asset}\" />"
-        )),
-        "{text}"
-    );
+    assert!(text.contains(&format!("<Shirt Item=\"{item}\" Asset=\"{asset}\" />")), "{text}");
+    assert!(text.contains(&format!("<Attachment AtPoint=\"7\" Item=\"{item}\" Asset=\"{asset}\" />")), "{text}");
     assert!(text.contains(&format!("<Face Index=\"3\" Id=\"{asset}\" />")), "{text}");
     assert!(text.contains("<Body Item="), "PUT changed only what it named");
     rest.delete(APP).expect(200, "Appearance reset");
     let text = rest.get(APP).text();
     assert!(text.contains("Serial=\"0\"") && !text.contains("<Shirt"), "{text}");
     assert_eq!(rest.head(APP).body.len(), 0);
-    rest.send("OPTIONS", APP, Some(&auth()), None)
-        .expect(405, "options not supported");
+    rest.send("OPTIONS", APP, Some(&auth()), None).expect(405, "options not supported");
 }
 
 #[test]
@@ -1541,11 +1325,8 @@ fn rest_appearance_bad_input_changes_nothing() {
     let before = rest.get(APP).text();
     rest.put(APP, r#"<Appearance Bogus="1"/>"#)
         .expect(400, "unrecognized attribute Bogus");
-    rest.put(
-        APP,
-        r#"<Appearance Serial="9"><VisualParameters>AAEC</VisualParameters></Appearance>"#,
-    )
-    .expect(400, "VisualParameters");
+    rest.put(APP, r#"<Appearance Serial="9"><VisualParameters>AAEC</VisualParameters></Appearance>"#)
+        .expect(400, "VisualParameters");
     rest.put(
         APP,
         r#"<Appearance><Texture><Face Index="99" Id="a55e7000-0004-4b6c-9d8e-112233445566"/></Texture></Appearance>"#,
@@ -1553,8 +1334,7 @@ fn rest_appearance_bad_input_changes_nothing() {
     .expect(400, "Face Index");
     assert_eq!(rest.get(APP).text(), before);
     rest.get("/admin/appearance/Test").expect(400, "invalid user identity");
-    rest.get("/admin/appearance/No%20Body")
-        .expect(404, "unrecognized user identity");
+    rest.get("/admin/appearance/No%20Body").expect(404, "unrecognized user identity");
 }
 
 /// §10 SHOULD: another avatar's folder or item UUID is refused, not taken over.
@@ -1566,11 +1346,8 @@ fn rest_uuid_of_another_avatar_is_refused() {
     let before = rest.inventory();
     rest.post(INV, &format!(r#"<Folder name="Mine" uuid="{theirs}"/>"#))
         .expect(409, "uuid in use");
-    rest.put(
-        &format!("{INV}/Sounds"),
-        &format!(r#"<Folder name="Mine" uuid="{theirs}"/>"#),
-    )
-    .expect(409, "uuid in use");
+    rest.put(&format!("{INV}/Sounds"), &format!(r#"<Folder name="Mine" uuid="{theirs}"/>"#))
+        .expect(409, "uuid in use");
     assert_eq!(rest.inventory(), before);
     assert_eq!(rest.get("/admin/inventory/Ada%20Lovelace").text(), ada);
 }
@@ -1579,8 +1356,7 @@ fn rest_uuid_of_another_avatar_is_refused() {
 #[test]
 fn rest_put_folder_cannot_point_into_the_old_subtree() {
     let rest = start(INI);
-    rest.post(&format!("{INV}/Clothing"), r#"<Folder name="Old"/>"#)
-        .expect(201, "");
+    rest.post(&format!("{INV}/Clothing"), r#"<Folder name="Old"/>"#).expect(201, "");
     let old = rest.uuid_of("Old");
     let before = rest.inventory();
     let body = format!(r#"<Folder name="New"/><Item name="x" folder="{old}"><Asset>{REF}</Asset></Item>"#);
@@ -1590,7 +1366,6 @@ fn rest_put_folder_cannot_point_into_the_old_subtree() {
         r#"<Folder name="New"><Folder name="Old" uuid="{old}"/></Folder><Item name="x" folder="{old}"><Asset>{REF}</Asset></Item>"#
     );
     assert_eq!(rest.inventory(), before);
-    rest.put(&format!("{INV}/Clothing"), &body)
-        .expect(200, "Storing item x");
+    rest.put(&format!("{INV}/Clothing"), &body).expect(200, "Storing item x");
     assert_eq!(attr_of(&rest.inventory(), "x", "folder"), old);
 }

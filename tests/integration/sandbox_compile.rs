@@ -10,18 +10,28 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::{json, Value};
 
+use crate::scripting::{box_asset, ok, request};
 use crate::support::*;
-use crate::scripting::{request, ok, box_asset};
 
 fn make_object(host: &Host, cap: &str) -> String {
-    let asset = ok(host.call(&request("RemoteControl", "AddAssetRequest", cap, json!({ "Asset": {
-        "AssetID": "00000000-0000-0000-0000-000000000000",
-        "SerializedAsset": base64::engine::general_purpose::STANDARD.encode(box_asset()),
-        "Name": "box", "Description": "", "ContentType": "application/vnd.ll.primitive", "CreatorID": "",
-    }}))));
-    let created = ok(host.call(&request("RemoteControl", "CreateObjectRequest", cap, json!({
-        "AssetID": asset["AssetID"], "Position": [128.0, 128.0, 20.0], "Name": "scripted box",
-    }))));
+    let asset = ok(host.call(&request(
+        "RemoteControl",
+        "AddAssetRequest",
+        cap,
+        json!({ "Asset": {
+            "AssetID": "00000000-0000-0000-0000-000000000000",
+            "SerializedAsset": base64::engine::general_purpose::STANDARD.encode(box_asset()),
+            "Name": "box", "Description": "", "ContentType": "application/vnd.ll.primitive", "CreatorID": "",
+        }}),
+    )));
+    let created = ok(host.call(&request(
+        "RemoteControl",
+        "CreateObjectRequest",
+        cap,
+        json!({
+            "AssetID": asset["AssetID"], "Position": [128.0, 128.0, 20.0], "Name": "scripted box",
+        }),
+    )));
     created["ObjectID"].as_str().expect("ObjectID").to_owned()
 }
 
@@ -46,16 +56,23 @@ fn call_at(http: std::net::SocketAddr, request: &Value) -> Value {
 }
 
 fn upload_request(cap: &str, object: &str, component: &[u8]) -> Value {
-    request("Scripting", "UploadScriptRequest", cap, json!({
-        "ObjectID": object, "Name": "test",
-        "Component": base64::engine::general_purpose::STANDARD.encode(component),
-        "Grants": [], "Start": false,
-    }))
+    request(
+        "Scripting",
+        "UploadScriptRequest",
+        cap,
+        json!({
+            "ObjectID": object, "Name": "test",
+            "Component": base64::engine::general_purpose::STANDARD.encode(component),
+            "Grants": [], "Start": false,
+        }),
+    )
 }
 
 /// A real guest from guest-examples/out.
 fn guest(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guest-examples/out").join(format!("{name}.wasm"));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../guest-examples/out")
+        .join(format!("{name}.wasm"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (run guest-examples/build.sh {name})", path.display()))
 }
 
@@ -135,7 +152,9 @@ fn sandbox_compile_requests_stay_prompt_while_two_big_compiles_run() {
     let object = make_object(&host, &cap);
     let sun = request("RemoteControl", "GetSunParametersRequest", &cap, json!({}));
     ok(host.call(&sun));
-    let big: Vec<Value> = (1..=2).map(|salt| upload_request(&cap, &object, &many_functions(70_000, salt))).collect();
+    let big: Vec<Value> = (1..=2)
+        .map(|salt| upload_request(&cap, &object, &many_functions(70_000, salt)))
+        .collect();
     let done = Arc::new(AtomicBool::new(false));
     let uploads: Vec<_> = big
         .into_iter()
@@ -201,7 +220,10 @@ fn sandbox_disk_upload_remove_cycles_leave_the_data_directory_as_it_was() {
     let object = make_object(&host, &cap);
     let counter = guest("counter");
     // Warm-up cycle: first-use growth of the database (tables' first pages).
-    let id = ok(upload(&host, &cap, &object, &variant(&counter, 0)))["ScriptID"].as_str().expect("id").to_owned();
+    let id = ok(upload(&host, &cap, &object, &variant(&counter, 0)))["ScriptID"]
+        .as_str()
+        .expect("id")
+        .to_owned();
     remove(&host, &cap, &id);
     let start = dir_bytes(host.dir.path());
     // Identical uploads share one cache file; it goes with the last script.

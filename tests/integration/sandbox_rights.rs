@@ -13,7 +13,11 @@ use crate::support::*;
 
 /// Log lines of `script` that start with `prefix`.
 fn lines_with(host: &Host, cap: &str, script: &str, prefix: &str) -> Vec<String> {
-    log_text(host, cap, script).lines().filter(|l| l.starts_with(prefix)).map(str::to_owned).collect()
+    log_text(host, cap, script)
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Tell the escape script in `object` to run `command`; wait for its next log
@@ -57,11 +61,21 @@ fn sandbox_repeated_member_cannot_escape_scope_self() {
     type Body = fn(&str, &str, &str) -> String;
     let cases: Vec<(&str, Body)> = vec![
         ("DeleteObject", |t, own, v| format!(r#"{{"$type":"{t}","ObjectID":"{own}","objectid":"{v}"}}"#)),
-        ("SetObjectPosition", |t, own, v| format!(r#"{{"$type":"{t}","ObjectID":"{own}","objectid":"{v}","Position":[10,10,30]}}"#)),
-        ("BulkDynamics", |t, own, v| format!(r#"{{"$type":"{t}","Updates":[{{"ObjectID":"{own}","objectid":"{v}","Position":[20,20,40]}}]}}"#)),
-        ("SetPartColor", |t, own, v| format!(r#"{{"$type":"{t}","ObjectID":"{own}","LinkNum":0,"Color":[1,0,0],"Alpha":1,"OBJECTID":"{v}"}}"#)),
-        ("TouchObject", |t, own, v| format!(r#"{{"ObjectID":"{own}","$type":"{t}","objectId":"{v}","LinkNum":0}}"#)),
-        ("DeleteBulkObjects", |t, own, v| format!(r#"{{"$type":"{t}","ObjectIDs":["{own}"],"objectids":["{v}"]}}"#)),
+        ("SetObjectPosition", |t, own, v| {
+            format!(r#"{{"$type":"{t}","ObjectID":"{own}","objectid":"{v}","Position":[10,10,30]}}"#)
+        }),
+        ("BulkDynamics", |t, own, v| {
+            format!(r#"{{"$type":"{t}","Updates":[{{"ObjectID":"{own}","objectid":"{v}","Position":[20,20,40]}}]}}"#)
+        }),
+        ("SetPartColor", |t, own, v| {
+            format!(r#"{{"$type":"{t}","ObjectID":"{own}","LinkNum":0,"Color":[1,0,0],"Alpha":1,"OBJECTID":"{v}"}}"#)
+        }),
+        ("TouchObject", |t, own, v| {
+            format!(r#"{{"ObjectID":"{own}","$type":"{t}","objectId":"{v}","LinkNum":0}}"#)
+        }),
+        ("DeleteBulkObjects", |t, own, v| {
+            format!(r#"{{"$type":"{t}","ObjectIDs":["{own}"],"objectids":["{v}"]}}"#)
+        }),
     ];
     let mut escapes = Vec::new();
     for (name, build) in &cases {
@@ -69,7 +83,8 @@ fn sandbox_repeated_member_cannot_escape_scope_self() {
         let before = position(&host, &cap, &victim);
         let request = build(&rcm(&format!("{name}Request")), &own, &victim);
         let line = command(&host, &cap, &own, &script, &format!("send {request}"), "send ");
-        let refused = line.starts_with("send err:") && line.contains("NotPermitted") && line.contains(&format!("object {victim} is out of scope"));
+        let refused =
+            line.starts_with("send err:") && line.contains("NotPermitted") && line.contains(&format!("object {victim} is out of scope"));
         if !refused {
             escapes.push(format!("{name}: not refused: {line}"));
         }
@@ -101,7 +116,14 @@ fn sandbox_find_objects_under_scope_self_lists_only_the_own_object() {
     let all = ok(rc(&host, &cap, "FindObjectsRequest", json!({})));
     assert_eq!(all["Objects"].as_array().map(Vec::len), Some(4), "{all}");
 
-    let line = command(&host, &cap, &own, &script, r#"send {"pattern":"","$type":"RemoteControl.Messages.FindObjectsRequest"}"#, "send ");
+    let line = command(
+        &host,
+        &cap,
+        &own,
+        &script,
+        r#"send {"pattern":"","$type":"RemoteControl.Messages.FindObjectsRequest"}"#,
+        "send ",
+    );
     let reply: Value = serde_json::from_str(line.trim_start_matches("send ok: ")).unwrap_or_else(|_| panic!("not a reply: {line}"));
     assert_eq!(reply["Objects"], json!([own]), "messages.send listed more than the scope: {line}");
     for other in &others {
@@ -135,11 +157,13 @@ fn sandbox_reupload_cannot_widen_grants() {
 
     // Uploading into another object is out of `scope:self`.
     let other = make_object(&host, &cap);
-    let request = format!(
-        r#"send {{"$type":"Scripting.Messages.UploadScriptRequest","ObjectID":"{other}","Component":"AGFzbQ0AAQA=","Grants":[]}}"#
-    );
+    let request =
+        format!(r#"send {{"$type":"Scripting.Messages.UploadScriptRequest","ObjectID":"{other}","Component":"AGFzbQ0AAQA=","Grants":[]}}"#);
     let line = command(&host, &cap, &own, &parent, &request, "send ");
-    assert!(line.starts_with("send err:") && line.contains("NotPermitted") && line.contains(&format!("object {other} is out of scope")), "{line}");
+    assert!(
+        line.starts_with("send err:") && line.contains("NotPermitted") && line.contains(&format!("object {other} is out of scope")),
+        "{line}"
+    );
 }
 
 /// Finding 2: `scripts` under `scope:self` manages only the scripts of its
@@ -155,13 +179,24 @@ fn sandbox_scripts_grant_cannot_manage_another_object() {
         let request = format!(r#"send {{"$type":"Scripting.Messages.{kind}","ScriptID":"{other}"{extra}}}"#);
         command(&host, &cap, &own, &parent, &request, "send ")
     };
-    for (kind, extra) in [("StopScriptRequest", ""), ("GetScriptLogRequest", r#","Since":0"#), ("GetScriptStatusRequest", ""), ("RemoveScriptRequest", "")] {
+    for (kind, extra) in [
+        ("StopScriptRequest", ""),
+        ("GetScriptLogRequest", r#","Since":0"#),
+        ("GetScriptStatusRequest", ""),
+        ("RemoveScriptRequest", ""),
+    ] {
         let line = sent(kind, extra);
-        assert!(line.contains(r#""_Success":0"#) && line.contains("out of the calling script's scope"), "{kind} was not refused: {line}");
+        assert!(
+            line.contains(r#""_Success":0"#) && line.contains("out of the calling script's scope"),
+            "{kind} was not refused: {line}"
+        );
     }
     assert_eq!(ok(status(&host, &cap, &other))["State"], "running");
     let line = command(&host, &cap, &own, &parent, r#"send {"$type":"Scripting.Messages.ListScriptsRequest"}"#, "send ");
-    assert!(line.contains(&parent) && !line.contains(&other), "the listing shows another object's script: {line}");
+    assert!(
+        line.contains(&parent) && !line.contains(&other),
+        "the listing shows another object's script: {line}"
+    );
     // Not vacuous: its own status is readable.
     let request = format!(r#"send {{"$type":"Scripting.Messages.GetScriptStatusRequest","ScriptID":"{parent}"}}"#);
     let line = command(&host, &cap, &own, &parent, &request, "send ");
@@ -194,14 +229,20 @@ fn sandbox_scope_owner_reaches_only_the_owners_objects() {
     let (own, script) = escape(&host, &cap, &["objects:read", "objects:write", "scope:owner"]);
     let mine = make_object(&host, &cap);
     let bob = host.create_capability(MANAGER, &["RemoteControl"], 300);
-    let bob = bob["Capability"].as_str().unwrap_or_else(|| panic!("Bob's capability: {bob}")).to_owned();
+    let bob = bob["Capability"]
+        .as_str()
+        .unwrap_or_else(|| panic!("Bob's capability: {bob}"))
+        .to_owned();
     let theirs = make_object(&host, &bob);
     let before = position(&host, &cap, &theirs);
     let t = "RemoteControl.Messages.SetObjectPositionRequest";
 
     let request = format!(r#"send {{"$type":"{t}","ObjectID":"{mine}","objectid":"{theirs}","Position":[30,30,30]}}"#);
     let line = command(&host, &cap, &own, &script, &request, "send ");
-    assert!(line.contains("NotPermitted") && line.contains(&format!("object {theirs} is out of scope; scope:region not granted")), "{line}");
+    assert!(
+        line.contains("NotPermitted") && line.contains(&format!("object {theirs} is out of scope; scope:region not granted")),
+        "{line}"
+    );
     assert_eq!(position(&host, &cap, &theirs), before, "someone else's object moved");
 
     let request = format!(r#"send {{"$type":"{t}","ObjectID":"{mine}","Position":[40,40,30]}}"#);

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::support::*;
 use crate::scripting::{box_asset, ok};
+use crate::support::*;
 
 fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -32,7 +32,10 @@ fn guest(name: &str) -> Vec<u8> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guest-examples");
     let path = root.join("out").join(format!("{name}.wasm"));
     if !path.exists() {
-        let status = std::process::Command::new(root.join("build.sh")).arg(name).status().expect("run build.sh");
+        let status = std::process::Command::new(root.join("build.sh"))
+            .arg(name)
+            .status()
+            .expect("run build.sh");
         assert!(status.success(), "build.sh {name}");
     }
     std::fs::read(&path).expect("guest component")
@@ -48,14 +51,20 @@ struct Client<'a> {
 
 impl<'a> Client<'a> {
     fn owner(host: &'a Host) -> Client<'a> {
-        Client { host, cap: host.capability(&DOMAINS) }
+        Client {
+            host,
+            cap: host.capability(&DOMAINS),
+        }
     }
 
     /// The region manager: a second owner of objects and scripts.
     fn manager(host: &'a Host) -> Client<'a> {
         let reply = host.create_capability(MANAGER, &DOMAINS, 300);
         assert_eq!(reply["_Success"], 1, "{reply}");
-        Client { host, cap: reply["Capability"].as_str().expect("Capability").to_owned() }
+        Client {
+            host,
+            cap: reply["Capability"].as_str().expect("Capability").to_owned(),
+        }
     }
 
     fn call(&self, domain: &str, kind: &str, extra: Value) -> Value {
@@ -78,22 +87,31 @@ impl<'a> Client<'a> {
     }
 
     fn make_object(&self) -> String {
-        let asset = ok(self.rc("AddAssetRequest", json!({ "Asset": {
-            "AssetID": "00000000-0000-0000-0000-000000000000",
-            "SerializedAsset": base64(&box_asset()),
-            "Name": "box", "Description": "", "ContentType": "application/vnd.ll.primitive", "CreatorID": "",
-        }})));
-        let created = ok(self.rc("CreateObjectRequest", json!({
-            "AssetID": asset["AssetID"], "Position": [128.0, 128.0, 20.0], "Name": "scripted box",
-        })));
+        let asset = ok(self.rc(
+            "AddAssetRequest",
+            json!({ "Asset": {
+                "AssetID": "00000000-0000-0000-0000-000000000000",
+                "SerializedAsset": base64(&box_asset()),
+                "Name": "box", "Description": "", "ContentType": "application/vnd.ll.primitive", "CreatorID": "",
+            }}),
+        ));
+        let created = ok(self.rc(
+            "CreateObjectRequest",
+            json!({
+                "AssetID": asset["AssetID"], "Position": [128.0, 128.0, 20.0], "Name": "scripted box",
+            }),
+        ));
         created["ObjectID"].as_str().expect("ObjectID").to_owned()
     }
 
     fn upload(&self, object: &str, name: &str, grants: &[&str], start_parameter: &str) -> String {
-        let reply = ok(self.sc("UploadScriptRequest", json!({
-            "ObjectID": object, "Name": name, "Component": base64(&guest(name)),
-            "Grants": grants, "StartParameter": start_parameter,
-        })));
+        let reply = ok(self.sc(
+            "UploadScriptRequest",
+            json!({
+                "ObjectID": object, "Name": name, "Component": base64(&guest(name)),
+                "Grants": grants, "StartParameter": start_parameter,
+            }),
+        ));
         reply["ScriptID"].as_str().expect("ScriptID").to_owned()
     }
 
@@ -211,7 +229,10 @@ fn sandbox_runtime_stop_remove_reset_and_delete_interrupt_a_running_event() {
     assert!(ada.wait_log(&d, "chaos: sleep-loop", Duration::from_secs(20)));
     ok(ada.rc("DeleteObjectRequest", json!({ "ObjectID": c_object })));
     ok(ada.rc("DeleteObjectRequest", json!({ "ObjectID": d_object })));
-    assert!(ada.touch_latency(&probe_object, Duration::from_secs(10)).is_some(), "deletion did not free the runners");
+    assert!(
+        ada.touch_latency(&probe_object, Duration::from_secs(10)).is_some(),
+        "deletion did not free the runners"
+    );
 }
 
 /// Finding 3: after a crash (kill -9) the scripts that were faulting start
@@ -226,7 +247,10 @@ fn sandbox_runtime_faulting_scripts_do_not_bring_the_outage_back_after_a_crash()
     for s in &sleepers {
         assert!(ada.wait_log(s, "fault timeout", Duration::from_secs(20)), "never faulted: {}", ada.log(s));
     }
-    let status = std::process::Command::new("kill").args(["-KILL", &host.pid().to_string()]).status().expect("kill");
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &host.pid().to_string()])
+        .status()
+        .expect("kill");
     assert!(status.success());
     let ids = host.ids.clone();
     let (_, dir) = host.stop();
@@ -240,7 +264,10 @@ fn sandbox_runtime_faulting_scripts_do_not_bring_the_outage_back_after_a_crash()
         );
     }
     for _ in 0..3 {
-        assert!(ada.touch_latency(&probe_object, Duration::from_secs(10)).is_some(), "the outage came back after restart");
+        assert!(
+            ada.touch_latency(&probe_object, Duration::from_secs(10)).is_some(),
+            "the outage came back after restart"
+        );
     }
 }
 
@@ -257,7 +284,11 @@ fn sandbox_runtime_sigterm_finishes_whatever_guests_do() {
         busy.push(ada.chaos(&["objects:read"], command).1);
     }
     // Both runners busy: two of them are mid-event.
-    assert!(eventually(Duration::from_secs(20), || busy.iter().filter(|s| ada.log(s).contains("chaos:")).count() >= 2));
+    assert!(eventually(Duration::from_secs(20), || busy
+        .iter()
+        .filter(|s| ada.log(s).contains("chaos:"))
+        .count()
+        >= 2));
     std::thread::sleep(Duration::from_millis(300));
     let moved = ada.make_object();
     ok(ada.rc("SetObjectPositionRequest", json!({ "ObjectID": moved, "Position": [40.0, 50.0, 60.0] })));
@@ -302,7 +333,11 @@ fn sandbox_runtime_script_caused_loops_end_in_a_throttle() {
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!((handled(&ping), handled(&pong)), (a, b), "the ping-pong goes on");
     assert!(a + b < 2_000, "{a} + {b} events before the throttle");
-    assert!(ada.wait_log(&toucher, "touch-self: stopped after", Duration::from_secs(30)), "{}", ada.log(&toucher));
+    assert!(
+        ada.wait_log(&toucher, "touch-self: stopped after", Duration::from_secs(30)),
+        "{}",
+        ada.log(&toucher)
+    );
     assert!(ada.log(&toucher).contains("RateLimited"), "{}", ada.log(&toucher));
     let faulted = eventually(Duration::from_secs(30), || ada.status(&assets)["FaultReason"] == "host-call-limit");
     assert!(faulted, "asset flood: {} / {}", ada.status(&assets), ada.log(&assets));
@@ -379,10 +414,12 @@ fn sandbox_runtime_hostile_matrix_keeps_the_probe_responsive() {
             let mut resets = 0u32;
             while !stop.load(Ordering::Relaxed) {
                 for s in &hostile {
-                    let envelope = |kind: &str| json!({
-                        "$type": format!("Scripting.Messages.{kind}"), "_domain": "Scripting",
-                        "_scene": REGION, "_capability": cap, "ScriptID": s,
-                    });
+                    let envelope = |kind: &str| {
+                        json!({
+                            "$type": format!("Scripting.Messages.{kind}"), "_domain": "Scripting",
+                            "_scene": REGION, "_capability": cap, "ScriptID": s,
+                        })
+                    };
                     if post(envelope("GetScriptStatusRequest")).is_some_and(|st| st["State"] == "faulted") {
                         post(envelope("ResetScriptRequest"));
                         resets += 1;
@@ -412,7 +449,10 @@ fn sandbox_runtime_hostile_matrix_keeps_the_probe_responsive() {
     requests.sort();
     let (t50, t99) = (percentile(&touches, 0.5), percentile(&touches, 0.99));
     let (r50, r99) = (percentile(&requests, 0.5), percentile(&requests, 0.99));
-    eprintln!("matrix: {} hostile scripts, {resets} resets; touch p50 {t50:?} p99 {t99:?}; request p50 {r50:?} p99 {r99:?}", hostile.len());
+    eprintln!(
+        "matrix: {} hostile scripts, {resets} resets; touch p50 {t50:?} p99 {t99:?}; request p50 {r50:?} p99 {r99:?}",
+        hostile.len()
+    );
     assert!(t99 < Duration::from_secs(1), "probe touch latency p99 {t99:?} (p50 {t50:?})");
     assert!(r99 < Duration::from_secs(1), "client request latency p99 {r99:?} (p50 {r50:?})");
     assert_eq!(ok(ada.status(&probe))["State"], "running");

@@ -32,7 +32,10 @@ pub(crate) fn guest(name: &str) -> Vec<u8> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guest-examples");
     let path: PathBuf = root.join("out").join(format!("{name}.wasm"));
     if !path.exists() {
-        let status = std::process::Command::new(root.join("build.sh")).arg(name).status().expect("run build.sh");
+        let status = std::process::Command::new(root.join("build.sh"))
+            .arg(name)
+            .status()
+            .expect("run build.sh");
         assert!(status.success(), "build.sh {name}");
     }
     std::fs::read(&path).expect("guest component")
@@ -87,22 +90,37 @@ pub(crate) fn ok(reply: Value) -> Value {
 
 /// Rez a box at the region centre; returns its id.
 pub(crate) fn make_object(host: &Host, cap: &str) -> String {
-    let asset = ok(rc(host, cap, "AddAssetRequest", json!({ "Asset": {
-        "AssetID": "00000000-0000-0000-0000-000000000000",
-        "SerializedAsset": base64(&box_asset()),
-        "Name": "box", "Description": "", "ContentType": "application/vnd.ll.primitive", "CreatorID": "",
-    }})));
-    let created = ok(rc(host, cap, "CreateObjectRequest", json!({
-        "AssetID": asset["AssetID"], "Position": [128.0, 128.0, 20.0], "Name": "scripted box",
-    })));
+    let asset = ok(rc(
+        host,
+        cap,
+        "AddAssetRequest",
+        json!({ "Asset": {
+            "AssetID": "00000000-0000-0000-0000-000000000000",
+            "SerializedAsset": base64(&box_asset()),
+            "Name": "box", "Description": "", "ContentType": "application/vnd.ll.primitive", "CreatorID": "",
+        }}),
+    ));
+    let created = ok(rc(
+        host,
+        cap,
+        "CreateObjectRequest",
+        json!({
+            "AssetID": asset["AssetID"], "Position": [128.0, 128.0, 20.0], "Name": "scripted box",
+        }),
+    ));
     created["ObjectID"].as_str().expect("ObjectID").to_owned()
 }
 
 pub(crate) fn upload(host: &Host, cap: &str, object: &str, component: &[u8], grants: &[&str], start_parameter: &str) -> Value {
-    sc(host, cap, "UploadScriptRequest", json!({
-        "ObjectID": object, "Name": "test", "Component": base64(component),
-        "Grants": grants, "StartParameter": start_parameter,
-    }))
+    sc(
+        host,
+        cap,
+        "UploadScriptRequest",
+        json!({
+            "ObjectID": object, "Name": "test", "Component": base64(component),
+            "Grants": grants, "StartParameter": start_parameter,
+        }),
+    )
 }
 
 pub(crate) fn upload_ok(host: &Host, cap: &str, object: &str, name: &str, grants: &[&str], start_parameter: &str) -> String {
@@ -138,7 +156,12 @@ fn wait_fault(host: &Host, cap: &str, script: &str, reason: &str) {
 
 pub(crate) fn position(host: &Host, cap: &str, object: &str) -> Vec<f64> {
     let reply = ok(rc(host, cap, "GetObjectPositionRequest", json!({ "ObjectID": object })));
-    reply["Position"].as_array().expect("Position").iter().map(|v| v.as_f64().unwrap_or(f64::NAN)).collect()
+    reply["Position"]
+        .as_array()
+        .expect("Position")
+        .iter()
+        .map(|v| v.as_f64().unwrap_or(f64::NAN))
+        .collect()
 }
 
 fn touch(host: &Host, cap: &str, object: &str) {
@@ -156,7 +179,11 @@ fn scripting_touch_lifts_the_object() {
     let script = upload_ok(&host, &cap, &object, "touch-lift", &["objects:read", "objects:write"], "");
     assert!(wait_log(&host, &cap, &script, "touch-lift ready"), "{}", log_text(&host, &cap, &script));
     touch(&host, &cap, &object);
-    assert!(wait_log(&host, &cap, &script, "now at <128.00, 128.00, 21.00>"), "{}", log_text(&host, &cap, &script));
+    assert!(
+        wait_log(&host, &cap, &script, "now at <128.00, 128.00, 21.00>"),
+        "{}",
+        log_text(&host, &cap, &script)
+    );
     assert_eq!(position(&host, &cap, &object), vec![128.0, 128.0, 21.0]);
     let s = ok(status(&host, &cap, &script));
     assert_eq!(s["State"], "running");
@@ -172,10 +199,19 @@ fn scripting_chat_echo_answers_without_echo_loops() {
     for s in [&a, &b] {
         assert!(wait_log(&host, &cap, s, "listening on channel 7"), "{}", log_text(&host, &cap, s));
     }
-    ok(rc(&host, &cap, "ChatRequest", json!({ "Channel": 7, "Message": "hi", "Position": [128.0, 128.0, 20.0] })));
+    ok(rc(
+        &host,
+        &cap,
+        "ChatRequest",
+        json!({ "Channel": 7, "Message": "hi", "Position": [128.0, 128.0, 20.0] }),
+    ));
     // Each hears "hi" and the other's "echo: hi", never its own line: on-start + 2.
     for s in [&a, &b] {
-        assert!(eventually(Duration::from_secs(10), || status(&host, &cap, s)["EventsHandled"] == 3), "{}", status(&host, &cap, s));
+        assert!(
+            eventually(Duration::from_secs(10), || status(&host, &cap, s)["EventsHandled"] == 3),
+            "{}",
+            status(&host, &cap, s)
+        );
     }
     std::thread::sleep(Duration::from_millis(300));
     for s in [&a, &b] {
@@ -297,7 +333,11 @@ fn scripting_chaos_faults_and_throttles_while_a_probe_works() {
     for (n, (script, (_, reason))) in scripts.iter().zip(faults).enumerate() {
         wait_fault(&host, &cap, script, reason);
         ok(rc(&host, &cap, "MessageObjectRequest", json!({ "ObjectID": probe_object, "Message": "bump" })));
-        assert!(wait_log(&host, &cap, &probe, &format!("count = {}", n + 1)), "probe stalled: {}", log_text(&host, &cap, &probe));
+        assert!(
+            wait_log(&host, &cap, &probe, &format!("count = {}", n + 1)),
+            "probe stalled: {}",
+            log_text(&host, &cap, &probe)
+        );
     }
     let polite = upload_ok(&host, &cap, &make_object(&host, &cap), "chaos", &["chat"], "flood-chat-polite");
     assert!(wait_log(&host, &cap, &polite, "then Error::RateLimited"), "{}", log_text(&host, &cap, &polite));
@@ -345,7 +385,13 @@ fn scripting_bson_upload_and_lifecycle() {
     doc.insert("_scene", REGION);
     doc.insert("_capability", cap.clone());
     doc.insert("ObjectID", object.clone());
-    doc.insert("Component", bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: guest("chaos") });
+    doc.insert(
+        "Component",
+        bson::Binary {
+            subtype: bson::spec::BinarySubtype::Generic,
+            bytes: guest("chaos"),
+        },
+    );
     doc.insert("Grants", vec!["chat"]);
     doc.insert("Start", false);
     let reply = host.call_bson(&doc);
@@ -381,7 +427,11 @@ fn scripting_cli_upload_list_logs_stop_and_remove() {
             .args(["--url", &url, "--user", "Ada Lovelace", "--password", PASSWORD])
             .output()
             .expect("run dispatcher script");
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     let wasm_arg = wasm.to_string_lossy().into_owned();
     let (ok_upload, out, err) = run(&["upload", &wasm_arg, "--object", &object, "--grant", "objects:read", "--grant", "objects:write"]);
@@ -418,7 +468,12 @@ fn rc_57_chat_reaches_listeners_within_20_m_only() {
     let cap = host.capability(&DOMAINS);
     let place = |x: f64| {
         let object = make_object(&host, &cap);
-        ok(rc(&host, &cap, "SetObjectPositionRequest", json!({"ObjectID": object, "Position": [x, 100.0, 20.0]})));
+        ok(rc(
+            &host,
+            &cap,
+            "SetObjectPositionRequest",
+            json!({"ObjectID": object, "Position": [x, 100.0, 20.0]}),
+        ));
         object
     };
     let near_object = place(110.0);
@@ -426,11 +481,20 @@ fn rc_57_chat_reaches_listeners_within_20_m_only() {
     let near = upload_ok(&host, &cap, &near_object, "chat-echo", &["chat"], "5");
     let far = upload_ok(&host, &cap, &far_object, "chat-echo", &["chat"], "5");
     for script in [&near, &far] {
-        assert!(wait_log(&host, &cap, script, "chat-echo listening on channel 5"), "{}", log_text(&host, &cap, script));
+        assert!(
+            wait_log(&host, &cap, script, "chat-echo listening on channel 5"),
+            "{}",
+            log_text(&host, &cap, script)
+        );
     }
     let handled = |script: &str| ok(status(&host, &cap, script))["EventsHandled"].as_i64().expect("EventsHandled");
     let (near_before, far_before) = (handled(&near), handled(&far));
-    ok(rc(&host, &cap, "ChatRequest", json!({"Message": "ping", "Channel": 5, "Position": [100.0, 100.0, 20.0]})));
+    ok(rc(
+        &host,
+        &cap,
+        "ChatRequest",
+        json!({"Message": "ping", "Channel": 5, "Position": [100.0, 100.0, 20.0]}),
+    ));
     assert!(
         eventually(Duration::from_secs(10), || handled(&near) > near_before),
         "the listener 10 m away did not hear the chat"

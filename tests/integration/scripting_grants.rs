@@ -16,7 +16,10 @@ fn associated_grants() -> BTreeMap<String, BTreeSet<String>> {
     for (type_name, grant) in host.dispatcher().registry().grants() {
         table.entry(grant.to_owned()).or_default().insert(type_name);
     }
-    assert!(table.values().map(BTreeSet::len).sum::<usize>() > 50, "the registry lists every domain's types: {table:?}");
+    assert!(
+        table.values().map(BTreeSet::len).sum::<usize>() > 50,
+        "the registry lists every domain's types: {table:?}"
+    );
     table
 }
 
@@ -41,7 +44,10 @@ fn documented_grants(text: &str) -> Result<BTreeMap<String, BTreeSet<String>>, S
         let [grant] = &backticked(grant)[..] else {
             return Err(format!("a row of the grant table names not one grant: {line}"));
         };
-        if table.insert(grant.clone(), backticked(types).into_iter().collect::<BTreeSet<_>>()).is_some() {
+        if table
+            .insert(grant.clone(), backticked(types).into_iter().collect::<BTreeSet<_>>())
+            .is_some()
+        {
             return Err(format!("grant `{grant}` has two rows"));
         }
     }
@@ -84,13 +90,19 @@ fn scripting_grant_table_in_the_docs_is_the_associated_grants() {
     let registry = associated_grants();
     let docs = documented_grants(&text).unwrap_or_else(|e| panic!("{e}"));
     let rows = differing_rows(&docs, &registry);
-    assert!(rows.is_empty(), "docs/scripting.md's grant table differs:\n{}\n\nthe table from the associated grants:\n{}", rows.join("\n"), markdown(&registry));
+    assert!(
+        rows.is_empty(),
+        "docs/scripting.md's grant table differs:\n{}\n\nthe table from the associated grants:\n{}",
+        rows.join("\n"),
+        markdown(&registry)
+    );
 }
 
 /// The comparison names the rows that differ, and only those.
 #[test]
 fn scripting_grant_table_comparison_names_the_differing_rows() {
-    let text = "x\n| grant | message types |\n| --- | --- |\n| `chat` | `A.ChatRequest` |\n| `objects:read` | `A.X`, `A.Y` (note) |\n\nafter\n";
+    let text =
+        "x\n| grant | message types |\n| --- | --- |\n| `chat` | `A.ChatRequest` |\n| `objects:read` | `A.X`, `A.Y` (note) |\n\nafter\n";
     let docs = documented_grants(text).expect("parses");
     let mut registry = docs.clone();
     assert!(differing_rows(&docs, &registry).is_empty());
@@ -120,5 +132,10 @@ fn scripting_every_grantable_request_type_has_a_scope_rule() {
         .map(|(t, g)| ((*t).to_owned(), (*g).to_owned()))
         .collect();
     assert_eq!(scoped, sendable, "scope table (left) and the request types with a grantable grant (right)");
-    assert!(registry.get(dispatcher_scripting::grants::DISPATCHER_GRANT).is_some_and(|t| t.len() >= 6), "{registry:?}");
+    assert!(
+        registry
+            .get(dispatcher_scripting::grants::DISPATCHER_GRANT)
+            .is_some_and(|t| t.len() >= 6),
+        "{registry:?}"
+    );
 }

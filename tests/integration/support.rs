@@ -43,9 +43,7 @@ pub struct Exchange {
 
 impl Exchange {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("reply is not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body))
-        })
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("reply is not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -60,11 +58,7 @@ pub fn cli(dir: &std::path::Path, args: &[&str]) -> String {
         .args(args)
         .output()
         .expect("run dispatcher");
-    assert!(
-        out.status.success(),
-        "dispatcher {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "dispatcher {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
@@ -80,14 +74,25 @@ pub fn seed(dir: &std::path::Path) -> std::collections::HashMap<String, String> 
         let id = cli(
             dir,
             // Inventories are left to each test (REST-27 needs an account without one).
-            &["user", "create", "--first", first, "--last", last, "--password", PASSWORD, "--email", email, "--level", level, "--no-inventory"],
+            &[
+                "user",
+                "create",
+                "--first",
+                first,
+                "--last",
+                last,
+                "--password",
+                PASSWORD,
+                "--email",
+                email,
+                "--level",
+                level,
+                "--no-inventory",
+            ],
         );
         ids.insert(first.to_owned(), id);
     }
-    cli(
-        dir,
-        &["region", "create", "--name", REGION, "--owner", "Ada Lovelace", "--manager", "Bob Manager"],
-    );
+    cli(dir, &["region", "create", "--name", REGION, "--owner", "Ada Lovelace", "--manager", "Bob Manager"]);
     ids
 }
 
@@ -111,12 +116,7 @@ impl Host {
 
     /// Start `serve` on an existing data dir with extra environment variables
     /// (e.g. `TOKIO_WORKER_THREADS`, which pins the runtime's worker threads).
-    pub fn launch_env(
-        dir: tempfile::TempDir,
-        ids: std::collections::HashMap<String, String>,
-        ini: &str,
-        env: &[(&str, &str)],
-    ) -> Host {
+    pub fn launch_env(dir: tempfile::TempDir, ids: std::collections::HashMap<String, String>, ini: &str, env: &[(&str, &str)]) -> Host {
         let config = dir.path().join("dispatcher.ini");
         std::fs::write(&config, ini).expect("write config");
         let mut child = Command::new(BIN)
@@ -141,14 +141,9 @@ impl Host {
                 }
             }
         });
-        let ready = lines
-            .recv_timeout(Duration::from_secs(20))
-            .expect("readiness line within 20 s");
+        let ready = lines.recv_timeout(Duration::from_secs(20)).expect("readiness line within 20 s");
         let (http, udp) = parse_ready(&ready);
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
         Host {
             stdin: child.stdin.take(),
             child,
@@ -372,10 +367,7 @@ impl Host {
             return Err(std::fs::read_to_string(&stderr_path).unwrap_or_default());
         };
         let (http, udp) = parse_ready(&ready);
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
         Ok(Host {
             stdin: child.stdin.take(),
             child,
@@ -464,10 +456,7 @@ impl InProcessHost {
         let running = runtime
             .block_on(dispatcher_server::serve::start(&config, store))
             .expect("start host");
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
         InProcessHost {
             http: running.http_addr,
             udp: running.udp_addr,

@@ -42,9 +42,7 @@ wit_bindgen::generate!({
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use exports::opensim::dispatcher::handlers::{
-    ChatEvent, Guest, MessageEvent, TouchEvent, UpdatedEvent,
-};
+use exports::opensim::dispatcher::handlers::{ChatEvent, Guest, MessageEvent, TouchEvent, UpdatedEvent};
 use opensim::dispatcher::log::{log, Level};
 use opensim::dispatcher::self_ as script;
 use opensim::dispatcher::{assets, chat, messages, objects, storage, timers};
@@ -111,10 +109,7 @@ fn flood_chat_polite() {
     let mut n: u64 = 0;
     loop {
         if let Err(e) = chat::say(0, &format!("chaos flood {n}")) {
-            log(
-                Level::Info,
-                &format!("flood-chat-polite: {n} lines, then {e:?}"),
-            );
+            log(Level::Info, &format!("flood-chat-polite: {n} lines, then {e:?}"));
             return;
         }
         n += 1;
@@ -211,10 +206,7 @@ fn time_calls(n: u64) {
 
 fn run(command: &str) {
     let command = command.trim();
-    log(
-        Level::Info,
-        &format!("chaos: {}", if command.is_empty() { "ok" } else { command }),
-    );
+    log(Level::Info, &format!("chaos: {}", if command.is_empty() { "ok" } else { command }));
     match command {
         "" | "ok" => {}
         "spin" => spin(),
@@ -232,10 +224,7 @@ fn run(command: &str) {
         "timer-1ms" | "timer-off" => {
             let wanted = if command == "timer-off" { 0 } else { 1 };
             match timers::set_timer(wanted) {
-                Ok(ms) => log(
-                    Level::Info,
-                    &format!("timer asked {wanted} ms, got {ms} ms"),
-                ),
+                Ok(ms) => log(Level::Info, &format!("timer asked {wanted} ms, got {ms} ms")),
                 Err(e) => log(Level::Error, &format!("set-timer: {e:?}")),
             }
         }

@@ -10,9 +10,7 @@ wit_bindgen::generate!({
 
 use std::sync::atomic::{AtomicI32, Ordering};
 
-use exports::opensim::dispatcher::handlers::{
-    ChatEvent, Guest, MessageEvent, TouchEvent, UpdatedEvent,
-};
+use exports::opensim::dispatcher::handlers::{ChatEvent, Guest, MessageEvent, TouchEvent, UpdatedEvent};
 use opensim::dispatcher::chat;
 use opensim::dispatcher::log::{log, Level};
 use opensim::dispatcher::self_ as script;
@@ -32,10 +30,7 @@ impl Guest for ChatEcho {
         let channel = guest_util::word(&start_parameter, 0, DEFAULT_CHANNEL);
         CHANNEL.store(channel, Ordering::Relaxed);
         match chat::listen(channel) {
-            Ok(()) => log(
-                Level::Info,
-                &format!("chat-echo listening on channel {channel}"),
-            ),
+            Ok(()) => log(Level::Info, &format!("chat-echo listening on channel {channel}")),
             Err(e) => log(Level::Error, &format!("cannot listen on {channel}: {e:?}")),
         }
     }

@@ -12,9 +12,7 @@ wit_bindgen::generate!({
     path: "../../wit",
 });
 
-use exports::opensim::dispatcher::handlers::{
-    ChatEvent, Guest, MessageEvent, TouchEvent, UpdatedEvent,
-};
+use exports::opensim::dispatcher::handlers::{ChatEvent, Guest, MessageEvent, TouchEvent, UpdatedEvent};
 use opensim::dispatcher::chat;
 use opensim::dispatcher::log::{log, Level};
 use opensim::dispatcher::storage;

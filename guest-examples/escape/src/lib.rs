@@ -89,7 +89,13 @@ fn own_component() -> Result<Vec<u8>, String> {
 fn reupload(args: &str) {
     let mut words = args.split_whitespace();
     let name = words.next().unwrap_or("child");
-    let grants: Vec<String> = words.next().unwrap_or("").split(',').filter(|g| !g.is_empty()).map(quoted).collect();
+    let grants: Vec<String> = words
+        .next()
+        .unwrap_or("")
+        .split(',')
+        .filter(|g| !g.is_empty())
+        .map(quoted)
+        .collect();
     let component = match own_component() {
         Ok(c) => c,
         Err(e) => return log(Level::Info, &format!("reupload err: {e}")),

@@ -18,8 +18,7 @@ pub const PLYWOOD_TEXTURE: &str = "89556747-24cb-43ed-920b-47caed15465f";
 /// default texture, white opaque colour, repeats 1.0, everything else zero, no
 /// per-face overrides. Precomputed because a guest has no reason to carry a
 /// base64 encoder for one constant.
-const TEXTURE_ENTRY_B64: &str =
-    "iVVnRyTLQ+2SC0fK7RVGXwAAAAAAAAAAgD8AAACAPwAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==";
+const TEXTURE_ENTRY_B64: &str = "iVVnRyTLQ+2SC0fK7RVGXwAAAAAAAAAAgD8AAACAPwAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==";
 
 /// An object asset (remote-control §5.2, "original XML format") holding one box
 /// prim of the given size, ready for `assets.add` with content type
@@ -73,17 +72,11 @@ fn push_text(xml: &mut String, tag: &str, text: &str) {
 }
 
 fn push_vec(xml: &mut String, tag: &str, v: &[f32; 3]) {
-    xml.push_str(&format!(
-        "<{tag}><X>{}</X><Y>{}</Y><Z>{}</Z></{tag}>",
-        v[0], v[1], v[2]
-    ));
+    xml.push_str(&format!("<{tag}><X>{}</X><Y>{}</Y><Z>{}</Z></{tag}>", v[0], v[1], v[2]));
 }
 
 fn push_quat(xml: &mut String, tag: &str, q: &[f32; 4]) {
-    xml.push_str(&format!(
-        "<{tag}><X>{}</X><Y>{}</Y><Z>{}</Z><W>{}</W></{tag}>",
-        q[0], q[1], q[2], q[3]
-    ));
+    xml.push_str(&format!("<{tag}><X>{}</X><Y>{}</Y><Z>{}</Z><W>{}</W></{tag}>", q[0], q[1], q[2], q[3]));
 }
 
 /// Names come from start parameters, i.e. from users: escape them so a name
@@ -114,10 +107,7 @@ pub fn yaw_quaternion(yaw: f32) -> [f32; 4] {
 /// whitespace-separated words, where a missing or unparsable word means
 /// "use the default" rather than a failed start.
 pub fn word<T: std::str::FromStr>(text: &str, index: usize, default: T) -> T {
-    text.split_whitespace()
-        .nth(index)
-        .and_then(|w| w.parse().ok())
-        .unwrap_or(default)
+    text.split_whitespace().nth(index).and_then(|w| w.parse().ok()).unwrap_or(default)
 }
 
 /// Decimal text of a counter stored as bytes; `0` for anything unreadable, so a

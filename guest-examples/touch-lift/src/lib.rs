@@ -7,9 +7,7 @@ wit_bindgen::generate!({
     path: "../../wit",
 });
 
-use exports::opensim::dispatcher::handlers::{
-    ChatEvent, Guest, MessageEvent, TouchEvent, UpdatedEvent,
-};
+use exports::opensim::dispatcher::handlers::{ChatEvent, Guest, MessageEvent, TouchEvent, UpdatedEvent};
 use opensim::dispatcher::log::{log, Level};
 use opensim::dispatcher::objects;
 use opensim::dispatcher::self_ as script;
@@ -36,10 +34,7 @@ impl Guest for TouchLift {
         match result {
             Ok(pos) => log(
                 Level::Info,
-                &format!(
-                    "touched by {}: now at <{:.2}, {:.2}, {:.2}>",
-                    event.avatar_id, pos.x, pos.y, pos.z
-                ),
+                &format!("touched by {}: now at <{:.2}, {:.2}, {:.2}>", event.avatar_id, pos.x, pos.y, pos.z),
             ),
             // A missing grant is reported, not trapped on, so the owner can see
             // in the script log what to grant.

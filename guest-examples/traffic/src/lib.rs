@@ -22,14 +22,10 @@ wit_bindgen::generate!({
 use std::cell::RefCell;
 use std::f32::consts::{PI, TAU};
 
-use exports::opensim::dispatcher::handlers::{
-    ChatEvent, Guest, MessageEvent, TouchEvent, UpdatedEvent,
-};
+use exports::opensim::dispatcher::handlers::{ChatEvent, Guest, MessageEvent, TouchEvent, UpdatedEvent};
 use opensim::dispatcher::log::{log, Level};
 use opensim::dispatcher::self_ as script;
-use opensim::dispatcher::types::{
-    AssetData, Error, ObjectDynamics, ObjectSpec, Quaternion, Vector3,
-};
+use opensim::dispatcher::types::{AssetData, Error, ObjectDynamics, ObjectSpec, Quaternion, Vector3};
 use opensim::dispatcher::{assets, objects, region, timers};
 
 const DEFAULT_CARS: usize = 16;
@@ -119,11 +115,7 @@ fn start(start_parameter: &str) -> Result<(), Error> {
     let wanted = guest_util::word(start_parameter, 0, DEFAULT_CARS).clamp(1, MAX_CARS);
     let tick_ms = guest_util::word(start_parameter, 1, DEFAULT_TICK_MS);
     let speed = guest_util::word(start_parameter, 2, DEFAULT_SPEED);
-    let speed = if speed.is_finite() && speed > 0.0 {
-        speed
-    } else {
-        DEFAULT_SPEED
-    };
+    let speed = if speed.is_finite() && speed > 0.0 { speed } else { DEFAULT_SPEED };
 
     let me = script::object_id();
     let mut centre = objects::get_position(&me)?;
@@ -157,11 +149,7 @@ fn start(start_parameter: &str) -> Result<(), Error> {
                     z: 0.0,
                     w: 1.0,
                 },
-                velocity: Vector3 {
-                    x: 0.0,
-                    y: 0.0,
-                    z: 0.0,
-                },
+                velocity: Vector3 { x: 0.0, y: 0.0, z: 0.0 },
                 object_id: None,
             })?;
             cars.push(id);
@@ -179,10 +167,7 @@ fn start(start_parameter: &str) -> Result<(), Error> {
         })
     });
     let interval = timers::set_timer(tick_ms)?;
-    log(
-        Level::Info,
-        &format!("traffic: {count} cars on lanes of {inner_radius:.1} m, every {interval} ms"),
-    );
+    log(Level::Info, &format!("traffic: {count} cars on lanes of {inner_radius:.1} m, every {interval} ms"));
     Ok(())
 }
 
@@ -195,25 +180,15 @@ fn tick() -> Result<(), Error> {
         };
         fleet.ticks += 1;
         let n = fleet.cars.len();
-        (
-            (0..n).map(|i| dynamics(fleet, i, n, t)).collect::<Vec<_>>(),
-            fleet.ticks,
-        )
+        ((0..n).map(|i| dynamics(fleet, i, n, t)).collect::<Vec<_>>(), fleet.ticks)
     });
     if updates.is_empty() {
         return Ok(());
     }
     let warnings = objects::bulk_dynamics(&updates)?;
     if ticks % LOG_EVERY == 1 || !warnings.is_empty() {
-        let note = if warnings.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", warnings.trim_end())
-        };
-        log(
-            Level::Info,
-            &format!("tick {ticks}: moved {} cars{note}", updates.len()),
-        );
+        let note = if warnings.is_empty() { String::new() } else { format!(" ({})", warnings.trim_end()) };
+        log(Level::Info, &format!("tick {ticks}: moved {} cars{note}", updates.len()));
     }
     Ok(())
 }
@@ -243,8 +218,7 @@ impl Guest for Traffic {
                 timers::set_timer(ms).map(|_| ())
             }
             "clear" => timers::set_timer(0).and_then(|_| {
-                let cars =
-                    FLEET.with(|f| f.borrow_mut().take().map(|f| f.cars).unwrap_or_default());
+                let cars = FLEET.with(|f| f.borrow_mut().take().map(|f| f.cars).unwrap_or_default());
                 objects::delete_bulk(&cars).map(|_| ())
             }),
             _ => Ok(()),

@@ -96,21 +96,39 @@ fn measure(label: &str, n: u64, mut f: impl FnMut()) {
 fn main() {
     let dispatcher = Dispatcher::new(DispatcherConfig::default(), Arc::new(NoDirectory), Arc::new(NullSink), DecodeLimits::default());
     let object = Uuid::new_v4();
-    let positions: Arc<RwLock<HashMap<Uuid, WireVec3>>> = Arc::new(RwLock::new(HashMap::from([(object, WireVec3::new(128.0, 128.0, 20.0))])));
+    let positions: Arc<RwLock<HashMap<Uuid, WireVec3>>> =
+        Arc::new(RwLock::new(HashMap::from([(object, WireVec3::new(128.0, 128.0, 20.0))])));
     // Registered per region, as the RemoteControl domain does it.
     for region in ["Other Region", REGION] {
         let positions = positions.clone();
-        dispatcher.registry().register(Some(region), "RemoteControl", move |_: &RequestContext, r: GetObjectPositionRequest| {
-            let position = *positions.read().get(&r.object_id.0).ok_or_else(|| HandlerError::NotFound("no such object".into()))?;
-            Ok(ObjectPositionResponse { object_id: r.object_id, position })
-        });
+        dispatcher
+            .registry()
+            .register(Some(region), "RemoteControl", move |_: &RequestContext, r: GetObjectPositionRequest| {
+                let position = *positions
+                    .read()
+                    .get(&r.object_id.0)
+                    .ok_or_else(|| HandlerError::NotFound("no such object".into()))?;
+                Ok(ObjectPositionResponse {
+                    object_id: r.object_id,
+                    position,
+                })
+            });
     }
     let caps = &dispatcher.services().capabilities;
     let user = Uuid::new_v4();
-    let granted = caps.create(user, "Bench Owner".into(), REGION.into(), vec!["RemoteControl".into()], Duration::ZERO).id;
-    let refused = caps.create(user, "Bench Owner".into(), REGION.into(), vec!["Scripting".into()], Duration::ZERO).id;
+    let granted = caps
+        .create(user, "Bench Owner".into(), REGION.into(), vec!["RemoteControl".into()], Duration::ZERO)
+        .id;
+    let refused = caps
+        .create(user, "Bench Owner".into(), REGION.into(), vec!["Scripting".into()], Duration::ZERO)
+        .id;
     let source = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    let caller = |capability| Caller { scene: REGION.into(), capability, source, transport: Transport::Script };
+    let caller = |capability| Caller {
+        scene: REGION.into(),
+        capability,
+        source,
+        transport: Transport::Script,
+    };
     let (granted_caller, refused_caller) = (caller(granted), caller(refused));
     let n = calls();
     println!("pipeline cost per GetObjectPositionRequest, {n} calls each");
@@ -121,11 +139,25 @@ fn main() {
         std::hint::black_box(Instant::now());
     });
     measure("typed entry, granted (Dispatcher::call)", n, || {
-        let reply = dispatcher.call(&granted_caller, GetObjectPositionRequest { object_id: WireUuid(object) }).expect("granted");
+        let reply = dispatcher
+            .call(
+                &granted_caller,
+                GetObjectPositionRequest {
+                    object_id: WireUuid(object),
+                },
+            )
+            .expect("granted");
         std::hint::black_box(reply);
     });
     measure("typed entry, refused (domain)", n, || {
-        let failure = dispatcher.call(&refused_caller, GetObjectPositionRequest { object_id: WireUuid(object) }).expect_err("refused");
+        let failure = dispatcher
+            .call(
+                &refused_caller,
+                GetObjectPositionRequest {
+                    object_id: WireUuid(object),
+                },
+            )
+            .expect_err("refused");
         std::hint::black_box(failure);
     });
     let body = |capability: Uuid| {
@@ -139,12 +171,16 @@ fn main() {
         return;
     }
     measure("byte entry, granted (handle, JSON in and out)", n, || {
-        let reply = dispatcher.handle(&granted_body, Encoding::Json, source, Transport::Script).expect("reply");
+        let reply = dispatcher
+            .handle(&granted_body, Encoding::Json, source, Transport::Script)
+            .expect("reply");
         assert!(reply.is_success());
         std::hint::black_box(reply.encode(Encoding::Json));
     });
     measure("byte entry, refused (domain)", n, || {
-        let reply = dispatcher.handle(&refused_body, Encoding::Json, source, Transport::Script).expect("reply");
+        let reply = dispatcher
+            .handle(&refused_body, Encoding::Json, source, Transport::Script)
+            .expect("reply");
         std::hint::black_box(reply.encode(Encoding::Json));
     });
     dispatcher.shutdown();

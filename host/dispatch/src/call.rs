@@ -135,11 +135,19 @@ mod tests {
     /// A capability of `domains` for SCENE.
     fn capability(d: &Dispatcher, domains: &[&str], lifespan: Duration) -> Uuid {
         let domains = domains.iter().map(|s| s.to_string()).collect();
-        d.services().capabilities.create(Uuid::from_u128(7), "Ada Lovelace".into(), SCENE.into(), domains, lifespan).id
+        d.services()
+            .capabilities
+            .create(Uuid::from_u128(7), "Ada Lovelace".into(), SCENE.into(), domains, lifespan)
+            .id
     }
 
     fn caller(capability: Uuid, scene: &str) -> Caller {
-        Caller { scene: scene.into(), capability, source: IpAddr::V4(Ipv4Addr::LOCALHOST), transport: Transport::Script }
+        Caller {
+            scene: scene.into(),
+            capability,
+            source: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            transport: Transport::Script,
+        }
     }
 
     /// The byte entry's `_Message` for the same request.
@@ -152,14 +160,17 @@ mod tests {
     }
 
     fn register_echo(d: &Dispatcher, scene: Option<&str>, tag: &'static str) {
-        d.registry().register(scene, "Test", move |ctx: &RequestContext, r: EchoRequest| match r.text.as_str() {
-            "panic" => panic!("boom"),
-            "missing" => Err(HandlerError::NotFound("no such thing".into())),
-            "refused" => Err(HandlerError::NotPermitted("not yours".into())),
-            "bad" => Err(HandlerError::Invalid("Fatal error; bad text".into())),
-            "many" => Err(HandlerError::Limited("too many".into())),
-            _ => Ok(EchoResponse { text: format!("{tag}:{}:{}", ctx.scene, r.text) }),
-        });
+        d.registry()
+            .register(scene, "Test", move |ctx: &RequestContext, r: EchoRequest| match r.text.as_str() {
+                "panic" => panic!("boom"),
+                "missing" => Err(HandlerError::NotFound("no such thing".into())),
+                "refused" => Err(HandlerError::NotPermitted("not yours".into())),
+                "bad" => Err(HandlerError::Invalid("Fatal error; bad text".into())),
+                "many" => Err(HandlerError::Limited("too many".into())),
+                _ => Ok(EchoResponse {
+                    text: format!("{tag}:{}:{}", ctx.scene, r.text),
+                }),
+            });
     }
 
     use crate::context::RequestContext;
@@ -171,7 +182,12 @@ mod tests {
         let cap = capability(&d, &["Test"], Duration::from_secs(60));
         let reply = d.call(&caller(cap, ""), EchoRequest { text: "hi".into() }).expect("reply");
         // An empty scene is the capability's own.
-        assert_eq!(reply, EchoResponse { text: format!("generic:{SCENE}:hi") });
+        assert_eq!(
+            reply,
+            EchoResponse {
+                text: format!("generic:{SCENE}:hi")
+            }
+        );
         let stats = d.services().stats.snapshot();
         assert_eq!(stats.iter().find(|(n, _)| n == "EchoRequest").map(|(_, s)| s.count), Some(1), "{stats:?}");
         d.call(&caller(cap, SCENE), EchoRequest { text: "again".into() }).expect("reply");
@@ -216,7 +232,10 @@ mod tests {
         assert_eq!(reply.text, format!("scene:{SCENE}:hi"));
         assert!(byte_message(&d, cap, SCENE, "hi").is_empty(), "the byte entry succeeds too");
         let failure = d.call(&caller(cap, SCENE), NobodyRequest {}).expect_err("unknown");
-        assert_eq!((failure.kind, failure.message.as_str()), (FailureKind::NotFound, "Unknown message type; Test.Messages.NobodyRequest"));
+        assert_eq!(
+            (failure.kind, failure.message.as_str()),
+            (FailureKind::NotFound, "Unknown message type; Test.Messages.NobodyRequest")
+        );
         d.shutdown();
     }
 
@@ -245,11 +264,25 @@ mod tests {
     fn pre_authentication_messages_need_no_capability() {
         let d = dispatcher();
         let reply = d
-            .call(&caller(Uuid::nil(), ""), dispatcher_messages::dispatcher::MessageFormatRequest { message_name: Some("Dispatcher.Messages.InfoRequest".into()) })
+            .call(
+                &caller(Uuid::nil(), ""),
+                dispatcher_messages::dispatcher::MessageFormatRequest {
+                    message_name: Some("Dispatcher.Messages.InfoRequest".into()),
+                },
+            )
             .expect("sample");
-        assert!(reply.sample_message.starts_with(r#"{"$type":"Dispatcher.Messages.InfoRequest""#), "{}", reply.sample_message);
+        assert!(
+            reply.sample_message.starts_with(r#"{"$type":"Dispatcher.Messages.InfoRequest""#),
+            "{}",
+            reply.sample_message
+        );
         let failure = d
-            .call(&caller(Uuid::nil(), ""), dispatcher_messages::dispatcher::MessageFormatRequest { message_name: Some("Nope".into()) })
+            .call(
+                &caller(Uuid::nil(), ""),
+                dispatcher_messages::dispatcher::MessageFormatRequest {
+                    message_name: Some("Nope".into()),
+                },
+            )
             .expect_err("unknown type");
         assert_eq!((failure.kind, failure.message.as_str()), (FailureKind::NotFound, "unknown type"));
         d.shutdown();
@@ -259,7 +292,8 @@ mod tests {
     fn registered_types_declare_grants_and_commits() {
         let d = dispatcher();
         register_echo(&d, None, "generic");
-        d.registry().register(None, "Test", |_: &RequestContext, _: NobodyRequest| Ok(Done::ok()));
+        d.registry()
+            .register(None, "Test", |_: &RequestContext, _: NobodyRequest| Ok(Done::ok()));
         assert_eq!(d.registry().grant("Test.Messages.EchoRequest"), Some("objects:read"));
         assert_eq!(d.registry().grant("Dispatcher.Messages.CreateCapabilityRequest"), Some("dispatcher"));
         assert_eq!(d.registry().grant("Test.Messages.Missing"), None);

@@ -33,7 +33,10 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(kind: FailureKind, message: impl Into<String>) -> Failure {
-        Failure { kind, message: message.into() }
+        Failure {
+            kind,
+            message: message.into(),
+        }
     }
 
     /// The Failure reply the byte path sends.
@@ -44,7 +47,10 @@ impl Failure {
 
 impl From<HandlerError> for Failure {
     fn from(e: HandlerError) -> Failure {
-        Failure { kind: e.kind(), message: e.to_string() }
+        Failure {
+            kind: e.kind(),
+            message: e.to_string(),
+        }
     }
 }
 

@@ -115,13 +115,19 @@ mod tests {
         let fast = bus.subscribe(10);
         let slow = bus.subscribe(1);
         for i in 0..3 {
-            bus.publish(SceneEvent::ObjectRemoved { region: "R".into(), object_id: Uuid::from_u128(i) });
+            bus.publish(SceneEvent::ObjectRemoved {
+                region: "R".into(),
+                object_id: Uuid::from_u128(i),
+            });
         }
         assert_eq!(fast.events.try_iter().count(), 3);
         assert_eq!(slow.events.try_iter().count(), 1);
         assert_eq!(slow.dropped(), 2);
         drop(fast);
-        bus.publish(SceneEvent::ObjectRemoved { region: "R".into(), object_id: Uuid::nil() });
+        bus.publish(SceneEvent::ObjectRemoved {
+            region: "R".into(),
+            object_id: Uuid::nil(),
+        });
         assert_eq!(bus.subscribers.lock().len(), 1);
     }
 }

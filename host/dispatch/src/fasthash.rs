@@ -69,7 +69,15 @@ mod tests {
 
     #[test]
     fn names_differing_anywhere_hash_apart_and_maps_work() {
-        let names = ["RemoteControl.Messages.GetObjectPositionRequest", "RemoteControl.Messages.GetObjectRotationRequest", "a", "b", "ab", "ba", ""];
+        let names = [
+            "RemoteControl.Messages.GetObjectPositionRequest",
+            "RemoteControl.Messages.GetObjectRotationRequest",
+            "a",
+            "b",
+            "ab",
+            "ba",
+            "",
+        ];
         let mut map: HashMap<&str, usize, FastBuild> = HashMap::default();
         for (i, n) in names.iter().enumerate() {
             map.insert(n, i);

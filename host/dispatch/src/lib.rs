@@ -45,11 +45,11 @@ pub use capabilities::{Capability, CapabilityStore, DISPATCHER_DOMAIN, MASTER_DO
 pub use config::DispatcherConfig;
 pub use context::{AuthUser, RequestContext};
 pub use directory::{Account, Directory, DirectoryError, SceneInfo};
+/// The one helper for input in log lines (re-exported for the domain crates).
+pub use dispatcher_guard::escape;
 pub use endpoints::{CallbackSink, EndpointRegistry};
 pub use error::{Failure, FailureKind, HandlerError};
 pub use events::{EventBus, SceneEvent, Subscription};
-/// The one helper for input in log lines (re-exported for the domain crates).
-pub use dispatcher_guard::escape;
 pub use pipeline::Dispatcher;
 pub use registry::Registry;
 pub use services::Services;

@@ -86,7 +86,11 @@ impl Dispatcher {
         });
         let registry = Arc::new(Registry::new());
         crate::domain::register(&registry);
-        Dispatcher { services, registry, limits }
+        Dispatcher {
+            services,
+            registry,
+            limits,
+        }
     }
 
     pub fn services(&self) -> &Arc<Services> {
@@ -196,7 +200,14 @@ impl Dispatcher {
     pub(crate) fn admit(&self, type_name: &str, capability: Uuid, domain: &str, scene: &str, now: Instant) -> Result<Admitted, Failure> {
         let registry = &self.registry;
         match registry.classify(type_name) {
-            Ok(Some(handler)) => return Ok(Admitted { handler, user: None, bound_scene: None, pre_auth: true }),
+            Ok(Some(handler)) => {
+                return Ok(Admitted {
+                    handler,
+                    user: None,
+                    bound_scene: None,
+                    pre_auth: true,
+                })
+            }
             Ok(None) => {}
             // Unregistered names fail before authorisation, as a decode error would.
             Err(()) => return Err(unknown_type(type_name)),
@@ -208,7 +219,11 @@ impl Dispatcher {
                 .services
                 .capabilities
                 .authorize_with(capability, domain, scene, now, |cap| {
-                    let user = AuthUser { id: cap.user_id, name: cap.user_name.clone(), capability: cap.id };
+                    let user = AuthUser {
+                        id: cap.user_id,
+                        name: cap.user_name.clone(),
+                        capability: cap.id,
+                    };
                     (user, scene.is_empty().then(|| cap.scene.clone()))
                 })
                 .map_err(|e| Failure::new(FailureKind::NotPermitted, e.to_string()))?;
@@ -216,8 +231,15 @@ impl Dispatcher {
             bound_scene = cap_scene;
         }
         let lookup_scene = bound_scene.as_deref().unwrap_or(scene);
-        let handler = registry.lookup(lookup_scene, domain, type_name).ok_or_else(|| unknown_type(type_name))?;
-        Ok(Admitted { handler, user, bound_scene, pre_auth: false })
+        let handler = registry
+            .lookup(lookup_scene, domain, type_name)
+            .ok_or_else(|| unknown_type(type_name))?;
+        Ok(Admitted {
+            handler,
+            user,
+            bound_scene,
+            pre_auth: false,
+        })
     }
 
     /// The handler's context: one per request, whatever the entry.
@@ -318,11 +340,11 @@ mod tests {
     use serde::{Deserialize, Serialize};
     use uuid::Uuid;
 
+    use super::Dispatcher;
+    use crate::config::DispatcherConfig;
     use crate::directory::{Account, Directory, DirectoryError, SceneInfo};
     use crate::endpoints::NullSink;
-    use super::Dispatcher;
     use crate::transport::Transport;
-    use crate::config::DispatcherConfig;
 
     #[derive(Debug, Default, Serialize, Deserialize)]
     #[serde(default)]
@@ -358,7 +380,9 @@ mod tests {
     fn answer(dispatcher: &Dispatcher, scene: &str) -> String {
         let body = format!(r#"{{"$type":"Test.Messages.PingRequest","_Domain":"Test","_Scene":"{scene}"}}"#);
         let source = IpAddr::V4(Ipv4Addr::LOCALHOST);
-        let transport = Transport::Http { path_domain: String::new() };
+        let transport = Transport::Http {
+            path_domain: String::new(),
+        };
         dispatcher
             .handle(body.as_bytes(), Encoding::Json, source, transport)
             .map(|r| r.message)

@@ -42,16 +42,14 @@ impl AsyncPool {
         for i in 0..workers {
             let (tx, rx) = sync_channel::<Job>(per_worker);
             let depth = depth.clone();
-            let handle = std::thread::Builder::new()
-                .name(format!("dispatch-async-{i}"))
-                .spawn(move || {
-                    while let Ok(job) = rx.recv() {
-                        depth.fetch_sub(1, Ordering::Relaxed);
-                        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
-                            tracing::error!("queued request handler panicked; continuing");
-                        }
+            let handle = std::thread::Builder::new().name(format!("dispatch-async-{i}")).spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    depth.fetch_sub(1, Ordering::Relaxed);
+                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
+                        tracing::error!("queued request handler panicked; continuing");
                     }
-                });
+                }
+            });
             match handle {
                 Ok(h) => {
                     senders.push(tx);
@@ -135,9 +133,12 @@ mod tests {
     fn full_queue_is_refused() {
         let pool = AsyncPool::new(1, 1);
         let (block_tx, block_rx) = channel::<()>();
-        pool.submit(&1, Box::new(move || {
-            let _ = block_rx.recv();
-        }))
+        pool.submit(
+            &1,
+            Box::new(move || {
+                let _ = block_rx.recv();
+            }),
+        )
         .expect("first");
         // The worker may or may not have taken the first job yet; fill until refused.
         let mut refused = false;

@@ -240,8 +240,13 @@ impl Registry {
 
     /// Every registered request type with its grant, sorted by name.
     pub fn grants(&self) -> Vec<(String, &'static str)> {
-        let mut all: Vec<(String, &'static str)> =
-            self.inner.read().request_types.iter().map(|(name, t)| ((*name).to_owned(), t.grant)).collect();
+        let mut all: Vec<(String, &'static str)> = self
+            .inner
+            .read()
+            .request_types
+            .iter()
+            .map(|(name, t)| ((*name).to_owned(), t.grant))
+            .collect();
         all.sort();
         all
     }

@@ -210,7 +210,11 @@ impl LoginThrottle {
                 }
             };
             let forget = Duration::from_secs(self.config.forget_after_s);
-            let record = state.records.entry(key).or_insert(Record { failures: 0, last_failure: now, blocked_until: None });
+            let record = state.records.entry(key).or_insert(Record {
+                failures: 0,
+                last_failure: now,
+                blocked_until: None,
+            });
             if record.blocked_until.is_none_or(|t| t <= now) && now.saturating_duration_since(record.last_failure) >= forget {
                 record.failures = 0;
             }
@@ -219,7 +223,11 @@ impl LoginThrottle {
             counts[i] = record.failures;
             if record.failures > free {
                 let doublings = (record.failures - free - 1).min(30);
-                let ms = self.config.backoff_base_ms.saturating_mul(1u64 << doublings).min(self.config.backoff_max_ms);
+                let ms = self
+                    .config
+                    .backoff_base_ms
+                    .saturating_mul(1u64 << doublings)
+                    .min(self.config.backoff_max_ms);
                 let until = now + Duration::from_millis(ms);
                 record.blocked_until = Some(record.blocked_until.map_or(until, |t| t.max(until)));
                 blocked_ms = blocked_ms.max(ms);
@@ -328,7 +336,10 @@ mod tests {
 
     #[test]
     fn under_attack_every_address_loses_its_free_failures() {
-        let t = LoginThrottle::new(LoginThrottleConfig { attack_failures_per_minute: 10, ..LoginThrottleConfig::default() });
+        let t = LoginThrottle::new(LoginThrottleConfig {
+            attack_failures_per_minute: 10,
+            ..LoginThrottleConfig::default()
+        });
         for i in 0..11u8 {
             t.record_failure("test", &format!("n{i}"), IpAddr::from([10, 1, 0, i]));
         }
@@ -366,7 +377,11 @@ mod tests {
 
     #[test]
     fn the_table_is_bounded() {
-        let t = LoginThrottle::new(LoginThrottleConfig { max_entries: 100, attack_failures_per_minute: u32::MAX, ..LoginThrottleConfig::default() });
+        let t = LoginThrottle::new(LoginThrottleConfig {
+            max_entries: 100,
+            attack_failures_per_minute: u32::MAX,
+            ..LoginThrottleConfig::default()
+        });
         for i in 0..1000u32 {
             t.record_failure("test", "x", IpAddr::from(i.to_be_bytes()));
         }

@@ -47,6 +47,9 @@ mod tests {
         assert_eq!(escape("a\nb\r\tc").to_string(), "a\\nb\\r\\tc");
         assert_eq!(escape("\u{1b}[31m\u{0}").to_string(), "\\u{1b}[31m\\u{0}");
         assert_eq!(escape("back\\slash").to_string(), "back\\\\slash");
-        assert!(!escape("x\u{85}y\u{2028}").to_string().chars().any(|c| c.is_control() || c == '\u{2028}'));
+        assert!(!escape("x\u{85}y\u{2028}")
+            .to_string()
+            .chars()
+            .any(|c| c.is_control() || c == '\u{2028}'));
     }
 }

@@ -13,7 +13,12 @@ pub struct TokenBucket {
 impl TokenBucket {
     /// A full bucket.
     pub fn new(rate_per_s: f64, burst: f64) -> Self {
-        TokenBucket { rate_per_s, burst, tokens: burst, last: Instant::now() }
+        TokenBucket {
+            rate_per_s,
+            burst,
+            tokens: burst,
+            last: Instant::now(),
+        }
     }
 
     fn refill(&mut self, now: Instant) {
@@ -43,7 +48,12 @@ mod tests {
     #[test]
     fn refills_at_its_rate_up_to_the_burst() {
         let t0 = Instant::now();
-        let mut b = TokenBucket { rate_per_s: 10.0, burst: 5.0, tokens: 5.0, last: t0 };
+        let mut b = TokenBucket {
+            rate_per_s: 10.0,
+            burst: 5.0,
+            tokens: 5.0,
+            last: t0,
+        };
         for _ in 0..5 {
             assert!(b.try_take(1.0, t0));
         }

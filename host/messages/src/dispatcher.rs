@@ -184,13 +184,29 @@ mod tests {
     // The sample table of dispatcher-core.md §6.2, verbatim.
     #[test]
     fn samples_match_the_spec() {
-        check::<InfoRequest>(r#"{"$type":"Dispatcher.Messages.InfoRequest","_Scene":"","_Domain":"","_Capability":"00000000-0000-0000-0000-000000000000","_AsyncRequest":false}"#);
-        check::<MessageFormatRequest>(r#"{"$type":"Dispatcher.Messages.MessageFormatRequest","MessageName":null,"_Scene":"","_Domain":"","_Capability":"00000000-0000-0000-0000-000000000000","_AsyncRequest":false}"#);
-        check::<CreateCapabilityRequest>(r#"{"$type":"Dispatcher.Messages.CreateCapabilityRequest","UserID":"00000000-0000-0000-0000-000000000000","HashedPasswd":"","LifeSpan":300,"FirstName":"","LastName":"","EmailAddress":"","DomainList":[],"_Scene":"","_Domain":"","_Capability":"00000000-0000-0000-0000-000000000000","_AsyncRequest":false}"#);
-        check::<RenewCapabilityRequest>(r#"{"$type":"Dispatcher.Messages.RenewCapabilityRequest","LifeSpan":300,"_Scene":"","_Domain":"","_Capability":"00000000-0000-0000-0000-000000000000","_AsyncRequest":false}"#);
-        check::<DestroyCapabilityRequest>(r#"{"$type":"Dispatcher.Messages.DestroyCapabilityRequest","_Scene":"","_Domain":"","_Capability":"00000000-0000-0000-0000-000000000000","_AsyncRequest":false}"#);
-        check::<CreateEndPointRequest>(r#"{"$type":"Dispatcher.Messages.CreateEndPointRequest","LifeSpan":0,"CallbackHost":"","CallbackPort":0,"_Scene":"","_Domain":"","_Capability":"00000000-0000-0000-0000-000000000000","_AsyncRequest":false}"#);
-        check::<RenewEndPointRequest>(r#"{"$type":"Dispatcher.Messages.RenewEndPointRequest","EndPointID":"00000000-0000-0000-0000-000000000000","LifeSpan":0,"_Scene":"","_Domain":"","_Capability":"00000000-0000-0000-0000-000000000000","_AsyncRequest":false}"#);
-        check::<CloseEndPointRequest>(r#"{"$type":"Dispatcher.Messages.CloseEndPointRequest","EndPointID":"00000000-0000-0000-0000-000000000000","_Scene":"","_Domain":"","_Capability":"00000000-0000-0000-0000-000000000000","_AsyncRequest":false}"#);
+        check::<InfoRequest>(
+            r#"{"$type":"Dispatcher.Messages.InfoRequest","_Scene":"","_Domain":"","_Capability":"00000000-0000-0000-0000-000000000000","_AsyncRequest":false}"#,
+        );
+        check::<MessageFormatRequest>(
+            r#"{"$type":"Dispatcher.Messages.MessageFormatRequest","MessageName":null,"_Scene":"","_Domain":"","_Capability":"00000000-0000-0000-0000-000000000000","_AsyncRequest":false}"#,
+        );
+        check::<CreateCapabilityRequest>(
+            r#"{"$type":"Dispatcher.Messages.CreateCapabilityRequest","UserID":"00000000-0000-0000-0000-000000000000","HashedPasswd":"","LifeSpan":300,"FirstName":"","LastName":"","EmailAddress":"","DomainList":[],"_Scene":"","_Domain":"","_Capability":"00000000-0000-0000-0000-000000000000","_AsyncRequest":false}"#,
+        );
+        check::<RenewCapabilityRequest>(
+            r#"{"$type":"Dispatcher.Messages.RenewCapabilityRequest","LifeSpan":300,"_Scene":"","_Domain":"","_Capability":"00000000-0000-0000-0000-000000000000","_AsyncRequest":false}"#,
+        );
+        check::<DestroyCapabilityRequest>(
+            r#"{"$type":"Dispatcher.Messages.DestroyCapabilityRequest","_Scene":"","_Domain":"","_Capability":"00000000-0000-0000-0000-000000000000","_AsyncRequest":false}"#,
+        );
+        check::<CreateEndPointRequest>(
+            r#"{"$type":"Dispatcher.Messages.CreateEndPointRequest","LifeSpan":0,"CallbackHost":"","CallbackPort":0,"_Scene":"","_Domain":"","_Capability":"00000000-0000-0000-0000-000000000000","_AsyncRequest":false}"#,
+        );
+        check::<RenewEndPointRequest>(
+            r#"{"$type":"Dispatcher.Messages.RenewEndPointRequest","EndPointID":"00000000-0000-0000-0000-000000000000","LifeSpan":0,"_Scene":"","_Domain":"","_Capability":"00000000-0000-0000-0000-000000000000","_AsyncRequest":false}"#,
+        );
+        check::<CloseEndPointRequest>(
+            r#"{"$type":"Dispatcher.Messages.CloseEndPointRequest","EndPointID":"00000000-0000-0000-0000-000000000000","_Scene":"","_Domain":"","_Capability":"00000000-0000-0000-0000-000000000000","_AsyncRequest":false}"#,
+        );
     }
 }

@@ -29,10 +29,7 @@ fn variant(base: &str, bits: usize) -> String {
 
 /// The request with `extra` members after the envelope.
 fn request(extra: Vec<(String, Value)>) -> Value {
-    let mut members = vec![
-        ("$type".to_string(), Value::from(TYPE)),
-        ("_domain".to_string(), Value::from("Dispatcher")),
-    ];
+    let mut members = vec![("$type".to_string(), Value::from(TYPE)), ("_domain".to_string(), Value::from("Dispatcher"))];
     members.extend(extra);
     Value::Object(members)
 }
@@ -56,11 +53,7 @@ fn spread_members(n: usize, key: impl Fn(usize) -> (String, Value)) -> Value {
 fn deep(levels: usize, i: usize) -> Value {
     let mut v = Value::Int(i as i64);
     for level in 0..levels {
-        v = if level % 2 == 0 {
-            Value::Array(vec![v])
-        } else {
-            Value::Object(vec![("d".into(), v)])
-        };
+        v = if level % 2 == 0 { Value::Array(vec![v]) } else { Value::Object(vec![("d".into(), v)]) };
     }
     v
 }
@@ -71,10 +64,7 @@ type Builder = Box<dyn Fn(usize) -> Value>;
 /// The shapes: name and a builder from a unit count.
 fn shapes() -> Vec<(&'static str, Builder)> {
     vec![
-        (
-            "distinct members",
-            Box::new(|n| spread_members(n, |i| (format!("k{i}"), Value::Int(0)))),
-        ),
+        ("distinct members", Box::new(|n| spread_members(n, |i| (format!("k{i}"), Value::Int(0))))),
         (
             "case-variant duplicates",
             Box::new(|n| {
@@ -138,7 +128,6 @@ fn body(build: &dyn Fn(usize) -> Value, encoding: Encoding, target: usize, limit
     }
 }
 
-
 /// This thread's CPU time (user + system, page faults included): unlike wall
 /// time it does not grow when other processes share the cores.
 fn thread_cpu() -> Duration {
@@ -177,7 +166,10 @@ fn main() {
     let mut sizes: Vec<usize> = vec![1 << 10, 16 << 10, 256 << 10, 4 << 20];
     sizes.retain(|s| *s < max);
     sizes.push(max);
-    println!("decode_request + bind CreateCapabilityRequest (and freeing the tree), median thread CPU time of runs; body limit {} bytes", limits.max_body_bytes);
+    println!(
+        "decode_request + bind CreateCapabilityRequest (and freeing the tree), median thread CPU time of runs; body limit {} bytes",
+        limits.max_body_bytes
+    );
     println!("{:<26} {:<5} {:>10} {:>11} {:>8}", "shape", "enc", "bytes", "ms", "ns/byte");
     let mut summary = Vec::new();
     for (name, build) in shapes() {

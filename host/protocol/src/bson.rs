@@ -66,10 +66,7 @@ impl<'a> Reader<'a> {
 
     fn cstring(&mut self) -> Result<String, String> {
         let rest = &self.bytes[self.pos..];
-        let len = rest
-            .iter()
-            .position(|b| *b == 0)
-            .ok_or("unterminated key or C string")?;
+        let len = rest.iter().position(|b| *b == 0).ok_or("unterminated key or C string")?;
         let s = std::str::from_utf8(&rest[..len])
             .map_err(|_| "key is not valid UTF-8".to_string())?
             .to_owned();
@@ -257,9 +254,7 @@ fn write_element(out: &mut Vec<u8>, key: &str, value: &Value) {
 /// True when the bytes look like one BSON document: the little-endian length
 /// prefix equals the data length and the last byte is the terminator.
 pub fn looks_like_document(bytes: &[u8]) -> bool {
-    bytes.len() >= 5
-        && i32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize == bytes.len()
-        && bytes[bytes.len() - 1] == 0
+    bytes.len() >= 5 && i32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize == bytes.len() && bytes[bytes.len() - 1] == 0
 }
 
 #[cfg(test)]
@@ -267,9 +262,7 @@ mod tests {
     use super::*;
 
     fn hex(s: &str) -> Vec<u8> {
-        s.split_whitespace()
-            .map(|b| u8::from_str_radix(b, 16).expect("hex"))
-            .collect()
+        s.split_whitespace().map(|b| u8::from_str_radix(b, 16).expect("hex")).collect()
     }
 
     // The example request of dispatcher-core.md §3.8.
@@ -364,7 +357,10 @@ mod tests {
 
     #[test]
     fn nesting_is_capped() {
-        let limits = DecodeLimits { max_depth: 8, ..DecodeLimits::default() };
+        let limits = DecodeLimits {
+            max_depth: 8,
+            ..DecodeLimits::default()
+        };
         let nested = |depth: usize| {
             let mut doc = vec![5, 0, 0, 0, 0];
             for _ in 0..depth {
@@ -387,10 +383,7 @@ mod tests {
         assert_eq!(decode(&doc, &limits), Ok(Some(Value::Object(vec![("k".into(), Value::Int(7))]))));
         assert!(!looks_like_document(&doc));
         // Deprecated but harmless types read as their closest value.
-        assert_eq!(
-            decode(&one_element(0x06, &[]), &limits),
-            Ok(Some(Value::Object(vec![("k".into(), Value::Null)])))
-        );
+        assert_eq!(decode(&one_element(0x06, &[]), &limits), Ok(Some(Value::Object(vec![("k".into(), Value::Null)]))));
     }
 
     #[test]

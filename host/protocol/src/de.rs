@@ -200,19 +200,11 @@ impl<'de, 'a> de::Deserializer<'de> for ValueDeserializer<'a> {
         visitor.visit_unit()
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, DeError> {
+    fn deserialize_unit_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, DeError> {
         visitor.visit_unit()
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, DeError> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, DeError> {
         visitor.visit_newtype_struct(self)
     }
 
@@ -236,23 +228,12 @@ impl<'de, 'a> de::Deserializer<'de> for ValueDeserializer<'a> {
                 de: self,
                 items: items.iter(),
             }),
-            Value::Array(items) => Err(DeError(format!(
-                "Expected an array of {len} numbers, found {} elements",
-                items.len()
-            ))),
-            other => Err(DeError(format!(
-                "Expected an array of {len} numbers, found {}",
-                other.kind()
-            ))),
+            Value::Array(items) => Err(DeError(format!("Expected an array of {len} numbers, found {} elements", items.len()))),
+            other => Err(DeError(format!("Expected an array of {len} numbers, found {}", other.kind()))),
         }
     }
 
-    fn deserialize_tuple_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        len: usize,
-        visitor: V,
-    ) -> Result<V::Value, DeError> {
+    fn deserialize_tuple_struct<V: Visitor<'de>>(self, _name: &'static str, len: usize, visitor: V) -> Result<V::Value, DeError> {
         self.deserialize_tuple(len, visitor)
     }
 
@@ -284,11 +265,7 @@ impl<'de, 'a> de::Deserializer<'de> for ValueDeserializer<'a> {
     ) -> Result<V::Value, DeError> {
         match self.value {
             Value::String(s) => {
-                let name = variants
-                    .iter()
-                    .find(|v| v.eq_ignore_ascii_case(s))
-                    .copied()
-                    .unwrap_or(s.as_str());
+                let name = variants.iter().find(|v| v.eq_ignore_ascii_case(s)).copied().unwrap_or(s.as_str());
                 visitor.visit_enum(name.into_deserializer())
             }
             Value::Int(i) => {
@@ -426,10 +403,7 @@ impl<'de, 'a> MapAccess<'de> for Members<'a> {
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
-        let value = self
-            .pending
-            .take()
-            .ok_or_else(|| DeError("value requested before key".into()))?;
+        let value = self.pending.take().ok_or_else(|| DeError("value requested before key".into()))?;
         seed.deserialize(self.de.child(value))
     }
 }
@@ -508,15 +482,48 @@ mod tests {
 
     #[test]
     fn coercions() {
-        check(r#"{"lifespan":" 120 "}"#, Sample { life_span: 120, ..Default::default() });
-        check(r#"{"lifespan":120.0}"#, Sample { life_span: 120, ..Default::default() });
-        check(r#"{"_asyncrequest":1}"#, Sample { async_request: true, ..Default::default() });
-        check(r#"{"_asyncrequest":"true"}"#, Sample { async_request: true, ..Default::default() });
-        check(r#"{"_domain":42}"#, Sample { domain: "42".into(), ..Default::default() });
+        check(
+            r#"{"lifespan":" 120 "}"#,
+            Sample {
+                life_span: 120,
+                ..Default::default()
+            },
+        );
+        check(
+            r#"{"lifespan":120.0}"#,
+            Sample {
+                life_span: 120,
+                ..Default::default()
+            },
+        );
+        check(
+            r#"{"_asyncrequest":1}"#,
+            Sample {
+                async_request: true,
+                ..Default::default()
+            },
+        );
+        check(
+            r#"{"_asyncrequest":"true"}"#,
+            Sample {
+                async_request: true,
+                ..Default::default()
+            },
+        );
+        check(
+            r#"{"_domain":42}"#,
+            Sample {
+                domain: "42".into(),
+                ..Default::default()
+            },
+        );
         check(r#"{"domainlist":null}"#, Sample::default());
         check(
             r#"{"position":[1,2.5,"3"]}"#,
-            Sample { position: Some([1.0, 2.5, 3.0]), ..Default::default() },
+            Sample {
+                position: Some([1.0, 2.5, 3.0]),
+                ..Default::default()
+            },
         );
     }
 
@@ -542,7 +549,14 @@ mod tests {
             text.push_str(&format!(",\"k{i}\":{i}"));
         }
         text.push_str(",\"_DOMAIN\":\"a\",\"lifespan\":7,\"_domain\":\"b\"}");
-        check(&text, Sample { life_span: 7, domain: "b".into(), ..Default::default() });
+        check(
+            &text,
+            Sample {
+                life_span: 7,
+                domain: "b".into(),
+                ..Default::default()
+            },
+        );
     }
 
     /// 2^16 case variants of an unknown name (all distinct keys), then 60,000
@@ -566,7 +580,11 @@ mod tests {
         text.push_str("\"LifeSpan\":1}");
         check(
             &text,
-            Sample { life_span: 1, domain: "v59999".into(), ..Default::default() },
+            Sample {
+                life_span: 1,
+                domain: "v59999".into(),
+                ..Default::default()
+            },
         );
     }
 

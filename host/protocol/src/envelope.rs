@@ -121,8 +121,10 @@ mod tests {
 
     #[test]
     fn envelope_in_any_case_and_type_anywhere() {
-        let d = decode(r#"{"_scene":"R","_domain":"D","$type":"A.B, Asm","_asyncrequest":1,"_capability":"{3f2c9a61-0b7e-4d52-9c1a-5e8d7f604b21}"}"#)
-            .expect("decodes");
+        let d = decode(
+            r#"{"_scene":"R","_domain":"D","$type":"A.B, Asm","_asyncrequest":1,"_capability":"{3f2c9a61-0b7e-4d52-9c1a-5e8d7f604b21}"}"#,
+        )
+        .expect("decodes");
         assert_eq!(d.type_name, "A.B");
         assert_eq!(d.envelope.scene, "R");
         assert_eq!(d.envelope.domain, "D");
@@ -169,10 +171,9 @@ mod tests {
         let v = many_members(limits.max_members_per_object);
         for (bytes, encoding) in [(json::to_string(&v).into_bytes(), Encoding::Json), (bson::encode(&v), Encoding::Bson)] {
             match decode_request(&bytes, encoding, &limits) {
-                Err(DecodeError::Fatal(m)) => assert!(
-                    m.contains("more than 131072 members (limit max_members_per_object)"),
-                    "{encoding:?}: {m}"
-                ),
+                Err(DecodeError::Fatal(m)) => {
+                    assert!(m.contains("more than 131072 members (limit max_members_per_object)"), "{encoding:?}: {m}")
+                }
                 other => panic!("{encoding:?}: expected a refusal, got {:?}", other.map(|d| d.type_name)),
             }
         }

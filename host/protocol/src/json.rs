@@ -288,9 +288,6 @@ mod tests {
             ("n".into(), Value::Null),
             ("l".into(), Value::Array(vec![Value::Int(1), Value::Bool(true)])),
         ]);
-        assert_eq!(
-            to_string(&v),
-            "{\"$type\":\"T\",\"f\":128.0,\"s\":\"a\\\"b\\u0001é\",\"n\":null,\"l\":[1,true]}"
-        );
+        assert_eq!(to_string(&v), "{\"$type\":\"T\",\"f\":128.0,\"s\":\"a\\\"b\\u0001é\",\"n\":null,\"l\":[1,true]}");
     }
 }

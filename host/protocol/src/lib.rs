@@ -23,7 +23,7 @@ pub mod value;
 pub mod wire_uuid;
 
 pub use envelope::{decode_request, DecodedRequest, Encoding, Envelope};
-pub use error::{DecodeError, DeError};
+pub use error::{DeError, DecodeError};
 pub use limits::DecodeLimits;
 pub use reply::{Reply, ResponseCode};
 pub use request::{Done, ReplyBody, Request, Warned};

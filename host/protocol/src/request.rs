@@ -105,10 +105,16 @@ mod tests {
     #[test]
     fn bodies_encode_as_the_byte_path_always_did() {
         assert_eq!(json(Done::ok()), json(Reply::ok()));
-        assert_eq!(json(Done::with_message("no such object x; ")), r#"{"$type":"ResponseBase","_Success":1,"_Message":"no such object x; "}"#);
+        assert_eq!(
+            json(Done::with_message("no such object x; ")),
+            r#"{"$type":"ResponseBase","_Success":1,"_Message":"no such object x; "}"#
+        );
         assert_eq!(json(Thing { n: 3 }), r#"{"$type":"Test.Messages.ThingResponse","N":3,"_Success":1,"_Message":""}"#);
         assert_eq!(
-            json(Warned { body: Thing { n: 4 }, message: "w; ".into() }),
+            json(Warned {
+                body: Thing { n: 4 },
+                message: "w; ".into()
+            }),
             r#"{"$type":"Test.Messages.ThingResponse","N":4,"_Success":1,"_Message":"w; "}"#
         );
     }

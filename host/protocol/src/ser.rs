@@ -108,13 +108,7 @@ impl ser::Serializer for ValueSerializer {
     fn serialize_tuple_struct(self, _name: &'static str, len: usize) -> Result<SeqBuilder, DeError> {
         Ok(SeqBuilder(Vec::with_capacity(len)))
     }
-    fn serialize_tuple_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        len: usize,
-    ) -> Result<SeqBuilder, DeError> {
+    fn serialize_tuple_variant(self, _name: &'static str, _index: u32, _variant: &'static str, len: usize) -> Result<SeqBuilder, DeError> {
         Ok(SeqBuilder(Vec::with_capacity(len)))
     }
     fn serialize_map(self, len: Option<usize>) -> Result<MapBuilder, DeError> {
@@ -129,13 +123,7 @@ impl ser::Serializer for ValueSerializer {
             key: None,
         })
     }
-    fn serialize_struct_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        len: usize,
-    ) -> Result<MapBuilder, DeError> {
+    fn serialize_struct_variant(self, _name: &'static str, _index: u32, _variant: &'static str, len: usize) -> Result<MapBuilder, DeError> {
         Ok(MapBuilder {
             members: Vec::with_capacity(len),
             key: None,
@@ -243,7 +231,6 @@ impl ser::SerializeStructVariant for MapBuilder {
 #[cfg(test)]
 mod tests {
 
-
     #[derive(serde::Serialize)]
     struct R {
         #[serde(rename = "A")]
@@ -256,10 +243,12 @@ mod tests {
 
     #[test]
     fn keeps_declaration_order_and_short_floats() {
-        let v = crate::to_value(&R { a: 0.1, b: vec![1], c: None }).expect("ser");
-        assert_eq!(
-            crate::json::to_string(&v),
-            r#"{"A":0.1,"B":[1],"C":null}"#
-        );
+        let v = crate::to_value(&R {
+            a: 0.1,
+            b: vec![1],
+            c: None,
+        })
+        .expect("ser");
+        assert_eq!(crate::json::to_string(&v), r#"{"A":0.1,"B":[1],"C":null}"#);
     }
 }

@@ -37,11 +37,7 @@ impl Value {
 
     /// The last member with exactly this name (objects only).
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.as_object()?
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v)
+        self.as_object()?.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v)
     }
 
     /// The last member whose name matches without regard to ASCII case.

@@ -24,10 +24,7 @@ impl WireUuid {
         let text = text.trim();
         // .NET's Guid parser also takes the parenthesised layout; the uuid crate
         // knows only braces.
-        let text = text
-            .strip_prefix('(')
-            .and_then(|t| t.strip_suffix(')'))
-            .unwrap_or(text);
+        let text = text.strip_prefix('(').and_then(|t| t.strip_suffix(')')).unwrap_or(text);
         Uuid::try_parse(text).ok().map(WireUuid)
     }
 

@@ -79,10 +79,24 @@ fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Arc::new(Store::open(dir.path()).expect("store"));
     let owner = store
-        .create_account(&NewAccount { first_name: "Bench".into(), last_name: "Owner".into(), password: "x".into(), ..Default::default() })
+        .create_account(&NewAccount {
+            first_name: "Bench".into(),
+            last_name: "Owner".into(),
+            password: "x".into(),
+            ..Default::default()
+        })
         .expect("account");
-    store.create_region(&NewRegion { name: REGION.into(), owner: owner.id, ..Default::default() }).expect("region");
-    let config = DispatcherConfig { use_authentication: false, ..Default::default() };
+    store
+        .create_region(&NewRegion {
+            name: REGION.into(),
+            owner: owner.id,
+            ..Default::default()
+        })
+        .expect("region");
+    let config = DispatcherConfig {
+        use_authentication: false,
+        ..Default::default()
+    };
     let dispatcher = Dispatcher::new(config, Arc::new(NoDirectory), Arc::new(NullSink), DecodeLimits::default());
     let rc = RemoteControl::load(store, dispatcher.services().clone(), SceneLimits::default()).expect("load");
     rc.register(dispatcher.registry(), dispatcher_remote_control::DEFAULT_DOMAIN);
@@ -92,8 +106,15 @@ fn main() {
     let template = dispatcher_scene::parse_object(&std::fs::read(fixture).expect("fixture"), &SceneLimits::default()).expect("parse");
     let ids: Vec<Uuid> = (0..OBJECTS)
         .map(|i| {
-            let params = RezParams { position: Vector3::new(10.0, 10.0 + (i % 200) as f32, 20.0), ..Default::default() };
-            host.region.write().rez_object(&template, &params, &mut Uuid::new_v4).expect("rez").0
+            let params = RezParams {
+                position: Vector3::new(10.0, 10.0 + (i % 200) as f32, 20.0),
+                ..Default::default()
+            };
+            host.region
+                .write()
+                .rez_object(&template, &params, &mut Uuid::new_v4)
+                .expect("rez")
+                .0
         })
         .collect();
 
@@ -172,7 +193,9 @@ fn main() {
             .into_bytes()
         })
         .collect();
-    let transport = Transport::Http { path_domain: String::new() };
+    let transport = Transport::Http {
+        path_domain: String::new(),
+    };
     let (mut updates, mut round, started) = (0usize, 0usize, Instant::now());
     while started.elapsed() < budget {
         let reply = dispatcher

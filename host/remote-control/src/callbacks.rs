@@ -69,7 +69,10 @@ pub(crate) fn fan_out(rc: &RemoteControl, host: &RegionHost, region: &Region, ch
             SceneChange::ObjectRemoved { object_id } => {
                 regs.drop_object(object_id);
                 dirty.remove(&object_id);
-                rc.services.events.publish(SceneEvent::ObjectRemoved { region: host.name.clone(), object_id });
+                rc.services.events.publish(SceneEvent::ObjectRemoved {
+                    region: host.name.clone(),
+                    object_id,
+                });
                 last_updated = None;
             }
             _ => {}
@@ -134,7 +137,9 @@ pub(crate) fn touch(
     surface: Option<Vector3>,
 ) -> Result<(), SceneError> {
     let object = region.object(object_id).ok_or(SceneError::NoSuchObject(object_id))?;
-    let part = object.part_by_link(link_num).ok_or(SceneError::NoSuchPart { object_id, link_num })?;
+    let part = object
+        .part_by_link(link_num)
+        .ok_or(SceneError::NoSuchPart { object_id, link_num })?;
     let is_root = part.id == object.id();
     let offset = if is_root { Vector3::ZERO } else { part.offset_position };
     let part_world = object.position.plus(object.rotation().rotate(offset));
@@ -147,7 +152,10 @@ pub(crate) fn touch(
         position: [point.x, point.y, point.z],
     });
     let touch_event = surface.map(|p| {
-        Typed(SurfaceTouchEventArgs { position: WireVec3(p), ..SurfaceTouchEventArgs::default() })
+        Typed(SurfaceTouchEventArgs {
+            position: WireVec3(p),
+            ..SurfaceTouchEventArgs::default()
+        })
     });
     let regs = host.registrations.lock();
     for reg in regs.touch_of(object_id) {

@@ -16,7 +16,11 @@ pub struct RemoteControlConfig {
 
 impl Default for RemoteControlConfig {
     fn default() -> Self {
-        RemoteControlConfig { enabled: true, domain: DEFAULT_DOMAIN.to_string(), tick_rate_hz: 20.0 }
+        RemoteControlConfig {
+            enabled: true,
+            domain: DEFAULT_DOMAIN.to_string(),
+            tick_rate_hz: 20.0,
+        }
     }
 }
 

@@ -32,12 +32,12 @@ use std::sync::Arc;
 
 use dispatcher_dispatch::{Registry, Services};
 use dispatcher_scene::{SceneError, SceneLimits, TaskInventoryItem};
-use uuid::Uuid;
 use dispatcher_store::{Store, StoreError};
+use uuid::Uuid;
 
+pub use config::{RemoteControlConfig, RemoteControlLimits, DEFAULT_DOMAIN};
 /// The RemoteControl messages (they live in `dispatcher-messages`).
 pub use dispatcher_messages::remote_control as messages;
-pub use config::{RemoteControlConfig, RemoteControlLimits, DEFAULT_DOMAIN};
 pub use persist::Persistence;
 pub use region_host::RegionHost;
 pub use tick::{start_tick, TickHandle};
@@ -89,12 +89,20 @@ impl RemoteControl {
         let persist = Persistence::new(store.clone());
         let mut regions = HashMap::new();
         for info in store.list_regions()? {
-            let region = persist
-                .load_region(info.id, &info.name, &limits)
-                .map_err(|e| LoadError::Region { region: info.name.clone(), reason: e.to_string() })?;
+            let region = persist.load_region(info.id, &info.name, &limits).map_err(|e| LoadError::Region {
+                region: info.name.clone(),
+                reason: e.to_string(),
+            })?;
             regions.insert(info.name.clone(), Arc::new(RegionHost::new(region)));
         }
-        let rc = Arc::new(RemoteControl { regions, store, services, limits, rc_limits, persist });
+        let rc = Arc::new(RemoteControl {
+            regions,
+            store,
+            services,
+            limits,
+            rc_limits,
+            persist,
+        });
         callbacks::watch_endpoints(&rc);
         Ok(rc)
     }

@@ -92,7 +92,10 @@ mod tests {
     use super::*;
 
     fn reg(request: u128, endpoint: u128) -> Registration {
-        Registration { request_id: Uuid::from_u128(request), endpoint_id: Uuid::from_u128(endpoint) }
+        Registration {
+            request_id: Uuid::from_u128(request),
+            endpoint_id: Uuid::from_u128(endpoint),
+        }
     }
 
     #[test]

@@ -66,7 +66,10 @@ pub fn start_tick(rc: &Arc<RemoteControl>, rate_hz: f64) -> TickHandle {
         true => Duration::from_secs_f64(1.0 / rate_hz.min(MAX_TICK_RATE_HZ)),
         false => HANDOFF_PERIOD,
     };
-    let stop = Arc::new(Stop { flag: Mutex::new(false), wake: Condvar::new() });
+    let stop = Arc::new(Stop {
+        flag: Mutex::new(false),
+        wake: Condvar::new(),
+    });
     let weak = Arc::downgrade(rc);
     let thread_stop = stop.clone();
     let thread = std::thread::Builder::new()

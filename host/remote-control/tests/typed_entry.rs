@@ -11,7 +11,9 @@ use dispatcher_dispatch::endpoints::NullSink;
 use dispatcher_dispatch::{Account, Caller, Directory, DirectoryError, Dispatcher, DispatcherConfig, FailureKind, SceneInfo, Transport};
 use dispatcher_protocol::{DecodeLimits, Encoding, ReplyBody, Request, WireUuid};
 use dispatcher_remote_control::messages::asset::GetAssetRequest;
-use dispatcher_remote_control::messages::object::{FindObjectsRequest, GetObjectDataRequest, GetObjectPositionRequest, GetObjectRotationRequest};
+use dispatcher_remote_control::messages::object::{
+    FindObjectsRequest, GetObjectDataRequest, GetObjectPositionRequest, GetObjectRotationRequest,
+};
 use dispatcher_remote_control::messages::part::SetPartScaleRequest;
 use dispatcher_remote_control::messages::wire::WireVec3;
 use dispatcher_remote_control::RemoteControl;
@@ -52,24 +54,54 @@ fn world() -> World {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Arc::new(Store::open(dir.path()).expect("store"));
     let owner = store
-        .create_account(&NewAccount { first_name: "Typed".into(), last_name: "Owner".into(), password: "x".into(), ..Default::default() })
+        .create_account(&NewAccount {
+            first_name: "Typed".into(),
+            last_name: "Owner".into(),
+            password: "x".into(),
+            ..Default::default()
+        })
         .expect("account");
-    store.create_region(&NewRegion { name: REGION.into(), owner: owner.id, ..Default::default() }).expect("region");
+    store
+        .create_region(&NewRegion {
+            name: REGION.into(),
+            owner: owner.id,
+            ..Default::default()
+        })
+        .expect("region");
     let dispatcher = Dispatcher::new(DispatcherConfig::default(), Arc::new(NoDirectory), Arc::new(NullSink), DecodeLimits::default());
     let rc = RemoteControl::load(store, dispatcher.services().clone(), SceneLimits::default()).expect("load");
     rc.register(dispatcher.registry(), dispatcher_remote_control::DEFAULT_DOMAIN);
     let fixture = format!("{}/../scene/tests/fixtures/penrose_assets_region_object.xml", env!("CARGO_MANIFEST_DIR"));
     let template = dispatcher_scene::parse_object(&std::fs::read(fixture).expect("fixture"), &SceneLimits::default()).expect("parse");
-    let params = RezParams { position: Vector3::new(10.0, 20.0, 30.0), ..Default::default() };
+    let params = RezParams {
+        position: Vector3::new(10.0, 20.0, 30.0),
+        ..Default::default()
+    };
     let host = rc.region(REGION).expect("region").clone();
-    let object = host.region.write().rez_object(&template, &params, &mut Uuid::new_v4).expect("rez").0;
+    let object = host
+        .region
+        .write()
+        .rez_object(&template, &params, &mut Uuid::new_v4)
+        .expect("rez")
+        .0;
     let capability = dispatcher
         .services()
         .capabilities
         .create(owner.id, "Typed Owner".into(), REGION.into(), vec!["RemoteControl".into()], Duration::from_secs(60))
         .id;
-    let caller = Caller { scene: REGION.into(), capability, source: IpAddr::V4(Ipv4Addr::LOCALHOST), transport: Transport::Script };
-    World { dispatcher, rc, caller, object, _dir: dir }
+    let caller = Caller {
+        scene: REGION.into(),
+        capability,
+        source: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        transport: Transport::Script,
+    };
+    World {
+        dispatcher,
+        rc,
+        caller,
+        object,
+        _dir: dir,
+    }
 }
 
 impl World {
@@ -80,7 +112,10 @@ impl World {
             M::TYPE_NAME,
             self.caller.capability
         );
-        let reply = self.dispatcher.handle(body.as_bytes(), Encoding::Json, self.caller.source, Transport::Script).expect("reply");
+        let reply = self
+            .dispatcher
+            .handle(body.as_bytes(), Encoding::Json, self.caller.source, Transport::Script)
+            .expect("reply");
         String::from_utf8(reply.encode(Encoding::Json)).expect("utf8")
     }
 
@@ -100,9 +135,18 @@ fn typed_replies_encode_to_the_byte_entry_bytes() {
     let position = w.typed(GetObjectPositionRequest { object_id: id }).expect("position");
     assert_eq!(position, w.bytes::<GetObjectPositionRequest>(&members));
     assert!(position.contains(r#""Position":[10.0,20.0,30.0]"#), "{position}");
-    assert_eq!(w.typed(GetObjectRotationRequest { object_id: id }).expect("rotation"), w.bytes::<GetObjectRotationRequest>(&members));
-    assert_eq!(w.typed(GetObjectDataRequest { object_id: id }).expect("data"), w.bytes::<GetObjectDataRequest>(&members));
-    let find = FindObjectsRequest { pattern: String::new(), ..Default::default() };
+    assert_eq!(
+        w.typed(GetObjectRotationRequest { object_id: id }).expect("rotation"),
+        w.bytes::<GetObjectRotationRequest>(&members)
+    );
+    assert_eq!(
+        w.typed(GetObjectDataRequest { object_id: id }).expect("data"),
+        w.bytes::<GetObjectDataRequest>(&members)
+    );
+    let find = FindObjectsRequest {
+        pattern: String::new(),
+        ..Default::default()
+    };
     assert_eq!(w.typed(find).expect("find"), w.bytes::<FindObjectsRequest>(""));
     w.rc.flush();
 }
@@ -118,32 +162,50 @@ fn failures_carry_their_kind_and_the_byte_entry_text() {
     };
     let cases: Vec<(Outcome, FailureKind, String)> = vec![
         (
-            w.typed(GetObjectPositionRequest { object_id: WireUuid(missing) }),
+            w.typed(GetObjectPositionRequest {
+                object_id: WireUuid(missing),
+            }),
             FailureKind::NotFound,
             text_of(w.bytes::<GetObjectPositionRequest>(&format!(r#","ObjectID":"{missing}""#))),
         ),
         (
-            w.typed(GetAssetRequest { asset_id: WireUuid(missing) }),
+            w.typed(GetAssetRequest {
+                asset_id: WireUuid(missing),
+            }),
             FailureKind::NotFound,
             text_of(w.bytes::<GetAssetRequest>(&format!(r#","AssetID":"{missing}""#))),
         ),
         (
-            w.typed(FindObjectsRequest { pattern: "(".into(), ..Default::default() }),
+            w.typed(FindObjectsRequest {
+                pattern: "(".into(),
+                ..Default::default()
+            }),
             FailureKind::Invalid,
             text_of(w.bytes::<FindObjectsRequest>(r#","Pattern":"(""#)),
         ),
         (
-            w.typed(SetPartScaleRequest { object_id: WireUuid(w.object), link_num: 99, scale: Some(WireVec3::new(1.0, 1.0, 1.0)) }),
+            w.typed(SetPartScaleRequest {
+                object_id: WireUuid(w.object),
+                link_num: 99,
+                scale: Some(WireVec3::new(1.0, 1.0, 1.0)),
+            }),
             FailureKind::NotFound,
             text_of(w.bytes::<SetPartScaleRequest>(&format!(r#","ObjectID":"{}","LinkNum":99"#, w.object))),
         ),
         (
-            w.typed(SetPartScaleRequest { object_id: WireUuid(w.object), link_num: 0, scale: Some(WireVec3::new(-1.0, 1.0, 1.0)) }),
+            w.typed(SetPartScaleRequest {
+                object_id: WireUuid(w.object),
+                link_num: 0,
+                scale: Some(WireVec3::new(-1.0, 1.0, 1.0)),
+            }),
             FailureKind::Invalid,
             text_of(w.bytes::<SetPartScaleRequest>(&format!(r#","ObjectID":"{}","LinkNum":0,"Scale":[-1,1,1]"#, w.object))),
         ),
         (
-            w.typed(FindObjectsRequest { pattern: "x".repeat(2_000), ..Default::default() }),
+            w.typed(FindObjectsRequest {
+                pattern: "x".repeat(2_000),
+                ..Default::default()
+            }),
             FailureKind::Limited,
             text_of(w.bytes::<FindObjectsRequest>(&format!(r#","Pattern":"{}""#, "x".repeat(2_000)))),
         ),
@@ -152,8 +214,19 @@ fn failures_carry_their_kind_and_the_byte_entry_text() {
         assert_eq!(got, Err((kind, text)));
     }
     // The capability's refusals: another scene.
-    let other = Caller { scene: "Elsewhere".into(), ..w.caller.clone() };
-    let failure = w.dispatcher.call(&other, GetObjectPositionRequest { object_id: WireUuid(w.object) }).expect_err("refused");
+    let other = Caller {
+        scene: "Elsewhere".into(),
+        ..w.caller.clone()
+    };
+    let failure = w
+        .dispatcher
+        .call(
+            &other,
+            GetObjectPositionRequest {
+                object_id: WireUuid(w.object),
+            },
+        )
+        .expect_err("refused");
     assert_eq!(failure.kind, FailureKind::NotPermitted);
     assert_eq!(failure.to_string(), "Unauthorized invocation; capability does not authorize access to scene");
     w.rc.flush();

@@ -120,6 +120,14 @@ fn main() {
     let get_one = timed(200, || assert_eq!(call(&svc, "GET", &item_path, b"").status, 301));
     println!("dispatcher-rest benchmarks ({ITEMS}-item inventory, {} KiB of XML)", whole.body.len() / 1024);
     println!("GET whole inventory: median {:.1} ms (20 runs)", ms(get));
-    println!("PUT it back unchanged: median {:.1} ms (10 runs) = {:.1} x the GET", ms(put), put.as_secs_f64() / get.as_secs_f64());
-    println!("GET one item path (answered 301 to its asset): median {:.3} ms (200 runs) = 1/{:.0} of the whole GET", ms(get_one), get.as_secs_f64() / get_one.as_secs_f64());
+    println!(
+        "PUT it back unchanged: median {:.1} ms (10 runs) = {:.1} x the GET",
+        ms(put),
+        put.as_secs_f64() / get.as_secs_f64()
+    );
+    println!(
+        "GET one item path (answered 301 to its asset): median {:.3} ms (200 runs) = 1/{:.0} of the whole GET",
+        ms(get_one),
+        get.as_secs_f64() / get_one.as_secs_f64()
+    );
 }

@@ -117,7 +117,10 @@ fn main() {
     let mut sizes: Vec<usize> = vec![1 << 10, 16 << 10, 256 << 10, 4 << 20];
     sizes.retain(|s| *s < max);
     sizes.push(max);
-    println!("xml::parse_fragment (and freeing the tree), median thread CPU time of runs; node and attribute caps lifted (depth cap {})", lifted.max_depth);
+    println!(
+        "xml::parse_fragment (and freeing the tree), median thread CPU time of runs; node and attribute caps lifted (depth cap {})",
+        lifted.max_depth
+    );
     println!("{:<28} {:>10} {:>11} {:>8}", "shape", "bytes", "ms", "ns/byte");
     let mut summary = Vec::new();
     let mut largest = Vec::new();

@@ -46,11 +46,7 @@ pub(crate) fn handle(ctx: &Ctx<'_>) -> Result<RestResponse, RestError> {
         return Err(RestError::method_not_allowed(&ctx.req.method, ALLOW));
     }
     let store = &ctx.svc.store;
-    let _guard = if method == "GET" || method == "HEAD" {
-        None
-    } else {
-        Some(ctx.svc.write_guard()?)
-    };
+    let _guard = if method == "GET" || method == "HEAD" { None } else { Some(ctx.svc.write_guard()?) };
     let stored = store
         .load_appearance(account.id)
         .map_err(|e| RestError::storage("appearance retrieval failed", &e))?;
@@ -69,12 +65,7 @@ pub(crate) fn handle(ctx: &Ctx<'_>) -> Result<RestResponse, RestError> {
             if supplied {
                 return Ok(page(200, "<p> Appearance stored <p>"));
             }
-            let location = format!(
-                "{}{}/{}",
-                ctx.req.origin(),
-                ctx.routed.service_prefix,
-                encode_segment(&ctx.routed.params[0])
-            );
+            let location = format!("{}{}/{}", ctx.req.origin(), ctx.routed.service_prefix, encode_segment(&ctx.routed.params[0]));
             Ok(page(201, "<p> Default appearance stored <p>").with_header("Location", location))
         }
         ("PUT", Some(mut a)) => {
@@ -128,12 +119,7 @@ fn write(a: &Appearance, owner: Uuid) -> String {
         w.end("Attachments");
     }
     w.start("Texture", &[("Default", DEFAULT_AVATAR_TEXTURE.to_string())]);
-    for (index, id) in a
-        .textures
-        .iter()
-        .enumerate()
-        .filter(|(_, id)| **id != DEFAULT_AVATAR_TEXTURE)
-    {
+    for (index, id) in a.textures.iter().enumerate().filter(|(_, id)| **id != DEFAULT_AVATAR_TEXTURE) {
         w.empty("Face", &[("Index", index.to_string()), ("Id", id.to_string())]);
     }
     w.end("Texture");
@@ -144,10 +130,7 @@ fn write(a: &Appearance, owner: Uuid) -> String {
 
 fn uuid_attr(e: &Element, name: &str) -> Result<Option<Uuid>, RestError> {
     e.attr(name)
-        .map(|v| {
-            parse_uuid(v)
-                .ok_or_else(|| RestError::bad_request(format!("invalid UUID \"{}\" in attribute {name}", user(v))))
-        })
+        .map(|v| parse_uuid(v).ok_or_else(|| RestError::bad_request(format!("invalid UUID \"{}\" in attribute {name}", user(v)))))
         .transpose()
 }
 
@@ -210,10 +193,7 @@ fn apply_child(ctx: &Ctx<'_>, next: &mut Appearance, child: &Element) -> Result<
         "Attachments" => {
             let scene = &ctx.svc.scene_limits;
             if child.children.len() > scene.max_attachments {
-                return Err(RestError::bad_request(format!(
-                    "too many attachments (limit {})",
-                    scene.max_attachments
-                )));
+                return Err(RestError::bad_request(format!("too many attachments (limit {})", scene.max_attachments)));
             }
             let mut list = Vec::new();
             for at in child.children.iter().filter(|c| c.name == "Attachment") {
@@ -253,9 +233,7 @@ fn apply_child(ctx: &Ctx<'_>, next: &mut Appearance, child: &Element) -> Result<
             let params = decode_base64(&child.text)?;
             let max = ctx.svc.scene_limits.max_visual_params;
             if params.len() < MIN_VISUAL_PARAMS || params.len() > max {
-                return Err(RestError::bad_request(format!(
-                    "VisualParameters must hold {MIN_VISUAL_PARAMS} to {max} values"
-                )));
+                return Err(RestError::bad_request(format!("VisualParameters must hold {MIN_VISUAL_PARAMS} to {max} values")));
             }
             next.height = height_from_params(&params).unwrap_or(next.height);
             next.visual_params = params;

@@ -83,9 +83,7 @@ fn store(ctx: &Ctx<'_>, uri_id: Option<Uuid>) -> Result<RestResponse, RestError>
     if let Some((name, _)) = e.attrs.iter().find(|(n, _)| !ASSET_ATTRIBUTES.contains(&n.as_str())) {
         return Err(RestError::bad_request(format!("unrecognized attribute {}", user(name))));
     }
-    let type_text = e
-        .attr("type")
-        .ok_or_else(|| RestError::bad_request("asset type required"))?;
+    let type_text = e.attr("type").ok_or_else(|| RestError::bad_request("asset type required"))?;
     let code: i8 = type_text
         .trim()
         .parse()
@@ -93,16 +91,8 @@ fn store(ctx: &Ctx<'_>, uri_id: Option<Uuid>) -> Result<RestResponse, RestError>
     let mut asset = Asset::from_type(id, AssetType::from(code), decode_base64(&e.text)?);
     asset.name = e.attr("name").unwrap_or("").to_owned();
     asset.description = e.attr("desc").unwrap_or("").to_owned();
-    asset.local = e
-        .attr("local")
-        .map(|v| bool_attr("local", v))
-        .transpose()?
-        .unwrap_or(false);
-    asset.temporary = e
-        .attr("temporary")
-        .map(|v| bool_attr("temporary", v))
-        .transpose()?
-        .unwrap_or(false);
+    asset.local = e.attr("local").map(|v| bool_attr("local", v)).transpose()?.unwrap_or(false);
+    asset.temporary = e.attr("temporary").map(|v| bool_attr("temporary", v)).transpose()?.unwrap_or(false);
     asset
         .check_limits(&ctx.svc.scene_limits)
         .map_err(|err| RestError::bad_request(err.to_string()))?;
@@ -121,10 +111,7 @@ fn store(ctx: &Ctx<'_>, uri_id: Option<Uuid>) -> Result<RestResponse, RestError>
     }
     let mut r = RestResponse::page(&ctx.req.method, 201, &[line]);
     if uri_id.is_none() {
-        r = r.with_header(
-            "Location",
-            format!("{}{}/assets/{id}", ctx.req.origin(), ctx.svc.prefix),
-        );
+        r = r.with_header("Location", format!("{}{}/assets/{id}", ctx.req.origin(), ctx.svc.prefix));
     }
     Ok(r)
 }

@@ -143,10 +143,7 @@ impl Authenticator {
     }
 
     fn issue_nonce(&self) -> String {
-        let secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let nonce = B64.encode(format!("{secs}{}", Uuid::new_v4()));
         let mut table = self.nonces.lock();
         let lifetime = Duration::from_secs(self.limits.nonce_lifetime_secs);
@@ -188,11 +185,7 @@ impl Authenticator {
 
     fn basic(&self, store: &Store, token: &str, peer: IpAddr) -> AuthOutcome {
         // Invalid base64 or UTF-8 gives an empty string, which has no colon (§4.4).
-        let decoded = B64
-            .decode(token)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .unwrap_or_default();
+        let decoded = B64.decode(token).ok().and_then(|b| String::from_utf8(b).ok()).unwrap_or_default();
         let Some((user, password)) = decoded.split_once(':') else {
             return AuthOutcome::Challenge;
         };
@@ -354,10 +347,7 @@ mod tests {
     #[test]
     fn empty_god_key_never_admits() {
         let (_d, store, auth) = setup(RestConfig::default(), RestLimits::default());
-        assert_eq!(
-            auth.check(&store, "GET", Some(&basic("nobody:")), PEER),
-            AuthOutcome::Challenge
-        );
+        assert_eq!(auth.check(&store, "GET", Some(&basic("nobody:")), PEER), AuthOutcome::Challenge);
     }
 
     #[test]
@@ -382,10 +372,7 @@ mod tests {
             AuthOutcome::Throttled(_)
         ));
         // …the owner's is not.
-        assert_eq!(
-            auth.check(&store, "GET", Some(&basic("Test User:password")), PEER),
-            AuthOutcome::Granted
-        );
+        assert_eq!(auth.check(&store, "GET", Some(&basic("Test User:password")), PEER), AuthOutcome::Granted);
     }
 
     fn digest_header(user: &str, material: &str, nonce: &str, nc: Option<&str>) -> String {
@@ -418,45 +405,23 @@ mod tests {
             ..RestConfig::default()
         };
         let (_d, store, auth) = setup(config.clone(), RestLimits::default());
-        let hash = store
-            .account_by_name("Test", "User")
-            .expect("q")
-            .expect("a")
-            .password_hash;
+        let hash = store.account_by_name("Test", "User").expect("q").expect("a").password_hash;
         let check = |h: String| auth.check(&store, "GET", Some(&format!("Digest {h}")), PEER);
         let nonce = issued(&auth);
-        assert_eq!(
-            check(digest_header("Test User", &hash, &nonce, Some("00000001"))),
-            AuthOutcome::Granted
-        );
+        assert_eq!(check(digest_header("Test User", &hash, &nonce, Some("00000001"))), AuthOutcome::Granted);
         assert!(matches!(
             check(digest_header("Test User", &hash, &nonce, Some("00000001"))),
             AuthOutcome::BadRequest(_)
         ));
-        assert_eq!(
-            check(digest_header("Test User", &hash, &nonce, Some("00000002"))),
-            AuthOutcome::Granted
-        );
+        assert_eq!(check(digest_header("Test User", &hash, &nonce, Some("00000002"))), AuthOutcome::Granted);
         // Without qop there is no counter: the nonce is good once.
         let nonce = issued(&auth);
-        assert_eq!(
-            check(digest_header("Test User", &hash, &nonce, None)),
-            AuthOutcome::Granted
-        );
-        assert_eq!(
-            check(digest_header("Test User", &hash, &nonce, None)),
-            AuthOutcome::Challenge
-        );
+        assert_eq!(check(digest_header("Test User", &hash, &nonce, None)), AuthOutcome::Granted);
+        assert_eq!(check(digest_header("Test User", &hash, &nonce, None)), AuthOutcome::Challenge);
         // The clear password is not the material; an unknown user needs the god key.
         let nonce = issued(&auth);
-        assert_eq!(
-            check(digest_header("Test User", "password", &nonce, Some("00000001"))),
-            AuthOutcome::Challenge
-        );
-        assert_eq!(
-            check(digest_header("nobody", "", &nonce, Some("00000002"))),
-            AuthOutcome::Challenge
-        );
+        assert_eq!(check(digest_header("Test User", "password", &nonce, Some("00000001"))), AuthOutcome::Challenge);
+        assert_eq!(check(digest_header("nobody", "", &nonce, Some("00000002"))), AuthOutcome::Challenge);
 
         // Expired nonces and a bounded table.
         let limits = RestLimits {
@@ -466,10 +431,7 @@ mod tests {
         let (_d2, store2, expiring) = setup(config.clone(), limits);
         let nonce = issued(&expiring);
         let header = format!("Digest {}", digest_header("Test User", &hash, &nonce, Some("00000001")));
-        assert_eq!(
-            expiring.check(&store2, "GET", Some(&header), PEER),
-            AuthOutcome::Challenge
-        );
+        assert_eq!(expiring.check(&store2, "GET", Some(&header), PEER), AuthOutcome::Challenge);
         let limits = RestLimits {
             max_nonces: 2,
             ..RestLimits::default()

@@ -140,12 +140,7 @@ mod tests {
     #[test]
     fn prefix_is_normalised() {
         let mut c = RestConfig::default();
-        for (given, want) in [
-            ("/admin", "/admin"),
-            ("admin", "/admin"),
-            ("/admin//", "/admin"),
-            ("/Admin/", "/Admin"),
-        ] {
+        for (given, want) in [("/admin", "/admin"), ("admin", "/admin"), ("/admin//", "/admin"), ("/Admin/", "/Admin")] {
             c.prefix = given.into();
             assert_eq!(c.normalised_prefix(), want);
         }

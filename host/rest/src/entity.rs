@@ -337,8 +337,7 @@ impl Parser<'_> {
             if text.is_empty() {
                 return Err(bad("asset reference required".into()));
             }
-            draft.entity.item.asset_id =
-                parse_uuid(text).ok_or_else(|| bad(format!("invalid asset reference \"{}\"", user(text))))?;
+            draft.entity.item.asset_id = parse_uuid(text).ok_or_else(|| bad(format!("invalid asset reference \"{}\"", user(text))))?;
             return Ok(());
         }
         asset.data = decode_base64(&e.text)?;
@@ -438,14 +437,8 @@ mod tests {
         );
         assert_eq!(msg(r#"<Item name="x"/>"#), "asset information required");
         assert_eq!(msg(r#"<Item name="x" bogus="1"/>"#), "unrecognized attribute bogus");
-        assert_eq!(
-            msg(r#"<Item name="x"><Permissions bogus="1"/></Item>"#),
-            "invalid attribute bogus"
-        );
-        assert_eq!(
-            msg(r#"<Asset>66666666-6666-6666-6666-666666666666</Asset>"#),
-            "no context for asset"
-        );
+        assert_eq!(msg(r#"<Item name="x"><Permissions bogus="1"/></Item>"#), "invalid attribute bogus");
+        assert_eq!(msg(r#"<Asset>66666666-6666-6666-6666-666666666666</Asset>"#), "no context for asset");
         assert!(msg(r#"<Item name="x"><Asset inline="true">!!!</Asset></Item>"#).contains("base64"));
         assert!(msg(r#"<Item name="x" invtype="seven"/>"#).contains("invtype"));
         let tga = entity(
@@ -453,13 +446,7 @@ mod tests {
                <Item name="x_texture.tga"><Asset>66666666-6666-6666-6666-666666666666</Asset></Item>"#,
         )
         .expect("valid");
-        assert_eq!(
-            (tga.items[0].item.asset_type.code(), tga.items[0].item.inv_type),
-            (18, 15)
-        );
-        assert_eq!(
-            (tga.items[1].item.asset_type.code(), tga.items[1].item.inv_type),
-            (12, 0)
-        );
+        assert_eq!((tga.items[0].item.asset_type.code(), tga.items[0].item.inv_type), (18, 15));
+        assert_eq!((tga.items[1].item.asset_type.code(), tga.items[1].item.inv_type), (12, 0));
     }
 }

@@ -30,10 +30,7 @@ fn relative_path(params: &[String]) -> Result<Option<String>, RestError> {
             || segment.contains('\\')
             || segment.chars().any(char::is_control)
         {
-            return Err(RestError::bad_request(format!(
-                "invalid path segment \"{}\"",
-                user(segment)
-            )));
+            return Err(RestError::bad_request(format!("invalid path segment \"{}\"", user(segment))));
         }
     }
     Ok(Some(rest.join("/")))
@@ -78,10 +75,7 @@ pub(crate) fn handle(ctx: &Ctx<'_>) -> Result<RestResponse, RestError> {
     })?;
     match method {
         "GET" | "HEAD" => match dir.read(&path) {
-            Ok(data) => Ok(RestResponse::xml(
-                200,
-                format!("<File name=\"{}\">{}</File>", escape(&path), B64.encode(data)),
-            )),
+            Ok(data) => Ok(RestResponse::xml(200, format!("<File name=\"{}\">{}</File>", escape(&path), B64.encode(data)))),
             Err(e) => Err(io_error(e, &path)),
         },
         "DELETE" => match dir.remove_file(&path) {
@@ -99,11 +93,7 @@ pub(crate) fn handle(ctx: &Ctx<'_>) -> Result<RestResponse, RestError> {
             let existed = dir.exists(&path);
             dir.write(&path, data).map_err(|e| io_error(e, &path))?;
             let status = if existed { 200 } else { 201 };
-            Ok(RestResponse::page(
-                &ctx.req.method,
-                status,
-                &[format!("<p> Stored file {} <p>", escape(&path))],
-            ))
+            Ok(RestResponse::page(&ctx.req.method, status, &[format!("<p> Stored file {} <p>", escape(&path))]))
         }
     }
 }

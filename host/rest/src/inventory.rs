@@ -111,10 +111,7 @@ fn resolve_path(ctx: &Ctx<'_>, inv: &Inventory) -> Result<Target, RestError> {
     }
     let ambiguous = |i: usize| {
         if reading {
-            RestError::new(
-                409,
-                format!("ambiguous element ({i}) in path specified: <{}>", decoded_path(ctx)),
-            )
+            RestError::new(409, format!("ambiguous element ({i}) in path specified: <{}>", decoded_path(ctx)))
         } else {
             RestError::new(409, "request is ambiguous")
         }
@@ -123,11 +120,7 @@ fn resolve_path(ctx: &Ctx<'_>, inv: &Inventory) -> Result<Target, RestError> {
         if reading {
             RestError::not_found(format!("no such item/folder : {}", user(segment)))
         } else {
-            RestError::not_found(format!(
-                "resource {}:{} not found",
-                ctx.method.to_ascii_lowercase(),
-                decoded_path(ctx)
-            ))
+            RestError::not_found(format!("resource {}:{} not found", ctx.method.to_ascii_lowercase(), decoded_path(ctx)))
         }
     };
     while index < params.len() {
@@ -325,10 +318,7 @@ fn get(ctx: &Ctx<'_>, inv: &Inventory, target: Target) -> Result<RestResponse, R
             let asset = inv.item(id).map(|i| i.asset_id).unwrap_or_default();
             // The configured prefix, not a hard-coded /admin (§6.4 FIX).
             let location = format!("{}{}/assets/{asset}", ctx.req.origin(), ctx.svc.prefix);
-            Ok(
-                RestResponse::page(&ctx.req.method, 301, &[format!("({}) : PERMANENT REDIRECT", 301)])
-                    .with_header("Location", location),
-            )
+            Ok(RestResponse::page(&ctx.req.method, 301, &[format!("({}) : PERMANENT REDIRECT", 301)]).with_header("Location", location))
         }
     }
 }
@@ -427,12 +417,7 @@ fn put(ctx: &Ctx<'_>, inv: &Inventory, target: Target) -> Result<RestResponse, R
     Ok(RestResponse::page(&ctx.req.method, status, &all))
 }
 
-fn put_item(
-    ctx: &Ctx<'_>,
-    inv: &Inventory,
-    target: Uuid,
-    entity: &Entity,
-) -> Result<(Inventory, Vec<String>, bool), RestError> {
+fn put_item(ctx: &Ctx<'_>, inv: &Inventory, target: Uuid, entity: &Entity) -> Result<(Inventory, Vec<String>, bool), RestError> {
     if !entity.folders.is_empty() {
         return Err(RestError::bad_request("folder is not allowed"));
     }
@@ -462,12 +447,7 @@ fn put_item(
     Ok((next, vec![line], true))
 }
 
-fn put_folder(
-    ctx: &Ctx<'_>,
-    inv: &Inventory,
-    target: Uuid,
-    entity: &Entity,
-) -> Result<(Inventory, Vec<String>, bool), RestError> {
+fn put_folder(ctx: &Ctx<'_>, inv: &Inventory, target: Uuid, entity: &Entity) -> Result<(Inventory, Vec<String>, bool), RestError> {
     let Some(t) = inv.folder(target) else {
         return Err(RestError::not_found("no such folder"));
     };
@@ -499,11 +479,7 @@ fn put_folder(
     let mut replaced: Option<(Uuid, usize)> = None;
     if let Some(&c) = candidates.first() {
         let f = &entity.folders[c];
-        let final_id = if is_root || !f.explicit_uuid {
-            target
-        } else {
-            f.folder.id
-        };
+        let final_id = if is_root || !f.explicit_uuid { target } else { f.folder.id };
         next = without_subtree(&next, target, final_id == target)?;
         position = final_id;
         replaced = Some((final_id, c));
@@ -530,11 +506,7 @@ fn put_folder(
     }
     for ei in &entity.items {
         let mut it = ei.item.clone();
-        it.folder_id = if it.folder_id.is_nil() {
-            position
-        } else {
-            remap(it.folder_id)
-        };
+        it.folder_id = if it.folder_id.is_nil() { position } else { remap(it.folder_id) };
         if next.folder(it.folder_id).is_none() {
             return Err(RestError::bad_request("parent information required"));
         }
@@ -564,13 +536,8 @@ fn without_subtree(inv: &Inventory, top: Uuid, keep_top: bool) -> Result<Invento
     }
     let gone = |id: &Uuid| emptied.contains(id) && !(keep_top && *id == top);
     let folders = inv.folders().filter(|f| !gone(&f.id)).cloned().collect();
-    let items = inv
-        .items()
-        .filter(|i| !emptied.contains(&i.folder_id))
-        .cloned()
-        .collect();
-    Inventory::from_parts(inv.owner_id, folders, items)
-        .ok_or_else(|| RestError::bad_request("root folder cannot be removed"))
+    let items = inv.items().filter(|i| !emptied.contains(&i.folder_id)).cloned().collect();
+    Inventory::from_parts(inv.owner_id, folders, items).ok_or_else(|| RestError::bad_request("root folder cannot be removed"))
 }
 
 /// §6.7: the element and its whole subtree, never by folder names (FIX).
@@ -578,9 +545,7 @@ fn delete(ctx: &Ctx<'_>, inv: &Inventory, target: Target) -> Result<RestResponse
     let mut next = inv.clone();
     let line = match target {
         Target::Bare => return Err(RestError::bad_request("explicit resource path required")),
-        Target::Folder(id) if id == inv.root_id() => {
-            return Err(RestError::bad_request("root folder cannot be deleted"))
-        }
+        Target::Folder(id) if id == inv.root_id() => return Err(RestError::bad_request("root folder cannot be deleted")),
         Target::Folder(id) => {
             let name = inv.folder(id).map(|f| f.name.clone()).unwrap_or_default();
             next = without_subtree(inv, id, false)?;

@@ -122,12 +122,7 @@ impl RestService {
         RestService::build(config, store, RestLimits::default(), SceneLimits::default(), login)
     }
 
-    pub fn with_limits(
-        config: RestConfig,
-        store: Arc<Store>,
-        limits: RestLimits,
-        scene_limits: SceneLimits,
-    ) -> RestService {
+    pub fn with_limits(config: RestConfig, store: Arc<Store>, limits: RestLimits, scene_limits: SceneLimits) -> RestService {
         RestService::build(config, store, limits, scene_limits, Arc::new(dispatcher_guard::LoginThrottle::default()))
     }
 
@@ -215,25 +210,17 @@ impl RestService {
                 }
                 return r.finish(&method);
             }
-            AuthOutcome::BadRequest(why) => {
-                return RestResponse::error(&req.method, &RestError::bad_request(why)).finish(&method)
-            }
+            AuthOutcome::BadRequest(why) => return RestResponse::error(&req.method, &RestError::bad_request(why)).finish(&method),
             AuthOutcome::Throttled(t) => {
                 let secs = t.retry_after_secs();
-                let e = RestError::new(
-                    429,
-                    format!("too many failed authentication attempts from this address; retry in {secs} s"),
-                );
+                let e = RestError::new(429, format!("too many failed authentication attempts from this address; retry in {secs} s"));
                 let mut r = RestResponse::error(&req.method, &e);
                 r.headers.push(("Retry-After".into(), secs.to_string()));
                 return r.finish(&method);
             }
         }
         if req.body_too_large {
-            let e = RestError::new(
-                413,
-                format!("request body exceeds {} bytes", self.limits.max_body_bytes),
-            );
+            let e = RestError::new(413, format!("request body exceeds {} bytes", self.limits.max_body_bytes));
             return RestResponse::error(&req.method, &e).finish(&method);
         }
         let ctx = Ctx {

@@ -34,11 +34,7 @@ impl RestResponse {
 
     /// A failure: ` (<code>) : <REASON>` and the message (§5.2).
     pub fn error(method: &str, e: &RestError) -> RestResponse {
-        let mut r = RestResponse::new(
-            e.status,
-            "text/html",
-            status_page(method, e.status, &[], Some(&e.message)),
-        );
+        let mut r = RestResponse::new(e.status, "text/html", status_page(method, e.status, &[], Some(&e.message)));
         r.headers.extend(e.headers.iter().cloned());
         r
     }
@@ -63,8 +59,7 @@ impl RestResponse {
             self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
         } else if method == "HEAD" {
             // The headers GET would send, Content-Length included (§5.4).
-            self.headers
-                .push(("Content-Length".into(), self.body.len().to_string()));
+            self.headers.push(("Content-Length".into(), self.body.len().to_string()));
             self.body.clear();
         }
         self.headers.push(("Connection".into(), "close".into()));

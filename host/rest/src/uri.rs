@@ -91,11 +91,7 @@ pub fn route(prefix: &str, raw_path: &str, extended_escape: bool, enabled: &[Ser
 
 fn decode_segment(segment: &str, extended_escape: bool) -> String {
     // `+` becomes a space before decoding, so `%2B` stays a literal `+` (§3.2 step 3).
-    let segment = if extended_escape {
-        segment.replace('+', " ")
-    } else {
-        segment.to_owned()
-    };
+    let segment = if extended_escape { segment.replace('+', " ") } else { segment.to_owned() };
     percent_decode_str(&segment).decode_utf8_lossy().into_owned()
 }
 
@@ -111,35 +107,17 @@ mod tests {
 
     #[test]
     fn rest_3_normalisation() {
-        assert_eq!(
-            params("/ADMIN/Inventory/Test+User/", true),
-            Some(vec!["Test User".to_string()])
-        );
-        assert_eq!(
-            params("/admin/inventory/Test%20User?x=1", true),
-            Some(vec!["Test User".to_string()])
-        );
-        assert_eq!(
-            params("/admin/inventory/Test+User", false),
-            Some(vec!["Test+User".to_string()])
-        );
+        assert_eq!(params("/ADMIN/Inventory/Test+User/", true), Some(vec!["Test User".to_string()]));
+        assert_eq!(params("/admin/inventory/Test%20User?x=1", true), Some(vec!["Test User".to_string()]));
+        assert_eq!(params("/admin/inventory/Test+User", false), Some(vec!["Test+User".to_string()]));
         assert_eq!(params("/admin/inventory/a%2Bb", true), Some(vec!["a+b".to_string()]));
-        assert_eq!(
-            params("/admin/inventory/a/b%2Fc", true),
-            Some(vec!["a".to_string(), "b/c".to_string()])
-        );
-        assert_eq!(
-            params("/admin/inventory/a//b", true),
-            Some(vec!["a".to_string(), String::new(), "b".to_string()])
-        );
+        assert_eq!(params("/admin/inventory/a/b%2Fc", true), Some(vec!["a".to_string(), "b/c".to_string()]));
+        assert_eq!(params("/admin/inventory/a//b", true), Some(vec!["a".to_string(), String::new(), "b".to_string()]));
         assert_eq!(params("/admin/inventory", true), Some(vec![]));
         assert_eq!(params("/admin/inventoryx/Test", true), None);
         assert_eq!(params("/admin/files/x", true), None);
         assert_eq!(params("/other", true), None);
-        assert_eq!(
-            route("/admin", "/admin/assets/x", true, ALL).map(|r| r.service),
-            Some(Service::Assets)
-        );
+        assert_eq!(route("/admin", "/admin/assets/x", true, ALL).map(|r| r.service), Some(Service::Assets));
         assert_eq!(encode_segment("Alan Webb/x"), "Alan%20Webb%2Fx");
     }
 }

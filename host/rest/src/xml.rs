@@ -97,9 +97,7 @@ fn element(start: &BytesStart<'_>, reader: &Reader<&[u8]>, limits: &XmlLimits) -
         let value = attr
             .decode_and_unescape_value(reader.decoder())
             .map_err(|e| match e {
-                quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(_, name)) => {
-                    XmlError::Entity(name)
-                }
+                quick_xml::Error::Escape(quick_xml::escape::EscapeError::UnrecognizedEntity(_, name)) => XmlError::Entity(name),
                 other => malformed(other),
             })?
             .into_owned();
@@ -144,10 +142,7 @@ pub fn parse_fragment(body: &[u8], limits: XmlLimits) -> Result<Vec<Element>, Xm
     let mut nodes = 0usize;
     loop {
         let event = reader.read_event().map_err(malformed)?;
-        if matches!(
-            event,
-            Event::Start(_) | Event::Empty(_) | Event::Text(_) | Event::CData(_)
-        ) {
+        if matches!(event, Event::Start(_) | Event::Empty(_) | Event::Text(_) | Event::CData(_)) {
             nodes += 1;
             if nodes > limits.max_nodes {
                 return Err(XmlError::TooManyNodes(limits.max_nodes));
@@ -326,7 +321,10 @@ mod tests {
     /// all kept in order.
     #[test]
     fn many_attributes_read_linearly() {
-        let limits = XmlLimits { max_attributes_per_element: 200_000, ..LIMITS };
+        let limits = XmlLimits {
+            max_attributes_per_element: 200_000,
+            ..LIMITS
+        };
         let els = parse_fragment(many_attributes(150_000).as_bytes(), limits).expect("parse");
         assert_eq!(els[0].attrs.len(), 150_000);
         assert_eq!(els[0].attrs[149_999], ("a149999".to_string(), "149999".to_string()));
@@ -360,11 +358,8 @@ mod tests {
 
     #[test]
     fn fragments_entities_and_caps() {
-        let els = parse_fragment(
-            b"\xEF\xBB\xBF<?xml version=\"1.0\"?><!-- c --><A x=\"1 &amp; 2\">t&lt;&#65;<B/></A><C/>",
-            LIMITS,
-        )
-        .expect("parse");
+        let els = parse_fragment(b"\xEF\xBB\xBF<?xml version=\"1.0\"?><!-- c --><A x=\"1 &amp; 2\">t&lt;&#65;<B/></A><C/>", LIMITS)
+            .expect("parse");
         assert_eq!(els.len(), 2);
         assert_eq!(els[0].attr("x"), Some("1 & 2"));
         assert_eq!(els[0].text, "t<A");
@@ -372,22 +367,13 @@ mod tests {
         let bomb = b"<!DOCTYPE l [<!ENTITY a \"aaaa\"><!ENTITY b \"&a;&a;\">]><l>&b;</l>";
         assert_eq!(parse_fragment(bomb, LIMITS), Err(XmlError::Dtd));
         assert_eq!(parse_fragment(b"<l>&b;</l>", LIMITS), Err(XmlError::Entity("b".into())));
-        assert!(matches!(
-            parse_fragment(b"<l x=\"&b;\"/>", LIMITS),
-            Err(XmlError::Entity(_))
-        ));
-        assert!(matches!(
-            parse_fragment(b"<a><b></a>", LIMITS),
-            Err(XmlError::Malformed(_))
-        ));
+        assert!(matches!(parse_fragment(b"<l x=\"&b;\"/>", LIMITS), Err(XmlError::Entity(_))));
+        assert!(matches!(parse_fragment(b"<a><b></a>", LIMITS), Err(XmlError::Malformed(_))));
         assert!(matches!(parse_fragment(b"<a>", LIMITS), Err(XmlError::Malformed(_))));
         let deep = "<a>".repeat(9) + &"</a>".repeat(9);
         assert_eq!(parse_fragment(deep.as_bytes(), LIMITS), Err(XmlError::TooDeep(8)));
         let wide = "<a/>".repeat(101);
-        assert_eq!(
-            parse_fragment(wide.as_bytes(), LIMITS),
-            Err(XmlError::TooManyNodes(100))
-        );
+        assert_eq!(parse_fragment(wide.as_bytes(), LIMITS), Err(XmlError::TooManyNodes(100)));
         assert_eq!(parse_fragment(b"  ", LIMITS), Ok(vec![]));
         let tricky = "a\"b<c>&'\n\r\td";
         let written = format!("<x a=\"{}\">{}</x>", escape(tricky), escape(tricky));

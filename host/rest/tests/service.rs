@@ -47,10 +47,7 @@ impl Fixture {
             path: path.into(),
             headers: vec![
                 ("Host".into(), "example.org:9000".into()),
-                (
-                    "Authorization".into(),
-                    format!("Basic {}", B64.encode("Test User:password")),
-                ),
+                ("Authorization".into(), format!("Basic {}", B64.encode("Test User:password"))),
             ],
             body: body.as_bytes().to_vec(),
             body_too_large: false,
@@ -79,27 +76,9 @@ fn inventory_script() {
     let item = r#"<Item name="a.jpg"><Asset inline="true" type="0">aGk=</Asset></Item>"#;
     f.check(&[
         ("GET", INV, "", 200, "name=\"My Inventory\""),
-        (
-            "POST",
-            "/admin/inventory/Test+User/Textures",
-            item,
-            201,
-            "Created asset a.jpg",
-        ),
-        (
-            "GET",
-            "/admin/inventory/Test+User/Textures/a.jpg",
-            "",
-            301,
-            "PERMANENT REDIRECT",
-        ),
-        (
-            "POST",
-            INV,
-            "<Folder name=\"X\"/><Folder name=\"Y\"/>",
-            400,
-            "only one root entity is allowed",
-        ),
+        ("POST", "/admin/inventory/Test+User/Textures", item, 201, "Created asset a.jpg"),
+        ("GET", "/admin/inventory/Test+User/Textures/a.jpg", "", 301, "PERMANENT REDIRECT"),
+        ("POST", INV, "<Folder name=\"X\"/><Folder name=\"Y\"/>", 400, "only one root entity is allowed"),
         (
             "PUT",
             "/admin/inventory/Test+User/Textures",
@@ -107,41 +86,14 @@ fn inventory_script() {
             200,
             "Moving folder Pictures",
         ),
-        (
-            "GET",
-            "/admin/inventory/Test+User/Pictures",
-            "",
-            200,
-            "name=\"Pictures\"",
-        ),
-        (
-            "GET",
-            "/admin/inventory/Test+User/Pictures/a.jpg",
-            "",
-            404,
-            "no such item/folder : a.jpg",
-        ),
-        (
-            "DELETE",
-            "/admin/inventory/Test+User/Pictures",
-            "",
-            200,
-            "Deleted folder Pictures",
-        ),
-        (
-            "DELETE",
-            "/admin/inventory/Test+User/My%20Inventory",
-            "",
-            400,
-            "root folder cannot be deleted",
-        ),
+        ("GET", "/admin/inventory/Test+User/Pictures", "", 200, "name=\"Pictures\""),
+        ("GET", "/admin/inventory/Test+User/Pictures/a.jpg", "", 404, "no such item/folder : a.jpg"),
+        ("DELETE", "/admin/inventory/Test+User/Pictures", "", 200, "Deleted folder Pictures"),
+        ("DELETE", "/admin/inventory/Test+User/My%20Inventory", "", 400, "root folder cannot be deleted"),
         ("PATCH", INV, "", 405, "patch not supported"),
     ]);
     let r = f.call("POST", INV, "<Folder name=\"Z\"/>");
-    assert_eq!(
-        r.header("location"),
-        Some("http://example.org:9000/admin/inventory/Test%20User/Z")
-    );
+    assert_eq!(r.header("location"), Some("http://example.org:9000/admin/inventory/Test%20User/Z"));
 }
 
 #[test]
@@ -150,25 +102,12 @@ fn asset_script() {
     let id = "55555555-5555-5555-5555-555555555555";
     let path = format!("/admin/assets/{id}");
     f.check(&[
-        (
-            "PUT",
-            &path,
-            r#"<Asset name="n" type="7" local="true">aGk=</Asset>"#,
-            201,
-            "Created asset n",
-        ),
+        ("PUT", &path, r#"<Asset name="n" type="7" local="true">aGk=</Asset>"#, 201, "Created asset n"),
         ("GET", &path, "", 200, "local=\"True\" temporary=\"False\">aGk=</Asset>"),
         ("HEAD", &path, "", 200, ""),
-        (
-            "PUT",
-            &path,
-            r#"<Asset type="x">aGk=</Asset>"#,
-            400,
-            "invalid asset type",
-        ),
+        ("PUT", &path, r#"<Asset type="x">aGk=</Asset>"#, 400, "invalid asset type"),
         ("DELETE", &path, "", 405, "delete not supported"),
         ("GET", "/admin/assets/zzz", "", 400, "invalid asset id"),
     ]);
     assert!(f.call("HEAD", &path, "").body.is_empty());
 }
-

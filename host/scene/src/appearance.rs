@@ -22,22 +22,10 @@ pub const DEFAULT_AVATAR_TEXTURE: Uuid = uuid!("c228d1cf-4b5d-4ba8-84f4-899a0796
 
 /// OpenSim's default body parts for slots 0–3 (shape, skin, hair, eyes): item, asset.
 const DEFAULT_WEARABLES: [(Uuid, Uuid); 4] = [
-    (
-        uuid!("66c41e39-38f9-f75a-024e-585989bfaba9"),
-        uuid!("66c41e39-38f9-f75a-024e-585989bfab73"),
-    ),
-    (
-        uuid!("77c41e39-38f9-f75a-024e-585989bfabc9"),
-        uuid!("77c41e39-38f9-f75a-024e-585989bbabbb"),
-    ),
-    (
-        uuid!("d342e6c1-b9d2-11dc-95ff-0800200c9a66"),
-        uuid!("d342e6c0-b9d2-11dc-95ff-0800200c9a66"),
-    ),
-    (
-        uuid!("4d3af499-976b-400a-a04a-f13df0babc0b"),
-        uuid!("4bb6fa4d-1cd2-498a-a84c-95c1a0e745a7"),
-    ),
+    (uuid!("66c41e39-38f9-f75a-024e-585989bfaba9"), uuid!("66c41e39-38f9-f75a-024e-585989bfab73")),
+    (uuid!("77c41e39-38f9-f75a-024e-585989bfabc9"), uuid!("77c41e39-38f9-f75a-024e-585989bbabbb")),
+    (uuid!("d342e6c1-b9d2-11dc-95ff-0800200c9a66"), uuid!("d342e6c0-b9d2-11dc-95ff-0800200c9a66")),
+    (uuid!("4d3af499-976b-400a-a04a-f13df0babc0b"), uuid!("4bb6fa4d-1cd2-498a-a84c-95c1a0e745a7")),
 ];
 
 /// Every slider at its middle: this host's own neutral default body.
@@ -112,12 +100,7 @@ pub fn height_from_params(v: &[u8]) -> Option<f64> {
     }
     let p = |i: usize| f64::from(v[i]);
     let shoes = if v[31] != 0 { 0.0848 } else { 0.0 };
-    let sum = 0.516945 * p(25)
-        + 0.08117 * p(120)
-        + 0.3836 * p(125)
-        + 0.07 * p(78)
-        + 0.08 * p(77)
-        + 0.076 * p(148);
+    let sum = 0.516945 * p(25) + 0.08117 * p(120) + 0.3836 * p(125) + 0.07 * p(78) + 0.08 * p(77) + 0.076 * p(148);
     Some(1.14597 + shoes + sum / 255.0)
 }
 
@@ -160,24 +143,16 @@ impl Appearance {
     /// `SetAvatarAppearance` step 2 and 4: parse and validate `text`, then build
     /// the replacement: serial = previous + 1 and height recomputed, whatever the
     /// text says (Q-35); missing members take the defaults of §5.4.
-    pub fn replaced_by(
-        &self,
-        text: &str,
-        limits: &SceneLimits,
-    ) -> Result<Appearance, AppearanceError> {
+    pub fn replaced_by(&self, text: &str, limits: &SceneLimits) -> Result<Appearance, AppearanceError> {
         let doc: Value = serde_json::from_str(text).map_err(|_| AppearanceError::NotJson)?;
         let doc = doc.as_object().ok_or(AppearanceError::NotAnObject)?;
         let mut next = Appearance::default();
 
         if let Some(w) = doc.get("wearables") {
-            let slots = w
-                .as_array()
-                .ok_or(AppearanceError::InvalidMember("wearables"))?;
+            let slots = w.as_array().ok_or(AppearanceError::InvalidMember("wearables"))?;
             // Slots beyond 15 are ignored; missing slots keep the defaults.
             for (slot, layers) in next.wearables.iter_mut().zip(slots) {
-                let layers = layers
-                    .as_array()
-                    .ok_or(AppearanceError::InvalidMember("wearables"))?;
+                let layers = layers.as_array().ok_or(AppearanceError::InvalidMember("wearables"))?;
                 *slot = layers
                     .iter()
                     .map(|l| {
@@ -190,17 +165,13 @@ impl Appearance {
             }
         }
         if let Some(t) = doc.get("textures") {
-            let given = t
-                .as_array()
-                .ok_or(AppearanceError::InvalidMember("textures"))?;
+            let given = t.as_array().ok_or(AppearanceError::InvalidMember("textures"))?;
             for (slot, v) in next.textures.iter_mut().zip(given) {
                 *slot = uuid_member(v, "textures")?;
             }
         }
         if let Some(vp) = doc.get("visualparams") {
-            let given = vp
-                .as_array()
-                .ok_or(AppearanceError::InvalidMember("visualparams"))?;
+            let given = vp.as_array().ok_or(AppearanceError::InvalidMember("visualparams"))?;
             if given.len() < MIN_VISUAL_PARAMS {
                 return Err(AppearanceError::TooFewVisualParams { count: given.len() });
             }
@@ -220,9 +191,7 @@ impl Appearance {
                 .collect::<Result<_, _>>()?;
         }
         if let Some(a) = doc.get("attachments") {
-            let given = a
-                .as_array()
-                .ok_or(AppearanceError::InvalidMember("attachments"))?;
+            let given = a.as_array().ok_or(AppearanceError::InvalidMember("attachments"))?;
             if given.len() > limits.max_attachments {
                 return Err(AppearanceError::TooManyAttachments {
                     count: given.len(),
@@ -242,10 +211,9 @@ impl Appearance {
                 .collect::<Result<_, AppearanceError>>()?;
         }
         next.serial = self.serial.wrapping_add(1);
-        next.height =
-            height_from_params(&next.visual_params).ok_or(AppearanceError::TooFewVisualParams {
-                count: next.visual_params.len(),
-            })?;
+        next.height = height_from_params(&next.visual_params).ok_or(AppearanceError::TooFewVisualParams {
+            count: next.visual_params.len(),
+        })?;
         Ok(next)
     }
 }
@@ -263,25 +231,12 @@ mod tests {
         let text = Appearance::default().to_json();
         let v: Value = serde_json::from_str(&text).unwrap();
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(
-            keys,
-            [
-                "serial",
-                "height",
-                "wearables",
-                "textures",
-                "visualparams",
-                "attachments"
-            ]
-        );
+        assert_eq!(keys, ["serial", "height", "wearables", "textures", "visualparams", "attachments"]);
         assert_eq!(v["wearables"].as_array().unwrap().len(), 16);
         assert_eq!(v["textures"].as_array().unwrap().len(), 21);
         assert_eq!(v["visualparams"].as_array().unwrap().len(), 218);
         assert!(v["visualparams"][0].is_u64());
-        assert_eq!(
-            v["wearables"][0][0]["item"],
-            "66c41e39-38f9-f75a-024e-585989bfaba9"
-        );
+        assert_eq!(v["wearables"][0][0]["item"], "66c41e39-38f9-f75a-024e-585989bfaba9");
     }
 
     #[test]
@@ -294,8 +249,7 @@ mod tests {
         doc["serial"] = 999.into();
         doc["height"] = 9.0.into();
         doc["visualparams"][25] = 255.into();
-        doc["wearables"][4] =
-            serde_json::json!([{"item": Uuid::from_u128(1), "asset": Uuid::from_u128(2)}]);
+        doc["wearables"][4] = serde_json::json!([{"item": Uuid::from_u128(1), "asset": Uuid::from_u128(2)}]);
         let new = old.replaced_by(&doc.to_string(), &limits()).unwrap();
         assert_eq!(new.serial, 4);
         assert_eq!(new.visual_params[25], 255);
@@ -324,24 +278,12 @@ mod tests {
     #[test]
     fn rc_54_bad_documents_fail() {
         let a = Appearance::default();
-        assert_eq!(
-            a.replaced_by("not json", &limits()),
-            Err(AppearanceError::NotJson)
-        );
-        assert_eq!(
-            a.replaced_by("[1]", &limits()),
-            Err(AppearanceError::NotAnObject)
-        );
+        assert_eq!(a.replaced_by("not json", &limits()), Err(AppearanceError::NotJson));
+        assert_eq!(a.replaced_by("[1]", &limits()), Err(AppearanceError::NotAnObject));
         let few = serde_json::json!({"visualparams": vec![1; 148]}).to_string();
-        assert_eq!(
-            a.replaced_by(&few, &limits()),
-            Err(AppearanceError::TooFewVisualParams { count: 148 })
-        );
+        assert_eq!(a.replaced_by(&few, &limits()), Err(AppearanceError::TooFewVisualParams { count: 148 }));
         let big = serde_json::json!({"visualparams": vec![300; 200]}).to_string();
-        assert_eq!(
-            a.replaced_by(&big, &limits()),
-            Err(AppearanceError::InvalidMember("visualparams"))
-        );
+        assert_eq!(a.replaced_by(&big, &limits()), Err(AppearanceError::InvalidMember("visualparams")));
     }
 
     #[test]
@@ -353,17 +295,11 @@ mod tests {
             ..limits()
         };
         let long = serde_json::json!({"visualparams": vec![1; 201]}).to_string();
-        assert!(matches!(
-            a.replaced_by(&long, &l),
-            Err(AppearanceError::TooManyVisualParams { .. })
-        ));
+        assert!(matches!(a.replaced_by(&long, &l), Err(AppearanceError::TooManyVisualParams { .. })));
         let att = serde_json::json!({"attachments": [
             {"point": 1, "item": Uuid::nil(), "asset": Uuid::nil()},
             {"point": 2, "item": Uuid::nil(), "asset": Uuid::nil()}]})
         .to_string();
-        assert!(matches!(
-            a.replaced_by(&att, &l),
-            Err(AppearanceError::TooManyAttachments { .. })
-        ));
+        assert!(matches!(a.replaced_by(&att, &l), Err(AppearanceError::TooManyAttachments { .. })));
     }
 }

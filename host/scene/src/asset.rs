@@ -57,11 +57,7 @@ const TABLE: &[(AssetType, i8, &[&str])] = &[
     (AssetType::Unknown, -1, &["application/octet-stream"]),
     (AssetType::Texture, 0, &["image/x-j2c", "image/jp2"]),
     (AssetType::Sound, 1, &["audio/ogg", "application/ogg"]),
-    (
-        AssetType::CallingCard,
-        2,
-        &["application/vnd.ll.callingcard"],
-    ),
+    (AssetType::CallingCard, 2, &["application/vnd.ll.callingcard"]),
     (AssetType::Landmark, 3, &["application/vnd.ll.landmark"]),
     (AssetType::Clothing, 5, &["application/vnd.ll.clothing"]),
     (AssetType::Object, 6, &["application/vnd.ll.primitive"]),
@@ -108,11 +104,7 @@ impl AssetType {
     pub fn code(self) -> i8 {
         match self {
             AssetType::Other(code) => code,
-            known => TABLE
-                .iter()
-                .find(|(t, _, _)| *t == known)
-                .map(|(_, c, _)| *c)
-                .unwrap_or(-1),
+            known => TABLE.iter().find(|(t, _, _)| *t == known).map(|(_, c, _)| *c).unwrap_or(-1),
         }
     }
 
@@ -223,35 +215,17 @@ mod tests {
         assert_eq!(AssetType::from(4), AssetType::Other(4));
         assert_eq!(AssetType::WasmComponent.code(), 100);
         assert_eq!(serde_json::to_string(&AssetType::Notecard).unwrap(), "7");
-        assert_eq!(
-            serde_json::from_str::<AssetType>("100").unwrap(),
-            AssetType::WasmComponent
-        );
+        assert_eq!(serde_json::from_str::<AssetType>("100").unwrap(), AssetType::WasmComponent);
     }
 
     #[test]
     fn content_type_mapping_of_5_1() {
-        assert_eq!(
-            AssetType::from_content_type("image/jp2"),
-            AssetType::Texture
-        );
-        assert_eq!(
-            AssetType::from_content_type("application/ogg"),
-            AssetType::Sound
-        );
-        assert_eq!(
-            AssetType::from_content_type("application/vnd.ll.primitive"),
-            AssetType::Object
-        );
-        assert_eq!(
-            AssetType::from_content_type("application/wasm"),
-            AssetType::WasmComponent
-        );
+        assert_eq!(AssetType::from_content_type("image/jp2"), AssetType::Texture);
+        assert_eq!(AssetType::from_content_type("application/ogg"), AssetType::Sound);
+        assert_eq!(AssetType::from_content_type("application/vnd.ll.primitive"), AssetType::Object);
+        assert_eq!(AssetType::from_content_type("application/wasm"), AssetType::WasmComponent);
         assert_eq!(AssetType::Sound.canonical_content_type(), "audio/ogg");
-        assert_eq!(
-            AssetType::Folder.canonical_content_type(),
-            "application/octet-stream"
-        );
+        assert_eq!(AssetType::Folder.canonical_content_type(), "application/octet-stream");
     }
 
     #[test]
@@ -276,9 +250,6 @@ mod tests {
             ..SceneLimits::default()
         };
         let a = Asset::from_type(Uuid::nil(), AssetType::Texture, vec![0; 5]);
-        assert_eq!(
-            a.check_limits(&limits),
-            Err(AssetError::TooLarge { bytes: 5, limit: 4 })
-        );
+        assert_eq!(a.check_limits(&limits), Err(AssetError::TooLarge { bytes: 5, limit: 4 }));
     }
 }

@@ -137,18 +137,11 @@ pub fn wearable_textures(text: &str) -> Vec<Uuid> {
     let mut lines = text.lines().map(str::trim);
     let mut out = Vec::new();
     while let Some(line) = lines.next() {
-        let Some(count) = line
-            .strip_prefix("textures")
-            .and_then(|n| n.trim().parse::<usize>().ok())
-        else {
+        let Some(count) = line.strip_prefix("textures").and_then(|n| n.trim().parse::<usize>().ok()) else {
             continue;
         };
         for entry in lines.by_ref().take(count) {
-            if let Some(id) = entry
-                .split_whitespace()
-                .nth(1)
-                .and_then(|t| Uuid::parse_str(t).ok())
-            {
+            if let Some(id) = entry.split_whitespace().nth(1).and_then(|t| Uuid::parse_str(t).ok()) {
                 out.push(id);
             }
         }
@@ -162,13 +155,9 @@ pub fn uuid_tokens(text: &str) -> Vec<Uuid> {
     const LEN: usize = 36;
     let b = text.as_bytes();
     let shaped = |w: &[u8]| {
-        w.iter().enumerate().all(|(i, c)| {
-            if matches!(i, 8 | 13 | 18 | 23) {
-                *c == b'-'
-            } else {
-                c.is_ascii_hexdigit()
-            }
-        })
+        w.iter()
+            .enumerate()
+            .all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { *c == b'-' } else { c.is_ascii_hexdigit() })
     };
     let mut out = Vec::new();
     let mut i = 0;
@@ -213,22 +202,9 @@ mod tests {
     fn store() -> HashMap<Uuid, Asset> {
         let (t, n, s, tex) = (u(1), u(2), u(3), u(4));
         let mut m = HashMap::new();
-        let s_text = format!(
-            "default {{ touch_start(integer n) {{ llGiveInventory(\"{}\"); }} }}",
-            u(77)
-        );
-        m.insert(
-            s,
-            Asset::from_type(s, AssetType::LslText, s_text.into_bytes()),
-        );
-        m.insert(
-            n,
-            object_asset(
-                n,
-                Uuid::nil(),
-                vec![TaskInventoryItem::new(u(20), "s", AssetType::LslText, s)],
-            ),
-        );
+        let s_text = format!("default {{ touch_start(integer n) {{ llGiveInventory(\"{}\"); }} }}", u(77));
+        m.insert(s, Asset::from_type(s, AssetType::LslText, s_text.into_bytes()));
+        m.insert(n, object_asset(n, Uuid::nil(), vec![TaskInventoryItem::new(u(20), "s", AssetType::LslText, s)]));
         m.insert(
             t,
             object_asset(
@@ -247,8 +223,7 @@ mod tests {
     #[test]
     fn rc_49_closure_includes_self_textures_and_nested_inventory() {
         let m = store();
-        let deps =
-            dependent_assets(u(1), &SceneLimits::default(), |id| m.get(&id).cloned()).unwrap();
+        let deps = dependent_assets(u(1), &SceneLimits::default(), |id| m.get(&id).cloned()).unwrap();
         assert_eq!(deps[0], u(1));
         for want in [u(4), u(2), u(3), u(55), u(77)] {
             assert!(deps.contains(&want), "missing {want}");
@@ -260,15 +235,9 @@ mod tests {
     #[test]
     fn rc_49_unknown_asset_fails() {
         let m = store();
-        let err =
-            dependent_assets(u(42), &SceneLimits::default(), |id| m.get(&id).cloned()).unwrap_err();
+        let err = dependent_assets(u(42), &SceneLimits::default(), |id| m.get(&id).cloned()).unwrap_err();
         assert_eq!(err.to_string(), "no such asset");
-        assert!(
-            dependent_assets(Uuid::nil(), &SceneLimits::default(), |id| m
-                .get(&id)
-                .cloned())
-            .is_err()
-        );
+        assert!(dependent_assets(Uuid::nil(), &SceneLimits::default(), |id| m.get(&id).cloned()).is_err());
     }
 
     #[test]
@@ -289,22 +258,13 @@ mod tests {
         let mut m = HashMap::new();
         m.insert(
             u(1),
-            object_asset(
-                u(1),
-                Uuid::nil(),
-                vec![TaskInventoryItem::new(u(9), "b", AssetType::Object, u(2))],
-            ),
+            object_asset(u(1), Uuid::nil(), vec![TaskInventoryItem::new(u(9), "b", AssetType::Object, u(2))]),
         );
         m.insert(
             u(2),
-            object_asset(
-                u(2),
-                Uuid::nil(),
-                vec![TaskInventoryItem::new(u(8), "a", AssetType::Object, u(1))],
-            ),
+            object_asset(u(2), Uuid::nil(), vec![TaskInventoryItem::new(u(8), "a", AssetType::Object, u(1))]),
         );
-        let deps =
-            dependent_assets(u(1), &SceneLimits::default(), |id| m.get(&id).cloned()).unwrap();
+        let deps = dependent_assets(u(1), &SceneLimits::default(), |id| m.get(&id).cloned()).unwrap();
         assert_eq!(deps, vec![u(1), u(2)]);
     }
 
@@ -312,14 +272,10 @@ mod tests {
     fn wearable_texture_section() {
         let text = "LLWearable version 22\nShirt\n\tpermissions 0\n\t{\n\t}\ntype 4\nparameters 1\n781 0\ntextures 2\n0 00000000-0000-0000-0000-00000000000a\n5 00000000-0000-0000-0000-00000000000b\n";
         assert_eq!(wearable_textures(text), vec![u(10), u(11)]);
-        let m: HashMap<Uuid, Asset> = [(
-            u(1),
-            Asset::from_type(u(1), AssetType::Clothing, text.as_bytes().to_vec()),
-        )]
-        .into_iter()
-        .collect();
-        let deps =
-            dependent_assets(u(1), &SceneLimits::default(), |id| m.get(&id).cloned()).unwrap();
+        let m: HashMap<Uuid, Asset> = [(u(1), Asset::from_type(u(1), AssetType::Clothing, text.as_bytes().to_vec()))]
+            .into_iter()
+            .collect();
+        let deps = dependent_assets(u(1), &SceneLimits::default(), |id| m.get(&id).cloned()).unwrap();
         assert_eq!(deps, vec![u(1), u(10), u(11)]);
     }
 

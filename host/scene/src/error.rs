@@ -52,9 +52,5 @@ pub enum SceneError {
     #[error("Fatal error; Index was outside the bounds of the array.")]
     TerrainOutOfRange { x: i64, y: i64 },
     #[error("region size {size_x} x {size_y} m is not allowed (1 to {limit} m per side)")]
-    InvalidRegionSize {
-        size_x: u32,
-        size_y: u32,
-        limit: u32,
-    },
+    InvalidRegionSize { size_x: u32, size_y: u32, limit: u32 },
 }

@@ -127,10 +127,7 @@ impl Inventory {
             version: 1,
         };
         let root_id = new_id();
-        let mut inv = Inventory::with_root(
-            owner_id,
-            folder(root_id, Uuid::nil(), "My Inventory", FOLDER_TYPE_PLAIN),
-        );
+        let mut inv = Inventory::with_root(owner_id, folder(root_id, Uuid::nil(), "My Inventory", FOLDER_TYPE_PLAIN));
         for (name, t) in STANDARD_FOLDERS {
             let f = folder(new_id(), root_id, name, t);
             inv.folders.insert(f.id, f);
@@ -141,11 +138,7 @@ impl Inventory {
     /// Rebuilds an inventory read back from storage (store order kept). The root
     /// is the one folder with a nil parent; `None` when there is not exactly one.
     /// Stored rows are trusted: the store only ever wrote trees built here.
-    pub fn from_parts(
-        owner_id: Uuid,
-        folders: Vec<InventoryFolder>,
-        items: Vec<InventoryItem>,
-    ) -> Option<Self> {
+    pub fn from_parts(owner_id: Uuid, folders: Vec<InventoryFolder>, items: Vec<InventoryItem>) -> Option<Self> {
         let mut roots = folders.iter().filter(|f| f.parent_id.is_nil());
         let root_id = roots.next()?.id;
         if roots.next().is_some() {
@@ -186,9 +179,7 @@ impl Inventory {
     }
 
     pub fn child_folders(&self, id: Uuid) -> impl Iterator<Item = &InventoryFolder> {
-        self.folders
-            .values()
-            .filter(move |f| f.parent_id == id && f.id != self.root_id)
+        self.folders.values().filter(move |f| f.parent_id == id && f.id != self.root_id)
     }
 
     pub fn folder_items(&self, id: Uuid) -> impl Iterator<Item = &InventoryItem> {
@@ -206,13 +197,7 @@ impl Inventory {
         for _ in 0..=self.folders.len() {
             match cur {
                 Some(id) if id == candidate => return true,
-                Some(id) => {
-                    cur = self
-                        .folders
-                        .get(&id)
-                        .map(|f| f.parent_id)
-                        .filter(|p| !p.is_nil())
-                }
+                Some(id) => cur = self.folders.get(&id).map(|f| f.parent_id).filter(|p| !p.is_nil()),
                 None => return false,
             }
         }
@@ -220,24 +205,16 @@ impl Inventory {
     }
 
     /// Creates or replaces a folder (stores behave as upserts, REST §10).
-    pub fn upsert_folder(
-        &mut self,
-        folder: InventoryFolder,
-        limits: &SceneLimits,
-    ) -> Result<(), InventoryError> {
+    pub fn upsert_folder(&mut self, folder: InventoryFolder, limits: &SceneLimits) -> Result<(), InventoryError> {
         if folder.id == self.root_id {
             if !folder.parent_id.is_nil() {
                 return Err(InventoryError::RootFolder);
             }
         } else {
-            if !self.folders.contains_key(&folder.parent_id)
-                || self.is_ancestor_or_self(folder.id, folder.parent_id)
-            {
+            if !self.folders.contains_key(&folder.parent_id) || self.is_ancestor_or_self(folder.id, folder.parent_id) {
                 return Err(InventoryError::InvalidParent(folder.parent_id));
             }
-            if !self.folders.contains_key(&folder.id)
-                && self.folders.len() >= limits.max_inventory_folders_per_avatar
-            {
+            if !self.folders.contains_key(&folder.id) && self.folders.len() >= limits.max_inventory_folders_per_avatar {
                 return Err(InventoryError::TooManyFolders {
                     limit: limits.max_inventory_folders_per_avatar,
                 });
@@ -248,17 +225,11 @@ impl Inventory {
     }
 
     /// Creates or replaces an item; its folder must exist.
-    pub fn upsert_item(
-        &mut self,
-        item: InventoryItem,
-        limits: &SceneLimits,
-    ) -> Result<(), InventoryError> {
+    pub fn upsert_item(&mut self, item: InventoryItem, limits: &SceneLimits) -> Result<(), InventoryError> {
         if !self.folders.contains_key(&item.folder_id) {
             return Err(InventoryError::NoSuchFolder(item.folder_id));
         }
-        if !self.items.contains_key(&item.id)
-            && self.items.len() >= limits.max_inventory_items_per_avatar
-        {
+        if !self.items.contains_key(&item.id) && self.items.len() >= limits.max_inventory_items_per_avatar {
             return Err(InventoryError::TooManyItems {
                 limit: limits.max_inventory_items_per_avatar,
             });
@@ -268,9 +239,7 @@ impl Inventory {
     }
 
     pub fn remove_item(&mut self, id: Uuid) -> Result<InventoryItem, InventoryError> {
-        self.items
-            .shift_remove(&id)
-            .ok_or(InventoryError::NoSuchItem(id))
+        self.items.shift_remove(&id).ok_or(InventoryError::NoSuchItem(id))
     }
 
     /// Removes the items directly in a folder; returns them.
@@ -279,18 +248,12 @@ impl Inventory {
             return Err(InventoryError::NoSuchFolder(id));
         }
         let ids: Vec<Uuid> = self.folder_items(id).map(|i| i.id).collect();
-        Ok(ids
-            .iter()
-            .filter_map(|i| self.items.shift_remove(i))
-            .collect())
+        Ok(ids.iter().filter_map(|i| self.items.shift_remove(i)).collect())
     }
 
     /// `SetAvatarAppearance` step 3: empties the Current Outfit folder, if any.
     pub fn clear_current_outfit(&mut self) -> Vec<InventoryItem> {
-        match self
-            .folder_of_type(FOLDER_TYPE_CURRENT_OUTFIT)
-            .map(|f| f.id)
-        {
+        match self.folder_of_type(FOLDER_TYPE_CURRENT_OUTFIT).map(|f| f.id) {
             Some(id) => self.clear_folder_items(id).unwrap_or_default(),
             None => Vec::new(),
         }
@@ -365,10 +328,7 @@ mod tests {
         let inv = Inventory::standard(Uuid::from_u128(999), &mut ids());
         assert_eq!(inv.root().unwrap().name, "My Inventory");
         assert_eq!(inv.root().unwrap().folder_type, 8);
-        let children: Vec<&str> = inv
-            .child_folders(inv.root_id())
-            .map(|f| f.name.as_str())
-            .collect();
+        let children: Vec<&str> = inv.child_folders(inv.root_id()).map(|f| f.name.as_str()).collect();
         assert_eq!(children.len(), 14);
         assert_eq!(children[0], "Animations");
         assert_eq!(inv.folder_of_type(14).unwrap().name, "Trash");
@@ -389,10 +349,8 @@ mod tests {
             version: 1,
         };
         inv.upsert_folder(cof, &limits).unwrap();
-        inv.upsert_item(item(600, Uuid::from_u128(500)), &limits)
-            .unwrap();
-        inv.upsert_item(item(601, Uuid::from_u128(500)), &limits)
-            .unwrap();
+        inv.upsert_item(item(600, Uuid::from_u128(500)), &limits).unwrap();
+        inv.upsert_item(item(601, Uuid::from_u128(500)), &limits).unwrap();
         inv.upsert_item(item(602, root), &limits).unwrap();
         let removed = inv.clear_current_outfit();
         assert_eq!(removed.len(), 2);
@@ -417,17 +375,11 @@ mod tests {
             Err(InventoryError::InvalidParent(Uuid::from_u128(1234)))
         );
         inv.upsert_folder(f(700, root), &limits).unwrap();
-        inv.upsert_folder(f(701, Uuid::from_u128(700)), &limits)
-            .unwrap();
+        inv.upsert_folder(f(701, Uuid::from_u128(700)), &limits).unwrap();
         // Moving 700 under its own child would cut the tree loose.
-        assert!(inv
-            .upsert_folder(f(700, Uuid::from_u128(701)), &limits)
-            .is_err());
-        assert!(inv
-            .upsert_item(item(1, Uuid::from_u128(4321)), &limits)
-            .is_err());
-        inv.upsert_item(item(1, Uuid::from_u128(701)), &limits)
-            .unwrap();
+        assert!(inv.upsert_folder(f(700, Uuid::from_u128(701)), &limits).is_err());
+        assert!(inv.upsert_item(item(1, Uuid::from_u128(4321)), &limits).is_err());
+        inv.upsert_item(item(1, Uuid::from_u128(701)), &limits).unwrap();
         let (folders, items) = inv.remove_folder(Uuid::from_u128(700)).unwrap();
         assert_eq!(folders.len(), 2);
         assert_eq!(items, vec![Uuid::from_u128(1)]);
@@ -446,10 +398,7 @@ mod tests {
         inv.upsert_item(item(1, root), &limits).unwrap();
         // Replacing an existing item is not growth.
         inv.upsert_item(item(1, root), &limits).unwrap();
-        assert_eq!(
-            inv.upsert_item(item(2, root), &limits),
-            Err(InventoryError::TooManyItems { limit: 1 })
-        );
+        assert_eq!(inv.upsert_item(item(2, root), &limits), Err(InventoryError::TooManyItems { limit: 1 }));
         let extra = InventoryFolder {
             id: Uuid::from_u128(800),
             parent_id: root,
@@ -458,9 +407,6 @@ mod tests {
             folder_type: 8,
             version: 1,
         };
-        assert_eq!(
-            inv.upsert_folder(extra, &limits),
-            Err(InventoryError::TooManyFolders { limit: 15 })
-        );
+        assert_eq!(inv.upsert_folder(extra, &limits), Err(InventoryError::TooManyFolders { limit: 15 }));
     }
 }

@@ -114,10 +114,7 @@ fn token_name(kind: u8, index: u8) -> Result<&'static str, &'static str> {
     if slot >= NAMES_PER_PAGE {
         return Err("bad tag index");
     }
-    KEPT_NAMES
-        .get(page * NAMES_PER_PAGE + slot)
-        .copied()
-        .ok_or("unknown tag index")
+    KEPT_NAMES.get(page * NAMES_PER_PAGE + slot).copied().ok_or("unknown tag index")
 }
 
 /// Checks packed text without expanding it (loading must not pay for that).
@@ -316,10 +313,7 @@ mod tests {
             Element::new("Deep").with_child(Element::leaf("X", "a<b & c")),
         ];
         let kept = KeptXml::from_elements(&els);
-        assert_eq!(
-            kept.to_xml(),
-            "<PathScaleX>100</PathScaleX><Empty /><Deep><X>a&lt;b &amp; c</X></Deep>"
-        );
+        assert_eq!(kept.to_xml(), "<PathScaleX>100</PathScaleX><Empty /><Deep><X>a&lt;b &amp; c</X></Deep>");
         let limits = XmlLimits {
             max_depth: 4,
             max_elements: 10,
@@ -341,12 +335,7 @@ mod tests {
         assert_eq!(serde_json::from_str::<KeptXml>(&json).unwrap(), kept);
         assert!(serde_json::from_str::<KeptXml>("7").is_err());
         // Bad tokens from storage are refused, not written out.
-        for bad in [
-            "\"\\u0001\"",
-            "\"\\u0001\\u007f\"",
-            "\"\\u0006~\"",
-            "\"a\\u0007\"",
-        ] {
+        for bad in ["\"\\u0001\"", "\"\\u0001\\u007f\"", "\"\\u0006~\"", "\"a\\u0007\""] {
             assert!(serde_json::from_str::<KeptXml>(bad).is_err(), "{bad}");
         }
     }

@@ -16,16 +16,8 @@ pub struct Vector3 {
 }
 
 impl Vector3 {
-    pub const ZERO: Vector3 = Vector3 {
-        x: 0.0,
-        y: 0.0,
-        z: 0.0,
-    };
-    pub const ONE: Vector3 = Vector3 {
-        x: 1.0,
-        y: 1.0,
-        z: 1.0,
-    };
+    pub const ZERO: Vector3 = Vector3 { x: 0.0, y: 0.0, z: 0.0 };
+    pub const ONE: Vector3 = Vector3 { x: 1.0, y: 1.0, z: 1.0 };
 
     pub const fn new(x: f32, y: f32, z: f32) -> Self {
         Vector3 { x, y, z }
@@ -111,13 +103,7 @@ impl Quaternion {
     pub fn rotate(self, v: Vector3) -> Vector3 {
         // v' = v + 2w(q × v) + 2 q × (q × v), with q the vector part.
         let q = Vector3::new(self.x, self.y, self.z);
-        let cross = |a: Vector3, b: Vector3| {
-            Vector3::new(
-                a.y * b.z - a.z * b.y,
-                a.z * b.x - a.x * b.z,
-                a.x * b.y - a.y * b.x,
-            )
-        };
+        let cross = |a: Vector3, b: Vector3| Vector3::new(a.y * b.z - a.z * b.y, a.z * b.x - a.x * b.z, a.x * b.y - a.y * b.x);
         let t = cross(q, v).scaled(2.0);
         v.plus(t.scaled(self.w)).plus(cross(q, t))
     }
@@ -168,21 +154,13 @@ mod tests {
         let q = Quaternion::new(0.0, 0.0, 2.0, 2.0).normalised();
         assert!((q.z - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-6);
         assert!((q.length() - 1.0).abs() < 1e-6);
-        assert_eq!(
-            Quaternion::new(0.0, 0.0, 0.0, 0.0).normalised(),
-            Quaternion::IDENTITY
-        );
+        assert_eq!(Quaternion::new(0.0, 0.0, 0.0, 0.0).normalised(), Quaternion::IDENTITY);
         assert_eq!(Quaternion::default(), Quaternion::IDENTITY);
     }
 
     #[test]
     fn quaternion_rotates_about_z() {
-        let q = Quaternion::new(
-            0.0,
-            0.0,
-            std::f32::consts::FRAC_1_SQRT_2,
-            std::f32::consts::FRAC_1_SQRT_2,
-        );
+        let q = Quaternion::new(0.0, 0.0, std::f32::consts::FRAC_1_SQRT_2, std::f32::consts::FRAC_1_SQRT_2);
         let v = q.rotate(Vector3::new(1.0, 0.0, 0.0));
         assert!(v.x.abs() < 1e-5 && (v.y - 1.0).abs() < 1e-5 && v.z.abs() < 1e-5);
     }

@@ -205,8 +205,7 @@ impl SceneObject {
         copy.root.rotation_offset = params.rotation;
         copy.root.velocity = params.velocity;
         copy.position = params.position;
-        copy.start_parameter =
-            (!params.start_parameter.is_empty()).then(|| params.start_parameter.clone());
+        copy.start_parameter = (!params.start_parameter.is_empty()).then(|| params.start_parameter.clone());
         copy
     }
 
@@ -229,20 +228,12 @@ mod tests {
 
     fn two_part() -> SceneObject {
         let mut root = Part::new(Uuid::from_u128(1), "Table");
-        root.inventory.push(TaskInventoryItem::new(
-            Uuid::from_u128(10),
-            "tile",
-            AssetType::Object,
-            Uuid::from_u128(20),
-        ));
+        root.inventory
+            .push(TaskInventoryItem::new(Uuid::from_u128(10), "tile", AssetType::Object, Uuid::from_u128(20)));
         let mut leg = Part::new(Uuid::from_u128(2), "Leg");
         leg.offset_position = Vector3::new(-0.9, -0.4, -0.5);
-        leg.inventory.push(TaskInventoryItem::new(
-            Uuid::from_u128(11),
-            "s",
-            AssetType::LslText,
-            Uuid::from_u128(21),
-        ));
+        leg.inventory
+            .push(TaskInventoryItem::new(Uuid::from_u128(11), "s", AssetType::LslText, Uuid::from_u128(21)));
         SceneObject::linked(root, vec![leg], Vector3::new(10.0, 10.0, 20.0))
     }
 
@@ -309,20 +300,14 @@ mod tests {
         assert_eq!(a.start_parameter.as_deref(), Some("{}"));
         assert_eq!(a.part_count(), 2);
         for p in a.parts() {
-            assert_eq!(
-                (p.owner_id, p.last_owner_id, p.group_id),
-                (caller, caller, Uuid::nil())
-            );
+            assert_eq!((p.owner_id, p.last_owner_id, p.group_id), (caller, caller, Uuid::nil()));
             for i in &p.inventory {
                 assert_eq!(i.owner_id, caller);
                 assert_eq!(i.parent_part_id, p.id);
             }
         }
         // Offsets, names of children and link numbers are kept.
-        assert_eq!(
-            a.children()[0].offset_position,
-            template.children()[0].offset_position
-        );
+        assert_eq!(a.children()[0].offset_position, template.children()[0].offset_position);
         assert_eq!(a.children()[0].link_num, 2);
         // RC-28: disjoint part and item ids between two copies and the template.
         let ids_of = |o: &SceneObject| -> Vec<Uuid> {

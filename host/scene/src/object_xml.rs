@@ -81,11 +81,7 @@ fn float(el: Option<&Element>) -> Result<f32, ObjectXmlError> {
 }
 
 fn vector(el: &Element) -> Result<Vector3, ObjectXmlError> {
-    Ok(Vector3::new(
-        float(el.child("X"))?,
-        float(el.child("Y"))?,
-        float(el.child("Z"))?,
-    ))
+    Ok(Vector3::new(float(el.child("X"))?, float(el.child("Y"))?, float(el.child("Z"))?))
 }
 
 fn quaternion(el: &Element) -> Result<Quaternion, ObjectXmlError> {
@@ -108,14 +104,8 @@ fn uuid(el: &Element) -> Result<Uuid, ObjectXmlError> {
 }
 
 fn base64_bytes(el: &Element) -> Result<Vec<u8>, ObjectXmlError> {
-    let compact: String = el
-        .text
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(compact)
-        .map_err(|_| bad(el))
+    let compact: String = el.text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD.decode(compact).map_err(|_| bad(el))
 }
 
 fn parse_item(el: &Element) -> Result<TaskInventoryItem, ObjectXmlError> {
@@ -171,10 +161,7 @@ fn parse_shape(el: &Element) -> Result<Shape, ObjectXmlError> {
 }
 
 /// One `SceneObjectPart`, with its `GroupPosition` (the object position).
-fn parse_part(
-    el: &Element,
-    limits: &SceneLimits,
-) -> Result<(Part, Option<Vector3>), ObjectXmlError> {
+fn parse_part(el: &Element, limits: &SceneLimits) -> Result<(Part, Option<Vector3>), ObjectXmlError> {
     let mut part = Part::new(Uuid::nil(), "");
     part.scale = Vector3::ONE;
     let mut group_position = None;
@@ -209,11 +196,7 @@ fn parse_part(
                         limit: limits.max_inventory_items_per_part,
                     });
                 }
-                part.inventory = c
-                    .children
-                    .iter()
-                    .map(parse_item)
-                    .collect::<Result<_, _>>()?;
+                part.inventory = c.children.iter().map(parse_item).collect::<Result<_, _>>()?;
             }
             "BaseMask" => part.permissions.base = mask(c)?,
             "OwnerMask" => part.permissions.current = mask(c)?,
@@ -419,10 +402,7 @@ fn write_shape(out: &mut XmlOut, shape: &Shape) {
     out.number("PCode", shape.pcode);
     out.uuid("SculptTexture", shape.sculpt_texture);
     out.number("SculptType", shape.sculpt_type);
-    out.leaf(
-        "SculptEntry",
-        if shape.sculpt_entry { "true" } else { "false" },
-    );
+    out.leaf("SculptEntry", if shape.sculpt_entry { "true" } else { "false" });
     out.kept(&shape.extra);
     out.close("Shape");
 }
@@ -441,11 +421,7 @@ fn write_part(out: &mut XmlOut, part: &Part, group_position: Vector3) {
         out.close("TaskInventory");
     }
     let p = &part.permissions;
-    let flags = if part.flags.is_empty() {
-        "None".to_string()
-    } else {
-        part.flags.join(", ")
-    };
+    let flags = if part.flags.is_empty() { "None".to_string() } else { part.flags.join(", ") };
     out.uuid("UUID", part.id);
     out.leaf("Name", &part.name);
     out.vector("GroupPosition", group_position);
@@ -526,12 +502,7 @@ mod tests {
             value: Color::new(1.0, 0.0, 0.0, 1.0),
         });
         root.flags = vec!["Scripted".into(), "Touch".into()];
-        let mut item = TaskInventoryItem::new(
-            Uuid::from_u128(5),
-            "tile",
-            AssetType::Object,
-            Uuid::from_u128(6),
-        );
+        let mut item = TaskInventoryItem::new(Uuid::from_u128(5), "tile", AssetType::Object, Uuid::from_u128(6));
         item.parent_part_id = root.id;
         root.inventory.push(item);
         let mut leg = Part::new(Uuid::from_u128(2), "Leg");
@@ -552,10 +523,7 @@ mod tests {
         let back = parse_object(xml.as_bytes(), &limits()).unwrap();
         assert_eq!(back, obj);
         // And with the asset NUL.
-        assert_eq!(
-            parse_object(&write_object_asset(&obj), &limits()).unwrap(),
-            obj
-        );
+        assert_eq!(parse_object(&write_object_asset(&obj), &limits()).unwrap(), obj);
     }
 
     #[test]
@@ -577,36 +545,15 @@ mod tests {
     #[test]
     fn refusals_are_typed() {
         let l = limits();
-        assert_eq!(
-            parse_object(b"<Notecard/>", &l),
-            Err(ObjectXmlError::NotAnObject("Notecard".into()))
-        );
-        assert_eq!(
-            parse_object(b"<CoalescedObject/>", &l),
-            Err(ObjectXmlError::Coalesced)
-        );
-        assert_eq!(
-            parse_object(b"<SceneObjectGroup/>", &l),
-            Err(ObjectXmlError::MissingElement("SceneObjectPart"))
-        );
-        assert!(matches!(
-            parse_object(b"Hello, world!\0", &l),
-            Err(ObjectXmlError::Xml(_))
-        ));
-        assert_eq!(
-            parse_object(&[0xff, 0xfe, 0x3c], &l),
-            Err(ObjectXmlError::NotUtf8)
-        );
+        assert_eq!(parse_object(b"<Notecard/>", &l), Err(ObjectXmlError::NotAnObject("Notecard".into())));
+        assert_eq!(parse_object(b"<CoalescedObject/>", &l), Err(ObjectXmlError::Coalesced));
+        assert_eq!(parse_object(b"<SceneObjectGroup/>", &l), Err(ObjectXmlError::MissingElement("SceneObjectPart")));
+        assert!(matches!(parse_object(b"Hello, world!\0", &l), Err(ObjectXmlError::Xml(_))));
+        assert_eq!(parse_object(&[0xff, 0xfe, 0x3c], &l), Err(ObjectXmlError::NotUtf8));
         let no_id = b"<SceneObjectGroup><SceneObjectPart><Name>x</Name></SceneObjectPart></SceneObjectGroup>";
-        assert_eq!(
-            parse_object(no_id, &l),
-            Err(ObjectXmlError::MissingElement("UUID"))
-        );
+        assert_eq!(parse_object(no_id, &l), Err(ObjectXmlError::MissingElement("UUID")));
         let bad_num = b"<SceneObjectGroup><SceneObjectPart><UUID><UUID>00000000-0000-0000-0000-000000000001</UUID></UUID><LinkNum>x</LinkNum></SceneObjectPart></SceneObjectGroup>";
-        assert!(matches!(
-            parse_object(bad_num, &l),
-            Err(ObjectXmlError::BadValue { .. })
-        ));
+        assert!(matches!(parse_object(bad_num, &l), Err(ObjectXmlError::BadValue { .. })));
     }
 
     #[test]
@@ -617,33 +564,21 @@ mod tests {
             max_object_xml_bytes: 10,
             ..limits()
         };
-        assert!(matches!(
-            parse_object(xml.as_bytes(), &small),
-            Err(ObjectXmlError::TooLarge { .. })
-        ));
+        assert!(matches!(parse_object(xml.as_bytes(), &small), Err(ObjectXmlError::TooLarge { .. })));
         let one_part = SceneLimits {
             max_parts_per_object: 1,
             ..limits()
         };
-        assert_eq!(
-            parse_object(xml.as_bytes(), &one_part),
-            Err(ObjectXmlError::TooManyParts { count: 2, limit: 1 })
-        );
+        assert_eq!(parse_object(xml.as_bytes(), &one_part), Err(ObjectXmlError::TooManyParts { count: 2, limit: 1 }));
         let no_items = SceneLimits {
             max_inventory_items_per_part: 0,
             ..limits()
         };
-        assert!(matches!(
-            parse_object(xml.as_bytes(), &no_items),
-            Err(ObjectXmlError::TooManyInventoryItems { .. })
-        ));
+        assert!(matches!(parse_object(xml.as_bytes(), &no_items), Err(ObjectXmlError::TooManyInventoryItems { .. })));
         let shallow = SceneLimits {
             max_xml_depth: 3,
             ..limits()
         };
-        assert!(matches!(
-            parse_object(xml.as_bytes(), &shallow),
-            Err(ObjectXmlError::Xml(XmlError::TooDeep { .. }))
-        ));
+        assert!(matches!(parse_object(xml.as_bytes(), &shallow), Err(ObjectXmlError::Xml(XmlError::TooDeep { .. }))));
     }
 }

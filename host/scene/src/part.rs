@@ -38,12 +38,7 @@ pub struct TaskInventoryItem {
 }
 
 impl TaskInventoryItem {
-    pub fn new(
-        item_id: Uuid,
-        name: impl Into<String>,
-        asset_type: AssetType,
-        asset_id: Uuid,
-    ) -> Self {
+    pub fn new(item_id: Uuid, name: impl Into<String>, asset_type: AssetType, asset_id: Uuid) -> Self {
         TaskInventoryItem {
             item_id,
             asset_id,

@@ -17,15 +17,10 @@ pub(crate) struct PartIndex(Option<HashSet<Uuid>>);
 impl PartIndex {
     /// The ids in use; built from `objects` the first time.
     fn ids<'a>(&mut self, objects: impl Iterator<Item = &'a SceneObject>) -> &mut HashSet<Uuid> {
-        self.0
-            .get_or_insert_with(|| objects.flat_map(SceneObject::part_ids).collect())
+        self.0.get_or_insert_with(|| objects.flat_map(SceneObject::part_ids).collect())
     }
 
-    pub(crate) fn contains<'a>(
-        &mut self,
-        objects: impl Iterator<Item = &'a SceneObject>,
-        id: Uuid,
-    ) -> bool {
+    pub(crate) fn contains<'a>(&mut self, objects: impl Iterator<Item = &'a SceneObject>, id: Uuid) -> bool {
         self.ids(objects).contains(&id)
     }
 
@@ -76,20 +71,14 @@ mod tests {
     fn part_ids_stay_unique_across_removes_and_deserialisation() {
         let mut region = Region::new(Uuid::from_u128(1), "r");
         region.add_object(object(10, 11)).expect("first");
-        assert_eq!(
-            region.add_object(object(20, 11)),
-            Err(SceneError::DuplicatePart(Uuid::from_u128(11)))
-        );
+        assert_eq!(region.add_object(object(20, 11)), Err(SceneError::DuplicatePart(Uuid::from_u128(11))));
         region.remove_object(Uuid::from_u128(10)).expect("remove");
         region.add_object(object(20, 11)).expect("id free again");
         // A restored region (index not serialised) still sees every id.
         let json = serde_json::to_string(&region).expect("ser");
         let mut restored: Region = serde_json::from_str(&json).expect("de");
         assert_eq!(restored, region);
-        assert_eq!(
-            restored.add_object(object(30, 20)),
-            Err(SceneError::DuplicatePart(Uuid::from_u128(20)))
-        );
+        assert_eq!(restored.add_object(object(30, 20)), Err(SceneError::DuplicatePart(Uuid::from_u128(20))));
         restored.remove_all_objects();
         restored.add_object(object(30, 20)).expect("all free");
     }

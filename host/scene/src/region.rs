@@ -88,20 +88,10 @@ impl Region {
     }
 
     /// A region of another size, checked against `limits.max_region_side_m`.
-    pub fn with_size(
-        id: Uuid,
-        name: impl Into<String>,
-        size_x: u32,
-        size_y: u32,
-        limits: SceneLimits,
-    ) -> Result<Self, SceneError> {
+    pub fn with_size(id: Uuid, name: impl Into<String>, size_x: u32, size_y: u32, limits: SceneLimits) -> Result<Self, SceneError> {
         let limit = limits.max_region_side_m;
         if size_x == 0 || size_y == 0 || size_x > limit || size_y > limit {
-            return Err(SceneError::InvalidRegionSize {
-                size_x,
-                size_y,
-                limit,
-            });
+            return Err(SceneError::InvalidRegionSize { size_x, size_y, limit });
         }
         let mut region = Region::new(id, name);
         region.size_x = size_x;
@@ -128,11 +118,7 @@ impl Region {
     /// finite. Anything else would be a region crossing, which this host does
     /// not do.
     pub fn contains(&self, p: Vector3) -> bool {
-        p.is_finite()
-            && p.x >= 0.0
-            && p.y >= 0.0
-            && p.x < self.size_x as f32
-            && p.y < self.size_y as f32
+        p.is_finite() && p.x >= 0.0 && p.y >= 0.0 && p.x < self.size_x as f32 && p.y < self.size_y as f32
     }
 
     // ----- lookups -------------------------------------------------------------
@@ -151,33 +137,20 @@ impl Region {
     }
 
     fn object_mut(&mut self, id: Uuid) -> Result<&mut SceneObject, SceneError> {
-        self.objects
-            .get_mut(&id)
-            .ok_or(SceneError::NoSuchObject(id))
+        self.objects.get_mut(&id).ok_or(SceneError::NoSuchObject(id))
     }
 
     /// `FindObjects`: box (inclusive, corners in any order), owner and a name
     /// predicate (the caller compiles the pattern), ANDed, in creation order.
-    pub fn find_objects(
-        &self,
-        query: &FindQuery,
-        name_matches: impl Fn(&str) -> bool,
-    ) -> Vec<Uuid> {
+    pub fn find_objects(&self, query: &FindQuery, name_matches: impl Fn(&str) -> bool) -> Vec<Uuid> {
         let lo = query.corner_a.min(query.corner_b);
         let hi = query.corner_a.max(query.corner_b);
         self.objects
             .values()
             .filter(|o| {
                 let p = o.position;
-                let in_box = lo.x <= p.x
-                    && p.x <= hi.x
-                    && lo.y <= p.y
-                    && p.y <= hi.y
-                    && lo.z <= p.z
-                    && p.z <= hi.z;
-                in_box
-                    && (query.owner_id.is_nil() || o.owner_id() == query.owner_id)
-                    && name_matches(o.name())
+                let in_box = lo.x <= p.x && p.x <= hi.x && lo.y <= p.y && p.y <= hi.y && lo.z <= p.z && p.z <= hi.z;
+                in_box && (query.owner_id.is_nil() || o.owner_id() == query.owner_id) && name_matches(o.name())
             })
             .map(|o| o.id())
             .collect()
@@ -228,10 +201,7 @@ impl Region {
         }
         let new_ids: Vec<Uuid> = object.part_ids().collect();
         for (i, pid) in new_ids.iter().enumerate() {
-            if pid.is_nil()
-                || new_ids[..i].contains(pid)
-                || self.part_index.contains(self.objects.values(), *pid)
-            {
+            if pid.is_nil() || new_ids[..i].contains(pid) || self.part_index.contains(self.objects.values(), *pid) {
                 return Err(SceneError::DuplicatePart(*pid));
             }
         }
@@ -262,10 +232,7 @@ impl Region {
     /// `DeleteObject`: callers drop the object's registrations on the change.
     pub fn remove_object(&mut self, id: Uuid) -> Result<Vec<SceneChange>, SceneError> {
         // shift_remove keeps the creation order of the others.
-        let removed = self
-            .objects
-            .shift_remove(&id)
-            .ok_or(SceneError::NoSuchObject(id))?;
+        let removed = self.objects.shift_remove(&id).ok_or(SceneError::NoSuchObject(id))?;
         self.part_index.remove(&removed);
         Ok(vec![SceneChange::ObjectRemoved { object_id: id }])
     }
@@ -283,11 +250,7 @@ impl Region {
 
     /// `SetObjectPosition`: the whole object moves; outside the region in X/Y the
     /// position stays and the call still succeeds. No change, no event.
-    pub fn set_object_position(
-        &mut self,
-        id: Uuid,
-        position: Vector3,
-    ) -> Result<Vec<SceneChange>, SceneError> {
+    pub fn set_object_position(&mut self, id: Uuid, position: Vector3) -> Result<Vec<SceneChange>, SceneError> {
         let inside = self.contains(position);
         let obj = self.object_mut(id)?;
         if !inside || obj.position == position {
@@ -303,11 +266,7 @@ impl Region {
     }
 
     /// `SetObjectRotation`: stored exactly as given.
-    pub fn set_object_rotation(
-        &mut self,
-        id: Uuid,
-        rotation: Quaternion,
-    ) -> Result<Vec<SceneChange>, SceneError> {
+    pub fn set_object_rotation(&mut self, id: Uuid, rotation: Quaternion) -> Result<Vec<SceneChange>, SceneError> {
         let obj = self.object_mut(id)?;
         if obj.rotation() == rotation {
             return Ok(Vec::new());
@@ -317,10 +276,7 @@ impl Region {
     }
 
     /// One `BulkDynamics` entry: present members are applied, absent ones kept.
-    pub fn apply_dynamics(
-        &mut self,
-        update: &DynamicsUpdate,
-    ) -> Result<Vec<SceneChange>, SceneError> {
+    pub fn apply_dynamics(&mut self, update: &DynamicsUpdate) -> Result<Vec<SceneChange>, SceneError> {
         let id = update.object_id;
         self.object_mut(id)?;
         let mut changes = Vec::new();
@@ -382,11 +338,7 @@ impl Region {
                 changes.push(SceneChange::ObjectMotionChanged { object_id: id });
             }
             if from != to {
-                changes.push(SceneChange::ObjectMoved {
-                    object_id: id,
-                    from,
-                    to,
-                });
+                changes.push(SceneChange::ObjectMoved { object_id: id, from, to });
             }
         }
         changes
@@ -397,10 +349,7 @@ impl Region {
     fn part_mut(&mut self, id: Uuid, link_num: i32) -> Result<&mut crate::part::Part, SceneError> {
         self.object_mut(id)?
             .part_by_link_mut(link_num)
-            .ok_or(SceneError::NoSuchPart {
-                object_id: id,
-                link_num,
-            })
+            .ok_or(SceneError::NoSuchPart { object_id: id, link_num })
     }
 
     fn part_change(id: Uuid, link_num: i32, field: PartField) -> Vec<SceneChange> {
@@ -412,34 +361,19 @@ impl Region {
     }
 
     /// `SetPartPosition`: the part's offset; on the root it moves nothing.
-    pub fn set_part_position(
-        &mut self,
-        id: Uuid,
-        link_num: i32,
-        offset: Vector3,
-    ) -> Result<Vec<SceneChange>, SceneError> {
+    pub fn set_part_position(&mut self, id: Uuid, link_num: i32, offset: Vector3) -> Result<Vec<SceneChange>, SceneError> {
         self.part_mut(id, link_num)?.offset_position = offset;
         Ok(Self::part_change(id, link_num, PartField::OffsetPosition))
     }
 
     /// `SetPartRotation`: on the root this is the object's rotation (RC-36).
-    pub fn set_part_rotation(
-        &mut self,
-        id: Uuid,
-        link_num: i32,
-        rotation: Quaternion,
-    ) -> Result<Vec<SceneChange>, SceneError> {
+    pub fn set_part_rotation(&mut self, id: Uuid, link_num: i32, rotation: Quaternion) -> Result<Vec<SceneChange>, SceneError> {
         self.part_mut(id, link_num)?.rotation_offset = rotation;
         Ok(Self::part_change(id, link_num, PartField::Rotation))
     }
 
     /// `SetPartScale`: non-finite or non-positive sizes are refused.
-    pub fn set_part_scale(
-        &mut self,
-        id: Uuid,
-        link_num: i32,
-        scale: Vector3,
-    ) -> Result<Vec<SceneChange>, SceneError> {
+    pub fn set_part_scale(&mut self, id: Uuid, link_num: i32, scale: Vector3) -> Result<Vec<SceneChange>, SceneError> {
         let part = self.part_mut(id, link_num)?;
         if !scale.is_finite() || scale.x <= 0.0 || scale.y <= 0.0 || scale.z <= 0.0 {
             return Err(SceneError::InvalidScale(scale));
@@ -449,18 +383,9 @@ impl Region {
     }
 
     /// `SetPartColor`: clamped colour and alpha on every face (RC-38).
-    pub fn set_part_color(
-        &mut self,
-        id: Uuid,
-        link_num: i32,
-        rgb: Vector3,
-        alpha: f32,
-    ) -> Result<Vec<SceneChange>, SceneError> {
+    pub fn set_part_color(&mut self, id: Uuid, link_num: i32, rgb: Vector3, alpha: f32) -> Result<Vec<SceneChange>, SceneError> {
         let color = Color::new(rgb.x, rgb.y, rgb.z, alpha);
-        self.part_mut(id, link_num)?
-            .shape
-            .texture_entry
-            .set_all_colors(color);
+        self.part_mut(id, link_num)?.shape.texture_entry.set_all_colors(color);
         Ok(Self::part_change(id, link_num, PartField::Color))
     }
 
@@ -490,12 +415,7 @@ impl Region {
 
     /// `MessageObject`: a `dataserver` event with the caller's id as key. The
     /// oldest event is dropped when the queue is full, so the queue stays bounded.
-    pub fn message_object(
-        &mut self,
-        id: Uuid,
-        caller: Uuid,
-        message: &str,
-    ) -> Result<Vec<SceneChange>, SceneError> {
+    pub fn message_object(&mut self, id: Uuid, caller: Uuid, message: &str) -> Result<Vec<SceneChange>, SceneError> {
         let cap = self.limits.max_script_events_per_object;
         let obj = self.object_mut(id)?;
         if cap == 0 {
@@ -512,12 +432,7 @@ impl Region {
         Ok(vec![SceneChange::ScriptEventQueued { object_id: id }])
     }
 
-    pub fn set_terrain_height(
-        &mut self,
-        x: i64,
-        y: i64,
-        height_m: f32,
-    ) -> Result<Vec<SceneChange>, SceneError> {
+    pub fn set_terrain_height(&mut self, x: i64, y: i64, height_m: f32) -> Result<Vec<SceneChange>, SceneError> {
         self.terrain.set_height(x, y, height_m)
     }
 

@@ -41,7 +41,9 @@ impl PrimType {
     /// type has.
     pub fn from_code(code: i32) -> Option<PrimType> {
         use PrimType::*;
-        [Box, Cylinder, Prism, Sphere, Torus, Tube, Ring, Sculpt].into_iter().find(|t| t.code() == code)
+        [Box, Cylinder, Prism, Sphere, Torus, Tube, Ring, Sculpt]
+            .into_iter()
+            .find(|t| t.code() == code)
     }
 }
 
@@ -71,10 +73,7 @@ impl Default for Shape {
             sculpt_entry: false,
             sculpt_texture: Uuid::nil(),
             sculpt_type: 0,
-            extra: KeptXml::from_elements(&[
-                Element::leaf("PathScaleX", "100"),
-                Element::leaf("PathScaleY", "100"),
-            ]),
+            extra: KeptXml::from_elements(&[Element::leaf("PathScaleX", "100"), Element::leaf("PathScaleY", "100")]),
         }
     }
 }
@@ -137,11 +136,7 @@ mod tests {
             (0x10, 32, PrimType::Torus),
         ];
         for (profile, path, want) in cases {
-            assert_eq!(
-                shape(profile, path).prim_type(),
-                want,
-                "profile {profile} path {path}"
-            );
+            assert_eq!(shape(profile, path).prim_type(), want, "profile {profile} path {path}");
         }
         let sculpt = Shape {
             sculpt_entry: true,

@@ -59,9 +59,7 @@ impl Sun {
     /// Sun time in hours, `0 <= t < 24`, 6 = sunrise in the viewer's convention.
     pub fn current_time_hours(&self, unix_seconds: i64) -> f64 {
         let day = self.day_seconds();
-        let into_day = unix_seconds
-            .wrapping_add(self.time_offset_s)
-            .rem_euclid(day);
+        let into_day = unix_seconds.wrapping_add(self.time_offset_s).rem_euclid(day);
         let sun_hour = 24.0 * into_day as f64 / day as f64;
         (sun_hour + 6.0).rem_euclid(24.0)
     }
@@ -85,11 +83,7 @@ impl Sun {
         if positive(update.day_time_sun_hour_scale) {
             self.day_time_sun_hour_scale = update.day_time_sun_hour_scale;
         }
-        let wanted = if update.current_time_hours.is_finite() {
-            update.current_time_hours.rem_euclid(24.0)
-        } else {
-            0.0
-        };
+        let wanted = if update.current_time_hours.is_finite() { update.current_time_hours.rem_euclid(24.0) } else { 0.0 };
         let day = self.day_seconds();
         let sun_hour = (wanted - 6.0).rem_euclid(24.0);
         let target = ((sun_hour / 24.0 * day as f64).round() as i64).rem_euclid(day);

@@ -53,22 +53,12 @@ impl Terrain {
 
     /// Stores one cell (no smoothing of neighbours). NaN and ±∞ are ignored (§3.7),
     /// which yields no change; outside the map the write is refused (RC-64).
-    pub fn set_height(
-        &mut self,
-        x: i64,
-        y: i64,
-        height_m: f32,
-    ) -> Result<Vec<SceneChange>, SceneError> {
-        let i = self
-            .index(x, y)
-            .ok_or(SceneError::TerrainOutOfRange { x, y })?;
+    pub fn set_height(&mut self, x: i64, y: i64, height_m: f32) -> Result<Vec<SceneChange>, SceneError> {
+        let i = self.index(x, y).ok_or(SceneError::TerrainOutOfRange { x, y })?;
         if !height_m.is_finite() {
             return Ok(Vec::new());
         }
-        let cell = self
-            .heights
-            .get_mut(i)
-            .ok_or(SceneError::TerrainOutOfRange { x, y })?;
+        let cell = self.heights.get_mut(i).ok_or(SceneError::TerrainOutOfRange { x, y })?;
         if *cell == height_m {
             return Ok(Vec::new());
         }

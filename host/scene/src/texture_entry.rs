@@ -55,14 +55,8 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], TextureEntryError> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .ok_or(TextureEntryError::Truncated)?;
-        let slice = self
-            .data
-            .get(self.pos..end)
-            .ok_or(TextureEntryError::Truncated)?;
+        let end = self.pos.checked_add(n).ok_or(TextureEntryError::Truncated)?;
+        let slice = self.data.get(self.pos..end).ok_or(TextureEntryError::Truncated)?;
         self.pos = end;
         Ok(slice)
     }
@@ -112,11 +106,7 @@ fn color_to_bytes(c: Color) -> [u8; 4] {
     [b(c.r), b(c.g), b(c.b), b(c.a)]
 }
 
-fn read_block<T>(
-    cur: &mut Cursor<'_>,
-    size: usize,
-    conv: impl Fn(&[u8]) -> T,
-) -> Result<(T, Vec<FaceOverride<T>>), TextureEntryError> {
+fn read_block<T>(cur: &mut Cursor<'_>, size: usize, conv: impl Fn(&[u8]) -> T) -> Result<(T, Vec<FaceOverride<T>>), TextureEntryError> {
     let default = conv(cur.take(size)?);
     let mut overrides = Vec::new();
     loop {
@@ -185,8 +175,7 @@ impl TextureEntry {
     /// Every non-zero texture of the entry, default first, without duplicates.
     pub fn textures(&self) -> Vec<Uuid> {
         let mut out: Vec<Uuid> = Vec::new();
-        let all =
-            std::iter::once(self.default_texture).chain(self.face_textures.iter().map(|o| o.value));
+        let all = std::iter::once(self.default_texture).chain(self.face_textures.iter().map(|o| o.value));
         for t in all {
             if !t.is_nil() && !out.contains(&t) {
                 out.push(t);
@@ -216,17 +205,13 @@ mod tests {
 
     // The root prim of the Penrose object asset: a texture, a grey colour with
     // alpha 0, and the usual tail.
-    const PENROSE_ROOT: &str =
-        "pNrRlulVT3u9jDcyzmZ8SAB/f3//AAAAgD8AAACAPwAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    const PENROSE_ROOT: &str = "pNrRlulVT3u9jDcyzmZ8SAB/f3//AAAAgD8AAACAPwAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
     #[test]
     fn decodes_real_entry_and_round_trips() {
         let bytes = b64(PENROSE_ROOT);
         let te = TextureEntry::from_bytes(&bytes).unwrap();
-        assert_eq!(
-            te.default_texture.to_string(),
-            "a4dad196-e955-4f7b-bd8c-3732ce667c48"
-        );
+        assert_eq!(te.default_texture.to_string(), "a4dad196-e955-4f7b-bd8c-3732ce667c48");
         assert!(te.face_textures.is_empty());
         assert!((te.default_color.r - 128.0 / 255.0).abs() < 1e-6);
         assert_eq!(te.default_color.a, 0.0);
@@ -251,24 +236,15 @@ mod tests {
         te.tail = vec![1, 2, 3];
         let back = TextureEntry::from_bytes(&te.to_bytes()).unwrap();
         assert_eq!(back, te);
-        assert_eq!(
-            back.textures(),
-            vec![Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3)]
-        );
+        assert_eq!(back.textures(), vec![Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3)]);
     }
 
     #[test]
     fn truncated_and_overlong_masks_are_errors() {
-        assert_eq!(
-            TextureEntry::from_bytes(&[1, 2, 3]),
-            Err(TextureEntryError::Truncated)
-        );
+        assert_eq!(TextureEntry::from_bytes(&[1, 2, 3]), Err(TextureEntryError::Truncated));
         let mut bad = vec![0u8; 16];
         bad.extend_from_slice(&[0x80; 6]);
-        assert_eq!(
-            TextureEntry::from_bytes(&bad),
-            Err(TextureEntryError::MaskTooLong)
-        );
+        assert_eq!(TextureEntry::from_bytes(&bad), Err(TextureEntryError::MaskTooLong));
     }
 
     #[test]

@@ -74,10 +74,7 @@ impl Element {
     }
 
     pub fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// Parses a document with one root element. Comments, processing
@@ -95,9 +92,7 @@ impl Element {
                         return Err(malformed("content after the root element"));
                     }
                     if stack.len() >= limits.max_depth {
-                        return Err(XmlError::TooDeep {
-                            limit: limits.max_depth,
-                        });
+                        return Err(XmlError::TooDeep { limit: limits.max_depth });
                     }
                     count += 1;
                     if count > limits.max_elements {
@@ -105,15 +100,11 @@ impl Element {
                             limit: limits.max_elements,
                         });
                     }
-                    let name = std::str::from_utf8(start.name().as_ref())
-                        .map_err(malformed)?
-                        .to_string();
+                    let name = std::str::from_utf8(start.name().as_ref()).map_err(malformed)?.to_string();
                     let mut el = Element::new(name);
                     for attr in start.attributes() {
                         let attr = attr.map_err(malformed)?;
-                        let key = std::str::from_utf8(attr.key.as_ref())
-                            .map_err(malformed)?
-                            .to_string();
+                        let key = std::str::from_utf8(attr.key.as_ref()).map_err(malformed)?.to_string();
                         let value = attr.unescape_value().map_err(malformed)?.into_owned();
                         el.attrs.push((key, value));
                     }
@@ -144,8 +135,7 @@ impl Element {
                         Some(c) => c,
                         None => {
                             let name = r.decode().map_err(malformed)?;
-                            predefined_entity(&name)
-                                .ok_or_else(|| XmlError::UnknownEntity(name.into_owned()))?
+                            predefined_entity(&name).ok_or_else(|| XmlError::UnknownEntity(name.into_owned()))?
                         }
                     };
                     push_text(&mut stack, ch.encode_utf8(&mut [0u8; 4]))?;
@@ -223,11 +213,7 @@ mod tests {
 
     #[test]
     fn parses_text_entities_and_attributes() {
-        let el = Element::parse(
-            "<?xml version=\"1.0\"?><a k=\"x &amp; y\"><!-- c --><b>1 &lt; 2&#33;</b><c /></a>",
-            LIMITS,
-        )
-        .unwrap();
+        let el = Element::parse("<?xml version=\"1.0\"?><a k=\"x &amp; y\"><!-- c --><b>1 &lt; 2&#33;</b><c /></a>", LIMITS).unwrap();
         assert_eq!(el.attr("k"), Some("x & y"));
         assert_eq!(el.child("b").unwrap().text, "1 < 2!");
         assert_eq!(el.child("c").unwrap().text, "");
@@ -246,15 +232,9 @@ mod tests {
     #[test]
     fn limits_and_malformed_input() {
         let deep = "<a>".repeat(9) + &"</a>".repeat(9);
-        assert_eq!(
-            Element::parse(&deep, LIMITS),
-            Err(XmlError::TooDeep { limit: 8 })
-        );
+        assert_eq!(Element::parse(&deep, LIMITS), Err(XmlError::TooDeep { limit: 8 }));
         let wide = format!("<a>{}</a>", "<b/>".repeat(100));
-        assert_eq!(
-            Element::parse(&wide, LIMITS),
-            Err(XmlError::TooManyElements { limit: 100 })
-        );
+        assert_eq!(Element::parse(&wide, LIMITS), Err(XmlError::TooManyElements { limit: 100 }));
         assert!(Element::parse("<a><b></a>", LIMITS).is_err());
         assert!(Element::parse("<a>", LIMITS).is_err());
         assert_eq!(Element::parse("  ", LIMITS), Err(XmlError::NoRoot));

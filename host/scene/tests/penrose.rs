@@ -10,14 +10,11 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use dispatcher_scene::{
-    dependent_assets, parse_object, write_object, write_object_asset, Asset, AssetType, PrimType,
-    SceneLimits, SceneObject, Uuid, Vector3,
+    dependent_assets, parse_object, write_object, write_object_asset, Asset, AssetType, PrimType, SceneLimits, SceneObject, Uuid, Vector3,
 };
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -34,10 +31,7 @@ fn round_trip(obj: &SceneObject) {
     let again = parse_object(write_object(obj).as_bytes(), &limits).unwrap();
     assert_eq!(&again, obj, "write -> parse changed the object");
     assert_eq!(write_object(&again), write_object(obj));
-    assert_eq!(
-        parse_object(&write_object_asset(obj), &limits).unwrap(),
-        *obj
-    );
+    assert_eq!(parse_object(&write_object_asset(obj), &limits).unwrap(), *obj);
 }
 
 #[test]
@@ -68,21 +62,9 @@ fn rc_50_object_asset_inventory_layout() {
     assert_eq!(obj.root().flags, vec!["Scripted".to_string()]);
     // The file lists children 5,4,3,2; the model keeps ascending link order.
     let parts: Vec<(i32, &str)> = obj.parts().map(|p| (p.link_num, p.name.as_str())).collect();
-    assert_eq!(
-        parts,
-        vec![
-            (1, "Penrose Point Generator Json"),
-            (2, "D"),
-            (3, "A"),
-            (4, "B"),
-            (5, "C")
-        ]
-    );
+    assert_eq!(parts, vec![(1, "Penrose Point Generator Json"), (2, "D"), (3, "A"), (4, "B"), (5, "C")]);
     let c = obj.part_by_link(5).unwrap();
-    assert_eq!(
-        c.offset_position,
-        Vector3::new(0.740_005_5, 0.240_005_5, 0.0)
-    );
+    assert_eq!(c.offset_position, Vector3::new(0.740_005_5, 0.240_005_5, 0.0));
     assert_eq!(c.scale, Vector3::new(0.48, 0.48, 0.1));
     assert_eq!(c.prim_type(), PrimType::Box);
     let inv: Vec<(&str, i8)> = obj
@@ -122,22 +104,10 @@ fn rc_49_dependencies_of_the_penrose_assets() {
     let script_id = id("de1e02d4-d6b8-4d3d-94e4-297e8520e50a");
     let container_id = id("18b10e15-3b7c-4036-8df8-6ba9c1dc2ec1");
     let mut store = HashMap::new();
-    store.insert(
-        container_id,
-        Asset::from_type(container_id, AssetType::Object, fixture(REGION_OBJECT)),
-    );
-    store.insert(
-        asset_id,
-        Asset::from_type(asset_id, AssetType::Object, fixture(OBJECT_ASSET)),
-    );
-    store.insert(
-        script_id,
-        Asset::from_type(script_id, AssetType::LslText, fixture(SCRIPT_ASSET)),
-    );
-    let deps = dependent_assets(container_id, &SceneLimits::default(), |i| {
-        store.get(&i).cloned()
-    })
-    .unwrap();
+    store.insert(container_id, Asset::from_type(container_id, AssetType::Object, fixture(REGION_OBJECT)));
+    store.insert(asset_id, Asset::from_type(asset_id, AssetType::Object, fixture(OBJECT_ASSET)));
+    store.insert(script_id, Asset::from_type(script_id, AssetType::LslText, fixture(SCRIPT_ASSET)));
+    let deps = dependent_assets(container_id, &SceneLimits::default(), |i| store.get(&i).cloned()).unwrap();
     assert_eq!(deps[0], container_id);
     for want in [
         "89556747-24cb-43ed-920b-47caed15465f", // container face texture
@@ -166,8 +136,7 @@ fn every_object_in_the_archive_parses_and_round_trips() {
     for entry in archive.entries().unwrap() {
         let mut entry = entry.unwrap();
         let name = entry.path().unwrap().to_string_lossy().into_owned();
-        let is_object = (name.starts_with("objects/") && name.ends_with(".xml"))
-            || name.ends_with("_object.xml");
+        let is_object = (name.starts_with("objects/") && name.ends_with(".xml")) || name.ends_with("_object.xml");
         if !is_object {
             continue;
         }

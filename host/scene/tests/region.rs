@@ -1,8 +1,8 @@
 //! Region rules, one test per RemoteControl checklist row (RC-nn) the model decides.
 
 use dispatcher_scene::{
-    AssetType, DynamicsUpdate, FindQuery, Part, Quaternion, Region, RezParams, SceneChange,
-    SceneError, SceneLimits, SceneObject, SunUpdate, TaskInventoryItem, Uuid, Vector3,
+    AssetType, DynamicsUpdate, FindQuery, Part, Quaternion, Region, RezParams, SceneChange, SceneError, SceneLimits, SceneObject,
+    SunUpdate, TaskInventoryItem, Uuid, Vector3,
 };
 
 fn u(n: u128) -> Uuid {
@@ -14,12 +14,7 @@ const CALLER: Uuid = Uuid::from_u128(0x7e1b);
 /// The checklist's fixture `T`: root + child with LinkNum 2, an object item.
 fn template() -> SceneObject {
     let mut root = Part::new(u(1), "Table");
-    root.inventory.push(TaskInventoryItem::new(
-        u(10),
-        "tile",
-        AssetType::Object,
-        u(20),
-    ));
+    root.inventory.push(TaskInventoryItem::new(u(10), "tile", AssetType::Object, u(20)));
     let mut leg = Part::new(u(2), "Leg");
     leg.offset_position = Vector3::new(-0.9, -0.4, -0.5);
     SceneObject::linked(root, vec![leg], Vector3::ZERO)
@@ -64,18 +59,12 @@ fn rc_09_find_all_in_creation_order() {
         (100, "a", Vector3::new(2.0, 2.0, 2.0)),
         (200, "b", Vector3::new(3.0, 3.0, 3.0)),
     ]);
-    assert_eq!(
-        region.find_objects(&FindQuery::default(), |_| true),
-        vec![u(300), u(100), u(200)]
-    );
+    assert_eq!(region.find_objects(&FindQuery::default(), |_| true), vec![u(300), u(100), u(200)]);
 }
 
 #[test]
 fn rc_10_box_inclusive_any_corner_order_half_infinite() {
-    let region = region_with(&[
-        (1, "a", Vector3::new(10.0, 10.0, 10.0)),
-        (2, "b", Vector3::new(20.0, 20.0, 20.0)),
-    ]);
+    let region = region_with(&[(1, "a", Vector3::new(10.0, 10.0, 10.0)), (2, "b", Vector3::new(20.0, 20.0, 20.0))]);
     let q = FindQuery {
         corner_a: Vector3::new(20.0, 20.0, 20.0),
         corner_b: Vector3::new(10.0, 10.0, 10.0),
@@ -91,17 +80,9 @@ fn rc_10_box_inclusive_any_corner_order_half_infinite() {
 
 #[test]
 fn rc_11_name_predicate_is_applied() {
-    let region = region_with(&[
-        (1, "Penrose Tile 3", Vector3::new(1.0, 1.0, 1.0)),
-        (2, "Other", Vector3::new(1.0, 1.0, 1.0)),
-    ]);
-    assert_eq!(
-        region.find_objects(&FindQuery::default(), |n| n.contains("Tile")),
-        vec![u(1)]
-    );
-    assert!(region
-        .find_objects(&FindQuery::default(), |n| n.contains("tile"))
-        .is_empty());
+    let region = region_with(&[(1, "Penrose Tile 3", Vector3::new(1.0, 1.0, 1.0)), (2, "Other", Vector3::new(1.0, 1.0, 1.0))]);
+    assert_eq!(region.find_objects(&FindQuery::default(), |n| n.contains("Tile")), vec![u(1)]);
+    assert!(region.find_objects(&FindQuery::default(), |n| n.contains("tile")).is_empty());
 }
 
 #[test]
@@ -133,21 +114,13 @@ fn rc_14_rc_23_created_object_data() {
 #[test]
 fn rc_15_parts_root_first_with_offsets_and_rotation() {
     let mut region = region_with(&[(1, "a", Vector3::new(1.0, 1.0, 1.0))]);
-    let rot = Quaternion::new(
-        0.0,
-        0.0,
-        std::f32::consts::FRAC_1_SQRT_2,
-        std::f32::consts::FRAC_1_SQRT_2,
-    );
+    let rot = Quaternion::new(0.0, 0.0, std::f32::consts::FRAC_1_SQRT_2, std::f32::consts::FRAC_1_SQRT_2);
     region.set_object_rotation(u(1), rot).unwrap();
     let obj = region.object(u(1)).unwrap();
     let parts: Vec<(i32, &str)> = obj.parts().map(|p| (p.link_num, p.name.as_str())).collect();
     assert_eq!(parts, vec![(1, "a"), (2, "Leg")]);
     assert_eq!(obj.root().rotation_offset, obj.rotation());
-    assert_eq!(
-        obj.children()[0].offset_position,
-        Vector3::new(-0.9, -0.4, -0.5)
-    );
+    assert_eq!(obj.children()[0].offset_position, Vector3::new(-0.9, -0.4, -0.5));
 }
 
 #[test]
@@ -155,14 +128,7 @@ fn rc_16_root_inventory() {
     let region = region_with(&[(1, "a", Vector3::new(1.0, 1.0, 1.0))]);
     let inv = &region.object(u(1)).unwrap().root().inventory;
     assert_eq!(inv.len(), 1);
-    assert_eq!(
-        (
-            inv[0].name.as_str(),
-            inv[0].asset_type.code(),
-            inv[0].asset_id
-        ),
-        ("tile", 6, u(20))
-    );
+    assert_eq!((inv[0].name.as_str(), inv[0].asset_type.code(), inv[0].asset_id), ("tile", 6, u(20)));
 }
 
 #[test]
@@ -180,10 +146,7 @@ fn rc_18_rc_76_set_position_moves_whole_object_once() {
     );
     let obj = region.object(u(1)).unwrap();
     assert_eq!(obj.position, to);
-    assert_eq!(
-        obj.children()[0].offset_position,
-        Vector3::new(-0.9, -0.4, -0.5)
-    );
+    assert_eq!(obj.children()[0].offset_position, Vector3::new(-0.9, -0.4, -0.5));
     assert_eq!(obj.rotation(), Quaternion::IDENTITY);
     // Same position again: nothing changed, so nothing to notify.
     assert!(region.set_object_position(u(1), to).unwrap().is_empty());
@@ -192,29 +155,13 @@ fn rc_18_rc_76_set_position_moves_whole_object_once() {
 #[test]
 fn rc_19_outside_region_keeps_position() {
     let mut region = region_with(&[(1, "a", Vector3::new(1.0, 1.0, 1.0))]);
-    for p in [
-        Vector3::new(256.0, 5.0, 5.0),
-        Vector3::new(5.0, -0.1, 5.0),
-        Vector3::new(f32::NAN, 5.0, 5.0),
-    ] {
+    for p in [Vector3::new(256.0, 5.0, 5.0), Vector3::new(5.0, -0.1, 5.0), Vector3::new(f32::NAN, 5.0, 5.0)] {
         assert!(region.set_object_position(u(1), p).unwrap().is_empty());
     }
-    assert_eq!(
-        region.object(u(1)).unwrap().position,
-        Vector3::new(1.0, 1.0, 1.0)
-    );
+    assert_eq!(region.object(u(1)).unwrap().position, Vector3::new(1.0, 1.0, 1.0));
     // Z is not limited.
-    assert_eq!(
-        region
-            .set_object_position(u(1), Vector3::new(1.0, 1.0, 5000.0))
-            .unwrap()
-            .len(),
-        1
-    );
-    assert_eq!(
-        region.set_object_position(u(2), Vector3::ZERO),
-        Err(SceneError::NoSuchObject(u(2)))
-    );
+    assert_eq!(region.set_object_position(u(1), Vector3::new(1.0, 1.0, 5000.0)).unwrap().len(), 1);
+    assert_eq!(region.set_object_position(u(2), Vector3::ZERO), Err(SceneError::NoSuchObject(u(2))));
     assert_eq!(SceneError::NoSuchObject(u(2)).to_string(), "no such object");
 }
 
@@ -223,23 +170,14 @@ fn rc_20_rotation_stored_unnormalised() {
     let mut region = region_with(&[(1, "a", Vector3::new(1.0, 1.0, 1.0))]);
     let q = Quaternion::new(0.0, 0.0, 2.0, 0.0);
     let changes = region.set_object_rotation(u(1), q).unwrap();
-    assert_eq!(
-        changes,
-        vec![SceneChange::ObjectRotated { object_id: u(1) }]
-    );
+    assert_eq!(changes, vec![SceneChange::ObjectRotated { object_id: u(1) }]);
     assert_eq!(region.object(u(1)).unwrap().rotation(), q);
-    assert_eq!(
-        region.object(u(1)).unwrap().position,
-        Vector3::new(1.0, 1.0, 1.0)
-    );
+    assert_eq!(region.object(u(1)).unwrap().position, Vector3::new(1.0, 1.0, 1.0));
 }
 
 #[test]
 fn rc_21_rc_22_dynamics_absent_members_unchanged() {
-    let mut region = region_with(&[
-        (1, "a", Vector3::new(1.0, 1.0, 1.0)),
-        (2, "b", Vector3::new(2.0, 2.0, 2.0)),
-    ]);
+    let mut region = region_with(&[(1, "a", Vector3::new(1.0, 1.0, 1.0)), (2, "b", Vector3::new(2.0, 2.0, 2.0))]);
     let only_velocity = DynamicsUpdate {
         object_id: u(1),
         velocity: Some(Vector3::new(1.0, 0.0, 0.0)),
@@ -255,29 +193,16 @@ fn rc_21_rc_22_dynamics_absent_members_unchanged() {
     let a = region.object(u(1)).unwrap();
     assert_eq!(
         (a.position, a.rotation(), a.velocity()),
-        (
-            Vector3::new(1.0, 1.0, 1.0),
-            Quaternion::IDENTITY,
-            Vector3::new(1.0, 0.0, 0.0)
-        )
+        (Vector3::new(1.0, 1.0, 1.0), Quaternion::IDENTITY, Vector3::new(1.0, 0.0, 0.0))
     );
     let b = region.object(u(2)).unwrap();
-    assert_eq!(
-        (b.position, b.rotation()),
-        (
-            Vector3::new(2.0, 2.0, 2.0),
-            Quaternion::new(0.0, 0.0, 1.0, 0.0)
-        )
-    );
+    assert_eq!((b.position, b.rotation()), (Vector3::new(2.0, 2.0, 2.0), Quaternion::new(0.0, 0.0, 1.0, 0.0)));
     let unknown = DynamicsUpdate {
         object_id: u(3),
         position: Some(Vector3::ZERO),
         ..Default::default()
     };
-    assert_eq!(
-        region.apply_dynamics(&unknown),
-        Err(SceneError::NoSuchObject(u(3)))
-    );
+    assert_eq!(region.apply_dynamics(&unknown), Err(SceneError::NoSuchObject(u(3))));
 }
 
 #[test]
@@ -300,9 +225,7 @@ fn rc_24_duplicate_id_fails_and_adds_nothing() {
         owner_id: CALLER,
         ..RezParams::default()
     };
-    let err = region
-        .rez_object(&template(), &params, &mut counter(2_000_000))
-        .unwrap_err();
+    let err = region.rez_object(&template(), &params, &mut counter(2_000_000)).unwrap_err();
     assert_eq!(err.to_string(), "failed to add the object to the scene");
     assert_eq!(region.object_count(), 1);
 }
@@ -310,14 +233,9 @@ fn rc_24_duplicate_id_fails_and_adds_nothing() {
 #[test]
 fn rc_26_default_placement_and_names() {
     let mut region = Region::new(u(9), "Test Region");
-    let (id, _) = region
-        .rez_object(&template(), &RezParams::default(), &mut counter(10))
-        .unwrap();
+    let (id, _) = region.rez_object(&template(), &RezParams::default(), &mut counter(10)).unwrap();
     let obj = region.object(id).unwrap();
-    assert_eq!(
-        (obj.name(), obj.description()),
-        ("RemoteControl Object", "RemoteControl Generated Object")
-    );
+    assert_eq!((obj.name(), obj.description()), ("RemoteControl Object", "RemoteControl Generated Object"));
     assert_eq!(obj.position, Vector3::new(128.0, 128.0, 20.0));
 }
 
@@ -329,20 +247,10 @@ fn rc_27_reuse_id_after_delete() {
         start_parameter: "{\"a\":1}".into(),
         ..RezParams::default()
     };
-    region
-        .rez_object(&template(), &params, &mut counter(10))
-        .unwrap();
-    assert_eq!(
-        region.remove_object(u(42)).unwrap(),
-        vec![SceneChange::ObjectRemoved { object_id: u(42) }]
-    );
-    region
-        .rez_object(&template(), &params, &mut counter(20))
-        .unwrap();
-    assert_eq!(
-        region.object(u(42)).unwrap().start_parameter.as_deref(),
-        Some("{\"a\":1}")
-    );
+    region.rez_object(&template(), &params, &mut counter(10)).unwrap();
+    assert_eq!(region.remove_object(u(42)).unwrap(), vec![SceneChange::ObjectRemoved { object_id: u(42) }]);
+    region.rez_object(&template(), &params, &mut counter(20)).unwrap();
+    assert_eq!(region.object(u(42)).unwrap().start_parameter.as_deref(), Some("{\"a\":1}"));
 }
 
 #[test]
@@ -350,15 +258,8 @@ fn rc_28_part_ids_unique_in_region() {
     let mut region = region_with(&[(1, "a", Vector3::new(1.0, 1.0, 1.0))]);
     // A second object reusing a part id of the first is refused.
     let child_id = region.object(u(1)).unwrap().children()[0].id;
-    let clash = SceneObject::linked(
-        Part::new(u(77), "x"),
-        vec![Part::new(child_id, "y")],
-        Vector3::new(5.0, 5.0, 5.0),
-    );
-    assert_eq!(
-        region.add_object(clash),
-        Err(SceneError::DuplicatePart(child_id))
-    );
+    let clash = SceneObject::linked(Part::new(u(77), "x"), vec![Part::new(child_id, "y")], Vector3::new(5.0, 5.0, 5.0));
+    assert_eq!(region.add_object(clash), Err(SceneError::DuplicatePart(child_id)));
 }
 
 #[test]
@@ -368,24 +269,16 @@ fn q_46_create_outside_region_fails() {
         position: Vector3::new(300.0, 5.0, 5.0),
         ..RezParams::default()
     };
-    let err = region
-        .rez_object(&template(), &params, &mut counter(10))
-        .unwrap_err();
+    let err = region.rez_object(&template(), &params, &mut counter(10)).unwrap_err();
     assert!(matches!(err, SceneError::OutsideRegion(_)));
     assert_eq!(region.object_count(), 0);
 }
 
 #[test]
 fn rc_30_rc_32_delete_and_delete_all() {
-    let mut region = region_with(&[
-        (1, "a", Vector3::new(1.0, 1.0, 1.0)),
-        (2, "b", Vector3::new(1.0, 1.0, 1.0)),
-    ]);
+    let mut region = region_with(&[(1, "a", Vector3::new(1.0, 1.0, 1.0)), (2, "b", Vector3::new(1.0, 1.0, 1.0))]);
     region.remove_object(u(1)).unwrap();
-    assert_eq!(
-        region.remove_object(u(1)),
-        Err(SceneError::NoSuchObject(u(1)))
-    );
+    assert_eq!(region.remove_object(u(1)), Err(SceneError::NoSuchObject(u(1))));
     assert_eq!(region.remove_all_objects().len(), 1);
     assert!(region.remove_all_objects().is_empty());
     assert_eq!(region.object_count(), 0);
@@ -400,10 +293,7 @@ fn rc_33_message_object_queues_dataserver() {
         (ev.event.as_str(), ev.key.as_str(), ev.data.as_str()),
         ("dataserver", CALLER.to_string().as_str(), "start")
     );
-    assert_eq!(
-        region.message_object(u(5), CALLER, "x"),
-        Err(SceneError::NoSuchObject(u(5)))
-    );
+    assert_eq!(region.message_object(u(5), CALLER, "x"), Err(SceneError::NoSuchObject(u(5))));
 }
 
 #[test]
@@ -416,50 +306,25 @@ fn script_event_queue_is_bounded() {
     for m in ["1", "2", "3"] {
         region.message_object(u(1), CALLER, m).unwrap();
     }
-    let data: Vec<&str> = region
-        .object(u(1))
-        .unwrap()
-        .script_events
-        .iter()
-        .map(|e| e.data.as_str())
-        .collect();
+    let data: Vec<&str> = region.object(u(1)).unwrap().script_events.iter().map(|e| e.data.as_str()).collect();
     assert_eq!(data, vec!["2", "3"]);
 }
 
 #[test]
 fn rc_34_set_part_position_child_only() {
     let mut region = region_with(&[(1, "a", Vector3::new(1.0, 1.0, 1.0))]);
-    let changes = region
-        .set_part_position(u(1), 2, Vector3::new(0.0, 0.0, 1.5))
-        .unwrap();
-    assert!(!changes
-        .iter()
-        .any(|c| matches!(c, SceneChange::ObjectMoved { .. })));
+    let changes = region.set_part_position(u(1), 2, Vector3::new(0.0, 0.0, 1.5)).unwrap();
+    assert!(!changes.iter().any(|c| matches!(c, SceneChange::ObjectMoved { .. })));
     let obj = region.object(u(1)).unwrap();
-    assert_eq!(
-        obj.children()[0].offset_position,
-        Vector3::new(0.0, 0.0, 1.5)
-    );
+    assert_eq!(obj.children()[0].offset_position, Vector3::new(0.0, 0.0, 1.5));
     assert_eq!(obj.position, Vector3::new(1.0, 1.0, 1.0));
 }
 
 #[test]
 fn rc_35_part_selection_errors() {
     let mut region = region_with(&[(1, "a", Vector3::new(1.0, 1.0, 1.0))]);
-    assert_eq!(
-        region
-            .set_part_scale(u(1), 3, Vector3::ONE)
-            .unwrap_err()
-            .to_string(),
-        "no such part"
-    );
-    assert_eq!(
-        region
-            .set_part_scale(u(9), 0, Vector3::ONE)
-            .unwrap_err()
-            .to_string(),
-        "no such object"
-    );
+    assert_eq!(region.set_part_scale(u(1), 3, Vector3::ONE).unwrap_err().to_string(), "no such part");
+    assert_eq!(region.set_part_scale(u(9), 0, Vector3::ONE).unwrap_err().to_string(), "no such object");
     let single = SceneObject::linked(Part::new(u(50), "s"), vec![], Vector3::new(3.0, 3.0, 3.0));
     region.add_object(single).unwrap();
     assert!(region.set_part_scale(u(50), 1, Vector3::ONE).is_err());
@@ -472,56 +337,29 @@ fn rc_36_root_part_rotation_is_object_rotation() {
     let q = Quaternion::new(0.0, 0.382_683_4, 0.0, 0.923_879_5);
     region.set_part_rotation(u(1), 0, q).unwrap();
     assert_eq!(region.object(u(1)).unwrap().rotation(), q);
-    region
-        .set_part_rotation(u(1), 2, Quaternion::new(1.0, 0.0, 0.0, 0.0))
-        .unwrap();
-    assert_eq!(
-        region.object(u(1)).unwrap().children()[0].rotation_offset,
-        Quaternion::new(1.0, 0.0, 0.0, 0.0)
-    );
+    region.set_part_rotation(u(1), 2, Quaternion::new(1.0, 0.0, 0.0, 0.0)).unwrap();
+    assert_eq!(region.object(u(1)).unwrap().children()[0].rotation_offset, Quaternion::new(1.0, 0.0, 0.0, 0.0));
     assert_eq!(region.object(u(1)).unwrap().rotation(), q);
 }
 
 #[test]
 fn rc_37_scale_stored_and_invalid_refused() {
     let mut region = region_with(&[(1, "a", Vector3::new(1.0, 1.0, 1.0))]);
-    region
-        .set_part_scale(u(1), 0, Vector3::new(2.0, 2.0, 0.1))
-        .unwrap();
-    assert_eq!(
-        region.object(u(1)).unwrap().root().scale,
-        Vector3::new(2.0, 2.0, 0.1)
-    );
-    for bad in [
-        Vector3::new(0.0, 1.0, 1.0),
-        Vector3::new(-1.0, 1.0, 1.0),
-        Vector3::new(f32::INFINITY, 1.0, 1.0),
-    ] {
-        assert!(matches!(
-            region.set_part_scale(u(1), 0, bad),
-            Err(SceneError::InvalidScale(_))
-        ));
+    region.set_part_scale(u(1), 0, Vector3::new(2.0, 2.0, 0.1)).unwrap();
+    assert_eq!(region.object(u(1)).unwrap().root().scale, Vector3::new(2.0, 2.0, 0.1));
+    for bad in [Vector3::new(0.0, 1.0, 1.0), Vector3::new(-1.0, 1.0, 1.0), Vector3::new(f32::INFINITY, 1.0, 1.0)] {
+        assert!(matches!(region.set_part_scale(u(1), 0, bad), Err(SceneError::InvalidScale(_))));
     }
-    assert_eq!(
-        region.object(u(1)).unwrap().root().scale,
-        Vector3::new(2.0, 2.0, 0.1)
-    );
+    assert_eq!(region.object(u(1)).unwrap().root().scale, Vector3::new(2.0, 2.0, 0.1));
 }
 
 #[test]
 fn rc_38_color_clamped_on_all_faces() {
     let mut region = region_with(&[(1, "a", Vector3::new(1.0, 1.0, 1.0))]);
-    region
-        .set_part_color(u(1), 0, Vector3::new(2.0, -1.0, 0.5), 3.0)
-        .unwrap();
+    region.set_part_color(u(1), 0, Vector3::new(2.0, -1.0, 0.5), 3.0).unwrap();
     let te = &region.object(u(1)).unwrap().root().shape.texture_entry;
     assert_eq!(
-        (
-            te.default_color.r,
-            te.default_color.g,
-            te.default_color.b,
-            te.default_color.a
-        ),
+        (te.default_color.r, te.default_color.g, te.default_color.b, te.default_color.a),
         (1.0, 0.0, 0.5, 1.0)
     );
 }
@@ -558,17 +396,10 @@ fn limits_objects_and_parts() {
         ..SceneLimits::default()
     };
     let mut region = Region::with_size(u(9), "r", 256, 256, limits).unwrap();
-    let single =
-        |id| SceneObject::linked(Part::new(u(id), "s"), vec![], Vector3::new(3.0, 3.0, 3.0));
-    assert!(matches!(
-        region.add_object(template()),
-        Err(SceneError::TooManyParts { count: 2, limit: 1 })
-    ));
+    let single = |id| SceneObject::linked(Part::new(u(id), "s"), vec![], Vector3::new(3.0, 3.0, 3.0));
+    assert!(matches!(region.add_object(template()), Err(SceneError::TooManyParts { count: 2, limit: 1 })));
     region.add_object(single(5)).unwrap();
-    assert_eq!(
-        region.add_object(single(6)),
-        Err(SceneError::TooManyObjects { limit: 1 })
-    );
+    assert_eq!(region.add_object(single(6)), Err(SceneError::TooManyObjects { limit: 1 }));
     assert!(Region::with_size(u(9), "r", 0, 256, SceneLimits::default()).is_err());
     assert!(Region::with_size(u(9), "r", 9000, 256, SceneLimits::default()).is_err());
 }
@@ -605,10 +436,7 @@ fn limits_start_parameter_and_inventory() {
 
 #[test]
 fn integrate_moves_by_velocity_and_acceleration() {
-    let mut region = region_with(&[
-        (1, "a", Vector3::new(10.0, 10.0, 10.0)),
-        (2, "still", Vector3::new(5.0, 5.0, 5.0)),
-    ]);
+    let mut region = region_with(&[(1, "a", Vector3::new(10.0, 10.0, 10.0)), (2, "still", Vector3::new(5.0, 5.0, 5.0))]);
     let upd = DynamicsUpdate {
         object_id: u(1),
         velocity: Some(Vector3::new(1.0, 0.0, 0.0)),
@@ -643,10 +471,7 @@ fn integrate_stops_at_region_edge() {
         })
         .unwrap();
     let changes = region.integrate(1.0);
-    assert_eq!(
-        changes,
-        vec![SceneChange::ObjectMotionChanged { object_id: u(1) }]
-    );
+    assert_eq!(changes, vec![SceneChange::ObjectMotionChanged { object_id: u(1) }]);
     let obj = region.object(u(1)).unwrap();
     assert_eq!(obj.position, Vector3::new(255.5, 10.0, 10.0));
     assert!(!obj.is_moving());

@@ -33,7 +33,12 @@ struct Dir;
 
 impl Directory for Dir {
     fn scenes(&self) -> Result<Vec<SceneInfo>, DirectoryError> {
-        Ok(vec![SceneInfo { id: Uuid::from_u128(1), name: REGION.into(), estate_owner: OWNER, estate_managers: vec![] }])
+        Ok(vec![SceneInfo {
+            id: Uuid::from_u128(1),
+            name: REGION.into(),
+            estate_owner: OWNER,
+            estate_managers: vec![],
+        }])
     }
     fn account_by_id(&self, id: Uuid) -> Result<Option<Account>, DirectoryError> {
         Ok((id == OWNER).then(|| Account {
@@ -58,7 +63,10 @@ struct AnyObject;
 
 impl SceneHooks for AnyObject {
     fn object(&self, _region: &str, _object_id: Uuid) -> Option<ObjectFacts> {
-        Some(ObjectFacts { owner_id: OWNER, position: [128.0, 128.0, 20.0] })
+        Some(ObjectFacts {
+            owner_id: OWNER,
+            position: [128.0, 128.0, 20.0],
+        })
     }
 }
 
@@ -81,7 +89,12 @@ impl Bench {
             .capabilities
             .create(OWNER, "Ada Lovelace".into(), REGION.into(), vec!["Scripting".into()], Duration::from_secs(36_000))
             .id;
-        Bench { dispatcher, _host: host, cap, dir }
+        Bench {
+            dispatcher,
+            _host: host,
+            cap,
+            dir,
+        }
     }
 
     fn call(&self, mut request: Value) -> Value {
@@ -91,7 +104,14 @@ impl Bench {
         let bytes = serde_json::to_vec(&request).expect("json");
         let reply = self
             .dispatcher
-            .handle(&bytes, Encoding::Json, IpAddr::V4(Ipv4Addr::LOCALHOST), Transport::Http { path_domain: String::new() })
+            .handle(
+                &bytes,
+                Encoding::Json,
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+                Transport::Http {
+                    path_domain: String::new(),
+                },
+            )
             .expect("reply");
         serde_json::from_slice(&reply.encode(Encoding::Json)).expect("reply json")
     }

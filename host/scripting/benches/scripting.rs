@@ -78,7 +78,10 @@ struct AnyObject;
 
 impl SceneHooks for AnyObject {
     fn object(&self, _region: &str, _object_id: Uuid) -> Option<ObjectFacts> {
-        Some(ObjectFacts { owner_id: OWNER, position: [128.0, 128.0, 20.0] })
+        Some(ObjectFacts {
+            owner_id: OWNER,
+            position: [128.0, 128.0, 20.0],
+        })
     }
 }
 
@@ -90,16 +93,22 @@ struct CallLog {
 
 fn register_position(d: &Dispatcher, calls: &Arc<CallLog>) {
     let calls = calls.clone();
-    d.registry().register(Some(REGION), "RemoteControl", move |_: &RequestContext, r: GetObjectPositionRequest| {
-        calls.count.fetch_add(1, Ordering::Relaxed);
-        Ok(ObjectPositionResponse { object_id: r.object_id, position: WireVec3::new(128.0, 128.0, 20.0) })
-    });
+    d.registry()
+        .register(Some(REGION), "RemoteControl", move |_: &RequestContext, r: GetObjectPositionRequest| {
+            calls.count.fetch_add(1, Ordering::Relaxed);
+            Ok(ObjectPositionResponse {
+                object_id: r.object_id,
+                position: WireVec3::new(128.0, 128.0, 20.0),
+            })
+        });
 }
 
 // --- harness -----------------------------------------------------------------
 
 fn guest(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guest-examples/out").join(format!("{name}.wasm"));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../guest-examples/out")
+        .join(format!("{name}.wasm"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (build it with guest-examples/build.sh {name})", path.display()))
 }
 
@@ -123,9 +132,22 @@ impl Bench {
         let cap = dispatcher
             .services()
             .capabilities
-            .create(OWNER, "Ada Lovelace".into(), REGION.into(), vec!["RemoteControl".into(), "Scripting".into()], Duration::from_secs(3600))
+            .create(
+                OWNER,
+                "Ada Lovelace".into(),
+                REGION.into(),
+                vec!["RemoteControl".into(), "Scripting".into()],
+                Duration::from_secs(3600),
+            )
             .id;
-        Bench { dispatcher, host, calls, cap, next_object: AtomicU64::new(1), _dir: dir }
+        Bench {
+            dispatcher,
+            host,
+            calls,
+            cap,
+            next_object: AtomicU64::new(1),
+            _dir: dir,
+        }
     }
 
     fn call(&self, mut request: Value) -> Value {
@@ -135,7 +157,14 @@ impl Bench {
         let bytes = serde_json::to_vec(&request).expect("json");
         let reply = self
             .dispatcher
-            .handle(&bytes, Encoding::Json, IpAddr::V4(Ipv4Addr::LOCALHOST), Transport::Http { path_domain: String::new() })
+            .handle(
+                &bytes,
+                Encoding::Json,
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+                Transport::Http {
+                    path_domain: String::new(),
+                },
+            )
             .expect("reply");
         serde_json::from_slice(&reply.encode(Encoding::Json)).expect("reply json")
     }
@@ -154,7 +183,10 @@ impl Bench {
         if reply["_Success"] != 1 {
             return Err(reply.to_string());
         }
-        reply["ScriptID"].as_str().and_then(|s| s.parse().ok()).ok_or_else(|| reply.to_string())
+        reply["ScriptID"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| reply.to_string())
     }
 
     fn script(&self, id: Uuid) -> Arc<Script> {
@@ -215,7 +247,10 @@ fn warm_instantiation(b: &Bench) {
     for _ in 0..2_000 {
         b.host.time_instantiation(id).expect("instantiate");
     }
-    let runs = std::env::var("BENCH_INSTANTIATIONS").ok().and_then(|n| n.parse().ok()).unwrap_or(INSTANTIATIONS);
+    let runs = std::env::var("BENCH_INSTANTIATIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(INSTANTIATIONS);
     let mut times: Vec<Duration> = (0..runs).map(|_| b.host.time_instantiation(id).expect("instantiate")).collect();
     times.sort();
     let (p50, p99) = (percentile(&times, 0.5), percentile(&times, 0.99));
@@ -242,7 +277,13 @@ fn time_calls(b: &Bench, chaos: &str, grants: &[&str]) -> Option<(f64, f64)> {
     let s = b.script(id);
     let mut line = None;
     wait(Duration::from_secs(60), || {
-        line = s.log.lock().since(0).iter().map(|l| l.text.clone()).find(|t| t.starts_with("time-calls:"));
+        line = s
+            .log
+            .lock()
+            .since(0)
+            .iter()
+            .map(|l| l.text.clone())
+            .find(|t| t.starts_with("time-calls:"));
         line.is_some()
     });
     let line = line?;
@@ -251,7 +292,9 @@ fn time_calls(b: &Bench, chaos: &str, grants: &[&str]) -> Option<(f64, f64)> {
         line[..end].rsplit(' ').next()?.parse().ok()
     };
     let now_ms = number_before(" ns/call;")?;
-    let get_position = line.rfind(" ns/call (").and_then(|end| line[..end].rsplit(' ').next()?.parse().ok())?;
+    let get_position = line
+        .rfind(" ns/call (")
+        .and_then(|end| line[..end].rsplit(' ').next()?.parse().ok())?;
     Some((now_ms, get_position))
 }
 

@@ -206,7 +206,10 @@ mod tests {
     use super::*;
 
     fn failure(kind: FailureKind) -> Failure {
-        Failure { kind, message: "no such object".to_owned() }
+        Failure {
+            kind,
+            message: "no such object".to_owned(),
+        }
     }
 
     /// The guest's error follows the kind, never the text: the same text

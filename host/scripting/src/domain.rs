@@ -12,10 +12,10 @@ use dispatcher_scene::{Asset, AssetType};
 use dispatcher_store::ScriptRow;
 use uuid::Uuid;
 
-use crate::grants::{self, Grants, SCRIPTING};
-use crate::messages::*;
 use crate::compile_pool::CompilePool;
+use crate::grants::{self, Grants, SCRIPTING};
 use crate::lifecycle::Lifecycle;
+use crate::messages::*;
 use crate::scope;
 use crate::script::{RunState, Script, ScriptInfo};
 
@@ -181,11 +181,19 @@ fn status_of(script: &Script) -> ScriptStatus {
     }
 }
 
-fn upload(shared: &Arc<Lifecycle>, compiles: &CompilePool, ctx: &RequestContext, req: UploadScriptRequest) -> Result<UploadScriptResponse, HandlerError> {
+fn upload(
+    shared: &Arc<Lifecycle>,
+    compiles: &CompilePool,
+    ctx: &RequestContext,
+    req: UploadScriptRequest,
+) -> Result<UploadScriptResponse, HandlerError> {
     let user = ctx.require_user()?.clone();
     let region = ctx.scene.clone();
     let object_id = req.object_id.0;
-    let object = shared.scene.object(&region, object_id).ok_or_else(|| HandlerError::NotFound("no such object".into()))?;
+    let object = shared
+        .scene
+        .object(&region, object_id)
+        .ok_or_else(|| HandlerError::NotFound("no such object".into()))?;
     let r = role(ctx, &user, object.owner_id)?;
     if !(r.estate || r.object_owner) {
         return Err(not_permitted(format!("not permitted to modify object {object_id}")));
@@ -203,7 +211,10 @@ fn upload(shared: &Arc<Lifecycle>, compiles: &CompilePool, ctx: &RequestContext,
         )));
     }
     if shared.select(|i| i.region == region).len() >= limits.max_scripts_per_region {
-        return Err(HandlerError::Limited(format!("region {region} already has MaxScriptsPerRegion ({}) scripts", limits.max_scripts_per_region)));
+        return Err(HandlerError::Limited(format!(
+            "region {region} already has MaxScriptsPerRegion ({}) scripts",
+            limits.max_scripts_per_region
+        )));
     }
     let requested = Grants::parse(&req.grants).map_err(HandlerError::Invalid)?;
     // A script uploading: the target object must be in its scope and the

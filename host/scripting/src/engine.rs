@@ -32,13 +32,7 @@ pub const HANDLERS_EXPORT: &str = "opensim:dispatcher/handlers@0.1.0";
 /// Import prefixes a component may use: our package and the WASI subset guest
 /// runtimes need (Rust's std links io and cli; clocks and random are harmless).
 /// Filesystem, sockets and http are refused by name at upload.
-pub const ALLOWED_IMPORT_PREFIXES: &[&str] = &[
-    "opensim:dispatcher/",
-    "wasi:io/",
-    "wasi:cli/",
-    "wasi:clocks/",
-    "wasi:random/",
-];
+pub const ALLOWED_IMPORT_PREFIXES: &[&str] = &["opensim:dispatcher/", "wasi:io/", "wasi:cli/", "wasi:clocks/", "wasi:random/"];
 
 /// A compiled, pre-linked component.
 #[derive(Clone)]
@@ -257,10 +251,7 @@ impl ScriptEngine {
     /// `in_use`: components of removed scripts, artefacts of an older engine
     /// configuration, interrupted writes. Returns the files deleted.
     pub fn sweep_disk(&self, in_use: &HashSet<String>) -> usize {
-        let keep: HashSet<String> = in_use
-            .iter()
-            .map(|h| format!("{h}-{}.cwasm", self.config_hash))
-            .collect();
+        let keep: HashSet<String> = in_use.iter().map(|h| format!("{h}-{}.cwasm", self.config_hash)).collect();
         let Ok(entries) = std::fs::read_dir(&self.cache_dir) else {
             return 0;
         };
@@ -338,7 +329,9 @@ fn check_header(bytes: &[u8]) -> Result<(), String> {
         return Err("not a WebAssembly component: the bytes do not start with the wasm magic number".into());
     }
     match &bytes[4..8] {
-        [1, 0, 0, 0] => Err("a core WebAssembly module, not a component: build for wasm32-wasip2 or wrap it with `wasm-tools component new`".into()),
+        [1, 0, 0, 0] => {
+            Err("a core WebAssembly module, not a component: build for wasm32-wasip2 or wrap it with `wasm-tools component new`".into())
+        }
         [_, _, 1, 0] => Ok(()),
         _ => Err("not a WebAssembly component: unknown binary version or layer".into()),
     }
@@ -358,9 +351,7 @@ fn check_imports_exports(engine: &Engine, component: &Component) -> Result<(), S
         ));
     }
     if !ty.exports(engine).any(|(name, _)| name == HANDLERS_EXPORT) {
-        return Err(format!(
-            "the component does not export {HANDLERS_EXPORT}: not built for the region-script world"
-        ));
+        return Err(format!("the component does not export {HANDLERS_EXPORT}: not built for the region-script world"));
     }
     Ok(())
 }

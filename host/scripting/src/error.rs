@@ -17,8 +17,5 @@ pub enum ScriptingError {
     #[error("store: {0}")]
     Store(#[from] dispatcher_store::StoreError),
     #[error("compiled-code cache {path}: {source}")]
-    Cache {
-        path: std::path::PathBuf,
-        source: std::io::Error,
-    },
+    Cache { path: std::path::PathBuf, source: std::io::Error },
 }

@@ -225,8 +225,12 @@ impl HostState {
         let short = type_name.rsplit('.').next().unwrap_or(type_name);
         let bucket = match short {
             "MessageObjectRequest" | "TouchObjectRequest" | "ChatRequest" => &mut self.meter.caused,
-            "GetAssetRequest" | "GetAssetFromObjectRequest" | "AddAssetRequest" | "TestAssetRequest"
-            | "GetDependentAssetsRequest" | "AddAsset" => &mut self.meter.assets,
+            "GetAssetRequest"
+            | "GetAssetFromObjectRequest"
+            | "AddAssetRequest"
+            | "TestAssetRequest"
+            | "GetDependentAssetsRequest"
+            | "AddAsset" => &mut self.meter.assets,
             _ => return Ok(()),
         };
         if bucket.take() {
@@ -286,7 +290,12 @@ fn wasi_context(script: &Arc<Script>, limits: &crate::limits::ScriptingLimits) -
 
 /// Build a store and instantiate. Instantiation runs start functions, so it
 /// gets the event budget too.
-pub fn instantiate(shared: &Arc<CallContext>, script: &Arc<Script>, pre: &RegionScriptPre<HostState>, turn: TurnClock) -> Result<Live, Fault> {
+pub fn instantiate(
+    shared: &Arc<CallContext>,
+    script: &Arc<Script>,
+    pre: &RegionScriptPre<HostState>,
+    turn: TurnClock,
+) -> Result<Live, Fault> {
     let limits = &shared.limits;
     let state = HostState {
         wasi: None,
@@ -324,7 +333,10 @@ pub fn instantiate(shared: &Arc<CallContext>, script: &Arc<Script>, pre: &Region
 }
 
 fn script_log(shared: &CallContext, script: &Script, level: &'static str, text: &str) {
-    script.log.lock().push(level, text, shared.limits.log_ring_lines, shared.limits.max_log_line_bytes);
+    script
+        .log
+        .lock()
+        .push(level, text, shared.limits.log_ring_lines, shared.limits.max_log_line_bytes);
 }
 
 /// Name the way a guest call ended in error.

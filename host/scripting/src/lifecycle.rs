@@ -53,7 +53,10 @@ impl Lifecycle {
     }
 
     pub fn log(&self, script: &Script, level: &'static str, text: &str) {
-        script.log.lock().push(level, text, self.limits.log_ring_lines, self.limits.max_log_line_bytes);
+        script
+            .log
+            .lock()
+            .push(level, text, self.limits.log_ring_lines, self.limits.max_log_line_bytes);
     }
 
     /// The compiled component of a script (memory cache, disk cache, or the
@@ -163,7 +166,9 @@ impl Lifecycle {
 
     /// Backoff before restart number `restarts` (1 = the first).
     fn restart_delay_ms(&self, restarts: u32) -> u64 {
-        self.limits.restart_backoff_base_ms.saturating_mul(1 << restarts.saturating_sub(1).min(16))
+        self.limits
+            .restart_backoff_base_ms
+            .saturating_mul(1 << restarts.saturating_sub(1).min(16))
     }
 
     /// Recreate every stored script with a fresh internal capability; running
@@ -208,7 +213,11 @@ impl Lifecycle {
                 Some(fault) => {
                     script.control.lock().restarts = 1;
                     let delay_ms = self.restart_delay_ms(1);
-                    self.log(&script, "warn", &format!("faulted ({}) before the host restarted; restart in {delay_ms} ms", fault.as_str()));
+                    self.log(
+                        &script,
+                        "warn",
+                        &format!("faulted ({}) before the host restarted; restart in {delay_ms} ms", fault.as_str()),
+                    );
                     self.scheduler.restart(script.info.id, delay_ms);
                 }
                 None => {

@@ -94,7 +94,15 @@ impl SceneHooks for MessagePathScene {
             source: IpAddr::V4(Ipv4Addr::LOCALHOST),
             transport: Transport::Script,
         };
-        let data = self.dispatcher.call(&caller, GetObjectDataRequest { object_id: WireUuid(object_id) }).ok()?;
+        let data = self
+            .dispatcher
+            .call(
+                &caller,
+                GetObjectDataRequest {
+                    object_id: WireUuid(object_id),
+                },
+            )
+            .ok()?;
         let p = data.position.0;
         Some(ObjectFacts {
             owner_id: data.owner_id.0,

@@ -277,7 +277,14 @@ mod tests {
     /// members, whatever their case, wherever `$type` stands.
     #[test]
     fn repeated_members_bind_once_last_wins() {
-        for kind in ["DeleteObjectRequest", "SetObjectPositionRequest", "TouchObjectRequest", "GetObjectDataRequest", "MessageObjectRequest", "GetAssetFromObjectRequest"] {
+        for kind in [
+            "DeleteObjectRequest",
+            "SetObjectPositionRequest",
+            "TouchObjectRequest",
+            "GetObjectDataRequest",
+            "MessageObjectRequest",
+            "GetAssetFromObjectRequest",
+        ] {
             let ns = "RemoteControl.Messages.";
             let text = format!(r#"{{"ObjectID":"{A}","$type":"{ns}{kind}","objectid":"{B}"}}"#);
             assert_eq!(reached(&text), ids(&[B]), "{kind}");
@@ -290,9 +297,12 @@ mod tests {
 
     #[test]
     fn lists_and_bulk_entries_are_all_checked() {
-        let text = format!(r#"{{"$type":"RemoteControl.Messages.BulkDynamicsRequest","Updates":[{{"ObjectID":"{A}","objectid":"{B}"}},{{"$type":"X","objectID":"{A}"}}]}}"#);
+        let text = format!(
+            r#"{{"$type":"RemoteControl.Messages.BulkDynamicsRequest","Updates":[{{"ObjectID":"{A}","objectid":"{B}"}},{{"$type":"X","objectID":"{A}"}}]}}"#
+        );
         assert_eq!(reached(&text), ids(&[B, A]));
-        let text = format!(r#"{{"$type":"RemoteControl.Messages.DeleteBulkObjectsRequest","ObjectIDs":["{A}"],"objectids":["{A}","{B}"]}}"#);
+        let text =
+            format!(r#"{{"$type":"RemoteControl.Messages.DeleteBulkObjectsRequest","ObjectIDs":["{A}"],"objectids":["{A}","{B}"]}}"#);
         assert_eq!(reached(&text), ids(&[A, B]));
         let text = format!(r#"{{"$type":"RemoteControl.Messages.RegisterUpdatedCallbackRequest","ObjectIDs":["{B}"]}}"#);
         assert_eq!(reached(&text), ids(&[B]));
@@ -300,8 +310,14 @@ mod tests {
 
     #[test]
     fn absent_and_empty_ids_are_nil_and_checked() {
-        assert_eq!(reached(r#"{"$type":"RemoteControl.Messages.DeleteObjectRequest"}"#), Reached::Objects(vec![Uuid::nil()]));
-        assert_eq!(reached(r#"{"$type":"RemoteControl.Messages.DeleteObjectRequest","ObjectID":""}"#), Reached::Objects(vec![Uuid::nil()]));
+        assert_eq!(
+            reached(r#"{"$type":"RemoteControl.Messages.DeleteObjectRequest"}"#),
+            Reached::Objects(vec![Uuid::nil()])
+        );
+        assert_eq!(
+            reached(r#"{"$type":"RemoteControl.Messages.DeleteObjectRequest","ObjectID":""}"#),
+            Reached::Objects(vec![Uuid::nil()])
+        );
         assert_eq!(reached(r#"{"$type":"RemoteControl.Messages.DeleteAllObjectsRequest"}"#), Reached::AllObjects);
         assert_eq!(reached(r#"{"$type":"RemoteControl.Messages.FindObjectsRequest"}"#), Reached::ListsObjects);
         assert_eq!(reached(r#"{"$type":"Scripting.Messages.ListScriptsRequest"}"#), Reached::Scripts(None));
@@ -312,7 +328,9 @@ mod tests {
         // What the handler binds (the re-encoded members) reaches exactly what was checked.
         let texts = [
             format!(r#"{{"$type":"RemoteControl.Messages.DeleteObjectRequest","ObjectID":"{A}","objectid":"{B}"}}"#),
-            format!(r#"{{"$type":"RemoteControl.Messages.BulkDynamicsRequest","Updates":[{{"ObjectID":"{A}","objectid":"{B}","Position":[1,2,3]}}]}}"#),
+            format!(
+                r#"{{"$type":"RemoteControl.Messages.BulkDynamicsRequest","Updates":[{{"ObjectID":"{A}","objectid":"{B}","Position":[1,2,3]}}]}}"#
+            ),
             format!(r#"{{"$type":"RemoteControl.Messages.DeleteBulkObjectsRequest","ObjectIDs":["{A}"],"objectids":["{B}"]}}"#),
             format!(r#"{{"$type":"RemoteControl.Messages.SetPartColorRequest","ObjectID":"{A}","objectid":"{B}","Color":[1,0,0]}}"#),
             format!(r#"{{"$type":"RemoteControl.Messages.TouchObjectRequest","ObjectID":"{A}","objectid":"{B}"}}"#),

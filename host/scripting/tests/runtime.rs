@@ -67,39 +67,70 @@ type Objects = Arc<Mutex<HashMap<Uuid, (Uuid, [f32; 3])>>>;
 fn register_stand_ins(d: &Dispatcher, objects: &Objects) {
     let reg = d.registry();
     let o = objects.clone();
-    let lookup = move |id: WireUuid| o.lock().get(&id.0).copied().ok_or_else(|| HandlerError::NotFound("no such object".into()));
+    let lookup = move |id: WireUuid| {
+        o.lock()
+            .get(&id.0)
+            .copied()
+            .ok_or_else(|| HandlerError::NotFound("no such object".into()))
+    };
     let l = lookup.clone();
     reg.register(Some(REGION), "RemoteControl", move |_: &RequestContext, r: GetObjectDataRequest| {
         let (owner, p) = l(r.object_id)?;
-        Ok(GetObjectDataResponse { object_id: r.object_id, name: "thing".into(), position: WireVec3::new(p[0], p[1], p[2]), rotation: WireQuat::IDENTITY, owner_id: owner.into() })
+        Ok(GetObjectDataResponse {
+            object_id: r.object_id,
+            name: "thing".into(),
+            position: WireVec3::new(p[0], p[1], p[2]),
+            rotation: WireQuat::IDENTITY,
+            owner_id: owner.into(),
+        })
     });
     let l = lookup.clone();
     reg.register(Some(REGION), "RemoteControl", move |_: &RequestContext, r: GetObjectPositionRequest| {
         let (_, p) = l(r.object_id)?;
-        Ok(ObjectPositionResponse { object_id: r.object_id, position: WireVec3::new(p[0], p[1], p[2]) })
+        Ok(ObjectPositionResponse {
+            object_id: r.object_id,
+            position: WireVec3::new(p[0], p[1], p[2]),
+        })
     });
     let o = objects.clone();
     reg.register(Some(REGION), "RemoteControl", move |_: &RequestContext, r: SetObjectPositionRequest| {
         let mut objects = o.lock();
-        let entry = objects.get_mut(&r.object_id.0).ok_or_else(|| HandlerError::NotFound("no such object".into()))?;
+        let entry = objects
+            .get_mut(&r.object_id.0)
+            .ok_or_else(|| HandlerError::NotFound("no such object".into()))?;
         if let Some(p) = r.position {
             entry.1 = [p.0.x, p.0.y, p.0.z];
         }
         let p = entry.1;
-        Ok(ObjectPositionResponse { object_id: r.object_id, position: WireVec3::new(p[0], p[1], p[2]) })
+        Ok(ObjectPositionResponse {
+            object_id: r.object_id,
+            position: WireVec3::new(p[0], p[1], p[2]),
+        })
     });
     let l = lookup;
     reg.register(Some(REGION), "RemoteControl", move |ctx: &RequestContext, r: MessageObjectRequest| {
         l(r.object_id)?;
         let sender = ctx.user.as_ref().map(|u| u.id).unwrap_or_default();
-        ctx.services.events.publish(SceneEvent::Message { region: ctx.scene.clone(), object_id: r.object_id.0, sender_id: sender, text: r.message });
+        ctx.services.events.publish(SceneEvent::Message {
+            region: ctx.scene.clone(),
+            object_id: r.object_id.0,
+            sender_id: sender,
+            text: r.message,
+        });
         Ok(Done::ok())
     });
     reg.register(Some(REGION), "RemoteControl", move |ctx: &RequestContext, r: ChatRequest| {
         let name = ctx.user.as_ref().map(|u| u.name.clone()).unwrap_or_default();
         // Absent positions are the origin here (the real handler's default differs).
         let p = r.position.map_or([0.0; 3], |v| [v.0.x, v.0.y, v.0.z]);
-        ctx.services.events.publish(SceneEvent::Chat { region: ctx.scene.clone(), channel: r.channel, speaker_id: Uuid::nil(), name, text: r.message, position: p });
+        ctx.services.events.publish(SceneEvent::Chat {
+            region: ctx.scene.clone(),
+            channel: r.channel,
+            speaker_id: Uuid::nil(),
+            name,
+            text: r.message,
+            position: p,
+        });
         Ok(Done::ok())
     });
 }
@@ -110,7 +141,10 @@ fn guest(name: &str) -> Vec<u8> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guest-examples");
     let path: PathBuf = root.join("out").join(format!("{name}.wasm"));
     if !path.exists() {
-        let status = std::process::Command::new(root.join("build.sh")).arg(name).status().expect("run build.sh");
+        let status = std::process::Command::new(root.join("build.sh"))
+            .arg(name)
+            .status()
+            .expect("run build.sh");
         assert!(status.success(), "build.sh {name}");
     }
     std::fs::read(&path).expect("guest component")
@@ -156,9 +190,21 @@ impl Harness {
         let cap = dispatcher
             .services()
             .capabilities
-            .create(OWNER, "Ada Lovelace".into(), REGION.into(), vec!["RemoteControl".into(), "Scripting".into()], Duration::from_secs(600))
+            .create(
+                OWNER,
+                "Ada Lovelace".into(),
+                REGION.into(),
+                vec!["RemoteControl".into(), "Scripting".into()],
+                Duration::from_secs(600),
+            )
             .id;
-        Harness { dispatcher, host, objects, cap, dir }
+        Harness {
+            dispatcher,
+            host,
+            objects,
+            cap,
+            dir,
+        }
     }
 
     fn restart(self) -> Harness {
@@ -182,7 +228,14 @@ impl Harness {
         let bytes = serde_json::to_vec(&request).expect("json");
         let reply = self
             .dispatcher
-            .handle(&bytes, Encoding::Json, IpAddr::V4(Ipv4Addr::LOCALHOST), Transport::Http { path_domain: String::new() })
+            .handle(
+                &bytes,
+                Encoding::Json,
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+                Transport::Http {
+                    path_domain: String::new(),
+                },
+            )
             .expect("reply");
         serde_json::from_slice(&reply.encode(Encoding::Json)).expect("reply json")
     }
@@ -210,7 +263,10 @@ impl Harness {
 
     fn log_text(&self, script: &str) -> String {
         let reply = self.call(json!({ "$type": "Scripting.Messages.GetScriptLogRequest", "ScriptID": script, "Since": 0 }));
-        reply["Lines"].as_array().map(|lines| lines.iter().map(|l| format!("{}\n", l["Text"].as_str().unwrap_or(""))).collect()).unwrap_or_default()
+        reply["Lines"]
+            .as_array()
+            .map(|lines| lines.iter().map(|l| format!("{}\n", l["Text"].as_str().unwrap_or(""))).collect())
+            .unwrap_or_default()
     }
 
     fn publish(&self, event: SceneEvent) {
@@ -218,7 +274,12 @@ impl Harness {
     }
 
     fn message(&self, object: Uuid, text: &str) {
-        self.publish(SceneEvent::Message { region: REGION.into(), object_id: object, sender_id: OWNER, text: text.into() });
+        self.publish(SceneEvent::Message {
+            region: REGION.into(),
+            object_id: object,
+            sender_id: OWNER,
+            text: text.into(),
+        });
     }
 }
 
@@ -279,7 +340,10 @@ fn chaos_faults_are_named_while_a_probe_keeps_working() {
 
 #[test]
 fn an_event_fuel_limit_stops_a_spin_with_out_of_fuel_and_fuel_is_counted() {
-    let h = Harness::with_limits(ScriptingLimits { event_fuel_limit: 2_000_000, ..limits() });
+    let h = Harness::with_limits(ScriptingLimits {
+        event_fuel_limit: 2_000_000,
+        ..limits()
+    });
     let probe = h.upload_ok(h.object(1), "counter", &["storage"], "");
     assert!(wait_log(&h, &probe, "counter started"), "{}", h.log_text(&probe));
     assert!(h.status(&probe)["FuelConsumed"].as_u64().unwrap_or(0) > 0, "{}", h.status(&probe));
@@ -297,10 +361,24 @@ fn restarts_with_backoff_then_faulted() {
     let dispatcher = Dispatcher::new(DispatcherConfig::default(), Arc::new(Dir), Arc::new(NullSink), DecodeLimits::default());
     register_stand_ins(&dispatcher, &objects);
     let store = Arc::new(Store::open(dir.path()).expect("store"));
-    let lim = ScriptingLimits { max_restarts: 2, restart_backoff_base_ms: 20, ..limits() };
+    let lim = ScriptingLimits {
+        max_restarts: 2,
+        restart_backoff_base_ms: 20,
+        ..limits()
+    };
     let host = ScriptHost::start(dispatcher.clone(), store, dir.path(), lim, None).expect("host");
-    let cap = dispatcher.services().capabilities.create(OWNER, "Ada".into(), REGION.into(), vec!["Scripting".into()], Duration::from_secs(60)).id;
-    let h = Harness { dispatcher, host, objects, cap, dir };
+    let cap = dispatcher
+        .services()
+        .capabilities
+        .create(OWNER, "Ada".into(), REGION.into(), vec!["Scripting".into()], Duration::from_secs(60))
+        .id;
+    let h = Harness {
+        dispatcher,
+        host,
+        objects,
+        cap,
+        dir,
+    };
     let obj = h.object(1);
     let script = h.upload_ok(obj, "chaos", &[], "trap");
     wait_fault(&h, &script, "trap");
@@ -313,7 +391,13 @@ fn grants_are_checked_per_call_and_counted() {
     let h = Harness::new();
     let obj = h.object(1);
     let lift = h.upload_ok(obj, "touch-lift", &[], "");
-    h.publish(SceneEvent::Touch { region: REGION.into(), object_id: obj, avatar_id: OWNER, link_num: 0, position: [0.0; 3] });
+    h.publish(SceneEvent::Touch {
+        region: REGION.into(),
+        object_id: obj,
+        avatar_id: OWNER,
+        link_num: 0,
+        position: [0.0; 3],
+    });
     assert!(wait_log(&h, &lift, "objects:read not granted"), "{}", h.log_text(&lift));
     let echo = h.upload_ok(h.object(2), "chat-echo", &[], "");
     assert!(wait_log(&h, &echo, "chat not granted"), "{}", h.log_text(&echo));
@@ -326,7 +410,13 @@ fn grants_are_checked_per_call_and_counted() {
     }
     // Scope: a script confined to its own object cannot move another one.
     let lift2 = h.upload_ok(h.object(4), "touch-lift", &["objects:read", "objects:write"], "");
-    h.publish(SceneEvent::Touch { region: REGION.into(), object_id: h.object(4), avatar_id: OWNER, link_num: 0, position: [0.0; 3] });
+    h.publish(SceneEvent::Touch {
+        region: REGION.into(),
+        object_id: h.object(4),
+        avatar_id: OWNER,
+        link_num: 0,
+        position: [0.0; 3],
+    });
     assert!(wait_log(&h, &lift2, "now at <128.00, 128.00, 21.00>"), "{}", h.log_text(&lift2));
 }
 
@@ -337,7 +427,12 @@ fn grants_never_exceed_the_uploader() {
     // The uploader's capability lacks nothing here, but scope:region needs the
     // estate role, which OWNER has; a capability without RemoteControl does not
     // pass on objects:*.
-    let narrow = h.dispatcher.services().capabilities.create(OWNER, "Ada".into(), REGION.into(), vec!["Scripting".into()], Duration::from_secs(60)).id;
+    let narrow = h
+        .dispatcher
+        .services()
+        .capabilities
+        .create(OWNER, "Ada".into(), REGION.into(), vec!["Scripting".into()], Duration::from_secs(60))
+        .id;
     let mut req = json!({
         "$type": "Scripting.Messages.UploadScriptRequest",
         "_Scene": REGION, "_Domain": "Scripting", "_Capability": narrow.to_string(),
@@ -346,13 +441,33 @@ fn grants_never_exceed_the_uploader() {
         "Grants": ["objects:read", "storage", "scope:region"],
     });
     let bytes = serde_json::to_vec(&req).expect("json");
-    let reply = h.dispatcher.handle(&bytes, Encoding::Json, IpAddr::V4(Ipv4Addr::LOCALHOST), Transport::Http { path_domain: String::new() }).expect("reply");
+    let reply = h
+        .dispatcher
+        .handle(
+            &bytes,
+            Encoding::Json,
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            Transport::Http {
+                path_domain: String::new(),
+            },
+        )
+        .expect("reply");
     let reply: Value = serde_json::from_slice(&reply.encode(Encoding::Json)).expect("json");
     assert_eq!(reply["_Success"], 1, "{reply}");
     assert_eq!(reply["Grants"], json!(["scope:region", "storage"]));
     req["Grants"] = json!(["teleport"]);
     let bytes = serde_json::to_vec(&req).expect("json");
-    let reply = h.dispatcher.handle(&bytes, Encoding::Json, IpAddr::V4(Ipv4Addr::LOCALHOST), Transport::Http { path_domain: String::new() }).expect("reply");
+    let reply = h
+        .dispatcher
+        .handle(
+            &bytes,
+            Encoding::Json,
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            Transport::Http {
+                path_domain: String::new(),
+            },
+        )
+        .expect("reply");
     assert!(reply.message.contains("unknown grant \"teleport\""), "{}", reply.message);
 }
 
@@ -407,7 +522,10 @@ fn counter_storage_survives_a_host_restart() {
     h.message(obj, "bump");
     assert!(wait_log(&h, &counter, "count = 4"), "{}", h.log_text(&counter));
     // Deleting the object removes its scripts and their storage.
-    h.publish(SceneEvent::ObjectRemoved { region: REGION.into(), object_id: obj });
+    h.publish(SceneEvent::ObjectRemoved {
+        region: REGION.into(),
+        object_id: obj,
+    });
     assert!(eventually(Duration::from_secs(5), || h.status(&counter)["_Success"] == 0));
 }
 
@@ -429,8 +547,10 @@ fn bad_uploads_are_refused_and_nothing_is_stored() {
     refuse(&vec![0u8; 17 * 1024 * 1024], "exceeds MaxComponentBytes");
     refuse(b"", "Component is empty");
     let wat = |text: &str| wat::parse_str(text).expect("wat");
-    refuse(&wat(r#"(component (import "wasi:filesystem/types@0.2.6" (instance)) (import "wasi:sockets/tcp@0.2.6" (instance)))"#),
-        "imports not allowed for scripts: wasi:filesystem/types@0.2.6, wasi:sockets/tcp@0.2.6");
+    refuse(
+        &wat(r#"(component (import "wasi:filesystem/types@0.2.6" (instance)) (import "wasi:sockets/tcp@0.2.6" (instance)))"#),
+        "imports not allowed for scripts: wasi:filesystem/types@0.2.6, wasi:sockets/tcp@0.2.6",
+    );
     refuse(&wat("(component)"), "does not export opensim:dispatcher/handlers@0.1.0");
     refuse(
         &wat(r#"(component
@@ -465,9 +585,20 @@ fn python_and_javascript_guests_behave_like_the_rust_examples() {
     let py = h.upload_ok(h.object(2), "python-hello", &["chat"], "7");
     eprintln!("js + python upload (compile) took {:?}", started.elapsed());
     assert!(wait_log(&h, &js, "js-hello ready in R"), "{}\n{}", h.log_text(&js), h.status(&js));
-    h.publish(SceneEvent::Touch { region: REGION.into(), object_id: js_obj, avatar_id: OWNER, link_num: 0, position: [0.0; 3] });
+    h.publish(SceneEvent::Touch {
+        region: REGION.into(),
+        object_id: js_obj,
+        avatar_id: OWNER,
+        link_num: 0,
+        position: [0.0; 3],
+    });
     assert!(wait_log(&h, &js, "now at <128.00, 128.00, 21.00>"), "{}", h.log_text(&js));
-    assert!(wait_log(&h, &py, "python-hello listening on channel 7 in R"), "{}\n{}", h.log_text(&py), h.status(&py));
+    assert!(
+        wait_log(&h, &py, "python-hello listening on channel 7 in R"),
+        "{}\n{}",
+        h.log_text(&py),
+        h.status(&py)
+    );
     for s in [&js, &py] {
         eprintln!("{}", h.status(s));
     }
@@ -498,7 +629,11 @@ fn removing_the_last_script_of_a_component_frees_its_compiled_code_and_cache_fil
 
 #[test]
 fn compile_limits_refuse_before_compiling() {
-    let h = Harness::with_limits(ScriptingLimits { max_component_functions: 1_000, max_function_body_bytes: 4_096, ..limits() });
+    let h = Harness::with_limits(ScriptingLimits {
+        max_component_functions: 1_000,
+        max_function_body_bytes: 4_096,
+        ..limits()
+    });
     let obj = h.object(1);
     let funcs: String = (0..1_001).map(|_| "(func)").collect();
     let reply = h.upload(obj, &wat::parse_str(format!("(component (core module {funcs}))")).expect("wat"), &[], "");

@@ -25,7 +25,9 @@ fn env_num(name: &str, default: u64) -> u64 {
 }
 
 fn guest(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guest-examples/out").join(format!("{name}.wasm"));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../guest-examples/out")
+        .join(format!("{name}.wasm"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (run guest-examples/build.sh)", path.display()))
 }
 
@@ -60,13 +62,20 @@ struct Client {
 impl Client {
     fn login(url: &str, first: &str, last: &str) -> Client {
         let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        let mut c = Client { agent, url: url.to_owned(), cap: String::new() };
+        let mut c = Client {
+            agent,
+            url: url.to_owned(),
+            cap: String::new(),
+        };
         let reply = c.post(json!({
             "$type": "Dispatcher.Messages.CreateCapabilityRequest", "_Scene": REGION,
             "FirstName": first, "LastName": last, "HashedPasswd": "5f4dcc3b5aa765d61d8327deb882cf99",
             "DomainList": ["RemoteControl", "Scripting"], "LifeSpan": 300,
         }));
-        c.cap = reply["Capability"].as_str().unwrap_or_else(|| panic!("no capability: {reply}")).to_owned();
+        c.cap = reply["Capability"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no capability: {reply}"))
+            .to_owned();
         c
     }
 
@@ -94,22 +103,34 @@ impl Client {
     }
 
     fn make_object(&self) -> String {
-        let asset = self.call("RemoteControl", "AddAssetRequest", json!({ "Asset": {
-            "AssetID": "00000000-0000-0000-0000-000000000000",
-            "SerializedAsset": base64::engine::general_purpose::STANDARD.encode(box_asset()),
-            "Name": "box", "Description": "", "ContentType": "application/vnd.ll.primitive", "CreatorID": "",
-        }}));
-        let created = self.call("RemoteControl", "CreateObjectRequest", json!({
-            "AssetID": asset["AssetID"], "Position": [128.0, 128.0, 20.0], "Name": "bench box",
-        }));
+        let asset = self.call(
+            "RemoteControl",
+            "AddAssetRequest",
+            json!({ "Asset": {
+                "AssetID": "00000000-0000-0000-0000-000000000000",
+                "SerializedAsset": base64::engine::general_purpose::STANDARD.encode(box_asset()),
+                "Name": "box", "Description": "", "ContentType": "application/vnd.ll.primitive", "CreatorID": "",
+            }}),
+        );
+        let created = self.call(
+            "RemoteControl",
+            "CreateObjectRequest",
+            json!({
+                "AssetID": asset["AssetID"], "Position": [128.0, 128.0, 20.0], "Name": "bench box",
+            }),
+        );
         created["ObjectID"].as_str().expect("ObjectID").to_owned()
     }
 
     fn upload(&self, object: &str, component: &[u8], grants: &[&str], start: &str) -> String {
-        let reply = self.call("Scripting", "UploadScriptRequest", json!({
-            "ObjectID": object, "Name": "bench", "Component": base64::engine::general_purpose::STANDARD.encode(component),
-            "Grants": grants, "StartParameter": start,
-        }));
+        let reply = self.call(
+            "Scripting",
+            "UploadScriptRequest",
+            json!({
+                "ObjectID": object, "Name": "bench", "Component": base64::engine::general_purpose::STANDARD.encode(component),
+                "Grants": grants, "StartParameter": start,
+            }),
+        );
         reply["ScriptID"].as_str().expect("ScriptID").to_owned()
     }
 
@@ -130,7 +151,11 @@ fn measure(probe: &Client, object: &str, avatar: &str, n: u64) -> (Vec<Duration>
     for _ in 0..n {
         let before = probe.z(object);
         let started = Instant::now();
-        probe.call("RemoteControl", "TouchObjectRequest", json!({ "ObjectID": object, "AvatarID": avatar, "LinkNum": 0 }));
+        probe.call(
+            "RemoteControl",
+            "TouchObjectRequest",
+            json!({ "ObjectID": object, "AvatarID": avatar, "LinkNum": 0 }),
+        );
         loop {
             let asked = Instant::now();
             let z = probe.z(object);
@@ -171,15 +196,29 @@ fn main() {
     let store = Arc::new(Store::open(dir.path()).expect("store"));
     let account = |first: &str| {
         store
-            .create_account(&NewAccount { first_name: first.into(), last_name: "Bench".into(), password: "password".into(), ..Default::default() })
+            .create_account(&NewAccount {
+                first_name: first.into(),
+                last_name: "Bench".into(),
+                password: "password".into(),
+                ..Default::default()
+            })
             .expect("account")
     };
     let (probe_owner, hostile_owner) = (account("Probe"), account("Hostile"));
     store
-        .create_region(&NewRegion { name: REGION.into(), owner: probe_owner.id, managers: vec![hostile_owner.id], ..Default::default() })
+        .create_region(&NewRegion {
+            name: REGION.into(),
+            owner: probe_owner.id,
+            managers: vec![hostile_owner.id],
+            ..Default::default()
+        })
         .expect("region");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    let mut config = HostConfig { data_dir: dir.path().to_owned(), http_port: 0, ..Default::default() };
+    let mut config = HostConfig {
+        data_dir: dir.path().to_owned(),
+        http_port: 0,
+        ..Default::default()
+    };
     config.dispatcher.udp_port = 0;
     config.scripting.max_restarts = 1;
     config.scripting.memory_limit_bytes = 4 * 1024 * 1024;
@@ -227,6 +266,9 @@ fn main() {
     stop.store(true, Ordering::Relaxed);
     resetter.join().expect("resetter");
     report(&format!("{hostile_count} hostile scripts"), &with);
-    println!("  (hostile: 50 spin, 50 alloc, 20 flood-chat per 120; {} resets during the run)", resets.load(Ordering::Relaxed));
+    println!(
+        "  (hostile: 50 spin, 50 alloc, 20 flood-chat per 120; {} resets during the run)",
+        resets.load(Ordering::Relaxed)
+    );
     runtime.block_on(running.stop());
 }

@@ -116,11 +116,18 @@ fn main() {
         })
         .expect("account");
     store
-        .create_region(&NewRegion { name: "Bench".into(), owner: owner.id, ..Default::default() })
+        .create_region(&NewRegion {
+            name: "Bench".into(),
+            owner: owner.id,
+            ..Default::default()
+        })
         .expect("region");
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    let mut config = HostConfig { http_port: 0, ..Default::default() };
+    let mut config = HostConfig {
+        http_port: 0,
+        ..Default::default()
+    };
     config.dispatcher.udp_port = 0;
     config.dispatcher.max_async_queue = 1_000_000;
     let running = runtime.block_on(dispatcher_server::serve::start(&config, store)).expect("start");
@@ -130,7 +137,8 @@ fn main() {
     let create = r#"{"$type":"Dispatcher.Messages.CreateCapabilityRequest","_Scene":"Bench","FirstName":"Bench","LastName":"Owner","HashedPasswd":"5f4dcc3b5aa765d61d8327deb882cf99","DomainList":["RemoteControl"],"LifeSpan":300}"#;
     let reply = {
         let mut s = TcpStream::connect(running.http_addr).expect("connect");
-        s.write_all(&http_request("/Dispatcher/", "application/json", create.as_bytes())).expect("write");
+        s.write_all(&http_request("/Dispatcher/", "application/json", create.as_bytes()))
+            .expect("write");
         s.write_all(b"").expect("flush");
         let mut buf = vec![0u8; 4096];
         let n = s.read(&mut buf).expect("read");
@@ -155,13 +163,7 @@ fn main() {
     .expect("bson");
 
     println!("throughput over loopback, {connections} keep-alive connections, {secs} s per run, 2-core machine");
-    let base = drive(
-        baseline,
-        http_request("/", "application/json", b"{}"),
-        connections,
-        secs,
-        b"ResponseBase",
-    );
+    let base = drive(baseline, http_request("/", "application/json", b"{}"), connections, secs, b"ResponseBase");
     println!("baseline hyper fixed body     {base:>10.0} req/s   1.00");
     let json = drive(
         running.http_addr,
@@ -211,10 +213,7 @@ fn main() {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let done = processed() - before;
-    println!(
-        "authenticated UDP datagrams   {:>10.0} req/s   ({done} of {sent} processed)",
-        done as f64 / elapsed
-    );
+    println!("authenticated UDP datagrams   {:>10.0} req/s   ({done} of {sent} processed)", done as f64 / elapsed);
 
     bulk_dynamics(&running, &cap, connections, secs);
     runtime.block_on(running.stop());
@@ -238,7 +237,11 @@ fn bulk_dynamics(running: &dispatcher_server::serve::Running, cap: &str, connect
                 position: dispatcher_scene::Vector3::new(10.0 + (i / 200) as f32, 10.0 + (i % 200) as f32, 25.0),
                 ..Default::default()
             };
-            let (id, _) = host.region.write().rez_object(&template, &params, &mut uuid::Uuid::new_v4).expect("rez");
+            let (id, _) = host
+                .region
+                .write()
+                .rez_object(&template, &params, &mut uuid::Uuid::new_v4)
+                .expect("rez");
             id.to_string()
         })
         .collect();
@@ -275,7 +278,11 @@ fn bulk_dynamics(running: &dispatcher_server::serve::Running, cap: &str, connect
     }
     .to_writer(&mut bson_body)
     .expect("bson");
-    println!("BulkDynamics over HTTP, {BATCH} updates per request ({} bytes JSON, {} bytes BSON)", json_body.len(), bson_body.len());
+    println!(
+        "BulkDynamics over HTTP, {BATCH} updates per request ({} bytes JSON, {} bytes BSON)",
+        json_body.len(),
+        bson_body.len()
+    );
     let json = drive(
         running.http_addr,
         http_request("/Dispatcher/", "application/json", &json_body),

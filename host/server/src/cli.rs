@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "dispatcher", version, about = "Dispatcher: a scripting and remote-control host for virtual-world regions")]
+#[command(
+    name = "dispatcher",
+    version,
+    about = "Dispatcher: a scripting and remote-control host for virtual-world regions"
+)]
 pub struct Cli {
     /// OpenSimulator-style INI configuration file.
     #[arg(long, global = true, value_name = "FILE")]
@@ -92,18 +96,28 @@ pub enum ScriptCommand {
         object: Option<String>,
     },
     /// One script's status.
-    Status { script: String },
+    Status {
+        script: String,
+    },
     /// The script's log; --follow keeps reading.
     Logs {
         script: String,
         #[arg(long)]
         follow: bool,
     },
-    Start { script: String },
-    Stop { script: String },
-    Reset { script: String },
+    Start {
+        script: String,
+    },
+    Stop {
+        script: String,
+    },
+    Reset {
+        script: String,
+    },
     /// Remove the script.
-    Rm { script: String },
+    Rm {
+        script: String,
+    },
 }
 
 #[derive(Debug, Args, Default, Clone)]

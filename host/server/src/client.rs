@@ -110,8 +110,7 @@ impl Session {
             .ok_or_else(|| anyhow!("--user takes \"First Last\", got {user:?}"))?;
         let password = match &args.password {
             Some(p) => p.clone(),
-            None => std::env::var("DISPATCHER_PASSWORD")
-                .map_err(|_| anyhow!("give --password or set DISPATCHER_PASSWORD"))?,
+            None => std::env::var("DISPATCHER_PASSWORD").map_err(|_| anyhow!("give --password or set DISPATCHER_PASSWORD"))?,
         };
         let reply = session.call(json!({
             "$type": "Dispatcher.Messages.CreateCapabilityRequest",
@@ -157,7 +156,13 @@ impl Read for Progress {
 }
 
 pub fn info(args: &ClientArgs) -> anyhow::Result<()> {
-    let session = Session::open(&ClientArgs { user: None, ..args.clone() }, &[])?;
+    let session = Session::open(
+        &ClientArgs {
+            user: None,
+            ..args.clone()
+        },
+        &[],
+    )?;
     let info = session.call(json!({"$type": "Dispatcher.Messages.InfoRequest", "_domain": "Dispatcher"}))?;
     say(format!("synchronous binding:  {}", info["SynchEndPoint"].as_str().unwrap_or("")));
     say(format!("asynchronous binding: {}", info["AsyncEndPoint"].as_str().unwrap_or("")));
@@ -224,9 +229,9 @@ fn script_command(session: &Session, cmd: &ScriptCommand) -> anyhow::Result<()> 
             stopped,
         } => {
             let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-            let name = name.clone().unwrap_or_else(|| {
-                file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
-            });
+            let name = name
+                .clone()
+                .unwrap_or_else(|| file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
             let mut request = json!({
                 "$type": "Scripting.Messages.UploadScriptRequest",
                 "_domain": "Scripting",

@@ -253,13 +253,7 @@ pub fn load(file: Option<&Path>) -> Result<Loaded, ConfigError> {
         for e in entries {
             match apply(&mut config, &e.section, &e.key, &e.value) {
                 Ok(true) => {}
-                Ok(false) => warnings.push(format!(
-                    "{}:{}: unknown key [{}] {} ignored",
-                    path.display(),
-                    e.line,
-                    e.section,
-                    e.key
-                )),
+                Ok(false) => warnings.push(format!("{}:{}: unknown key [{}] {} ignored", path.display(), e.line, e.section, e.key)),
                 Err(reason) => {
                     return Err(ConfigError::BadValue {
                         file: path.to_path_buf(),
@@ -331,7 +325,10 @@ mod tests {
         assert_eq!((d.login.backoff_base_ms, d.login.backoff_max_ms, d.login.forget_after_s), (10, 100, 30));
         assert_eq!(d.login.attack_failures_per_minute, 50);
         assert_eq!(d.max_end_point_life_span_ms, 20_000);
-        assert_eq!((d.callback_datagrams_per_second, d.callback_bytes_per_second, d.callback_bytes_per_request_byte), (7, 7000, 3));
+        assert_eq!(
+            (d.callback_datagrams_per_second, d.callback_bytes_per_second, d.callback_bytes_per_request_byte),
+            (7, 7000, 3)
+        );
         assert!(load_text("[Network]\npressure_percent = 101\n").is_err());
         assert!(load_text("[Dispatcher]\nCallbackBytesPerRequestByte = 0\n").is_err());
     }
@@ -344,17 +341,26 @@ mod tests {
 
     #[test]
     fn scripting_keys_reach_the_runtime_limits() {
-        let loaded = load_text("[Scripting]\nEventCpuBudgetMs = 20\neventfuellimit = 5000000\nMaxComponentBytes = 33554432\n").expect("load");
+        let loaded =
+            load_text("[Scripting]\nEventCpuBudgetMs = 20\neventfuellimit = 5000000\nMaxComponentBytes = 33554432\n").expect("load");
         let s = &loaded.config.scripting;
         assert_eq!((s.event_cpu_budget_ms, s.event_fuel_limit, s.max_component_bytes), (20, 5_000_000, 32 << 20));
         let loaded = load_text("[Scripting]\nMaxComponentFunctions = 5000\nmaxfunctionbodybytes = 4096\nMaxConcurrentCompiles = 2\nCompileQueueLength = 8\nStorageWritesPerSecond = 20\n").expect("load");
         let s = &loaded.config.scripting;
         assert_eq!(
-            (s.max_component_functions, s.max_function_body_bytes, s.max_concurrent_compiles, s.compile_queue_length, s.storage_writes_per_second),
+            (
+                s.max_component_functions,
+                s.max_function_body_bytes,
+                s.max_concurrent_compiles,
+                s.compile_queue_length,
+                s.storage_writes_per_second
+            ),
             (5000, 4096, 2, 8, 20)
         );
         assert!(load_text("[Scripting]\nCompileQueueLength = 0\n").is_err());
-        let Err(e) = load_text("[Scripting]\nEventFuelLimit = lots\n") else { panic!("accepted a bad value") };
+        let Err(e) = load_text("[Scripting]\nEventFuelLimit = lots\n") else {
+            panic!("accepted a bad value")
+        };
         assert!(e.to_string().contains("EventFuelLimit"), "{e}");
     }
 

@@ -128,11 +128,7 @@ async fn handle(state: Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>)
         let r = text(StatusCode::FORBIDDEN, "source address not allowed");
         return Ok(refuse(req.into_body(), &state.limits, r).await);
     }
-    let content_type = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let content_type = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let Some(encoding) = Encoding::from_content_type(content_type) else {
         let r = text(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -320,8 +316,15 @@ struct Waiting(parking_lot::Mutex<HashMap<IpAddr, std::collections::BTreeMap<u64
 impl Waiting {
     fn add(&self, ip: IpAddr, id: u64) -> Arc<tokio::sync::Notify> {
         let evict = Arc::new(tokio::sync::Notify::new());
-        let starter = Starter { since: std::time::Instant::now(), evict: evict.clone() };
-        self.0.lock().entry(dispatcher_guard::source_key(ip)).or_default().insert(id, starter);
+        let starter = Starter {
+            since: std::time::Instant::now(),
+            evict: evict.clone(),
+        };
+        self.0
+            .lock()
+            .entry(dispatcher_guard::source_key(ip))
+            .or_default()
+            .insert(id, starter);
         evict
     }
 

@@ -50,12 +50,9 @@ impl RemoteControlRunning {
         if !rc_config.enabled {
             return Ok(None);
         }
-        let domain = dispatcher_remote_control::RemoteControl::load(
-            store,
-            dispatcher.services().clone(),
-            dispatcher_scene::SceneLimits::default(),
-        )
-        .context("cannot load the RemoteControl regions")?;
+        let domain =
+            dispatcher_remote_control::RemoteControl::load(store, dispatcher.services().clone(), dispatcher_scene::SceneLimits::default())
+                .context("cannot load the RemoteControl regions")?;
         domain.register(dispatcher.registry(), &rc_config.domain);
         let tick = dispatcher_remote_control::start_tick(&domain, rc_config.tick_rate_hz);
         Ok(Some(RemoteControlRunning { domain, tick }))
@@ -90,7 +87,10 @@ impl Running {
             tracing::warn!("script threads still busy at the shutdown deadline; going on");
         }
         let d = self.dispatcher.clone();
-        if tokio::time::timeout_at(deadline, tokio::task::spawn_blocking(move || d.shutdown())).await.is_err() {
+        if tokio::time::timeout_at(deadline, tokio::task::spawn_blocking(move || d.shutdown()))
+            .await
+            .is_err()
+        {
             tracing::warn!("the request queue was still busy at the shutdown deadline; going on");
         }
         if let Some(rc) = self.remote_control {
@@ -125,10 +125,7 @@ pub fn seed_first_run(store: &Store, data_dir: &Path) -> anyhow::Result<()> {
                 ..Default::default()
             })?;
             store.create_inventory(&dispatcher_scene::Inventory::standard(account.id, &mut uuid::Uuid::new_v4))?;
-            let note = format!(
-                "First run: created account \"Test User\" ({}) with password {password}\n",
-                account.id
-            );
+            let note = format!("First run: created account \"Test User\" ({}) with password {password}\n", account.id);
             eprint!("{note}");
             write_private(&data_dir.join("first-run.txt"), note.as_bytes())?;
             account
@@ -165,12 +162,7 @@ pub async fn start(config: &HostConfig, store: Arc<Store>) -> anyhow::Result<Run
     };
     let sink = Arc::new(UdpCallbackSink::bind().context("cannot open the callback socket")?);
     // REST runs only when both switches are on (rest-inventory.md §2).
-    let dispatcher = Dispatcher::new(
-        config.dispatcher.clone(),
-        Arc::new(StoreDirectory(store.clone())),
-        sink,
-        limits,
-    );
+    let dispatcher = Dispatcher::new(config.dispatcher.clone(), Arc::new(StoreDirectory(store.clone())), sink, limits);
     // One login throttle for CreateCapability and REST alike.
     let login = dispatcher.services().login.clone();
     let rest = config
@@ -181,9 +173,9 @@ pub async fn start(config: &HostConfig, store: Arc<Store>) -> anyhow::Result<Run
     // After the domains: scripts brought back from the store start at once.
     // With RemoteControl the runtime sees the live scene directly (and lists
     // scripts in object inventories); without it, through the message path.
-    let scene_hooks = remote_control.as_ref().map(|rc| {
-        Arc::new(crate::script_scene::RemoteControlScene(rc.domain.clone())) as Arc<dyn dispatcher_scripting::SceneHooks>
-    });
+    let scene_hooks = remote_control
+        .as_ref()
+        .map(|rc| Arc::new(crate::script_scene::RemoteControlScene(rc.domain.clone())) as Arc<dyn dispatcher_scripting::SceneHooks>);
     let scripts = Arc::new(
         dispatcher_scripting::ScriptHost::start(dispatcher.clone(), store.clone(), &config.data_dir, config.scripting.clone(), scene_hooks)
             .context("cannot start the script host")?,
@@ -262,9 +254,8 @@ async fn wait_for_signal() {
 
 /// Run the host in the foreground until a signal arrives.
 pub fn run(config: HostConfig) -> anyhow::Result<()> {
-    let store = Arc::new(
-        Store::open(&config.data_dir).with_context(|| format!("cannot open the data directory {}", config.data_dir.display()))?,
-    );
+    let store =
+        Arc::new(Store::open(&config.data_dir).with_context(|| format!("cannot open the data directory {}", config.data_dir.display()))?);
     seed_first_run(&store, &config.data_dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

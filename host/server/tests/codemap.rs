@@ -67,10 +67,7 @@ fn looks_like_path(name: &str) -> bool {
     }
     match name.rsplit_once('.') {
         Some((stem, ext)) => {
-            !stem.is_empty()
-                && !stem.contains(['@', ':', '(', '$'])
-                && !ext.is_empty()
-                && ext.chars().all(|c| c.is_ascii_alphabetic())
+            !stem.is_empty() && !stem.contains(['@', ':', '(', '$']) && !ext.is_empty() && ext.chars().all(|c| c.is_ascii_alphabetic())
         }
         None => false,
     }
@@ -106,9 +103,7 @@ fn found_below(dir: &Path, file: &str) -> bool {
 
 /// The `[workspace] members` of the root Cargo.toml.
 fn workspace_members(manifest: &str) -> Vec<String> {
-    let start = manifest
-        .find("members = [")
-        .expect("root Cargo.toml has a `members = [` list");
+    let start = manifest.find("members = [").expect("root Cargo.toml has a `members = [` list");
     let list = &manifest[start + "members = [".len()..];
     let end = list.find(']').expect("members list is closed");
     list[..end]
@@ -136,11 +131,7 @@ fn architecture_codemap_names_only_what_exists_and_every_crate() {
     let doc_path = root.join("docs/ARCHITECTURE.md");
     let doc = fs::read_to_string(&doc_path).expect("read docs/ARCHITECTURE.md");
     let rows = codemap_rows(&doc);
-    assert!(
-        rows.len() >= 5,
-        "docs/ARCHITECTURE.md: found only {} codemap rows under `## Codemap`",
-        rows.len()
-    );
+    assert!(rows.len() >= 5, "docs/ARCHITECTURE.md: found only {} codemap rows under `## Codemap`", rows.len());
     let manifest = fs::read_to_string(root.join("Cargo.toml")).expect("read root Cargo.toml");
     let members = workspace_members(&manifest);
     assert!(!members.is_empty(), "root Cargo.toml lists no workspace members");
@@ -149,10 +140,7 @@ fn architecture_codemap_names_only_what_exists_and_every_crate() {
     for row in &rows {
         let dir = root.join(&row.path);
         if !dir.exists() {
-            problems.push(format!(
-                "line {}: the codemap names path `{}`, which does not exist",
-                row.line, row.path
-            ));
+            problems.push(format!("line {}: the codemap names path `{}`, which does not exist", row.line, row.path));
             continue;
         }
         // A workspace member's crate column names its package.
@@ -178,10 +166,7 @@ fn architecture_codemap_names_only_what_exists_and_every_crate() {
                 if !exists {
                     problems.push(format!(
                         "line {}: the codemap row `{}` names `{}`, which is not in {}",
-                        row.line,
-                        row.path,
-                        name,
-                        row.path
+                        row.line, row.path, name, row.path
                     ));
                 }
             }
@@ -189,9 +174,7 @@ fn architecture_codemap_names_only_what_exists_and_every_crate() {
     }
     for member in &members {
         if !rows.iter().any(|row| &row.path == member) {
-            problems.push(format!(
-                "workspace member `{member}` (root Cargo.toml) has no row in the codemap"
-            ));
+            problems.push(format!("workspace member `{member}` (root Cargo.toml) has no row in the codemap"));
         }
     }
     // The reverse: a row for a crate under host/ that the workspace does not build.
@@ -203,11 +186,7 @@ fn architecture_codemap_names_only_what_exists_and_every_crate() {
             ));
         }
     }
-    assert!(
-        problems.is_empty(),
-        "docs/ARCHITECTURE.md codemap is out of date:\n  {}",
-        problems.join("\n  ")
-    );
+    assert!(problems.is_empty(), "docs/ARCHITECTURE.md codemap is out of date:\n  {}", problems.join("\n  "));
 }
 
 #[test]

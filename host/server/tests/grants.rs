@@ -13,18 +13,36 @@ fn every_registered_type_has_a_grantable_grant_or_dispatcher() {
     let dir = tempfile::tempdir().expect("tmp");
     let store = Arc::new(Store::open(dir.path()).expect("store"));
     let owner = store
-        .create_account(&NewAccount { first_name: "Grant".into(), last_name: "Owner".into(), password: "password".into(), ..Default::default() })
+        .create_account(&NewAccount {
+            first_name: "Grant".into(),
+            last_name: "Owner".into(),
+            password: "password".into(),
+            ..Default::default()
+        })
         .expect("account");
-    store.create_region(&NewRegion { name: "Grants".into(), owner: owner.id, ..Default::default() }).expect("region");
+    store
+        .create_region(&NewRegion {
+            name: "Grants".into(),
+            owner: owner.id,
+            ..Default::default()
+        })
+        .expect("region");
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    let mut config = HostConfig { http_port: 0, data_dir: dir.path().to_path_buf(), ..Default::default() };
+    let mut config = HostConfig {
+        http_port: 0,
+        data_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    };
     config.dispatcher.udp_port = 0;
     let running = runtime.block_on(dispatcher_server::serve::start(&config, store)).expect("start");
 
     let grants = running.dispatcher.registry().grants();
     let grantable: Vec<&str> = dispatcher_scripting::grants::GRANTABLE.iter().map(|(g, _)| *g).collect();
     for (type_name, grant) in &grants {
-        assert!(*grant == "dispatcher" || grantable.contains(grant), "{type_name} declares {grant:?}, neither grantable nor \"dispatcher\"");
+        assert!(
+            *grant == "dispatcher" || grantable.contains(grant),
+            "{type_name} declares {grant:?}, neither grantable nor \"dispatcher\""
+        );
     }
     let grant_of = |name: &str| grants.iter().find(|(t, _)| t == name).map(|(_, g)| *g);
     // Every domain is there, each type once (8 + 37 + 8).

@@ -157,8 +157,7 @@ fn graph(dir: &Path) -> Graph {
     let root_file = ["lib.rs", "main.rs"].iter().map(|f| src.join(f)).find(|p| p.exists());
     let root_text = root_file.map(|f| fs::read_to_string(f).expect("crate root")).unwrap_or_default();
     let reexports = root_reexports(&without_comments(&root_text));
-    let modules: BTreeSet<String> =
-        files.iter().filter_map(|f| module_path(&src, f).first().cloned()).collect();
+    let modules: BTreeSet<String> = files.iter().filter_map(|f| module_path(&src, f).first().cloned()).collect();
     let resolve = |name: &str| -> Option<String> {
         if modules.contains(name) {
             Some(name.to_owned())

@@ -20,13 +20,10 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dispatcher_scene::{
-    parse_object, Asset, AssetType, RezParams, SceneLimits, SceneObject, Uuid, Vector3,
-};
+use dispatcher_scene::{parse_object, Asset, AssetType, RezParams, SceneLimits, SceneObject, Uuid, Vector3};
 use dispatcher_store::{DynamicsWriter, NewRegion, Store};
 
-const TEMPLATE: &[u8] =
-    include_bytes!("../../scene/tests/fixtures/penrose_assets_region_object.xml");
+const TEMPLATE: &[u8] = include_bytes!("../../scene/tests/fixtures/penrose_assets_region_object.xml");
 const REGION: Uuid = Uuid::from_u128(0x5ce2e);
 /// The same objects without their kept-verbatim XML elements: what loading
 /// would cost if the scene model held those elements more compactly.
@@ -80,11 +77,7 @@ fn objects(count: usize, first_id: u128) -> Vec<SceneObject> {
         .map(|i| {
             let params = RezParams {
                 owner_id: Uuid::from_u128(0xada),
-                position: Vector3::new(
-                    (i % 256) as f32,
-                    ((i / 256) % 256) as f32,
-                    20.0 + (i / 65_536) as f32,
-                ),
+                position: Vector3::new((i % 256) as f32, ((i / 256) % 256) as f32, 20.0 + (i / 65_536) as f32),
                 ..RezParams::default()
             };
             template.rezzed_copy(&params, &mut ids)
@@ -131,11 +124,7 @@ fn save_phase(dir: &Path, count: usize) {
     for i in 0..SINGLE_WRITES {
         let data = vec![(i % 251) as u8; ASSET_BYTES];
         store
-            .put_asset(&Asset::from_type(
-                Uuid::from_u128(3 << 64 | i as u128),
-                AssetType::Texture,
-                data,
-            ))
+            .put_asset(&Asset::from_type(Uuid::from_u128(3 << 64 | i as u128), AssetType::Texture, data))
             .expect("asset");
     }
     let assets = start.elapsed();
@@ -160,9 +149,7 @@ fn save_phase(dir: &Path, count: usize) {
         per_second(moving.len(), dynamics)
     );
     drop(writer);
-    let db = std::fs::metadata(store.path())
-        .map(|m| m.len())
-        .unwrap_or(0);
+    let db = std::fs::metadata(store.path()).map(|m| m.len()).unwrap_or(0);
     println!("database file: {:.1} MiB", db as f64 / (1024.0 * 1024.0));
 }
 
@@ -221,8 +208,7 @@ fn load_phase(dir: &Path) {
     let start = Instant::now();
     let blobs: Vec<Vec<u8>> = store
         .with_conn(|c| {
-            let mut stmt =
-                c.prepare("SELECT data FROM scene_objects WHERE region_id = ?1 ORDER BY seq")?;
+            let mut stmt = c.prepare("SELECT data FROM scene_objects WHERE region_id = ?1 ORDER BY seq")?;
             let rows = stmt.query_map([REGION.as_bytes()], |r| r.get(0))?;
             Ok(rows.take(20_000).collect::<Result<_, _>>()?)
         })
@@ -265,10 +251,7 @@ fn ensure_served_region(store: &Store) {
 }
 
 fn dispatcher_bin() -> std::path::PathBuf {
-    std::env::var_os(BIN_VAR).map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/release/dispatcher"),
-        Into::into,
-    )
+    std::env::var_os(BIN_VAR).map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/release/dispatcher"), Into::into)
 }
 
 /// Starts `dispatcher serve` on `dir` and times it to its readiness line.
@@ -299,10 +282,7 @@ fn serve_once(bin: &Path, dir: &Path) -> Result<(Duration, u64, u64), String> {
     let ready = rx.recv_timeout(Duration::from_secs(SERVE_READY_TIMEOUT_S));
     let took = start.elapsed();
     let pid = child.id().to_string();
-    let (rss, peak) = (
-        proc_status_kib(&pid, "VmRSS:"),
-        proc_status_kib(&pid, "VmHWM:"),
-    );
+    let (rss, peak) = (proc_status_kib(&pid, "VmRSS:"), proc_status_kib(&pid, "VmHWM:"));
     let _ = child.kill();
     let _ = child.wait();
     ready.map_err(|_| "no readiness line".to_string())?;
@@ -312,21 +292,16 @@ fn serve_once(bin: &Path, dir: &Path) -> Result<(Duration, u64, u64), String> {
 fn serve_phase(dir: &Path) {
     let bin = dispatcher_bin();
     if !bin.exists() {
-        println!(
-            "serve: {} not built (cargo build --release -p dispatcher); skipped",
-            bin.display()
-        );
+        println!("serve: {} not built (cargo build --release -p dispatcher); skipped", bin.display());
         return;
     }
     let store = Store::open(dir).expect("open");
     ensure_served_region(&store);
     let objects = store
         .with_conn(|c| {
-            Ok(c.query_row(
-                "SELECT count(*) FROM scene_objects WHERE region_id = ?1",
-                [REGION.as_bytes()],
-                |r| r.get::<_, i64>(0),
-            )?)
+            Ok(c.query_row("SELECT count(*) FROM scene_objects WHERE region_id = ?1", [REGION.as_bytes()], |r| {
+                r.get::<_, i64>(0)
+            })?)
         })
         .expect("count");
     drop(store);
@@ -370,9 +345,6 @@ fn main() {
 
 fn load_in_child(dir: &Path) {
     let exe = std::env::current_exe().expect("own path");
-    let status = Command::new(exe)
-        .env(CHILD_DIR_VAR, dir)
-        .status()
-        .expect("load child");
+    let status = Command::new(exe).env(CHILD_DIR_VAR, dir).status().expect("load child");
     assert!(status.success(), "load phase failed");
 }

@@ -69,9 +69,7 @@ const COLUMNS: &str = "id, first_name, last_name, email, level, password_hash, p
 
 fn valid_name(part: &str, what: &str) -> Result<(), StoreError> {
     if part.is_empty() || part.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(StoreError::Invalid(format!(
-            "{what} name {part:?} must be one word without spaces"
-        )));
+        return Err(StoreError::Invalid(format!("{what} name {part:?} must be one word without spaces")));
     }
     Ok(())
 }
@@ -155,10 +153,7 @@ impl Store {
 
     /// Names match without regard to case, as in OpenSim's MySQL tables.
     pub fn account_by_name(&self, first: &str, last: &str) -> Result<Option<Account>, StoreError> {
-        self.account_where(
-            "first_name = ?1 COLLATE NOCASE AND last_name = ?2 COLLATE NOCASE",
-            &[&first, &last],
-        )
+        self.account_where("first_name = ?1 COLLATE NOCASE AND last_name = ?2 COLLATE NOCASE", &[&first, &last])
     }
 
     pub fn account_by_email(&self, email: &str) -> Result<Option<Account>, StoreError> {

@@ -13,8 +13,7 @@ use crate::{Store, StoreError};
 
 fn from_row(row: &Row<'_>, id: Uuid) -> Result<Asset, StoreError> {
     let code: i64 = row.get(0)?;
-    let code = i8::try_from(code)
-        .map_err(|_| StoreError::Corrupt(format!("asset {id}: type code {code}")))?;
+    let code = i8::try_from(code).map_err(|_| StoreError::Corrupt(format!("asset {id}: type code {code}")))?;
     Ok(Asset {
         id,
         asset_type: AssetType::from(code),
@@ -104,20 +103,12 @@ mod tests {
     fn assets_round_trip_every_field_and_survive_reopen() {
         let dir = tempfile::tempdir().expect("tmp");
         let store = Store::open(dir.path()).expect("open");
-        let wasm = Asset::from_content_type(
-            Uuid::from_u128(1),
-            "application/wasm",
-            vec![0, 97, 115, 109],
-        );
+        let wasm = Asset::from_content_type(Uuid::from_u128(1), "application/wasm", vec![0, 97, 115, 109]);
         let odd = Asset {
             content_type: Some("text/x-odd".into()),
             ..asset(2, AssetType::Other(-7), Vec::new())
         };
-        let big = asset(
-            3,
-            AssetType::Texture,
-            (0..2_000_000u32).map(|i| i as u8).collect(),
-        );
+        let big = asset(3, AssetType::Texture, (0..2_000_000u32).map(|i| i as u8).collect());
         for a in [&wasm, &odd, &big] {
             store.put_asset(a).expect("put");
         }
@@ -129,19 +120,14 @@ mod tests {
         assert_eq!(store.get_asset(wasm.id).expect("get"), Some(wasm.clone()));
         assert_eq!(store.get_asset(odd.id).expect("get"), Some(odd));
         assert_eq!(store.get_asset(big.id).expect("get"), Some(big));
-        assert_eq!(
-            store.get_asset(wasm.id).expect("get").map(|a| a.asset_type),
-            Some(AssetType::WasmComponent)
-        );
+        assert_eq!(store.get_asset(wasm.id).expect("get").map(|a| a.asset_type), Some(AssetType::WasmComponent));
     }
 
     #[test]
     fn put_replaces_an_existing_asset() {
         let dir = tempfile::tempdir().expect("tmp");
         let store = Store::open(dir.path()).expect("open");
-        store
-            .put_asset(&asset(1, AssetType::Notecard, b"one".to_vec()))
-            .expect("put");
+        store.put_asset(&asset(1, AssetType::Notecard, b"one".to_vec())).expect("put");
         let second = asset(1, AssetType::LslText, b"two".to_vec());
         store.put_asset(&second).expect("put");
         assert_eq!(store.get_asset(second.id).expect("get"), Some(second));

@@ -125,11 +125,7 @@ impl DynamicsWriter {
     /// Records the object's current state; a later `queue` of the same object
     /// replaces this one before it is written.
     pub fn queue(&self, region_id: Uuid, object: &SceneObject) {
-        self.shared
-            .state
-            .lock()
-            .pending
-            .insert((region_id, object.id()), object.clone());
+        self.shared.state.lock().pending.insert((region_id, object.id()), object.clone());
     }
 
     /// Drops pending states of these objects, after waiting out a batch being
@@ -147,11 +143,7 @@ impl DynamicsWriter {
     /// `Store::delete_all_objects`).
     pub fn forget_region(&self, region_id: Uuid) {
         let _order = self.shared.write_lock.lock();
-        self.shared
-            .state
-            .lock()
-            .pending
-            .retain(|(region, _), _| *region != region_id);
+        self.shared.state.lock().pending.retain(|(region, _), _| *region != region_id);
     }
 
     /// Objects queued and not yet taken for writing.
@@ -207,26 +199,16 @@ mod tests {
         writer.queue(region, &sample(1, 1.0));
         writer.queue(region, &sample(2, 1.0));
         writer.queue(region, &sample(1, 77.0));
-        assert_eq!(
-            writer.pending_len(),
-            2,
-            "the two states of object 1 coalesce"
-        );
+        assert_eq!(writer.pending_len(), 2, "the two states of object 1 coalesce");
         loop {
             let loaded = store.load_objects(region).expect("load");
             if loaded.len() == 2 {
-                let latest = loaded
-                    .iter()
-                    .find(|o| o.id() == Uuid::from_u128(1))
-                    .expect("obj 1");
+                let latest = loaded.iter().find(|o| o.id() == Uuid::from_u128(1)).expect("obj 1");
                 assert_eq!(latest.position.x, 77.0);
                 break;
             }
             // One interval plus generous slack for a busy 2-core machine.
-            assert!(
-                queued_at.elapsed() < interval + Duration::from_secs(2),
-                "not written in time"
-            );
+            assert!(queued_at.elapsed() < interval + Duration::from_secs(2), "not written in time");
             std::thread::sleep(Duration::from_millis(10));
         }
         assert!(queued_at.elapsed() >= Duration::from_millis(1), "sanity");
@@ -242,17 +224,11 @@ mod tests {
         writer.queue(region, &sample(1, 1.0));
         writer.flush().expect("flush");
         assert_eq!(writer.pending_len(), 0);
-        assert_eq!(
-            store.load_objects(region).expect("load"),
-            vec![sample(1, 1.0)]
-        );
+        assert_eq!(store.load_objects(region).expect("load"), vec![sample(1, 1.0)]);
         writer.queue(region, &sample(1, 2.0));
         writer.queue(region, &sample(3, 2.0));
         drop(writer);
-        assert_eq!(
-            store.load_objects(region).expect("load"),
-            vec![sample(1, 2.0), sample(3, 2.0)]
-        );
+        assert_eq!(store.load_objects(region).expect("load"), vec![sample(1, 2.0), sample(3, 2.0)]);
         drop(store);
         let reopened = Store::open(dir.path()).expect("reopen");
         assert_eq!(reopened.load_objects(region).expect("load").len(), 2);
@@ -264,31 +240,18 @@ mod tests {
         let store = store(&dir);
         let writer = DynamicsWriter::start(Arc::clone(&store), Duration::from_secs(3600));
         let (r1, r2) = (Uuid::from_u128(1), Uuid::from_u128(2));
-        store
-            .save_objects(r1, &[sample(1, 0.0), sample(2, 0.0)])
-            .expect("save");
+        store.save_objects(r1, &[sample(1, 0.0), sample(2, 0.0)]).expect("save");
         writer.queue(r1, &sample(1, 5.0));
         writer.queue(r1, &sample(2, 5.0));
         writer.queue(r2, &sample(3, 5.0));
         writer.forget(r1, &[Uuid::from_u128(1)]);
-        store
-            .delete_objects(r1, &[Uuid::from_u128(1)])
-            .expect("delete");
+        store.delete_objects(r1, &[Uuid::from_u128(1)]).expect("delete");
         writer.flush().expect("flush");
-        let ids: Vec<Uuid> = store
-            .load_objects(r1)
-            .expect("load")
-            .iter()
-            .map(|o| o.id())
-            .collect();
+        let ids: Vec<Uuid> = store.load_objects(r1).expect("load").iter().map(|o| o.id()).collect();
         assert_eq!(ids, vec![Uuid::from_u128(2)]);
         writer.queue(r2, &sample(4, 5.0));
         writer.forget_region(r2);
         drop(writer);
-        assert_eq!(
-            store.load_objects(r2).expect("load").len(),
-            1,
-            "only the flushed one"
-        );
+        assert_eq!(store.load_objects(r2).expect("load").len(), 1, "only the flushed one");
     }
 }

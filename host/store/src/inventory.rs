@@ -22,8 +22,7 @@ const ITEM_COLUMNS: &str = "id, folder, owner, creator, name, description, asset
 
 fn uuid_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Uuid> {
     let text: String = row.get(idx)?;
-    Uuid::parse_str(&text)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e)))
+    Uuid::parse_str(&text).map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 fn folder_from_row(row: &Row<'_>) -> rusqlite::Result<InventoryFolder> {
@@ -128,16 +127,10 @@ fn write_difference(tx: &Transaction<'_>, old: Option<&Inventory>, new: &Invento
         let folders: HashSet<Uuid> = new.folders().map(|f| f.id).collect();
         let items: HashSet<Uuid> = new.items().map(|i| i.id).collect();
         for f in old.folders().filter(|f| !folders.contains(&f.id)) {
-            tx.execute(
-                "DELETE FROM inventory_folders WHERE id = ?1 AND avatar = ?2",
-                params![f.id.to_string(), avatar],
-            )?;
+            tx.execute("DELETE FROM inventory_folders WHERE id = ?1 AND avatar = ?2", params![f.id.to_string(), avatar])?;
         }
         for i in old.items().filter(|i| !items.contains(&i.id)) {
-            tx.execute(
-                "DELETE FROM inventory_items WHERE id = ?1 AND avatar = ?2",
-                params![i.id.to_string(), avatar],
-            )?;
+            tx.execute("DELETE FROM inventory_items WHERE id = ?1 AND avatar = ?2", params![i.id.to_string(), avatar])?;
         }
     }
     for f in new.folders() {
@@ -159,18 +152,12 @@ impl Store {
     pub fn inventory(&self, avatar: Uuid) -> Result<Option<Inventory>, StoreError> {
         self.with_conn(|conn| {
             let key = avatar.to_string();
-            let mut stmt = conn.prepare(&format!(
-                "SELECT {FOLDER_COLUMNS} FROM inventory_folders WHERE avatar = ?1 ORDER BY rowid"
-            ))?;
-            let folders = stmt
-                .query_map([&key], folder_from_row)?
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut stmt = conn.prepare(&format!("SELECT {FOLDER_COLUMNS} FROM inventory_folders WHERE avatar = ?1 ORDER BY rowid"))?;
+            let folders = stmt.query_map([&key], folder_from_row)?.collect::<Result<Vec<_>, _>>()?;
             if folders.is_empty() {
                 return Ok(None);
             }
-            let mut stmt = conn.prepare(&format!(
-                "SELECT {ITEM_COLUMNS} FROM inventory_items WHERE avatar = ?1 ORDER BY rowid"
-            ))?;
+            let mut stmt = conn.prepare(&format!("SELECT {ITEM_COLUMNS} FROM inventory_items WHERE avatar = ?1 ORDER BY rowid"))?;
             let items = stmt.query_map([&key], item_from_row)?.collect::<Result<Vec<_>, _>>()?;
             Inventory::from_parts(avatar, folders, items)
                 .map(Some)
@@ -191,10 +178,7 @@ impl Store {
                 )
                 .optional()?;
             if existing.is_some() {
-                return Err(StoreError::Conflict(format!(
-                    "{} already has an inventory",
-                    inventory.owner_id
-                )));
+                return Err(StoreError::Conflict(format!("{} already has an inventory", inventory.owner_id)));
             }
             write_difference(&tx, None, inventory)?;
             tx.commit()?;
@@ -210,12 +194,7 @@ impl Store {
     /// Store `assets` (upserts) and replace `old` by `new`, all in one
     /// transaction: a REST PUT/POST with inline assets (REST §6.5 step 4, §7.6)
     /// either lands whole or leaves nothing behind.
-    pub fn save_inventory_and_assets(
-        &self,
-        old: &Inventory,
-        new: &Inventory,
-        assets: &[Asset],
-    ) -> Result<(), StoreError> {
+    pub fn save_inventory_and_assets(&self, old: &Inventory, new: &Inventory, assets: &[Asset]) -> Result<(), StoreError> {
         self.save_inventory_with(old, new, |tx| assets.iter().try_for_each(|a| put_asset_tx(tx, a)))
     }
 
@@ -328,9 +307,6 @@ mod tests {
                 .expect("q"),
             vec![textures]
         );
-        assert!(store
-            .inventory_ids_of_others(avatar, &[textures])
-            .expect("q")
-            .is_empty());
+        assert!(store.inventory_ids_of_others(avatar, &[textures]).expect("q").is_empty());
     }
 }

@@ -26,8 +26,7 @@ const ENCODING_MSGPACK_POSITIONAL: u8 = 2;
 /// Encodes a scene value for a BLOB column.
 pub(crate) fn encode<T: Serialize>(value: &T, what: &str) -> Result<Vec<u8>, StoreError> {
     let mut out = vec![ENCODING_MSGPACK_NAMED];
-    rmp_serde::encode::write_named(&mut out, value)
-        .map_err(|e| StoreError::Invalid(format!("cannot encode {what}: {e}")))?;
+    rmp_serde::encode::write_named(&mut out, value).map_err(|e| StoreError::Invalid(format!("cannot encode {what}: {e}")))?;
     Ok(out)
 }
 
@@ -39,9 +38,7 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T,
         Some((&(ENCODING_MSGPACK_NAMED | ENCODING_MSGPACK_POSITIONAL), body)) => {
             rmp_serde::from_slice(body).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
         }
-        Some((tag, _)) => Err(StoreError::Corrupt(format!(
-            "{what}: unknown encoding {tag}"
-        ))),
+        Some((tag, _)) => Err(StoreError::Corrupt(format!("{what}: unknown encoding {tag}"))),
         None => Err(StoreError::Corrupt(format!("{what}: empty value"))),
     }
 }
@@ -50,8 +47,7 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T,
 fn encode_positional(object: &SceneObject) -> Result<Vec<u8>, StoreError> {
     let mut out = Vec::with_capacity(ENCODED_OBJECT_BYTES_HINT);
     out.push(ENCODING_MSGPACK_POSITIONAL);
-    rmp_serde::encode::write(&mut out, object)
-        .map_err(|e| StoreError::Invalid(format!("cannot encode scene object: {e}")))?;
+    rmp_serde::encode::write(&mut out, object).map_err(|e| StoreError::Invalid(format!("cannot encode scene object: {e}")))?;
     Ok(out)
 }
 
@@ -60,27 +56,20 @@ const ENCODED_OBJECT_BYTES_HINT: usize = 4096;
 
 const LOAD_OBJECTS: &str = "SELECT data FROM scene_objects WHERE region_id = ?1 ORDER BY seq";
 
-const UPSERT_OBJECT: &str =
-    "INSERT INTO scene_objects (region_id, object_id, data) VALUES (?1, ?2, ?3)
+const UPSERT_OBJECT: &str = "INSERT INTO scene_objects (region_id, object_id, data) VALUES (?1, ?2, ?3)
      ON CONFLICT (region_id, object_id) DO UPDATE SET data = excluded.data";
 
 /// One object ready to write: region, object id, encoded value.
 pub(crate) type EncodedObject = (Uuid, Uuid, Vec<u8>);
 
-pub(crate) fn encode_object(
-    region_id: Uuid,
-    object: &SceneObject,
-) -> Result<EncodedObject, StoreError> {
+pub(crate) fn encode_object(region_id: Uuid, object: &SceneObject) -> Result<EncodedObject, StoreError> {
     Ok((region_id, object.id(), encode_positional(object)?))
 }
 
 /// Writes encoded objects in one immediate transaction (immediate, so that a
 /// second process holding the lock makes us wait at the start instead of
 /// failing half-way).
-pub(crate) fn write_objects(
-    conn: &mut Connection,
-    rows: &[EncodedObject],
-) -> Result<(), StoreError> {
+pub(crate) fn write_objects(conn: &mut Connection, rows: &[EncodedObject]) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     {
         let mut stmt = tx.prepare_cached(UPSERT_OBJECT)?;
@@ -102,10 +91,7 @@ impl Store {
     /// Inserts or replaces several objects in one transaction.
     pub fn save_objects(&self, region_id: Uuid, objects: &[SceneObject]) -> Result<(), StoreError> {
         // Encode before taking the connection: other writers need not wait on it.
-        let rows = objects
-            .iter()
-            .map(|o| encode_object(region_id, o))
-            .collect::<Result<Vec<_>, _>>()?;
+        let rows = objects.iter().map(|o| encode_object(region_id, o)).collect::<Result<Vec<_>, _>>()?;
         self.with_conn(|conn| write_objects(conn, &rows))
     }
 
@@ -115,9 +101,7 @@ impl Store {
         self.with_conn(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             {
-                let mut stmt = tx.prepare_cached(
-                    "DELETE FROM scene_objects WHERE region_id = ?1 AND object_id = ?2",
-                )?;
+                let mut stmt = tx.prepare_cached("DELETE FROM scene_objects WHERE region_id = ?1 AND object_id = ?2")?;
                 for id in object_ids {
                     stmt.execute(params![region_id.as_bytes(), id.as_bytes()])?;
                 }
@@ -130,10 +114,7 @@ impl Store {
     /// Deletes every object of the region.
     pub fn delete_all_objects(&self, region_id: Uuid) -> Result<(), StoreError> {
         self.with_conn(|conn| {
-            conn.execute(
-                "DELETE FROM scene_objects WHERE region_id = ?1",
-                params![region_id.as_bytes()],
-            )?;
+            conn.execute("DELETE FROM scene_objects WHERE region_id = ?1", params![region_id.as_bytes()])?;
             Ok(())
         })
     }
@@ -181,21 +162,13 @@ mod load {
     type Decoded = (usize, Result<Vec<SceneObject>, StoreError>);
 
     fn decode_chunk(chunk: &[Vec<u8>]) -> Result<Vec<SceneObject>, StoreError> {
-        chunk
-            .iter()
-            .map(|data| decode(data, "scene object"))
-            .collect()
+        chunk.iter().map(|data| decode(data, "scene object")).collect()
     }
 
     /// Decodes every row `next_row` yields, in order.
-    pub(super) fn decode_rows(
-        mut next_row: impl FnMut() -> Result<Option<Vec<u8>>, StoreError>,
-    ) -> Result<Vec<SceneObject>, StoreError> {
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(MAX_DECODER_THREADS);
-        let (chunk_tx, chunk_rx) =
-            mpsc::sync_channel::<(usize, Vec<Vec<u8>>)>(threads * CHUNKS_AHEAD_PER_DECODER);
+    pub(super) fn decode_rows(mut next_row: impl FnMut() -> Result<Option<Vec<u8>>, StoreError>) -> Result<Vec<SceneObject>, StoreError> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_DECODER_THREADS);
+        let (chunk_tx, chunk_rx) = mpsc::sync_channel::<(usize, Vec<Vec<u8>>)>(threads * CHUNKS_AHEAD_PER_DECODER);
         let chunk_rx = Mutex::new(chunk_rx);
         let (done_tx, done_rx) = mpsc::channel::<Decoded>();
         std::thread::scope(|scope| {
@@ -216,10 +189,7 @@ mod load {
             let mut decoded: Vec<Decoded> = done_rx.iter().collect();
             read?;
             decoded.sort_by_key(|(index, _)| *index);
-            let total = decoded
-                .iter()
-                .map(|(_, r)| r.as_ref().map_or(0, Vec::len))
-                .sum();
+            let total = decoded.iter().map(|(_, r)| r.as_ref().map_or(0, Vec::len)).sum();
             let mut out = Vec::with_capacity(total);
             for (_, chunk) in decoded {
                 out.extend(chunk?);
@@ -261,12 +231,8 @@ pub(crate) mod tests {
     /// A two-part object with task inventory on both parts and a kept element.
     pub(crate) fn sample(id: u128, x: f32) -> SceneObject {
         let mut root = Part::new(Uuid::from_u128(id), format!("obj {id}"));
-        root.inventory.push(TaskInventoryItem::new(
-            Uuid::from_u128(id + 10_000),
-            "tile",
-            AssetType::Object,
-            Uuid::from_u128(7),
-        ));
+        root.inventory
+            .push(TaskInventoryItem::new(Uuid::from_u128(id + 10_000), "tile", AssetType::Object, Uuid::from_u128(7)));
         root.flags.push("Touch".into());
         let mut leg = Part::new(Uuid::from_u128(id + 20_000), "Leg");
         leg.offset_position = Vector3::new(-0.9, -0.4, -0.5);
@@ -290,10 +256,7 @@ pub(crate) mod tests {
         drop(store);
         let store = open(&dir);
         assert_eq!(store.load_objects(region).expect("load"), objs);
-        assert!(store
-            .load_objects(Uuid::from_u128(2))
-            .expect("other")
-            .is_empty());
+        assert!(store.load_objects(Uuid::from_u128(2)).expect("other").is_empty());
     }
 
     #[test]
@@ -323,14 +286,7 @@ pub(crate) mod tests {
         store
             .delete_objects(r1, &[Uuid::from_u128(2), Uuid::from_u128(999)])
             .expect("delete");
-        let ids = |r| -> Vec<Uuid> {
-            store
-                .load_objects(r)
-                .expect("load")
-                .iter()
-                .map(|o| o.id())
-                .collect()
-        };
+        let ids = |r| -> Vec<Uuid> { store.load_objects(r).expect("load").iter().map(|o| o.id()).collect() };
         assert_eq!(ids(r1), vec![Uuid::from_u128(1), Uuid::from_u128(3)]);
         assert_eq!(ids(r2), vec![Uuid::from_u128(1)]);
         store.delete_all_objects(r1).expect("all");
@@ -344,17 +300,13 @@ pub(crate) mod tests {
     #[test]
     fn penrose_fixture_round_trips() {
         let xml = include_bytes!("../../scene/tests/fixtures/penrose_assets_region_object.xml");
-        let obj = dispatcher_scene::parse_object(xml, &dispatcher_scene::SceneLimits::default())
-            .expect("parse");
+        let obj = dispatcher_scene::parse_object(xml, &dispatcher_scene::SceneLimits::default()).expect("parse");
         let dir = tempfile::tempdir().expect("tmp");
         let store = open(&dir);
         store.save_object(Uuid::from_u128(1), &obj).expect("save");
         let back = store.load_objects(Uuid::from_u128(1)).expect("load");
         assert_eq!(back, vec![obj.clone()]);
-        assert_eq!(
-            dispatcher_scene::write_object(&back[0]),
-            dispatcher_scene::write_object(&obj)
-        );
+        assert_eq!(dispatcher_scene::write_object(&back[0]), dispatcher_scene::write_object(&obj));
     }
 
     #[test]
@@ -378,27 +330,18 @@ pub(crate) mod tests {
                 Ok(())
             })
             .expect("raw insert");
-        assert_eq!(
-            store.load_objects(region).expect("load"),
-            vec![sample(1, 0.0), obj]
-        );
+        assert_eq!(store.load_objects(region).expect("load"), vec![sample(1, 0.0), obj]);
     }
 
     #[test]
     fn kept_elements_stored_as_a_tree_by_version_1_still_decode() {
         use dispatcher_scene::xml_tree::Element;
         use dispatcher_scene::KeptXml;
-        let tree = vec![
-            Element::leaf("PathScaleX", "100"),
-            Element::new("Sit").with_child(Element::leaf("X", "1")),
-        ];
+        let tree = vec![Element::leaf("PathScaleX", "100"), Element::new("Sit").with_child(Element::leaf("X", "1"))];
         let mut row = vec![ENCODING_MSGPACK_NAMED];
         rmp_serde::encode::write_named(&mut row, &tree).expect("encode");
         let kept: KeptXml = decode(&row, "kept").expect("decode");
-        assert_eq!(
-            kept.to_xml(),
-            "<PathScaleX>100</PathScaleX><Sit><X>1</X></Sit>"
-        );
+        assert_eq!(kept.to_xml(), "<PathScaleX>100</PathScaleX><Sit><X>1</X></Sit>");
     }
 
     #[test]
@@ -408,8 +351,7 @@ pub(crate) mod tests {
         let plan: Vec<String> = store
             .with_conn(|c| {
                 let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {LOAD_OBJECTS}"))?;
-                let rows =
-                    stmt.query_map(params![Uuid::nil().as_bytes()], |r| r.get::<_, String>(3))?;
+                let rows = stmt.query_map(params![Uuid::nil().as_bytes()], |r| r.get::<_, String>(3))?;
                 Ok(rows.collect::<Result<_, _>>()?)
             })
             .expect("plan");
@@ -420,18 +362,9 @@ pub(crate) mod tests {
 
     #[test]
     fn corrupt_rows_are_errors_not_panics() {
-        assert!(matches!(
-            decode::<SceneObject>(&[], "x"),
-            Err(StoreError::Corrupt(_))
-        ));
-        assert!(matches!(
-            decode::<SceneObject>(&[9, 1, 2], "x"),
-            Err(StoreError::Corrupt(_))
-        ));
-        assert!(matches!(
-            decode::<SceneObject>(&[1, 0xc1, 0xff], "x"),
-            Err(StoreError::Corrupt(_))
-        ));
+        assert!(matches!(decode::<SceneObject>(&[], "x"), Err(StoreError::Corrupt(_))));
+        assert!(matches!(decode::<SceneObject>(&[9, 1, 2], "x"), Err(StoreError::Corrupt(_))));
+        assert!(matches!(decode::<SceneObject>(&[1, 0xc1, 0xff], "x"), Err(StoreError::Corrupt(_))));
         let dir = tempfile::tempdir().expect("tmp");
         let store = open(&dir);
         let region = Uuid::from_u128(1);
@@ -444,10 +377,7 @@ pub(crate) mod tests {
                 Ok(())
             })
             .expect("raw insert");
-        assert!(matches!(
-            store.load_objects(region),
-            Err(StoreError::Corrupt(_))
-        ));
+        assert!(matches!(store.load_objects(region), Err(StoreError::Corrupt(_))));
     }
 
     /// Set in the child process of the crash test: its data directory.
@@ -458,11 +388,7 @@ pub(crate) mod tests {
     const CRASH_ACKS_BEFORE_KILL: usize = 120;
 
     fn crash_asset(n: u128) -> dispatcher_scene::Asset {
-        dispatcher_scene::Asset::from_type(
-            Uuid::from_u128(n),
-            AssetType::Notecard,
-            format!("asset {n}").into_bytes(),
-        )
+        dispatcher_scene::Asset::from_type(Uuid::from_u128(n), AssetType::Notecard, format!("asset {n}").into_bytes())
     }
 
     /// The writer the crash test kills: each line it prints is a write that
@@ -477,9 +403,7 @@ pub(crate) mod tests {
         let store = Store::open(std::path::Path::new(&dir)).expect("open");
         let mut out = std::io::stdout().lock();
         for n in 1..CRASH_CHILD_MAX_WRITES {
-            store
-                .save_object(Uuid::from_u128(1), &sample(n, n as f32))
-                .expect("save");
+            store.save_object(Uuid::from_u128(1), &sample(n, n as f32)).expect("save");
             writeln!(out, "object {n}").expect("print");
             store.put_asset(&crash_asset(n)).expect("asset");
             writeln!(out, "asset {n}").expect("print");
@@ -493,13 +417,7 @@ pub(crate) mod tests {
         use std::process::{Command, Stdio};
         let dir = tempfile::tempdir().expect("tmp");
         let mut child = Command::new(std::env::current_exe().expect("test binary"))
-            .args([
-                "--exact",
-                "objects::tests::crash_child_writer",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
+            .args(["--exact", "objects::tests::crash_child_writer", "--ignored", "--nocapture", "--test-threads=1"])
             .env(CRASH_CHILD_DIR_VAR, dir.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -510,10 +428,7 @@ pub(crate) mod tests {
         let (mut objects, mut assets) = (Vec::new(), Vec::new());
         let mut record = |line: &str| {
             let mut words = line.split(' ');
-            match (
-                words.next(),
-                words.next().and_then(|n| n.parse::<u128>().ok()),
-            ) {
+            match (words.next(), words.next().and_then(|n| n.parse::<u128>().ok())) {
                 (Some("object"), Some(n)) => objects.push(n),
                 (Some("asset"), Some(n)) => assets.push(n),
                 _ => {} // the test harness's own lines
@@ -543,17 +458,10 @@ pub(crate) mod tests {
             .map(|o| o.id())
             .collect();
         for n in &objects {
-            assert!(
-                stored.contains(&Uuid::from_u128(*n)),
-                "acknowledged object {n} lost"
-            );
+            assert!(stored.contains(&Uuid::from_u128(*n)), "acknowledged object {n} lost");
         }
         for n in &assets {
-            assert_eq!(
-                store.get_asset(Uuid::from_u128(*n)).expect("get"),
-                Some(crash_asset(*n)),
-                "asset {n}"
-            );
+            assert_eq!(store.get_asset(Uuid::from_u128(*n)).expect("get"), Some(crash_asset(*n)), "asset {n}");
         }
     }
 }

@@ -13,12 +13,7 @@ const TERRAIN_TABLE: &str = "region_terrain";
 const SUN_TABLE: &str = "region_sun";
 
 impl Store {
-    fn put_region_value(
-        &self,
-        table: &str,
-        region_id: Uuid,
-        data: &[u8],
-    ) -> Result<(), StoreError> {
+    fn put_region_value(&self, table: &str, region_id: Uuid, data: &[u8]) -> Result<(), StoreError> {
         self.with_conn(|conn| {
             conn.prepare_cached(&format!(
                 "INSERT INTO {table} (region_id, data) VALUES (?1, ?2)
@@ -29,11 +24,7 @@ impl Store {
         })
     }
 
-    fn get_region_value(
-        &self,
-        table: &str,
-        region_id: Uuid,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
+    fn get_region_value(&self, table: &str, region_id: Uuid) -> Result<Option<Vec<u8>>, StoreError> {
         self.with_conn(|conn| {
             Ok(conn
                 .prepare_cached(&format!("SELECT data FROM {table} WHERE region_id = ?1"))?
@@ -83,23 +74,16 @@ mod tests {
             time_offset_s: -90,
             ..Sun::default()
         };
-        store
-            .save_terrain(r1, &Terrain::flat(16, 16, 0.0))
-            .expect("first");
+        store.save_terrain(r1, &Terrain::flat(16, 16, 0.0)).expect("first");
         store.save_terrain(r1, &terrain).expect("replace");
-        store
-            .save_terrain(r2, &Terrain::flat(8, 4, 1.0))
-            .expect("other");
+        store.save_terrain(r2, &Terrain::flat(8, 4, 1.0)).expect("other");
         store.save_sun(r1, &sun).expect("sun");
         drop(store);
         let store = Store::open(dir.path()).expect("reopen");
         let back = store.load_terrain(r1).expect("load").expect("some");
         assert_eq!(back, terrain);
         assert_eq!(back.height(3, 200), Some(42.5));
-        assert_eq!(
-            store.load_terrain(r2).expect("load"),
-            Some(Terrain::flat(8, 4, 1.0))
-        );
+        assert_eq!(store.load_terrain(r2).expect("load"), Some(Terrain::flat(8, 4, 1.0)));
         assert_eq!(store.load_sun(r1).expect("load"), Some(sun));
         assert_eq!(store.load_sun(r2).expect("load"), None);
     }

@@ -47,9 +47,7 @@ impl Store {
                 )
                 .optional()?;
             if let Some(existing) = clash {
-                return Err(StoreError::Conflict(format!(
-                    "a region with this id or name already exists ({existing})"
-                )));
+                return Err(StoreError::Conflict(format!("a region with this id or name already exists ({existing})")));
             }
             tx.execute(
                 "INSERT INTO regions (id, name, owner) VALUES (?1, ?2, ?3)",
@@ -77,9 +75,7 @@ impl Store {
             let mut mstmt = conn.prepare("SELECT account_id FROM region_managers WHERE region_id = ?1 ORDER BY account_id")?;
             let mut out = Vec::with_capacity(rows.len());
             for (id, name, owner) in rows {
-                let managers: Vec<String> = mstmt
-                    .query_map([&id], |r| r.get(0))?
-                    .collect::<Result<_, _>>()?;
+                let managers: Vec<String> = mstmt.query_map([&id], |r| r.get(0))?.collect::<Result<_, _>>()?;
                 out.push(Region {
                     id: parse(&id)?,
                     name,
@@ -103,13 +99,26 @@ mod tests {
         let owner = Uuid::new_v4();
         let m = Uuid::new_v4();
         let a = store
-            .create_region(&NewRegion { name: "B".into(), owner, managers: vec![m], ..Default::default() })
+            .create_region(&NewRegion {
+                name: "B".into(),
+                owner,
+                managers: vec![m],
+                ..Default::default()
+            })
             .expect("a");
         let b = store
-            .create_region(&NewRegion { name: "A".into(), owner, ..Default::default() })
+            .create_region(&NewRegion {
+                name: "A".into(),
+                owner,
+                ..Default::default()
+            })
             .expect("b");
         assert!(matches!(
-            store.create_region(&NewRegion { name: "A".into(), owner, ..Default::default() }),
+            store.create_region(&NewRegion {
+                name: "A".into(),
+                owner,
+                ..Default::default()
+            }),
             Err(StoreError::Conflict(_))
         ));
         assert_eq!(store.list_regions().expect("list"), vec![a, b]);

@@ -81,14 +81,13 @@ impl Store {
         self.with_conn(|conn| {
             let tx = conn.transaction()?;
             let shared: Option<Vec<u8>> = tx
-                .prepare_cached(
-                    "SELECT s.asset_id FROM scripts s JOIN assets a ON a.id = s.asset_id WHERE s.hash = ?1 LIMIT 1",
-                )?
+                .prepare_cached("SELECT s.asset_id FROM scripts s JOIN assets a ON a.id = s.asset_id WHERE s.hash = ?1 LIMIT 1")?
                 .query_row(params![script.hash], |r| r.get(0))
                 .optional()?;
             let asset_id = match shared {
-                Some(bytes) => Uuid::from_slice(&bytes)
-                    .map_err(|_| StoreError::Corrupt(format!("script asset id: {} bytes", bytes.len())))?,
+                Some(bytes) => {
+                    Uuid::from_slice(&bytes).map_err(|_| StoreError::Corrupt(format!("script asset id: {} bytes", bytes.len())))?
+                }
                 None => {
                     crate::assets::put_asset_tx(&tx, component)?;
                     component.id
@@ -153,10 +152,8 @@ impl Store {
             };
             tx.prepare_cached("DELETE FROM scripts WHERE id = ?1")?
                 .execute(params![id.as_bytes()])?;
-            tx.prepare_cached(
-                "DELETE FROM assets WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM scripts WHERE asset_id = ?1)",
-            )?
-            .execute(params![asset])?;
+            tx.prepare_cached("DELETE FROM assets WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM scripts WHERE asset_id = ?1)")?
+                .execute(params![asset])?;
             tx.commit()?;
             if let Err(e) = crate::space::reclaim(conn) {
                 tracing::warn!(error = %e, "cannot give freed database pages back");
@@ -188,9 +185,7 @@ impl Store {
     /// [`STORAGE_ENTRY_OVERHEAD_BYTES`] per entry.
     pub fn script_storage_usage(&self, id: Uuid) -> Result<u64, StoreError> {
         self.with_conn(|conn| {
-            let used: i64 = conn
-                .prepare_cached(USAGE_SQL)?
-                .query_row(params![id.as_bytes()], |r| r.get(0))?;
+            let used: i64 = conn.prepare_cached(USAGE_SQL)?.query_row(params![id.as_bytes()], |r| r.get(0))?;
             Ok(used.max(0) as u64)
         })
     }
@@ -234,9 +229,7 @@ impl Store {
     /// Every key of a script, in ascending byte order.
     pub fn script_storage_keys(&self, id: Uuid) -> Result<Vec<String>, StoreError> {
         self.with_conn(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT key FROM script_storage WHERE script_id = ?1 ORDER BY CAST(key AS BLOB)",
-            )?;
+            let mut stmt = conn.prepare_cached("SELECT key FROM script_storage WHERE script_id = ?1 ORDER BY CAST(key AS BLOB)")?;
             let keys = stmt
                 .query_map(params![id.as_bytes()], |r| r.get(0))?
                 .collect::<Result<Vec<String>, _>>()?;

@@ -97,7 +97,9 @@ mod tests {
 
     fn file_bytes(store: &Store) -> u64 {
         let db = std::fs::metadata(store.path()).map(|m| m.len()).unwrap_or(0);
-        let wal = std::fs::metadata(store.path().with_extension("db-wal")).map(|m| m.len()).unwrap_or(0);
+        let wal = std::fs::metadata(store.path().with_extension("db-wal"))
+            .map(|m| m.len())
+            .unwrap_or(0);
         db + wal
     }
 
@@ -108,9 +110,7 @@ mod tests {
         let start = file_bytes(&store);
         let asset = Asset::from_type(Uuid::from_u128(1), AssetType::Texture, vec![7; 4_000_000]);
         store.put_asset(&asset).expect("put");
-        store
-            .with_conn(|c| Ok(c.execute("DELETE FROM assets", [])?))
-            .expect("delete");
+        store.with_conn(|c| Ok(c.execute("DELETE FROM assets", [])?)).expect("delete");
         assert!(store.disk_usage().expect("usage").free_pages > 900);
         assert!(store.reclaim().expect("reclaim") > 900);
         assert_eq!(store.disk_usage().expect("usage").free_pages, 0);
@@ -123,7 +123,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         {
             let conn = Connection::open(dir.path().join(crate::DB_FILE)).expect("open");
-            conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE old (x);").expect("old db");
+            conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE old (x);")
+                .expect("old db");
         }
         let store = Store::open(dir.path()).expect("open");
         let mode: i64 = store

@@ -2,9 +2,7 @@
 
 use std::time::Duration;
 
-use dispatcher_messages::dispatcher::{
-    CapabilityResponse, CreateCapabilityRequest, DestroyCapabilityRequest, RenewCapabilityRequest,
-};
+use dispatcher_messages::dispatcher::{CapabilityResponse, CreateCapabilityRequest, DestroyCapabilityRequest, RenewCapabilityRequest};
 use dispatcher_protocol::{Done, WireUuid};
 
 use crate::auth;
@@ -83,13 +81,9 @@ pub fn create(ctx: &RequestContext, req: CreateCapabilityRequest) -> Result<Capa
         return Err(HandlerError::Invalid(format!("lifespan must be greater than 0 {}", req.life_span)));
     }
     let granted = req.life_span.min(config.max_life_span_s);
-    let cap = services.capabilities.create(
-        account.id,
-        account.name(),
-        scene.name,
-        req.domain_list,
-        Duration::from_secs(granted as u64),
-    );
+    let cap = services
+        .capabilities
+        .create(account.id, account.name(), scene.name, req.domain_list, Duration::from_secs(granted as u64));
     Ok(CapabilityResponse {
         capability: WireUuid(cap.id),
         life_span: granted,

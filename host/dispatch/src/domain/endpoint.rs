@@ -2,9 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use dispatcher_messages::dispatcher::{
-    CloseEndPointRequest, CreateEndPointRequest, CreateEndPointResponse, RenewEndPointRequest,
-};
+use dispatcher_messages::dispatcher::{CloseEndPointRequest, CreateEndPointRequest, CreateEndPointResponse, RenewEndPointRequest};
 use dispatcher_protocol::{Done, WireUuid};
 
 use crate::context::RequestContext;
@@ -38,15 +36,9 @@ pub fn create(ctx: &RequestContext, req: CreateEndPointRequest) -> Result<Create
         )));
     }
     // Quirk Q24 fixed: a port that cannot receive datagrams is refused up front.
-    let port = u16::try_from(req.callback_port)
-        .ok()
-        .filter(|p| *p != 0)
-        .ok_or_else(|| {
-            HandlerError::Invalid(format!(
-                "Invalid parameter, CallbackPort must be between 1 and 65535, {}",
-                req.callback_port
-            ))
-        })?;
+    let port = u16::try_from(req.callback_port).ok().filter(|p| *p != 0).ok_or_else(|| {
+        HandlerError::Invalid(format!("Invalid parameter, CallbackPort must be between 1 and 65535, {}", req.callback_port))
+    })?;
     let owner = ctx.user.as_ref().map(|u| u.id);
     let capability = ctx.user.as_ref().map(|u| u.capability);
     let ep = ctx

@@ -170,7 +170,10 @@ rc_type_name!(SetObjectPositionRequest, "RemoteControl.Messages.SetObjectPositio
 
 impl Default for SetObjectPositionRequest {
     fn default() -> Self {
-        SetObjectPositionRequest { object_id: WireUuid::NIL, position: Some(DEFAULT_POSITION.into()) }
+        SetObjectPositionRequest {
+            object_id: WireUuid::NIL,
+            position: Some(DEFAULT_POSITION.into()),
+        }
     }
 }
 
@@ -202,7 +205,10 @@ rc_type_name!(SetObjectRotationRequest, "RemoteControl.Messages.SetObjectRotatio
 
 impl Default for SetObjectRotationRequest {
     fn default() -> Self {
-        SetObjectRotationRequest { object_id: WireUuid::NIL, rotation: Some(WireQuat::IDENTITY) }
+        SetObjectRotationRequest {
+            object_id: WireUuid::NIL,
+            rotation: Some(WireQuat::IDENTITY),
+        }
     }
 }
 
@@ -441,7 +447,9 @@ mod tests {
     use super::*;
 
     fn bind<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
-        let value = json::decode(text.as_bytes(), &Default::default()).map_err(|e| e.to_string())?.ok_or("empty")?;
+        let value = json::decode(text.as_bytes(), &Default::default())
+            .map_err(|e| e.to_string())?
+            .ok_or("empty")?;
         from_value::<T>(&value).map_err(|e| e.to_string())
     }
 
@@ -453,7 +461,8 @@ mod tests {
 
     #[test]
     fn create_object_defaults_apply_to_absent_and_null_members() {
-        let req: CreateObjectRequest = bind(r#"{"AssetID":"a55e7000-0001-4b6c-9d8e-112233445566","Name":null,"StartParameter":0}"#).expect("binds");
+        let req: CreateObjectRequest =
+            bind(r#"{"AssetID":"a55e7000-0001-4b6c-9d8e-112233445566","Name":null,"StartParameter":0}"#).expect("binds");
         let spec = req.spec();
         assert_eq!(spec.name, DEFAULT_OBJECT_NAME);
         assert_eq!(spec.start_parameter, "0");
@@ -462,12 +471,17 @@ mod tests {
 
     #[test]
     fn dynamics_entries_keep_absent_members_absent() {
-        let req: BulkDynamicsRequest = bind(r#"{"updates":[{"$type":"X","objectid":"a55e7000-0001-4b6c-9d8e-112233445566","Velocity":[1,0,0],"Position":null}]}"#).expect("binds");
+        let req: BulkDynamicsRequest =
+            bind(r#"{"updates":[{"$type":"X","objectid":"a55e7000-0001-4b6c-9d8e-112233445566","Velocity":[1,0,0],"Position":null}]}"#)
+                .expect("binds");
         let u = req.updates[0].update();
         assert_eq!((u.position, u.rotation, u.acceleration), (None, None, None));
         assert_eq!(u.velocity, Some(Vector3::new(1.0, 0.0, 0.0)));
         // CreateBulkObjects reads the same entry with the §4.1.9 defaults.
-        let spec = ObjectSpecification { object_data: Some(req.updates[0]), ..Default::default() };
+        let spec = ObjectSpecification {
+            object_data: Some(req.updates[0]),
+            ..Default::default()
+        };
         assert_eq!(spec.spec().map(|s| s.position), Some(Vector3::ZERO));
     }
 

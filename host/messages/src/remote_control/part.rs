@@ -22,7 +22,11 @@ rc_type_name!(SetPartPositionRequest, "RemoteControl.Messages.SetPartPositionReq
 
 impl Default for SetPartPositionRequest {
     fn default() -> Self {
-        SetPartPositionRequest { object_id: WireUuid::NIL, link_num: 0, position: Some(Vector3::ZERO.into()) }
+        SetPartPositionRequest {
+            object_id: WireUuid::NIL,
+            link_num: 0,
+            position: Some(Vector3::ZERO.into()),
+        }
     }
 }
 
@@ -46,7 +50,11 @@ rc_type_name!(SetPartRotationRequest, "RemoteControl.Messages.SetPartRotationReq
 
 impl Default for SetPartRotationRequest {
     fn default() -> Self {
-        SetPartRotationRequest { object_id: WireUuid::NIL, link_num: 0, rotation: Some(WireQuat::IDENTITY) }
+        SetPartRotationRequest {
+            object_id: WireUuid::NIL,
+            link_num: 0,
+            rotation: Some(WireQuat::IDENTITY),
+        }
     }
 }
 
@@ -70,7 +78,11 @@ rc_type_name!(SetPartScaleRequest, "RemoteControl.Messages.SetPartScaleRequest")
 
 impl Default for SetPartScaleRequest {
     fn default() -> Self {
-        SetPartScaleRequest { object_id: WireUuid::NIL, link_num: 0, scale: Some(Vector3::ONE.into()) }
+        SetPartScaleRequest {
+            object_id: WireUuid::NIL,
+            link_num: 0,
+            scale: Some(Vector3::ONE.into()),
+        }
     }
 }
 

@@ -9,9 +9,8 @@ use dispatcher_scene::{dependent_assets, write_object_asset, Asset, AssetType, D
 use parking_lot::Mutex;
 
 use crate::messages::asset::{
-    AddAssetAliasRequest, AddAssetRequest, AddAssetResponse, AssetBytes, AssetData, GetAssetFromObjectRequest,
-    GetAssetRequest, GetAssetResponse, GetDependentAssetsRequest, GetDependentAssetsResponse, TestAssetRequest,
-    TestAssetResponse,
+    AddAssetAliasRequest, AddAssetRequest, AddAssetResponse, AssetBytes, AssetData, GetAssetFromObjectRequest, GetAssetRequest,
+    GetAssetResponse, GetDependentAssetsRequest, GetDependentAssetsResponse, TestAssetRequest, TestAssetResponse,
 };
 use crate::region_host::RegionHost;
 use crate::RemoteControl;

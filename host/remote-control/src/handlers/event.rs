@@ -39,11 +39,13 @@ pub fn register_touch_callback(
     let mut regs = host.registrations.lock();
     check_room(rc, &regs, 1)?;
     let request_id = Uuid::new_v4();
-    regs.touch
-        .entry(req.object_id.0)
-        .or_default()
-        .push(Registration { request_id, endpoint_id: req.end_point_id.0 });
-    Ok(RegisterTouchCallbackResponse { request_id: WireUuid(request_id) })
+    regs.touch.entry(req.object_id.0).or_default().push(Registration {
+        request_id,
+        endpoint_id: req.end_point_id.0,
+    });
+    Ok(RegisterTouchCallbackResponse {
+        request_id: WireUuid(request_id),
+    })
 }
 
 pub fn unregister_touch_callback(
@@ -91,13 +93,18 @@ pub fn register_updated_callback(
             warnings.push_str(&format!("no such object {id}; "));
             continue;
         };
-        regs.updated
-            .entry(id.0)
-            .or_default()
-            .push(Registration { request_id, endpoint_id: req.end_point_id.0 });
+        regs.updated.entry(id.0).or_default().push(Registration {
+            request_id,
+            endpoint_id: req.end_point_id.0,
+        });
         regs.last_notified.insert(id.0, object.position);
     }
-    Ok(Warned { body: RegisterUpdatedCallbackResponse { request_id: WireUuid(request_id) }, message: warnings })
+    Ok(Warned {
+        body: RegisterUpdatedCallbackResponse {
+            request_id: WireUuid(request_id),
+        },
+        message: warnings,
+    })
 }
 
 pub fn unregister_updated_callback(
@@ -116,7 +123,10 @@ pub fn unregister_updated_callback(
             warnings.push_str(&format!("no handler for requested object {id}; "));
             continue;
         }
-        let carries = regs.updated.get(&id.0).is_some_and(|l| l.iter().any(|r| r.request_id == request_id));
+        let carries = regs
+            .updated
+            .get(&id.0)
+            .is_some_and(|l| l.iter().any(|r| r.request_id == request_id));
         if !carries {
             return Err(HandlerError::NotFound(format!("invalid request id {}", req.request_id)));
         }

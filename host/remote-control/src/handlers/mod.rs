@@ -35,7 +35,12 @@ pub struct Router<'a> {
 
 impl<'a> Router<'a> {
     pub(crate) fn new(rc: &'a Arc<RemoteControl>, host: &'a Arc<RegionHost>, registry: &'a Registry, domain: &'a str) -> Self {
-        Router { rc, host, registry, domain }
+        Router {
+            rc,
+            host,
+            registry,
+            domain,
+        }
     }
 
     /// Register `f` for request type `M` in this router's region.
@@ -48,7 +53,9 @@ impl<'a> Router<'a> {
         let rc: Weak<RemoteControl> = Arc::downgrade(self.rc);
         let host = self.host.clone();
         self.registry.register::<M, _>(Some(&self.host.name), self.domain, move |ctx, req| {
-            let rc = rc.upgrade().ok_or_else(|| HandlerError::Internal("the RemoteControl domain has shut down".into()))?;
+            let rc = rc
+                .upgrade()
+                .ok_or_else(|| HandlerError::Internal("the RemoteControl domain has shut down".into()))?;
             f(&rc, &host, ctx, req)
         });
     }

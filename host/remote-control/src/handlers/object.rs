@@ -70,12 +70,18 @@ pub fn find_objects(
         ),
     };
     let (corner_a, corner_b) = req.corners();
-    let query = dispatcher_scene::FindQuery { corner_a, corner_b, owner_id: req.owner_id.0 };
+    let query = dispatcher_scene::FindQuery {
+        corner_a,
+        corner_b,
+        owner_id: req.owner_id.0,
+    };
     let ids = host
         .region
         .read()
         .find_objects(&query, |name| pattern.as_ref().is_none_or(|re| re.is_match(name)));
-    Ok(FindObjectsResponse { objects: ids.into_iter().map(WireUuid).collect() })
+    Ok(FindObjectsResponse {
+        objects: ids.into_iter().map(WireUuid).collect(),
+    })
 }
 
 pub fn get_object_data(
@@ -150,7 +156,10 @@ pub fn get_object_position(
 ) -> Result<ObjectPositionResponse, HandlerError> {
     let region = host.region.read();
     let position = object(&region, req.object_id)?.position;
-    Ok(ObjectPositionResponse { object_id: req.object_id, position: WireVec3(position) })
+    Ok(ObjectPositionResponse {
+        object_id: req.object_id,
+        position: WireVec3(position),
+    })
 }
 
 pub fn get_object_rotation(
@@ -161,7 +170,10 @@ pub fn get_object_rotation(
 ) -> Result<ObjectRotationResponse, HandlerError> {
     let region = host.region.read();
     let rotation = object(&region, req.object_id)?.rotation();
-    Ok(ObjectRotationResponse { object_id: req.object_id, rotation: WireQuat(rotation) })
+    Ok(ObjectRotationResponse {
+        object_id: req.object_id,
+        rotation: WireQuat(rotation),
+    })
 }
 
 // ----- motion (write-behind) ------------------------------------------------------------
@@ -177,7 +189,10 @@ pub fn set_object_position(
     let changes = region.set_object_position(req.object_id.0, req.position()).map_err(scene_failure)?;
     fan_out(rc, host, &region, &changes);
     let position = object(&region, req.object_id)?.position;
-    Ok(ObjectPositionResponse { object_id: req.object_id, position: WireVec3(position) })
+    Ok(ObjectPositionResponse {
+        object_id: req.object_id,
+        position: WireVec3(position),
+    })
 }
 
 pub fn set_object_rotation(
@@ -190,17 +205,15 @@ pub fn set_object_rotation(
     let changes = region.set_object_rotation(req.object_id.0, req.rotation()).map_err(scene_failure)?;
     fan_out(rc, host, &region, &changes);
     let rotation = object(&region, req.object_id)?.rotation();
-    Ok(ObjectRotationResponse { object_id: req.object_id, rotation: WireQuat(rotation) })
+    Ok(ObjectRotationResponse {
+        object_id: req.object_id,
+        rotation: WireQuat(rotation),
+    })
 }
 
 /// Entries for unknown objects are skipped with a `"no such object <id>; "`
 /// warning (Q-14, the MAY of §4.1.9); every other entry is applied whole.
-pub fn bulk_dynamics(
-    rc: &RemoteControl,
-    host: &RegionHost,
-    _ctx: &RequestContext,
-    req: BulkDynamicsRequest,
-) -> Result<Done, HandlerError> {
+pub fn bulk_dynamics(rc: &RemoteControl, host: &RegionHost, _ctx: &RequestContext, req: BulkDynamicsRequest) -> Result<Done, HandlerError> {
     check_batch("BulkDynamics updates", req.updates.len(), rc.rc_limits.max_bulk_dynamics_entries)?;
     let mut warnings = String::new();
     let mut changes = Vec::with_capacity(req.updates.len());
@@ -381,12 +394,7 @@ fn delete_committed(rc: &RemoteControl, host: &RegionHost, region: &mut Region, 
     Ok(())
 }
 
-pub fn delete_object(
-    rc: &RemoteControl,
-    host: &RegionHost,
-    _ctx: &RequestContext,
-    req: DeleteObjectRequest,
-) -> Result<Done, HandlerError> {
+pub fn delete_object(rc: &RemoteControl, host: &RegionHost, _ctx: &RequestContext, req: DeleteObjectRequest) -> Result<Done, HandlerError> {
     let mut region = host.region.write();
     object(&region, req.object_id)?;
     delete_committed(rc, host, &mut region, &[req.object_id.0])?;
@@ -440,7 +448,9 @@ pub fn message_object(
     let caller = ctx.require_user()?.id;
     check_batch("message bytes", req.message.len(), rc.rc_limits.max_message_bytes)?;
     let mut region = host.region.write();
-    let changes = region.message_object(req.object_id.0, caller, &req.message).map_err(scene_failure)?;
+    let changes = region
+        .message_object(req.object_id.0, caller, &req.message)
+        .map_err(scene_failure)?;
     rc.services.events.publish(dispatcher_dispatch::SceneEvent::Message {
         region: host.name.clone(),
         object_id: req.object_id.0,

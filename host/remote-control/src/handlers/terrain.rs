@@ -38,9 +38,7 @@ pub fn set_terrain_height(
     let (x, y) = (i64::from(req.x), i64::from(req.y));
     let mut region = host.region.write();
     let before = region.terrain.height_or_zero(x, y);
-    let changes = region
-        .set_terrain_height(x, y, req.height)
-        .map_err(super::object::scene_failure)?;
+    let changes = region.set_terrain_height(x, y, req.height).map_err(super::object::scene_failure)?;
     if !changes.is_empty() {
         if let Err(e) = rc.persist.save_terrain(host.id, &region.terrain) {
             // Restoring a value the cell held a moment ago cannot fail.

@@ -1,8 +1,8 @@
 //! `assets`: the asset messages of RemoteControl (one store for all regions).
 
 use dispatcher_messages::remote_control::asset::{
-    AddAssetRequest, AssetBytes, AssetData as WireAsset, GetAssetFromObjectRequest, GetAssetRequest,
-    GetDependentAssetsRequest, TestAssetRequest,
+    AddAssetRequest, AssetBytes, AssetData as WireAsset, GetAssetFromObjectRequest, GetAssetRequest, GetDependentAssetsRequest,
+    TestAssetRequest,
 };
 use dispatcher_protocol::WireUuid;
 
@@ -29,11 +29,21 @@ fn asset_id(text: &str) -> Result<WireUuid, HostError> {
 
 impl Host for HostState {
     fn test(&mut self, asset_id_text: String) -> Result<bool, HostError> {
-        Ok(self.call(TestAssetRequest { asset_id: asset_id(&asset_id_text)? })?.exists)
+        Ok(self
+            .call(TestAssetRequest {
+                asset_id: asset_id(&asset_id_text)?,
+            })?
+            .exists)
     }
 
     fn get(&mut self, asset_id_text: String) -> Result<AssetData, HostError> {
-        Ok(to_data(self.call(GetAssetRequest { asset_id: asset_id(&asset_id_text)? })?.asset.0))
+        Ok(to_data(
+            self.call(GetAssetRequest {
+                asset_id: asset_id(&asset_id_text)?,
+            })?
+            .asset
+            .0,
+        ))
     }
 
     fn add(&mut self, asset: AssetData) -> Result<String, HostError> {
@@ -50,7 +60,9 @@ impl Host for HostState {
     }
 
     fn get_from_object(&mut self, object_id: String) -> Result<AssetData, HostError> {
-        let request = GetAssetFromObjectRequest { object_id: WireUuid(parse_id(&object_id)?) };
+        let request = GetAssetFromObjectRequest {
+            object_id: WireUuid(parse_id(&object_id)?),
+        };
         // Reading an object's content needs `objects:read` besides the
         // message's own grant.
         self.require("objects:read")?;
@@ -58,7 +70,9 @@ impl Host for HostState {
     }
 
     fn get_dependents(&mut self, asset_id_text: String) -> Result<Vec<String>, HostError> {
-        let r = self.call(GetDependentAssetsRequest { asset_id: asset_id(&asset_id_text)? })?;
+        let r = self.call(GetDependentAssetsRequest {
+            asset_id: asset_id(&asset_id_text)?,
+        })?;
         Ok(r.dependent_assets.into_iter().map(|i| i.to_string()).collect())
     }
 }

@@ -25,6 +25,10 @@ impl Host for HostState {
 
     fn set_appearance(&mut self, avatar_id: Option<String>, serialized_appearance: String) -> Result<(), HostError> {
         let avatar_id = self.avatar(avatar_id)?;
-        self.call(SetAvatarAppearanceRequest { avatar_id, serialized_appearance }).map(drop)
+        self.call(SetAvatarAppearanceRequest {
+            avatar_id,
+            serialized_appearance,
+        })
+        .map(drop)
     }
 }

@@ -32,7 +32,12 @@ impl Host for HostState {
         }
         let [x, y, z] = position;
         let position = Some(WireVec3::new(x, y, z));
-        self.call(ChatRequest { message: text, position, channel }).map(drop)
+        self.call(ChatRequest {
+            message: text,
+            position,
+            channel,
+        })
+        .map(drop)
     }
 
     fn listen(&mut self, channel: i32) -> Result<(), HostError> {

@@ -72,7 +72,13 @@ fn bulk_entry(spec: &ObjectSpec) -> Result<ObjectSpecification, HostError> {
 }
 
 impl Host for HostState {
-    fn find(&mut self, pattern: String, corner_a: Option<Vector3>, corner_b: Option<Vector3>, owner_id: Option<String>) -> Result<Vec<String>, HostError> {
+    fn find(
+        &mut self,
+        pattern: String,
+        corner_a: Option<Vector3>,
+        corner_b: Option<Vector3>,
+        owner_id: Option<String>,
+    ) -> Result<Vec<String>, HostError> {
         let request = FindObjectsRequest {
             pattern,
             coordinate_a: corner_a.as_ref().map(wire_vec3),
@@ -89,7 +95,9 @@ impl Host for HostState {
     }
 
     fn get_data(&mut self, object_id_text: String) -> Result<ObjectData, HostError> {
-        let r = self.call(GetObjectDataRequest { object_id: object_id(&object_id_text)? })?;
+        let r = self.call(GetObjectDataRequest {
+            object_id: object_id(&object_id_text)?,
+        })?;
         Ok(ObjectData {
             object_id: r.object_id.to_string(),
             name: r.name,
@@ -100,7 +108,9 @@ impl Host for HostState {
     }
 
     fn get_parts(&mut self, object_id_text: String) -> Result<Vec<PartInfo>, HostError> {
-        let r = self.call(GetObjectPartsRequest { object_id: object_id(&object_id_text)? })?;
+        let r = self.call(GetObjectPartsRequest {
+            object_id: object_id(&object_id_text)?,
+        })?;
         Ok(r.parts
             .into_iter()
             .map(|p| p.0)
@@ -116,7 +126,9 @@ impl Host for HostState {
     }
 
     fn get_inventory(&mut self, object_id_text: String) -> Result<Vec<InventoryItem>, HostError> {
-        let r = self.call(GetObjectInventoryRequest { object_id: object_id(&object_id_text)? })?;
+        let r = self.call(GetObjectInventoryRequest {
+            object_id: object_id(&object_id_text)?,
+        })?;
         Ok(r.inventory
             .into_iter()
             .map(|i| i.0)
@@ -130,22 +142,32 @@ impl Host for HostState {
     }
 
     fn get_position(&mut self, object_id_text: String) -> Result<Vector3, HostError> {
-        let r = self.call(GetObjectPositionRequest { object_id: object_id(&object_id_text)? })?;
+        let r = self.call(GetObjectPositionRequest {
+            object_id: object_id(&object_id_text)?,
+        })?;
         Ok(vector3(r.position))
     }
 
     fn set_position(&mut self, object_id_text: String, position: Vector3) -> Result<Vector3, HostError> {
-        let request = SetObjectPositionRequest { object_id: object_id(&object_id_text)?, position: Some(wire_vec3(&position)) };
+        let request = SetObjectPositionRequest {
+            object_id: object_id(&object_id_text)?,
+            position: Some(wire_vec3(&position)),
+        };
         Ok(vector3(self.call(request)?.position))
     }
 
     fn get_rotation(&mut self, object_id_text: String) -> Result<Quaternion, HostError> {
-        let r = self.call(GetObjectRotationRequest { object_id: object_id(&object_id_text)? })?;
+        let r = self.call(GetObjectRotationRequest {
+            object_id: object_id(&object_id_text)?,
+        })?;
         Ok(quaternion(r.rotation))
     }
 
     fn set_rotation(&mut self, object_id_text: String, rotation: Quaternion) -> Result<Quaternion, HostError> {
-        let request = SetObjectRotationRequest { object_id: object_id(&object_id_text)?, rotation: Some(wire_quat(&rotation)) };
+        let request = SetObjectRotationRequest {
+            object_id: object_id(&object_id_text)?,
+            rotation: Some(wire_quat(&rotation)),
+        };
         Ok(quaternion(self.call(request)?.rotation))
     }
 
@@ -175,7 +197,10 @@ impl Host for HostState {
     }
 
     fn delete(&mut self, object_id_text: String) -> Result<(), HostError> {
-        self.call(DeleteObjectRequest { object_id: object_id(&object_id_text)? }).map(drop)
+        self.call(DeleteObjectRequest {
+            object_id: object_id(&object_id_text)?,
+        })
+        .map(drop)
     }
 
     fn delete_bulk(&mut self, object_ids: Vec<String>) -> Result<String, HostError> {
@@ -189,6 +214,10 @@ impl Host for HostState {
     }
 
     fn message(&mut self, object_id_text: String, text: String) -> Result<(), HostError> {
-        self.call(MessageObjectRequest { object_id: object_id(&object_id_text)?, message: text }).map(drop)
+        self.call(MessageObjectRequest {
+            object_id: object_id(&object_id_text)?,
+            message: text,
+        })
+        .map(drop)
     }
 }

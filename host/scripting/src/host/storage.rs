@@ -64,7 +64,10 @@ impl Host for HostState {
     fn delete(&mut self, key: String) -> Result<(), HostError> {
         self.storage_ready(Some(&key))?;
         self.admit_storage_write()?;
-        self.shared.store.script_storage_delete(self.script.info.id, &key).map_err(unavailable)
+        self.shared
+            .store
+            .script_storage_delete(self.script.info.id, &key)
+            .map_err(unavailable)
     }
 
     fn keys(&mut self) -> Result<Vec<String>, HostError> {
