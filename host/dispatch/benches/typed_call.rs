@@ -35,7 +35,7 @@ static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
 
 // SAFETY: every call is forwarded unchanged to the system allocator, which
 // upholds GlobalAlloc's contract; the counter has no effect on the memory.
-#[allow(unsafe_code)]
+#[allow(unsafe_code, reason = "a counting allocator must implement the unsafe GlobalAlloc trait")]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);

@@ -281,7 +281,7 @@ pub struct Live {
 
 /// The WASI context of a script: no files, network, environment or
 /// arguments; stdout and stderr go to the script log.
-fn wasi_context(script: &Arc<Script>, limits: &crate::limits::ScriptingLimits) -> WasiCtx {
+fn wasi_context(script: &Arc<Script>, limits: &ScriptingLimits) -> WasiCtx {
     WasiCtxBuilder::new()
         .stdout(crate::stdio::LogOutput::new(script.clone(), "info", limits.clone()))
         .stderr(crate::stdio::LogOutput::new(script.clone(), "warn", limits.clone()))

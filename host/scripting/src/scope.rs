@@ -66,7 +66,7 @@ macro_rules! reaches {
     ($how:expr => $($ty:ty),+ $(,)?) => {
         $(impl Reach for $ty {
             fn reach(&self) -> Reached {
-                #[allow(clippy::redundant_closure_call)]
+                #[allow(clippy::redundant_closure_call, reason = "the macro applies each rule closure to the request in place")]
                 ($how)(self)
             }
         })+

@@ -315,7 +315,7 @@ mod tests {
         let mut b = StorageWriteBudget::default();
         assert!((0..10).all(|_| b.take(10)));
         assert!(!b.take(10));
-        std::thread::sleep(std::time::Duration::from_millis(250));
+        std::thread::sleep(Duration::from_millis(250));
         assert!(b.take(10), "refilled at 10 per second");
     }
 }
