@@ -11,6 +11,9 @@
 # fuzz/artifacts/<target>/. A summary line per target (executions, seconds,
 # result) is printed at the end. FUZZ_SANITIZER (default address) is passed to
 # cargo fuzz; `none` builds faster and still catches panics and timeouts.
+# FUZZ_SEED and FUZZ_RUNS (both optional) make a run reproducible: libFuzzer's
+# random seed and a cap on executions per target (the time limit still holds),
+# so a slower machine runs a prefix of the same input sequence.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
@@ -29,6 +32,10 @@ fi
 sanitizer="${FUZZ_SANITIZER:-address}"
 cargo +nightly fuzz build --sanitizer "$sanitizer"
 
+repro=()
+[ -n "${FUZZ_SEED:-}" ] && repro+=("-seed=$FUZZ_SEED")
+[ -n "${FUZZ_RUNS:-}" ] && repro+=("-runs=$FUZZ_RUNS")
+
 summary=()
 failed=0
 for t in "${targets[@]}"; do
@@ -41,17 +48,26 @@ for t in "${targets[@]}"; do
         -timeout="${FUZZ_INPUT_TIMEOUT_S:-10}" \
         -rss_limit_mb="${FUZZ_RSS_LIMIT_MB:-2048}" \
         -max_len=65536 \
-        -print_final_stats=1 >"$log" 2>&1
+        -print_final_stats=1 "${repro[@]}" >"$log" 2>&1
     rc=$?
     set -e
     took=$(( $(date +%s) - started ))
-    execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1)
+    # A crash ends libFuzzer before its final stats: no count is not an error here.
+    execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1 || true)
     if [ $rc -eq 0 ]; then
         result="ok"
     else
         result="FAILED (exit $rc; see fuzz/$log and fuzz/artifacts/$t/)"
         failed=1
-        grep -E 'panicked|ERROR: libFuzzer|SUMMARY|Test unit written' "$log" | head -n 8 >&2 || true
+        # Show why (the log stays in fuzz/artifacts, which CI does not keep):
+        # the end of the run's log and every crashing input, base64-encoded.
+        echo "== fuzz target $t failed (exit $rc); last lines of its log:" >&2
+        tail -n 40 "$log" >&2 || true
+        for input in "artifacts/$t"/crash-* "artifacts/$t"/oom-* "artifacts/$t"/timeout-* "artifacts/$t"/slow-unit-*; do
+            [ -f "$input" ] || continue
+            echo "== input $input ($(wc -c <"$input") bytes), base64:" >&2
+            head -c 4096 "$input" | base64 >&2
+        done
     fi
     summary+=("$(printf '%-14s %12s execs %5s s  %s' "$t" "${execs:-?}" "$took" "$result")")
 done
