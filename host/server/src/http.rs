@@ -374,6 +374,31 @@ impl Waiting {
     }
 }
 
+/// Connections the kernel may hold completed but not yet accepted. Tokio's
+/// `TcpListener::bind` asks for 1,024; a slow-header flood that reconnects as
+/// fast as it is closed fills that while the accept loop waits for a slot, and
+/// a fresh client's SYN is then dropped and retried only after the kernel's
+/// one-second timeout. The kernel caps the request at `net.core.somaxconn`.
+const LISTEN_BACKLOG: u32 = 8192;
+
+/// Listen on `host:port` (the first address `host` resolves to that binds)
+/// with [`LISTEN_BACKLOG`] and `SO_REUSEADDR`, as `TcpListener::bind` does.
+pub async fn bind_listener(host: &str, port: u16) -> std::io::Result<TcpListener> {
+    let mut last = None;
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+        let bound = socket
+            .set_reuseaddr(true)
+            .and_then(|()| socket.bind(addr))
+            .and_then(|()| socket.listen(LISTEN_BACKLOG));
+        match bound {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, format!("{host} resolves to no address"))))
+}
+
 /// Accept connections until `shutdown` flips, then let open connections finish.
 ///
 /// Slot defence (docs/security.md): a connection over its address's cap is

@@ -11,7 +11,7 @@ use anyhow::Context;
 use dispatcher_dispatch::{Bindings, Dispatcher};
 use dispatcher_protocol::DecodeLimits;
 use dispatcher_store::{NewAccount, NewRegion, Store};
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
 use crate::callbacks::UdpCallbackSink;
@@ -180,7 +180,7 @@ pub async fn start(config: &HostConfig, store: Arc<Store>) -> anyhow::Result<Run
         dispatcher_scripting::ScriptHost::start(dispatcher.clone(), store.clone(), &config.data_dir, config.scripting.clone(), scene_hooks)
             .context("cannot start the script host")?,
     );
-    let http_listener = TcpListener::bind((config.listen_host.as_str(), config.http_port))
+    let http_listener = http::bind_listener(&config.listen_host, config.http_port)
         .await
         .with_context(|| format!("cannot listen for HTTP on {}:{}", config.listen_host, config.http_port))?;
     let udp = UdpSocket::bind((config.listen_host.as_str(), config.dispatcher.udp_port))
