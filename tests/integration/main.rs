@@ -4,9 +4,11 @@
 //! (`core_07_...` for dispatcher-core.md §15).
 
 mod support;
+mod webdriver;
 
 mod cli;
 mod core;
+mod dashboard;
 mod hardening_decode;
 mod net;
 mod rc_assets;

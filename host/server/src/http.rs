@@ -21,7 +21,9 @@ use dispatcher_dispatch::{Dispatcher, Transport};
 use dispatcher_protocol::{Encoding, Reply};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ALLOW, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::header::{
+    HeaderValue, ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS,
+};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -40,6 +42,8 @@ pub struct HttpState {
     pub max_body_bytes: usize,
     /// The REST inventory interface, when enabled (rest-inventory.md §1).
     pub rest: Option<Arc<RestService>>,
+    /// The dashboard's files (`/` and `/dashboard/`).
+    pub dashboard: crate::dashboard::Dashboard,
 }
 
 type Body = Full<Bytes>;
@@ -74,6 +78,28 @@ async fn refuse(body: Incoming, limits: &HttpLimits, mut response: Response<Body
         response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
     }
     response
+}
+
+/// A dashboard file for `GET` (headers only for `HEAD`); other methods get 405.
+fn dashboard_file(file: crate::dashboard::File, method: &Method) -> Response<Body> {
+    if method != Method::GET && method != Method::HEAD {
+        let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "the dashboard accepts GET and HEAD only");
+        r.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return r;
+    }
+    let length = file.body.len();
+    let body = if method == Method::HEAD { Bytes::new() } else { file.body };
+    let mut r = Response::new(Full::new(body));
+    let headers = r.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(file.content_type));
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(crate::dashboard::CONTENT_SECURITY_POLICY),
+    );
+    r
 }
 
 /// Where a path falls relative to the dispatcher path: `Some(path_domain)` when
@@ -111,7 +137,11 @@ fn too_large(max_body_bytes: usize, encoding: Encoding) -> Response<Body> {
 
 async fn handle(state: Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let Some(path_domain) = route(&state.http_path, req.uri().path()) else {
-        // The Dispatcher path has priority; the REST prefix gets the rest.
+        // The Dispatcher path has priority, then the dashboard's few paths;
+        // the REST prefix gets the rest.
+        if let Some(file) = state.dashboard.file(req.uri().path()) {
+            return Ok(dashboard_file(file, req.method()));
+        }
         let target = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
         if let Some(rest) = state.rest.as_ref().filter(|r| r.handles(target)) {
             return Ok(serve_rest(rest.clone(), &state.limits, peer, req).await);

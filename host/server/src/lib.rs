@@ -9,6 +9,7 @@ pub mod client;
 pub mod commands;
 pub mod config;
 pub mod console;
+pub mod dashboard;
 pub mod directory;
 pub mod http;
 pub mod ini;

@@ -202,8 +202,11 @@ pub async fn start(config: &HostConfig, store: Arc<Store>) -> anyhow::Result<Run
         // CORE-90: a disabled dispatcher serves nothing; no path can match this.
         "\0disabled\0".into()
     };
+    let events_path = format!("{}/events", http_path.trim_end_matches('/'));
+    let dashboard = crate::dashboard::Dashboard::new(&http_path, &events_path, "/metrics");
     let state = Arc::new(HttpState {
         dispatcher: dispatcher.clone(),
+        dashboard,
         http_path,
         limits: config.http.clone(),
         max_body_bytes: config.max_body_bytes,
