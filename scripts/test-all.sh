@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh machine, installing what it needs:
 # the wasm32-wasip2 Rust target, the guest-example toolchains (componentize-py
-# from PyPI, componentize-js from npm), Debian's Perl modules for the Perl client,
+# from PyPI, componentize-js from npm), Debian's Perl modules for the Perl client
+# and Chromium with its WebDriver for the dashboard tests,
 # then checks formatting (cargo fmt --check) and lints (clippy, warnings denied),
 # then the Rust workspace tests (unit and end-to-end against the real binary), the
 # network load test (scripts/net-load.py), a short fuzz run of the decoders
@@ -17,9 +18,14 @@ as_root() {
 
 step "toolchains"
 rustup target add wasm32-wasip2
-if ! perl -MJSON -MLWP::UserAgent -e 1 2>/dev/null; then
+missing=()
+perl -MJSON -MLWP::UserAgent -e 1 2>/dev/null || missing+=(libjson-perl libwww-perl)
+# The dashboard tests drive a real headless Chromium over WebDriver.
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+if ((${#missing[@]})); then
     as_root apt-get update -qq
-    as_root apt-get install -y -qq libjson-perl libwww-perl
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 
 step "formatting and lints (rustfmt.toml, [workspace.lints])"
