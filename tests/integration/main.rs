@@ -5,6 +5,7 @@
 
 mod support;
 
+mod authoring;
 mod cli;
 mod core;
 mod hardening_decode;

@@ -3,12 +3,14 @@
 //! message path itself is `dispatcher-dispatch`, the wire format
 //! `dispatcher-protocol`, the database `dispatcher-store`.
 
+pub mod author;
 pub mod callbacks;
 pub mod cli;
 pub mod client;
 pub mod commands;
 pub mod config;
 pub mod console;
+pub mod dev;
 pub mod directory;
 pub mod http;
 pub mod ini;
