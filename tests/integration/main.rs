@@ -6,6 +6,7 @@
 mod support;
 mod webdriver;
 
+mod authoring;
 mod cli;
 mod core;
 mod dashboard;

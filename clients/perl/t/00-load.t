@@ -13,7 +13,7 @@ my @messages = @OpenSim::Dispatcher::Messages::MESSAGES;
 my @rc = grep { $_->[2] eq 'RemoteControl' } @messages;
 is(scalar @rc, 36, 'the 35 RemoteControl requests of remote-control.md section 1 + TouchObjectRequest');
 is(scalar(grep { $_->[2] eq 'Dispatcher' } @messages), 8, 'the 8 Dispatcher requests');
-is(scalar(grep { $_->[2] eq 'Scripting' } @messages), 8, 'the 8 Scripting requests');
+is(scalar(grep { $_->[2] eq 'Scripting' } @messages), 9, 'the 9 Scripting requests');
 for my $entry (@messages) {
     ok(OpenSim::Dispatcher->can($entry->[0]), "method $entry->[0]");
     my $class = $entry->[1] =~ s/^\w+\.Messages\.//r =~ s/Request$//r;

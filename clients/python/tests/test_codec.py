@@ -101,6 +101,8 @@ def test_every_request_has_a_client_method() -> None:
         assert callable(getattr(AsyncClient, snake)), snake
     rc = [c for c in messages.REQUESTS if c.DOMAIN == "RemoteControl"]
     assert len(rc) == 36  # the 35 of remote-control.md §1 + TouchObjectRequest
+    sc = [c for c in messages.REQUESTS if c.DOMAIN == "Scripting"]
+    assert len(sc) == 9  # scripting.md §3 + UpdateScriptRequest (authoring.md §2)
 
 
 def test_generated_api_is_current() -> None:

@@ -88,6 +88,46 @@ pub struct UploadScriptResponse {
 }
 type_name!(UploadScriptResponse, "Scripting.Messages.UploadScriptResponse");
 
+/// Replace a script's component in place (authoring spec §2): same
+/// `ScriptID`, object and storage. `Grants` and `StartParameter` keep the
+/// script's current values when absent.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UpdateScriptRequest {
+    #[serde(rename = "ScriptID")]
+    pub script_id: WireUuid,
+    #[serde(rename = "Component")]
+    pub component: ComponentBytes,
+    #[serde(rename = "Grants", skip_serializing_if = "Option::is_none")]
+    pub grants: Option<Vec<String>>,
+    #[serde(rename = "StartParameter", skip_serializing_if = "Option::is_none")]
+    pub start_parameter: Option<String>,
+}
+type_name!(UpdateScriptRequest, "Scripting.Messages.UpdateScriptRequest");
+
+/// The outcome of an update: the script's component now (`Hash`, `AssetID`),
+/// its grants and state, and whether the new component was rolled back
+/// (`RolledBack`, with the reason in `Message`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UpdateScriptResponse {
+    #[serde(rename = "ScriptID")]
+    pub script_id: WireUuid,
+    #[serde(rename = "AssetID")]
+    pub asset_id: WireUuid,
+    #[serde(rename = "Hash")]
+    pub hash: String,
+    #[serde(rename = "Grants")]
+    pub grants: Vec<String>,
+    #[serde(rename = "State")]
+    pub state: String,
+    #[serde(rename = "RolledBack")]
+    pub rolled_back: bool,
+    #[serde(rename = "Message")]
+    pub message: String,
+}
+type_name!(UpdateScriptResponse, "Scripting.Messages.UpdateScriptResponse");
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ListScriptsRequest {
@@ -207,6 +247,7 @@ pub const SCRIPTS_GRANT: &str = "scripts";
 // Uploads, removals and state changes are committed to the store.
 requests! {
     UploadScriptRequest => UploadScriptResponse, SCRIPTS_GRANT, commits;
+    UpdateScriptRequest => UpdateScriptResponse, SCRIPTS_GRANT, commits;
     ListScriptsRequest => ListScriptsResponse, SCRIPTS_GRANT;
     GetScriptStatusRequest => ScriptStatusResponse, SCRIPTS_GRANT;
     StartScriptRequest => Done, SCRIPTS_GRANT, commits;

@@ -5,7 +5,8 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeLimits {
     /// Largest request body accepted, in bytes. The largest legitimate request is a
-    /// script upload: a 16 MiB component is about 21.4 MiB once base64-encoded in JSON.
+    /// script upload or update: a component of the default `MaxComponentBytes`
+    /// (24 MiB) is 32 MiB once base64-encoded in JSON, plus its members.
     pub max_body_bytes: usize,
     /// Deepest nesting of arrays and objects. Real messages nest at most 4 deep;
     /// the cap keeps recursion in the decoder and in binding shallow.
@@ -19,7 +20,7 @@ pub struct DecodeLimits {
 impl Default for DecodeLimits {
     fn default() -> Self {
         DecodeLimits {
-            max_body_bytes: 24 * 1024 * 1024,
+            max_body_bytes: 34 * 1024 * 1024,
             max_depth: 32,
             max_members_per_object: 131_072,
         }

@@ -58,7 +58,7 @@ impl HostState {
     /// typed value, then `Dispatcher::call` (no encoding); a failure becomes
     /// the guest's error by its kind.
     pub fn call<M: Request + Reach>(&mut self, request: M) -> Result<M::Reply, HostError> {
-        if !self.script.info.grants.has_bit(M::GRANT_BIT) {
+        if !self.script.info().grants.has_bit(M::GRANT_BIT) {
             return Err(self.deny(format!("{} not granted", M::GRANT)));
         }
         self.admit()?;
@@ -66,8 +66,8 @@ impl HostState {
         self.check_reach(&request.reach())?;
         self.timed(|h| {
             let caller = Caller {
-                scene: h.script.info.region.clone(),
-                capability: h.script.info.capability,
+                scene: h.script.info().region.clone(),
+                capability: h.script.info().capability,
                 source: IpAddr::V4(Ipv4Addr::LOCALHOST),
                 transport: Transport::Script,
             };
@@ -99,12 +99,12 @@ impl HostState {
                 Ok(false)
             }
             Reached::AllObjects => {
-                if self.script.info.grants.scope() != Scope::Region {
+                if self.script.info().grants.scope() != Scope::Region {
                     return Err(self.deny("scope:region not granted".to_owned()));
                 }
                 Ok(false)
             }
-            Reached::ListsObjects => Ok(self.script.info.grants.scope() != Scope::Region),
+            Reached::ListsObjects => Ok(self.script.info().grants.scope() != Scope::Region),
         }
     }
 
@@ -138,9 +138,9 @@ impl HostState {
         root.push(("$type".to_owned(), Value::String(type_name.clone())));
         root.extend(bound.members);
         let envelope = Envelope {
-            scene: self.script.info.region.clone(),
+            scene: self.script.info().region.clone(),
             domain: domain_of_type(&type_name).to_owned(),
-            capability: self.script.info.capability.into(),
+            capability: self.script.info().capability.into(),
             async_request: decoded.envelope.async_request,
         };
         for (k, v) in [
@@ -182,7 +182,7 @@ impl HostState {
 
     /// Whether the script's scope reaches `object_id`.
     pub fn allows(&self, object_id: Uuid) -> bool {
-        scope::in_scope(&*self.shared.scene, &self.script.info, object_id)
+        scope::in_scope(&*self.shared.scene, &self.script.info(), object_id)
     }
 
     /// A refusal, counted.
@@ -196,7 +196,7 @@ impl HostState {
         if self.allows(object_id) {
             return Ok(());
         }
-        let needed = scope::wider_scope(self.script.info.grants.scope());
+        let needed = scope::wider_scope(self.script.info().grants.scope());
         Err(self.deny(format!("object {object_id} is out of scope; {needed} not granted")))
     }
 }

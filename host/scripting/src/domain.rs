@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::compile_pool::CompilePool;
 use crate::grants::{self, Grants, SCRIPTING};
-use crate::lifecycle::Lifecycle;
+use crate::lifecycle::{Lifecycle, PendingSwap, SwapOutcome};
 use crate::messages::*;
 use crate::scope;
 use crate::script::{RunState, Script, ScriptInfo};
@@ -30,7 +30,7 @@ fn not_permitted(text: impl Into<String>) -> HandlerError {
     HandlerError::NotPermitted(text.into())
 }
 
-/// Register the eight messages for every region the directory knows. The
+/// Register the nine messages for every region the directory knows. The
 /// handlers reach scripts through the lifecycle; uploads compile on `compiles`.
 pub(crate) fn register(shared: &Arc<Lifecycle>, compiles: &Arc<CompilePool>) {
     let services = shared.dispatcher.services().clone();
@@ -53,6 +53,10 @@ pub(crate) fn register(shared: &Arc<Lifecycle>, compiles: &Arc<CompilePool>) {
         {
             let (s, pool) = (shared.clone(), compiles.clone());
             registry.register(name, SCRIPTING, move |ctx, req| upload(&s, &pool, ctx, req));
+        }
+        {
+            let (s, pool) = (shared.clone(), compiles.clone());
+            registry.register(name, SCRIPTING, move |ctx, req| update(&s, &pool, ctx, req));
         }
         on!(list);
         on!(status);
@@ -103,20 +107,20 @@ enum Manage {
 /// Rights only shrink: a script manages only scripts whose object is in its
 /// own scope, and (re)starts only scripts holding no grant it lacks itself.
 fn bound_by_caller(shared: &Lifecycle, caller: &Script, target: &Script, how: Manage) -> Result<(), HandlerError> {
-    let mine = &caller.info;
-    if !scope::in_scope(&*shared.scene, mine, target.info.object_id) {
+    let mine = &caller.info();
+    if !scope::in_scope(&*shared.scene, mine, target.info().object_id) {
         return Err(not_permitted(format!(
             "not permitted: script {} is in object {}, out of the calling script's scope; {} not granted",
-            target.info.id,
-            target.info.object_id,
+            target.info().id,
+            target.info().object_id,
             scope::wider_scope(mine.grants.scope())
         )));
     }
     if how == Manage::Run {
-        if let Some(extra) = exceeding(&mine.grants, &target.info.grants) {
+        if let Some(extra) = exceeding(&mine.grants, &target.info().grants) {
             return Err(not_permitted(format!(
                 "not permitted: script {} holds grants the calling script does not hold: {extra}",
-                target.info.id
+                target.info().id
             )));
         }
     }
@@ -127,7 +131,13 @@ fn bound_by_caller(shared: &Lifecycle, caller: &Script, target: &Script, how: Ma
 /// when all are covered): a scope grant is covered by an equal or wider
 /// scope, any other grant only by itself.
 fn exceeding(held: &Grants, wanted: &Grants) -> Option<String> {
-    let extra: Vec<String> = wanted
+    let extra = extra_grants(held, wanted);
+    (!extra.is_empty()).then(|| extra.join(", "))
+}
+
+/// The grants of `wanted` that `held` does not cover.
+fn extra_grants(held: &Grants, wanted: &Grants) -> Vec<String> {
+    wanted
         .to_vec()
         .into_iter()
         .filter(|g| match g.as_str() {
@@ -136,8 +146,7 @@ fn exceeding(held: &Grants, wanted: &Grants) -> Option<String> {
             "scope:region" => held.scope() < grants::Scope::Region,
             other => !held.has(other),
         })
-        .collect();
-    (!extra.is_empty()).then(|| extra.join(", "))
+        .collect()
 }
 
 /// A script of this region the caller may manage.
@@ -145,13 +154,13 @@ fn managed(shared: &Lifecycle, ctx: &RequestContext, id: WireUuid, how: Manage) 
     let user = ctx.require_user()?;
     let script = shared
         .get(id.0)
-        .filter(|s| s.info.region == ctx.scene)
+        .filter(|s| s.info().region == ctx.scene)
         .ok_or_else(|| HandlerError::NotFound(format!("no such script {id}")))?;
     if let Some(caller) = calling_script(shared, ctx) {
         bound_by_caller(shared, &caller, &script, how)?;
     }
-    let r = role(ctx, user, script.info.owner_id)?;
-    if r.estate || r.object_owner || user.id == script.info.uploader_id {
+    let r = role(ctx, user, script.info().owner_id)?;
+    if r.estate || r.object_owner || user.id == script.info().uploader_id {
         Ok(script)
     } else {
         Err(not_permitted(format!("not permitted to manage script {id}")))
@@ -163,12 +172,12 @@ fn status_of(script: &Script) -> ScriptStatus {
     let n = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
     let k = &script.counters;
     ScriptStatus {
-        script_id: script.info.id.into(),
-        object_id: script.info.object_id.into(),
-        name: script.info.name.clone(),
-        hash: script.info.hash.clone(),
+        script_id: script.info().id.into(),
+        object_id: script.info().object_id.into(),
+        name: script.info().name.clone(),
+        hash: script.info().hash.clone(),
         state: c.state.as_str().into(),
-        grants: script.info.grants.to_vec(),
+        grants: script.info().grants.to_vec(),
         fault_reason: c.fault.map(|f| f.as_str().to_owned()).unwrap_or_default(),
         events_handled: n(&k.events_handled),
         events_dropped: n(&k.events_dropped),
@@ -200,16 +209,7 @@ fn upload(
     }
     let bytes = req.component.0;
     let limits = &shared.limits;
-    if bytes.is_empty() {
-        return Err(HandlerError::Invalid("Component is empty".into()));
-    }
-    if bytes.len() > limits.max_component_bytes {
-        return Err(HandlerError::Limited(format!(
-            "component of {} bytes exceeds MaxComponentBytes ({}); the host's [Scripting] MaxComponentBytes must be raised to accept it",
-            bytes.len(),
-            limits.max_component_bytes
-        )));
-    }
+    check_size(shared, &bytes)?;
     if shared.select(|i| i.region == region).len() >= limits.max_scripts_per_region {
         return Err(HandlerError::Limited(format!(
             "region {region} already has MaxScriptsPerRegion ({}) scripts",
@@ -220,16 +220,16 @@ fn upload(
     // A script uploading: the target object must be in its scope and the
     // child gets no grant the uploading script does not hold itself.
     if let Some(caller) = calling_script(shared, ctx) {
-        if !scope::in_scope(&*shared.scene, &caller.info, object_id) {
+        if !scope::in_scope(&*shared.scene, &caller.info(), object_id) {
             return Err(not_permitted(format!(
                 "not permitted: object {object_id} is out of the uploading script's scope; {} not granted",
-                scope::wider_scope(caller.info.grants.scope())
+                scope::wider_scope(caller.info().grants.scope())
             )));
         }
-        if let Some(extra) = exceeding(&caller.info.grants, &requested) {
+        if let Some(extra) = exceeding(&caller.info().grants, &requested) {
             return Err(not_permitted(format!(
                 "not permitted: grants not held by the uploading script {}: {extra}; a script's uploads get at most its own grants",
-                caller.info.id
+                caller.info().id
             )));
         }
     }
@@ -321,6 +321,160 @@ fn upload(
     })
 }
 
+/// How long an update waits for its script's runner to take the new
+/// component (the running event finishes first; then `on-start`).
+const UPDATE_WAIT: Duration = Duration::from_secs(30);
+
+/// The component's size against `MaxComponentBytes`.
+fn check_size(shared: &Lifecycle, bytes: &[u8]) -> Result<(), HandlerError> {
+    let max = shared.limits.max_component_bytes;
+    if bytes.is_empty() {
+        return Err(HandlerError::Invalid("Component is empty".into()));
+    }
+    if bytes.len() > max {
+        return Err(HandlerError::Limited(format!(
+            "component of {} bytes exceeds MaxComponentBytes ({max}); the host's [Scripting] MaxComponentBytes must be raised to accept it",
+            bytes.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Hot swap (authoring spec §2): the new component is checked and compiled
+/// before anything changes; the script's runner then swaps it in after the
+/// event running now, and the reply says whether it runs or was rolled back.
+/// Grants may only narrow, unless the caller could grant the wider set at
+/// upload.
+fn update(
+    shared: &Arc<Lifecycle>,
+    compiles: &CompilePool,
+    ctx: &RequestContext,
+    req: UpdateScriptRequest,
+) -> Result<UpdateScriptResponse, HandlerError> {
+    let user = ctx.require_user()?.clone();
+    let script = managed(shared, ctx, req.script_id, Manage::Run)?;
+    let current = script.info();
+    let bytes = req.component.0;
+    check_size(shared, &bytes)?;
+    let requested = match &req.grants {
+        Some(names) => Grants::parse(names).map_err(HandlerError::Invalid)?,
+        None => current.grants.clone(),
+    };
+    if let Some(caller) = calling_script(shared, ctx) {
+        if let Some(extra) = exceeding(&caller.info().grants, &requested) {
+            return Err(not_permitted(format!(
+                "not permitted: grants not held by the updating script {}: {extra}",
+                caller.id()
+            )));
+        }
+    }
+    let extra = extra_grants(&current.grants, &requested);
+    if !extra.is_empty() {
+        // Wider than now: only what the caller could grant at upload.
+        let object = shared
+            .scene
+            .object(&ctx.scene, current.object_id)
+            .ok_or_else(|| HandlerError::NotFound(format!("no such object {}", current.object_id)))?;
+        let r = role(ctx, &user, object.owner_id)?;
+        let caps = &ctx.services.capabilities;
+        let refused: Vec<String> = extra
+            .into_iter()
+            .filter(|g| match g.as_str() {
+                "scope:region" => !r.estate,
+                "scope:owner" => !(r.estate || r.object_owner),
+                g => grants::domain_of(g).is_some_and(|d| caps.authorize(user.capability, d, &ctx.scene).is_err()),
+            })
+            .collect();
+        if !refused.is_empty() {
+            return Err(not_permitted(format!(
+                "not permitted: an update may only narrow script {}'s grants; the caller may not grant {}",
+                current.id,
+                refused.join(", ")
+            )));
+        }
+    }
+    let (compiled, bytes) = compile(shared, compiles, bytes)?;
+    let capability = if requested.domains() == current.grants.domains() {
+        current.capability
+    } else {
+        let caps = &ctx.services.capabilities;
+        caps.create(current.uploader_id, user.name.clone(), current.region.clone(), requested.domains(), Duration::ZERO)
+            .id
+    };
+    let mut info = (*current).clone();
+    info.hash = compiled.hash.clone();
+    info.asset_id = Uuid::new_v4();
+    info.grants = requested;
+    if let Some(p) = req.start_parameter {
+        info.start_parameter = p;
+    }
+    info.capability = capability;
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let swap = PendingSwap {
+        info: Arc::new(info),
+        compiled,
+        bytes,
+        reply: tx,
+    };
+    if !shared.begin_swap(&script, swap) {
+        if capability != current.capability {
+            ctx.services.capabilities.destroy(capability);
+        }
+        return Err(HandlerError::Limited(format!(
+            "script {} is being updated already; try again when that update has finished",
+            current.id
+        )));
+    }
+    let outcome = match rx.recv_timeout(UPDATE_WAIT) {
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => match shared.take_swap(current.id) {
+            // Never taken (a busy host): withdrawn, nothing changed.
+            Some(_) => {
+                if capability != current.capability {
+                    ctx.services.capabilities.destroy(capability);
+                }
+                return Err(HandlerError::Limited(format!(
+                    "script {}'s runner did not take the update within {} s (the host is busy); nothing changed",
+                    current.id,
+                    UPDATE_WAIT.as_secs()
+                )));
+            }
+            // Taken: its on-start is bounded by the event budget.
+            None => rx.recv_timeout(UPDATE_WAIT),
+        },
+        other => other,
+    };
+    let now = script.info();
+    let mut reply = UpdateScriptResponse {
+        script_id: now.id.into(),
+        asset_id: now.asset_id.into(),
+        hash: now.hash.clone(),
+        grants: now.grants.to_vec(),
+        state: script.state().as_str().into(),
+        rolled_back: false,
+        message: String::new(),
+    };
+    match outcome {
+        Ok(SwapOutcome::Swapped) => Ok(reply),
+        Ok(SwapOutcome::RolledBack(text)) => {
+            reply.rolled_back = true;
+            reply.message = text;
+            Ok(reply)
+        }
+        Ok(SwapOutcome::Failed(text)) => Err(failure(text)),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            reply.message = format!(
+                "the update is being applied and was not confirmed within {} s; its outcome will be in the script's log",
+                UPDATE_WAIT.as_secs()
+            );
+            Ok(reply)
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(failure(format!(
+            "the update of script {} was dropped: the script was stopped, faulted or removed before its runner took it",
+            current.id
+        ))),
+    }
+}
+
 /// Compile an upload's component (or take it from the cache): the compile
 /// limits are checked here, on the request's thread, before anything is
 /// queued; compiling runs on the compile pool. The bytes come back for storing.
@@ -348,9 +502,9 @@ fn list(shared: &Arc<Lifecycle>, ctx: &RequestContext, req: ListScriptsRequest) 
     let mut scripts = shared.select(|i| i.region == ctx.scene && (object.is_nil() || i.object_id == object));
     // A script lists only the scripts of objects in its scope.
     if let Some(caller) = calling_script(shared, ctx) {
-        scripts.retain(|s| scope::in_scope(&*shared.scene, &caller.info, s.info.object_id));
+        scripts.retain(|s| scope::in_scope(&*shared.scene, &caller.info(), s.info().object_id));
     }
-    scripts.sort_by_key(|s| (s.info.object_id, s.info.name.clone(), s.info.id));
+    scripts.sort_by_key(|s| (s.info().object_id, s.info().name.clone(), s.info().id));
     Ok(ListScriptsResponse {
         scripts: scripts.iter().map(|s| status_of(s)).collect(),
     })

@@ -322,6 +322,30 @@ impl ScriptEngine {
     }
 }
 
+/// The host's whole upload check, outside a host (`dispatcher script build`):
+/// size against `MaxComponentBytes`, header, compile limits, compile, the
+/// imports against what scripts may import, and the fit to the region-script
+/// world. The error is the Failure text an upload of these bytes would get.
+pub fn check_component(bytes: &[u8], limits: &ScriptingLimits) -> Result<(), String> {
+    if bytes.len() > limits.max_component_bytes {
+        return Err(format!(
+            "component of {} bytes exceeds MaxComponentBytes ({}); the host's [Scripting] MaxComponentBytes must be raised to accept it",
+            bytes.len(),
+            limits.max_component_bytes
+        ));
+    }
+    let dir = std::env::temp_dir().join(format!("dispatcher-check-{}-{}", std::process::id(), sha256_hex(bytes)));
+    let limits = ScriptingLimits {
+        pool_instances: 1,
+        ..limits.clone()
+    };
+    let result = ScriptEngine::new(&limits, &dir)
+        .map_err(|e| e.to_string())
+        .and_then(|engine| engine.load(bytes).map(drop));
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
 /// Refuse what is not a component before handing it to the compiler, with a
 /// message that says what it is instead.
 fn check_header(bytes: &[u8]) -> Result<(), String> {

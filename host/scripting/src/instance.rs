@@ -265,7 +265,7 @@ impl HostState {
 
     /// Refuse a call whose grant is missing, counting it.
     pub fn require(&mut self, grant: &str) -> Result<(), HostError> {
-        if self.script.info.grants.has(grant) {
+        if self.script.info().grants.has(grant) {
             return Ok(());
         }
         self.script.counters.denied_calls.fetch_add(1, Ordering::Relaxed);
@@ -432,7 +432,7 @@ fn run_event(live: &mut Live, event: Event, turn: TurnClock) -> Result<(), Fault
     let handlers = live.bindings.opensim_dispatcher_handlers();
     let result = match event {
         Event::Start => {
-            let parameter = store.data().script.info.start_parameter.clone();
+            let parameter = store.data().script.info().start_parameter.clone();
             handlers.call_on_start(&mut *store, &parameter)
         }
         Event::Touch(e) => handlers.call_on_touch(&mut *store, &e),
@@ -443,7 +443,7 @@ fn run_event(live: &mut Live, event: Event, turn: TurnClock) -> Result<(), Fault
         }
         Event::Message(e) => handlers.call_on_message(&mut *store, &e),
         Event::Updated(e) => handlers.call_on_updated(&mut *store, &e),
-        Event::Unload => Ok(()),
+        Event::Unload | Event::Swap => Ok(()),
     };
     let elapsed = store.data().meter.wasm_time();
     let fuel_left = store.get_fuel().unwrap_or(0);

@@ -39,7 +39,7 @@ mod stop;
 mod table;
 mod wait;
 
-pub use engine::{sha256_hex, ALLOWED_IMPORT_PREFIXES, HANDLERS_EXPORT};
+pub use engine::{check_component, sha256_hex, ALLOWED_IMPORT_PREFIXES, HANDLERS_EXPORT};
 pub use error::{Fault, ScriptingError};
 pub use limits::ScriptingLimits;
 pub use runtime::ScriptHost;

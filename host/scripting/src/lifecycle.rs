@@ -3,13 +3,15 @@
 //! restarts, backoff included), and the components scripts share (compiled
 //! code and stored bytes, freed with their last script).
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use dispatcher_dispatch::Dispatcher;
+use dispatcher_scene::{Asset, AssetType};
 use dispatcher_store::Store;
 use parking_lot::Mutex;
+use uuid::Uuid;
 
 use crate::engine::{Compiled, ScriptEngine};
 use crate::error::ScriptingError;
@@ -39,10 +41,36 @@ pub struct Lifecycle {
     pub components: Mutex<()>,
     pub run_queue: Arc<RunQueue>,
     pub scheduler: Arc<Scheduler>,
+    /// Updates compiled and waiting for their script's runner (`Event::Swap`),
+    /// at most one per script.
+    pub swaps: Mutex<HashMap<Uuid, PendingSwap>>,
+}
+
+/// A hot swap waiting for the script's runner: the script's info with the
+/// new component, the compiled component and its bytes (stored once it has
+/// started), and where the outcome goes.
+pub struct PendingSwap {
+    pub info: Arc<ScriptInfo>,
+    pub compiled: Compiled,
+    pub bytes: Vec<u8>,
+    pub reply: mpsc::SyncSender<SwapOutcome>,
+}
+
+/// How a hot swap ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SwapOutcome {
+    /// The new component runs (or replaced a script that was not running).
+    Swapped,
+    /// The new component faulted or was interrupted in `on-start`; the
+    /// previous one was restored. The text says why.
+    RolledBack(String),
+    /// The new component started but could not be stored; the previous one
+    /// was restored.
+    Failed(String),
 }
 
 impl Lifecycle {
-    pub fn get(&self, id: uuid::Uuid) -> Option<Arc<Script>> {
+    pub fn get(&self, id: Uuid) -> Option<Arc<Script>> {
         self.scripts.get(id)
     }
 
@@ -62,22 +90,22 @@ impl Lifecycle {
     /// The compiled component of a script (memory cache, disk cache, or the
     /// stored asset).
     pub fn compiled_for(&self, script: &Script) -> Result<Compiled, String> {
-        if let Some(c) = self.engine.cached(&script.info.hash) {
+        if let Some(c) = self.engine.cached(&script.info().hash) {
             return Ok(c);
         }
         let asset = self
             .store
-            .get_asset(script.info.asset_id)
+            .get_asset(script.info().asset_id)
             .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("component asset {} is missing", script.info.asset_id))?;
+            .ok_or_else(|| format!("component asset {} is missing", script.info().asset_id))?;
         self.engine.load(&asset.data)
     }
 
     /// Record a state change durably.
     fn persist_state(&self, script: &Script, state: RunState, fault: Option<Fault>) {
         let reason = fault.map(Fault::as_str).unwrap_or("");
-        if let Err(e) = self.store.set_script_state(script.info.id, state.as_str(), reason) {
-            tracing::error!(script = %script.info.id, error = %e, "cannot record script state");
+        if let Err(e) = self.store.set_script_state(script.info().id, state.as_str(), reason) {
+            tracing::error!(script = %script.info().id, error = %e, "cannot record script state");
         }
     }
 
@@ -117,16 +145,123 @@ impl Lifecycle {
         script.clear_activity();
         {
             let _components = self.components.lock();
-            self.scripts.remove(script.info.id);
-            if let Err(e) = self.store.delete_script(script.info.id) {
-                tracing::error!(script = %script.info.id, error = %e, "cannot delete script");
+            self.scripts.remove(script.info().id);
+            if let Err(e) = self.store.delete_script(script.info().id) {
+                tracing::error!(script = %script.info().id, error = %e, "cannot delete script");
             }
-            self.release_component_locked(&script.info.hash);
+            self.release_component_locked(&script.info().hash);
+        }
+        if let Some(swap) = self.take_swap(script.id()) {
+            let _ = swap.reply.try_send(SwapOutcome::Failed("the script was removed".into()));
         }
         self.run_queue.deliver(script, Event::Unload);
-        self.dispatcher.services().capabilities.destroy(script.info.capability);
+        self.dispatcher.services().capabilities.destroy(script.info().capability);
         self.scene
-            .remove_script_item(&script.info.region, script.info.object_id, script.info.id, script.info.asset_id);
+            .remove_script_item(&script.info().region, script.info().object_id, script.info().id, script.info().asset_id);
+    }
+
+    /// Queue a hot swap: the runner takes it after the event running now.
+    /// Refused (false) while another update of the script is pending.
+    pub fn begin_swap(&self, script: &Arc<Script>, swap: PendingSwap) -> bool {
+        {
+            let mut swaps = self.swaps.lock();
+            if swaps.contains_key(&script.id()) {
+                return false;
+            }
+            swaps.insert(script.id(), swap);
+        }
+        self.run_queue.deliver_first(script, Event::Swap);
+        true
+    }
+
+    /// The runner's side of `Event::Swap`.
+    pub fn take_swap(&self, id: Uuid) -> Option<PendingSwap> {
+        self.swaps.lock().remove(&id)
+    }
+
+    /// The new component started (or the script was not running): store it,
+    /// move the inventory item, free what the old one held. On a storage
+    /// failure the previous info is put back (the runner restores the
+    /// previous instance). The outcome is sent to the waiting request too.
+    pub fn finish_swap(&self, script: &Arc<Script>, old: &Arc<ScriptInfo>, swap: PendingSwap) -> SwapOutcome {
+        let new = &swap.info;
+        let asset = Asset {
+            id: new.asset_id,
+            asset_type: AssetType::WasmComponent,
+            name: new.name.clone(),
+            description: format!("script component {}", new.hash),
+            content_type: Some("application/wasm".into()),
+            creator_id: new.uploader_id.to_string(),
+            local: true,
+            temporary: false,
+            data: swap.bytes,
+        };
+        let components = self.components.lock();
+        let stored = self
+            .store
+            .replace_script_component(new.id, &asset, &new.hash, &new.grants.to_text(), &new.start_parameter);
+        let asset_id = match stored {
+            Ok(Some(id)) => id,
+            failed => {
+                drop(components);
+                script.set_info(old.clone());
+                if new.capability != old.capability {
+                    self.dispatcher.services().capabilities.destroy(new.capability);
+                }
+                let text = match failed {
+                    Err(e) => format!("cannot store the new component: {e}; the previous one was restored"),
+                    _ => "the script is no longer stored (removed during the update)".to_owned(),
+                };
+                self.log(script, "error", &text);
+                let _ = swap.reply.try_send(SwapOutcome::Failed(text.clone()));
+                return SwapOutcome::Failed(text);
+            }
+        };
+        let mut info = (**new).clone();
+        info.asset_id = asset_id;
+        script.set_info(Arc::new(info.clone()));
+        self.engine.keep(&swap.compiled);
+        if old.hash != info.hash {
+            self.release_component_locked(&old.hash);
+        }
+        drop(components);
+        if old.capability != info.capability {
+            self.dispatcher.services().capabilities.destroy(old.capability);
+        }
+        if old.asset_id != info.asset_id {
+            self.scene.remove_script_item(&old.region, old.object_id, old.id, old.asset_id);
+            self.scene.add_script_item(
+                &info.region,
+                info.object_id,
+                &crate::scene::ScriptItem {
+                    item_id: info.id,
+                    name: info.name.clone(),
+                    asset_id: info.asset_id,
+                    owner_id: info.owner_id,
+                    creator_id: info.uploader_id,
+                },
+            );
+        }
+        self.log(script, "info", &format!("updated to component {}", info.hash));
+        let _ = swap.reply.try_send(SwapOutcome::Swapped);
+        SwapOutcome::Swapped
+    }
+
+    /// The new component faulted (or was interrupted) in `on-start`: the
+    /// previous info comes back (the caller restores the instance and its
+    /// activity), the new capability is dropped, the outcome is logged.
+    pub fn roll_back_swap(&self, script: &Arc<Script>, old: Arc<ScriptInfo>, swap: PendingSwap, reason: &str) {
+        let new_capability = swap.info.capability;
+        script.set_info(old.clone());
+        if new_capability != old.capability {
+            self.dispatcher.services().capabilities.destroy(new_capability);
+        }
+        let text = format!(
+            "update to component {} rolled back: {reason}; component {} restored and running",
+            swap.info.hash, old.hash
+        );
+        self.log(script, "warn", &text);
+        let _ = swap.reply.try_send(SwapOutcome::RolledBack(text));
     }
 
     /// Free a component's compiled code and cache file when no script uses
@@ -141,6 +276,10 @@ impl Lifecycle {
     /// A fault: drop activity, then restart with backoff or give up.
     pub fn on_fault(&self, script: &Arc<Script>, fault: Fault) {
         script.clear_activity();
+        if let Some(swap) = self.take_swap(script.id()) {
+            let text = format!("the script faulted ({}) before the update ran; nothing changed", fault.as_str());
+            let _ = swap.reply.try_send(SwapOutcome::Failed(text));
+        }
         let (restarts, gave_up) = {
             let mut c = script.control.lock();
             c.fault = Some(fault);
@@ -161,7 +300,7 @@ impl Lifecycle {
         // Durable, so that a host restart (or crash) starts it with backoff
         // instead of at once.
         self.persist_state(script, RunState::Running, Some(fault));
-        self.scheduler.restart(script.info.id, delay_ms);
+        self.scheduler.restart(script.info().id, delay_ms);
     }
 
     /// Backoff before restart number `restarts` (1 = the first).
@@ -218,7 +357,7 @@ impl Lifecycle {
                         "warn",
                         &format!("faulted ({}) before the host restarted; restart in {delay_ms} ms", fault.as_str()),
                     );
-                    self.scheduler.restart(script.info.id, delay_ms);
+                    self.scheduler.restart(script.info().id, delay_ms);
                 }
                 None => {
                     self.run_queue.deliver(&script, Event::Start);
@@ -227,7 +366,7 @@ impl Lifecycle {
         }
         // Cache files no stored script uses (removed before this change, or built
         // by another engine configuration) are deleted.
-        let in_use: HashSet<String> = self.scripts.all().iter().map(|s| s.info.hash.clone()).collect();
+        let in_use: HashSet<String> = self.scripts.all().iter().map(|s| s.info().hash.clone()).collect();
         let deleted = self.engine.sweep_disk(&in_use);
         if deleted > 0 {
             tracing::info!(files = deleted, "deleted unused compiled components");

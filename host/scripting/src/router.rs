@@ -78,7 +78,7 @@ impl Router {
                 position,
             } => {
                 for s in self.scripts.select(|i| i.region == region) {
-                    if !s.listening.lock().contains(&channel) || s.info.object_id == speaker_id || !self.in_range(&s, position) {
+                    if !s.listening.lock().contains(&channel) || s.info().object_id == speaker_id || !self.in_range(&s, position) {
                         continue;
                     }
                     if heard_itself(&s, channel, &text) {
@@ -143,7 +143,7 @@ impl Router {
     fn in_range(&self, script: &Script, spoken_at: [f32; 3]) -> bool {
         let known = *script.position.lock();
         let Some(p) = known.or_else(|| {
-            let p = self.scene.object(&script.info.region, script.info.object_id)?.position;
+            let p = self.scene.object(&script.info().region, script.info().object_id)?.position;
             *script.position.lock() = Some(p);
             Some(p)
         }) else {

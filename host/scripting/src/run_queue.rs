@@ -63,6 +63,13 @@ impl RunQueue {
         true
     }
 
+    /// Queue a control event ahead of every waiting event (a hot swap: it
+    /// runs after the event running now, before those queued).
+    pub fn deliver_first(&self, script: &Arc<Script>, event: Event) {
+        script.queue.lock().push_front(event);
+        self.schedule(script);
+    }
+
     fn schedule(&self, script: &Arc<Script>) {
         if !script.scheduled.swap(true, Ordering::AcqRel) {
             self.queue.lock().push_back(script.clone());
@@ -156,7 +163,7 @@ struct FairQueue {
 
 impl FairQueue {
     fn push_back(&mut self, script: Arc<Script>) {
-        let owner = script.info.owner_id;
+        let owner = script.info().owner_id;
         let queue = self.by_owner.entry(owner).or_default();
         if queue.is_empty() {
             self.owners.push_back(owner);

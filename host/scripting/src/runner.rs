@@ -6,6 +6,7 @@
 //! script before moving on, and every event is bounded by its CPU budget (an
 //! epoch deadline), so one busy script delays others by at most one turn.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,9 +14,9 @@ use std::time::Duration;
 use crate::cpu_clock::{thread_cpu_time, TurnClock};
 use crate::fault::Fault;
 use crate::instance::{self, CallContext};
-use crate::lifecycle::Lifecycle;
+use crate::lifecycle::{Lifecycle, PendingSwap, SwapOutcome};
 use crate::run_queue::RunQueue;
-use crate::script::{Event, RunState, Script};
+use crate::script::{Event, Instance, RunState, Script};
 use crate::stop::StopFlag;
 
 /// A turn that used at least this much (the runner thread's CPU time plus
@@ -108,6 +109,12 @@ impl Runner {
                     *live = None;
                     continue;
                 }
+                Event::Swap => {
+                    if let Some(swap) = self.lifecycle.take_swap(script.id()) {
+                        self.swap(script, &mut live, swap, turn, usage);
+                    }
+                    continue;
+                }
                 Event::Start if running => {
                     // Every start is a fresh instance: reset, restart after a fault
                     // and host restart all begin from the component's initial state.
@@ -158,6 +165,67 @@ impl Runner {
                     return;
                 }
             }
+        }
+    }
+}
+
+impl Runner {
+    /// A hot swap, between two events: instantiate the new component and run
+    /// its `on-start`; the events still queued then go to it. When `on-start`
+    /// faults (or is interrupted), or the new component cannot be stored, the
+    /// previous info, instance, listeners and timer come back. A script that
+    /// is not running only takes the new component.
+    fn swap(&self, script: &Arc<Script>, live: &mut Option<Box<dyn Instance>>, swap: PendingSwap, turn: TurnClock, usage: &mut TurnUsage) {
+        let old = script.info();
+        if script.state() != RunState::Running {
+            script.set_info(swap.info.clone());
+            *live = None;
+            self.lifecycle.finish_swap(script, &old, swap);
+            return;
+        }
+        let previous = live.take();
+        let activity = script.activity();
+        script.clear_listeners_and_timer();
+        script.set_info(swap.info.clone());
+        let generation = script.kill_generation();
+        let started = instance::instantiate(&self.calls, script, &swap.compiled.pre, turn).and_then(|mut l| {
+            let outcome = l.run(Event::Start, turn);
+            usage.blocked += l.blocked();
+            outcome.map(|()| l)
+        });
+        match started {
+            Ok(l) => {
+                *live = Some(Box::new(l));
+                script.counters.events_handled.fetch_add(1, Ordering::Relaxed);
+                if self.lifecycle.finish_swap(script, &old, swap) == SwapOutcome::Swapped {
+                    return;
+                }
+            }
+            Err(fault) => {
+                usage.faulted = true;
+                let reason = if self.interrupted(script, generation) {
+                    "interrupted in on-start".to_owned()
+                } else {
+                    format!("on-start faulted ({})", fault.as_str())
+                };
+                self.lifecycle.roll_back_swap(script, old, swap, &reason);
+            }
+        }
+        *live = previous;
+        self.restore_activity(script, activity);
+    }
+
+    /// Put back listeners and the timer saved before a swap that failed.
+    fn restore_activity(&self, script: &Script, (listening, interval_ms): (BTreeSet<i32>, u32)) {
+        script.clear_listeners_and_timer();
+        *script.listening.lock() = listening;
+        if interval_ms > 0 {
+            let generation = {
+                let mut timer = script.timer.lock();
+                timer.interval_ms = interval_ms;
+                timer.generation
+            };
+            self.calls.schedule_timer(script, interval_ms, generation);
         }
     }
 }

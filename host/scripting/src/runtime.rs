@@ -105,6 +105,7 @@ impl ScriptHost {
             components: Mutex::new(()),
             run_queue: run_queue.clone(),
             scheduler: scheduler.clone(),
+            swaps: Mutex::new(Default::default()),
         });
         let calls = Arc::new(CallContext {
             limits: limits.clone(),

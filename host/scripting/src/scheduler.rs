@@ -73,7 +73,7 @@ impl Scheduler {
         self.add(
             at,
             Job::Timer {
-                script: script.info.id,
+                script: script.info().id,
                 generation,
                 interval_ms,
             },

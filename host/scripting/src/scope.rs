@@ -113,7 +113,7 @@ reaches!(|r: &sc::UploadScriptRequest| Reached::Scripts(Some(r.object_id.0)) => 
 reaches!(|r: &sc::ListScriptsRequest| Reached::Scripts((!r.object_id.is_nil()).then_some(r.object_id.0)) => sc::ListScriptsRequest);
 reaches!(|_: &_| Reached::Scripts(None) =>
     sc::GetScriptStatusRequest, sc::StartScriptRequest, sc::StopScriptRequest, sc::ResetScriptRequest,
-    sc::RemoveScriptRequest, sc::GetScriptLogRequest,
+    sc::RemoveScriptRequest, sc::GetScriptLogRequest, sc::UpdateScriptRequest,
 );
 
 /// A request bound once: what it reaches and its members re-encoded from the
@@ -196,6 +196,7 @@ scope_table!(
     InfoRequest,
     MessageFormatRequest,
     sc::UploadScriptRequest,
+    sc::UpdateScriptRequest,
     sc::ListScriptsRequest,
     sc::GetScriptStatusRequest,
     sc::StartScriptRequest,

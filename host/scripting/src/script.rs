@@ -5,9 +5,10 @@
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use uuid::Uuid;
 
 use crate::bindings::exports::opensim::dispatcher::handlers::{ChatEvent, MessageEvent, TouchEvent, UpdatedEvent};
@@ -16,7 +17,10 @@ use crate::cpu_clock::TurnClock;
 use crate::fault::Fault;
 use crate::grants::Grants;
 
-/// What never changes while the script exists.
+/// Who and where the script is, and the component it runs. Identity and
+/// place never change; an update (`UpdateScriptRequest`) replaces the
+/// component's fields (`asset_id`, `hash`, `grants`, `start_parameter`) as a
+/// whole, so a reader always sees one consistent version.
 #[derive(Clone, Debug)]
 pub struct ScriptInfo {
     pub id: Uuid,
@@ -75,6 +79,11 @@ pub enum Event {
     Start,
     /// Drop the instance (stop, remove).
     Unload,
+    /// Replace the component (hot swap): the update waiting in the
+    /// lifecycle's pending swaps is instantiated and started; queued at the
+    /// front, so the running event finishes first and the events queued
+    /// behind it go to the new instance.
+    Swap,
     Touch(TouchEvent),
     Chat(ChatEvent),
     Timer,
@@ -85,7 +94,7 @@ pub enum Event {
 impl Event {
     /// Control events are never dropped for a full queue.
     pub fn is_control(&self) -> bool {
-        matches!(self, Event::Start | Event::Unload)
+        matches!(self, Event::Start | Event::Unload | Event::Swap)
     }
 }
 
@@ -219,7 +228,8 @@ impl StorageWriteBudget {
 
 /// A script in the host.
 pub struct Script {
-    pub info: ScriptInfo,
+    /// Replaced whole by a hot swap; read through [`Script::info`].
+    pub(crate) info: RwLock<Arc<ScriptInfo>>,
     pub control: Mutex<Control>,
     pub queue: Mutex<VecDeque<Event>>,
     /// True while the script is in the run queue or on a runner.
@@ -252,7 +262,7 @@ pub struct Script {
 impl Script {
     pub fn new(info: ScriptInfo, state: RunState, fault: Option<Fault>) -> Script {
         Script {
-            info,
+            info: RwLock::new(Arc::new(info)),
             control: Mutex::new(Control {
                 state,
                 fault,
@@ -276,6 +286,21 @@ impl Script {
         }
     }
 
+    /// The script's identity and current component.
+    pub fn info(&self) -> Arc<ScriptInfo> {
+        self.info.read().clone()
+    }
+
+    /// The script's id (never changes).
+    pub fn id(&self) -> Uuid {
+        self.info.read().id
+    }
+
+    /// Replace the component's fields (hot swap, or its rollback).
+    pub(crate) fn set_info(&self, info: Arc<ScriptInfo>) {
+        *self.info.write() = info;
+    }
+
     /// The current interrupt generation (read when an event begins).
     pub fn kill_generation(&self) -> u64 {
         self.kill.load(Ordering::Acquire)
@@ -292,6 +317,22 @@ impl Script {
 
     pub fn count(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
+    }
+
+    /// The listeners and the timer interval (kept across a hot swap that
+    /// rolls back).
+    pub fn activity(&self) -> (BTreeSet<i32>, u32) {
+        (self.listening.lock().clone(), self.timer.lock().interval_ms)
+    }
+
+    /// Forget listeners and the timer but keep queued events (a hot swap:
+    /// they go to the new instance).
+    pub fn clear_listeners_and_timer(&self) {
+        self.listening.lock().clear();
+        self.own_lines.lock().clear();
+        let mut timer = self.timer.lock();
+        timer.interval_ms = 0;
+        timer.generation += 1;
     }
 
     /// Forget listeners, the timer and queued guest events (stop, fault, reset).

@@ -21,16 +21,16 @@ impl ScriptTable {
     /// The scripts whose info passes `filter`, in no particular order
     /// (callers sort when order matters).
     pub fn select(&self, filter: impl Fn(&ScriptInfo) -> bool) -> Vec<Arc<Script>> {
-        self.scripts.read().values().filter(|s| filter(&s.info)).cloned().collect()
+        self.scripts.read().values().filter(|s| filter(&s.info.read())).cloned().collect()
     }
 
     /// Whether any script passes `filter`.
     pub fn any(&self, filter: impl Fn(&ScriptInfo) -> bool) -> bool {
-        self.scripts.read().values().any(|s| filter(&s.info))
+        self.scripts.read().values().any(|s| filter(&s.info.read()))
     }
 
     pub fn insert(&self, script: Arc<Script>) {
-        self.scripts.write().insert(script.info.id, script);
+        self.scripts.write().insert(script.id(), script);
     }
 
     pub fn remove(&self, id: Uuid) {

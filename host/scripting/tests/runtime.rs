@@ -544,7 +544,7 @@ fn bad_uploads_are_refused_and_nothing_is_stored() {
     let mut corrupt = guest("touch-lift");
     corrupt.truncate(corrupt.len() / 2);
     refuse(&corrupt, "invalid component");
-    refuse(&vec![0u8; 17 * 1024 * 1024], "exceeds MaxComponentBytes");
+    refuse(&vec![0u8; limits().max_component_bytes + 1], "exceeds MaxComponentBytes");
     refuse(b"", "Component is empty");
     let wat = |text: &str| wat::parse_str(text).expect("wat");
     refuse(
@@ -644,4 +644,164 @@ fn compile_limits_refuse_before_compiling() {
     let msg = reply["_Message"].as_str().unwrap_or("");
     assert!(msg.contains("over MaxFunctionBodyBytes (4096)"), "{msg}");
     assert_eq!(h.host.shared.engine.compiled_count(), 0);
+}
+
+// --- hot swap (UpdateScriptRequest) -----------------------------------------
+
+impl Harness {
+    fn update(&self, script: &str, component: &[u8], extra: Value) -> Value {
+        let mut request = json!({
+            "$type": "Scripting.Messages.UpdateScriptRequest",
+            "ScriptID": script,
+            "Component": base64::engine::general_purpose::STANDARD.encode(component),
+        });
+        if let (Some(r), Some(e)) = (request.as_object_mut(), extra.as_object()) {
+            r.extend(e.clone());
+        }
+        self.call(request)
+    }
+
+    fn count_to(&self, obj: Uuid, script: &str, n: u32) {
+        h_bump(self, obj, script, n);
+    }
+}
+
+fn h_bump(h: &Harness, obj: Uuid, script: &str, n: u32) {
+    h.message(obj, "bump");
+    assert!(wait_log(h, script, &format!("count = {n} ")), "{}", h.log_text(script));
+}
+
+#[test]
+fn an_update_swaps_the_component_in_place_keeping_id_object_and_storage() {
+    let h = Harness::new();
+    let obj = h.object(1);
+    let counter = h.upload_ok(obj, "counter", &["storage"], "");
+    assert!(wait_log(&h, &counter, "counter started, count = 0"), "{}", h.log_text(&counter));
+    for n in 1..=3 {
+        h.count_to(obj, &counter, n);
+    }
+    let before = h.status(&counter);
+    // New behaviour: chaos with a timer, same script.
+    let reply = h.update(&counter, &guest("chaos"), json!({ "StartParameter": "timer-1ms" }));
+    assert_eq!(reply["_Success"], 1, "{reply}");
+    assert_eq!(reply["ScriptID"], json!(counter), "{reply}");
+    assert_eq!(reply["RolledBack"], false, "{reply}");
+    assert_ne!(reply["Hash"], before["Hash"], "{reply}");
+    assert!(wait_log(&h, &counter, "tick 2"), "{}", h.log_text(&counter));
+    let s = h.status(&counter);
+    assert_eq!((s["State"].as_str(), s["ObjectID"].clone()), (Some("running"), before["ObjectID"].clone()), "{s}");
+    // Back to the counter: the count in storage survived both swaps, and the
+    // old timer does not follow the new component.
+    let reply = h.update(&counter, &guest("counter"), json!({ "StartParameter": "" }));
+    assert_eq!(reply["_Success"], 1, "{reply}");
+    assert!(wait_log(&h, &counter, "counter started, count = 3"), "{}", h.log_text(&counter));
+    h.count_to(obj, &counter, 4);
+    let ticks = h.log_text(&counter).matches("tick ").count();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(h.log_text(&counter).matches("tick ").count(), ticks, "the chaos timer stopped with its component");
+    let list = h.call(json!({ "$type": "Scripting.Messages.ListScriptsRequest" }));
+    assert_eq!(list["Scripts"].as_array().map(Vec::len), Some(1), "{list}");
+    // The update is durable: a host restart runs the counter.
+    let h = h.restart();
+    assert!(wait_log(&h, &counter, "counter started, count = 4"), "{}", h.log_text(&counter));
+}
+
+#[test]
+fn a_faulting_on_start_rolls_back_to_the_running_component() {
+    let h = Harness::new();
+    let obj = h.object(1);
+    let counter = h.upload_ok(obj, "counter", &["storage"], "");
+    h.count_to(obj, &counter, 1);
+    let hash = h.status(&counter)["Hash"].clone();
+    for command in ["trap", "spin"] {
+        let reply = h.update(&counter, &guest("chaos"), json!({ "StartParameter": command }));
+        assert_eq!(reply["_Success"], 1, "{reply}");
+        assert_eq!(reply["RolledBack"], true, "{reply}");
+        let message = reply["Message"].as_str().unwrap_or("");
+        assert!(message.contains("rolled back") && message.contains("on-start faulted"), "{message}");
+        assert_eq!(reply["Hash"], hash, "{reply}");
+        let s = h.status(&counter);
+        assert_eq!((s["State"].as_str(), s["Hash"].clone()), (Some("running"), hash.clone()), "{s}");
+        assert!(h.log_text(&counter).contains("rolled back"), "{}", h.log_text(&counter));
+    }
+    // The previous instance kept running: no new on-start, the count goes on.
+    h.count_to(obj, &counter, 2);
+    assert_eq!(h.log_text(&counter).matches("counter started").count(), 1, "{}", h.log_text(&counter));
+    // Nothing of the rolled-back component was stored.
+    let h = h.restart();
+    assert!(wait_log(&h, &counter, "counter started, count = 2"), "{}", h.log_text(&counter));
+    assert_eq!(h.status(&counter)["Hash"], hash);
+}
+
+#[test]
+fn bad_updates_are_refused_and_change_nothing() {
+    let h = Harness::new();
+    let obj = h.object(1);
+    let counter = h.upload_ok(obj, "counter", &["storage"], "");
+    h.count_to(obj, &counter, 1);
+    let before = h.status(&counter);
+    let refuse = |reply: Value, needle: &str| {
+        assert_eq!(reply["_Success"], 0, "{reply}");
+        let msg = reply["_Message"].as_str().unwrap_or("");
+        assert!(msg.contains(needle), "{msg:?} should contain {needle:?}");
+    };
+    refuse(h.update(&counter, b"this is not wasm", json!({})), "not a WebAssembly component");
+    refuse(h.update(&counter, b"", json!({})), "Component is empty");
+    refuse(
+        h.update(&counter, &vec![0u8; limits().max_component_bytes + 1], json!({})),
+        "exceeds MaxComponentBytes",
+    );
+    refuse(h.update(&counter, &guest("chaos"), json!({ "Grants": ["no-such-grant"] })), "no-such-grant");
+    refuse(h.update(&Uuid::from_u128(77).to_string(), &guest("chaos"), json!({})), "no such script");
+    // Wider grants than the caller may give: a capability without the
+    // RemoteControl domain cannot add objects:read.
+    let narrow = h
+        .dispatcher
+        .services()
+        .capabilities
+        .create(OWNER, "Ada Lovelace".into(), REGION.into(), vec!["Scripting".into()], Duration::from_secs(60))
+        .id;
+    let mut request = json!({
+        "$type": "Scripting.Messages.UpdateScriptRequest",
+        "ScriptID": counter,
+        "Component": base64::engine::general_purpose::STANDARD.encode(guest("counter")),
+        "Grants": ["storage", "objects:read"],
+        "_Scene": REGION,
+        "_Capability": narrow.to_string(),
+        "_Domain": "Scripting",
+    });
+    let reply = h
+        .dispatcher
+        .handle(
+            &serde_json::to_vec(&request).expect("json"),
+            Encoding::Json,
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            Transport::Http {
+                path_domain: String::new(),
+            },
+        )
+        .expect("reply");
+    let reply: Value = serde_json::from_slice(&reply.encode(Encoding::Json)).expect("json");
+    refuse(reply, "may only narrow");
+    // Narrowing is allowed to the same caller.
+    request["Grants"] = json!([]);
+    let reply = h
+        .dispatcher
+        .handle(
+            &serde_json::to_vec(&request).expect("json"),
+            Encoding::Json,
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            Transport::Http {
+                path_domain: String::new(),
+            },
+        )
+        .expect("reply");
+    let reply: Value = serde_json::from_slice(&reply.encode(Encoding::Json)).expect("json");
+    assert_eq!(reply["_Success"], 1, "{reply}");
+    assert_eq!(reply["Grants"], json!([]), "{reply}");
+    // Every refusal left the script as it was (the narrowing swapped the same
+    // component back in, without storage now).
+    let after = h.status(&counter);
+    assert_eq!((after["Hash"].clone(), after["State"].clone()), (before["Hash"].clone(), before["State"].clone()));
+    assert!(wait_log(&h, &counter, "cannot read the count"), "{}", h.log_text(&counter));
 }

@@ -70,6 +70,13 @@ pub struct ClientArgs {
 pub enum ObjectCommand {
     /// List the ids of objects whose name matches PATTERN (a regular expression).
     Find { pattern: String },
+    /// Rez a plain 1 m box owned by the caller; prints its object id.
+    Create {
+        name: String,
+        /// Region coordinates X,Y,Z (default 128,128,25).
+        #[arg(long, value_name = "X,Y,Z", default_value = "128,128,25")]
+        position: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,6 +96,49 @@ pub enum ScriptCommand {
         /// Upload without starting it.
         #[arg(long)]
         stopped: bool,
+    },
+    /// Make a script project: sources from a template, the WIT package, a
+    /// README and one build command.
+    New {
+        name: String,
+        /// rust, python or js.
+        #[arg(long)]
+        lang: String,
+        /// touch, chat, timer or storage.
+        #[arg(long, default_value = "touch")]
+        template: String,
+        /// Where the project folder goes.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Build the project's component and check it as the host would.
+    Build {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Build, upload, then rebuild and hot-swap on every save, streaming the
+    /// script's log; Ctrl-C leaves the script running.
+    Dev {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// An object you own.
+        #[arg(long, conflicts_with = "create")]
+        object: Option<String>,
+        /// Create a box of this name for the script.
+        #[arg(long)]
+        create: Option<String>,
+    },
+    /// Replace a script's component in place (same id, object and storage);
+    /// prints the new component's hash, or says it was rolled back.
+    Update {
+        script: String,
+        file: PathBuf,
+        /// Replace the grants (default: keep them); repeat for several.
+        #[arg(long = "grant")]
+        grants: Option<Vec<String>>,
+        /// Replace the start parameter (default: keep it).
+        #[arg(long)]
+        start_parameter: Option<String>,
     },
     /// One line per script (of one object, or of the region).
     List {

@@ -54,6 +54,17 @@ impl Session {
         self.post(&body, None)
     }
 
+    /// `call` for a large request: upload progress on standard error.
+    pub fn call_with_progress(&self, mut request: Value, label: &str) -> anyhow::Result<Value> {
+        if let Some(obj) = request.as_object_mut() {
+            obj.entry("_scene").or_insert_with(|| json!(self.scene));
+            if let Some(cap) = &self.capability {
+                obj.entry("_capability").or_insert_with(|| json!(cap));
+            }
+        }
+        self.post(&serde_json::to_vec(&request)?, Some(label))
+    }
+
     fn post(&self, body: &[u8], progress: Option<&str>) -> anyhow::Result<Value> {
         let reader = Progress {
             inner: body.to_vec(),
@@ -189,9 +200,104 @@ pub fn object(args: &ClientArgs, cmd: &ObjectCommand) -> anyhow::Result<()> {
                     say(id.as_str().unwrap_or(""));
                 }
             }),
+        ObjectCommand::Create { name, position } => create_box(&session, name, position).map(|id| say(id)),
     };
     session.close();
     result
+}
+
+/// `X,Y,Z` as three finite numbers.
+fn parse_position(text: &str) -> anyhow::Result<[f64; 3]> {
+    let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+    let bad = || anyhow!("--position takes X,Y,Z (three numbers, e.g. 128,128,25), got {text:?}");
+    if parts.len() != 3 {
+        return Err(bad());
+    }
+    let mut out = [0.0; 3];
+    for (slot, part) in out.iter_mut().zip(&parts) {
+        *slot = part.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(bad)?;
+    }
+    Ok(out)
+}
+
+/// The object asset of a plain 1 m box, one prim (the box a viewer rezzes).
+pub fn box_asset(name: &str) -> Vec<u8> {
+    let zero = "<UUID>00000000-0000-0000-0000-000000000000</UUID>";
+    let part_id = uuid::Uuid::new_v4();
+    let name = name.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let mut xml = String::from("<SceneObjectGroup><RootPart><SceneObjectPart>");
+    xml += &format!("<CreatorID>{zero}</CreatorID><UUID><UUID>{part_id}</UUID></UUID><Name>{name}</Name>");
+    for tag in ["GroupPosition", "OffsetPosition", "Velocity", "Acceleration"] {
+        xml += &format!("<{tag}><X>0</X><Y>0</Y><Z>0</Z></{tag}>");
+    }
+    xml += "<RotationOffset><X>0</X><Y>0</Y><Z>0</Z><W>1</W></RotationOffset><Description /><LinkNum>0</LinkNum>";
+    xml += "<Shape><ProfileCurve>1</ProfileCurve><PathCurve>16</PathCurve><PCode>9</PCode>";
+    xml += &format!("<SculptTexture>{zero}</SculptTexture><SculptEntry>false</SculptEntry></Shape>");
+    xml += "<Scale><X>1</X><Y>1</Y><Z>1</Z></Scale>";
+    for tag in ["GroupID", "OwnerID", "LastOwnerID"] {
+        xml += &format!("<{tag}>{zero}</{tag}>");
+    }
+    xml += "</SceneObjectPart></RootPart><OtherParts /></SceneObjectGroup>";
+    let mut bytes = xml.into_bytes();
+    bytes.push(0);
+    bytes
+}
+
+/// Store a box asset, rez it at `position`; the new object's id.
+pub fn create_box(session: &Session, name: &str, position: &str) -> anyhow::Result<String> {
+    if name.trim().is_empty() {
+        bail!("the object needs a name, e.g. `dispatcher object create lamp`");
+    }
+    let position = parse_position(position)?;
+    let asset = session.call(json!({
+        "$type": "RemoteControl.Messages.AddAssetRequest",
+        "_domain": "RemoteControl",
+        "Asset": {
+            "AssetID": uuid::Uuid::nil().to_string(),
+            "SerializedAsset": base64::engine::general_purpose::STANDARD.encode(box_asset(name)),
+            "Name": name, "Description": "", "ContentType": "application/vnd.ll.primitive", "CreatorID": "",
+        },
+    }))?;
+    let created = session.call(json!({
+        "$type": "RemoteControl.Messages.CreateObjectRequest",
+        "_domain": "RemoteControl",
+        "AssetID": asset["AssetID"],
+        "Name": name,
+        "Position": position,
+    }))?;
+    created["ObjectID"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("the host's reply has no ObjectID: {created}"))
+}
+
+/// Send an UpdateScriptRequest with upload progress; the reply.
+pub fn update_script(
+    session: &Session,
+    script: &str,
+    bytes: &[u8],
+    grants: Option<&[String]>,
+    start_parameter: Option<&str>,
+) -> anyhow::Result<Value> {
+    let mut request = json!({
+        "$type": "Scripting.Messages.UpdateScriptRequest",
+        "_domain": "Scripting",
+        "_scene": session.scene,
+        "ScriptID": script,
+        "Component": base64::engine::general_purpose::STANDARD.encode(bytes),
+    });
+    if let Some(obj) = request.as_object_mut() {
+        if let Some(g) = grants {
+            obj.insert("Grants".into(), json!(g));
+        }
+        if let Some(p) = start_parameter {
+            obj.insert("StartParameter".into(), json!(p));
+        }
+        if let Some(cap) = &session.capability {
+            obj.insert("_capability".into(), json!(cap));
+        }
+    }
+    session.post(&serde_json::to_vec(&request)?, Some("uploading"))
 }
 
 fn status_line(s: &Value) -> String {
@@ -212,6 +318,35 @@ fn status_line(s: &Value) -> String {
 }
 
 pub fn script(args: &ClientArgs, cmd: &ScriptCommand) -> anyhow::Result<()> {
+    match cmd {
+        ScriptCommand::New { name, lang, template, dir } => {
+            let project = crate::author::new_project(dir, name, lang, template)?;
+            say(project.dir.display());
+            eprintln!(
+                "next: cd {} && dispatcher script build   (then `dispatcher script dev --object ID`)",
+                project.dir.display()
+            );
+            return Ok(());
+        }
+        ScriptCommand::Build { dir } => {
+            let project = crate::author::Project::open(dir)?;
+            let path = crate::author::build_verbose(&project, &dispatcher_scripting::ScriptingLimits::default())?;
+            say(path.display());
+            return Ok(());
+        }
+        ScriptCommand::Dev { dir, object, create } => {
+            let target = match (object, create) {
+                (Some(o), None) => crate::dev::Target::Object(o),
+                (None, Some(n)) => crate::dev::Target::Create(n),
+                _ => bail!("give --object ID (an object you own) or --create NAME (a new box)"),
+            };
+            let session = Session::open(args, &["RemoteControl", "Scripting"])?;
+            let result = crate::dev::dev(&session, dir, target);
+            session.close();
+            return result;
+        }
+        _ => {}
+    }
     let session = Session::open(args, &["RemoteControl", "Scripting"])?;
     let result = script_command(&session, cmd);
     session.close();
@@ -220,6 +355,9 @@ pub fn script(args: &ClientArgs, cmd: &ScriptCommand) -> anyhow::Result<()> {
 
 fn script_command(session: &Session, cmd: &ScriptCommand) -> anyhow::Result<()> {
     match cmd {
+        ScriptCommand::New { .. } | ScriptCommand::Build { .. } | ScriptCommand::Dev { .. } => {
+            bail!("handled without a session")
+        }
         ScriptCommand::Upload {
             file,
             object,
@@ -254,6 +392,28 @@ fn script_command(session: &Session, cmd: &ScriptCommand) -> anyhow::Result<()> 
                 reply["State"].as_str().unwrap_or(""),
                 reply["Grants"],
                 reply["Hash"].as_str().unwrap_or("")
+            );
+        }
+        ScriptCommand::Update {
+            script,
+            file,
+            grants,
+            start_parameter,
+        } => {
+            let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let reply = update_script(session, script, &bytes, grants.as_deref(), start_parameter.as_deref())?;
+            if reply["RolledBack"].as_bool().unwrap_or(false) {
+                bail!("{}", reply["Message"].as_str().unwrap_or("the update was rolled back"));
+            }
+            say(reply["Hash"].as_str().unwrap_or(""));
+            eprintln!(
+                "state {}, grants {}{}",
+                reply["State"].as_str().unwrap_or(""),
+                reply["Grants"],
+                match reply["Message"].as_str() {
+                    Some(m) if !m.is_empty() => format!("; {m}"),
+                    _ => String::new(),
+                }
             );
         }
         ScriptCommand::List { object } => {

@@ -3,6 +3,7 @@
 //! message path itself is `dispatcher-dispatch`, the wire format
 //! `dispatcher-protocol`, the database `dispatcher-store`.
 
+pub mod author;
 pub mod callbacks;
 pub mod cli;
 pub mod client;
@@ -10,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod console;
 pub mod dashboard;
+pub mod dev;
 pub mod directory;
 pub mod http;
 pub mod ini;

@@ -115,6 +115,50 @@ impl Store {
         })
     }
 
+    /// Points a script at a new component (a hot swap) with its new grants
+    /// and start parameter, in one transaction: the component is shared with
+    /// a stored script of the same hash or written; the previous asset is
+    /// deleted when no script refers to it any more. Returns the asset id the
+    /// script now refers to; `Ok(None)` when the script is not stored.
+    pub fn replace_script_component(
+        &self,
+        id: Uuid,
+        component: &Asset,
+        hash: &str,
+        grants: &str,
+        start_parameter: &str,
+    ) -> Result<Option<Uuid>, StoreError> {
+        self.with_conn(|conn| {
+            let tx = conn.transaction()?;
+            let old: Option<Vec<u8>> = tx
+                .prepare_cached("SELECT asset_id FROM scripts WHERE id = ?1")?
+                .query_row(params![id.as_bytes()], |r| r.get(0))
+                .optional()?;
+            let Some(old) = old else {
+                return Ok(None);
+            };
+            let shared: Option<Vec<u8>> = tx
+                .prepare_cached("SELECT s.asset_id FROM scripts s JOIN assets a ON a.id = s.asset_id WHERE s.hash = ?1 LIMIT 1")?
+                .query_row(params![hash], |r| r.get(0))
+                .optional()?;
+            let asset_id = match shared {
+                Some(bytes) => {
+                    Uuid::from_slice(&bytes).map_err(|_| StoreError::Corrupt(format!("script asset id: {} bytes", bytes.len())))?
+                }
+                None => {
+                    crate::assets::put_asset_tx(&tx, component)?;
+                    component.id
+                }
+            };
+            tx.prepare_cached("UPDATE scripts SET asset_id = ?2, hash = ?3, grants = ?4, start_parameter = ?5 WHERE id = ?1")?
+                .execute(params![id.as_bytes(), asset_id.as_bytes(), hash, grants, start_parameter])?;
+            tx.prepare_cached("DELETE FROM assets WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM scripts WHERE asset_id = ?1)")?
+                .execute(params![old])?;
+            tx.commit()?;
+            Ok(Some(asset_id))
+        })
+    }
+
     /// Every script, in upload order.
     pub fn list_scripts(&self) -> Result<Vec<ScriptRow>, StoreError> {
         self.with_conn(|conn| {
@@ -272,6 +316,32 @@ mod tests {
             temporary: false,
             data: b"\0asm".to_vec(),
         }
+    }
+
+    #[test]
+    fn a_replaced_component_keeps_storage_and_frees_the_old_asset() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let r = row(1);
+        store.insert_script(&r, &asset(r.asset_id)).expect("insert");
+        assert!(store.script_storage_set(r.id, "count", b"3", 10_000).expect("set"));
+        let new_asset = asset(Uuid::from_u128(99));
+        let id = store
+            .replace_script_component(r.id, &new_asset, "cd", "chat", "p")
+            .expect("replace")
+            .expect("stored");
+        assert_eq!(id, new_asset.id);
+        let rows = store.list_scripts().expect("list");
+        assert_eq!((rows[0].asset_id, rows[0].hash.as_str(), rows[0].grants.as_str()), (id, "cd", "chat"));
+        assert_eq!(rows[0].start_parameter, "p");
+        assert!(store.get_asset(r.asset_id).expect("asset").is_none(), "old component freed");
+        assert_eq!(store.script_storage_get(r.id, "count").expect("get"), Some(b"3".to_vec()));
+        assert_eq!(
+            store
+                .replace_script_component(Uuid::from_u128(5), &new_asset, "cd", "", "")
+                .expect("missing"),
+            None
+        );
     }
 
     #[test]

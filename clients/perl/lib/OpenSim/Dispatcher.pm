@@ -398,6 +398,7 @@ RemoteControl domain (vectors are array refs C<[x, y, z]>, rotations C<[x, y, z,
 Scripting domain:
 
     upload_script($object_id, $name, $wasm_bytes, grants => [...], start_parameter =>, start =>)
+    update_script($script_id, $wasm_bytes, grants => [...], start_parameter =>)
     list_scripts(object_id =>)           get_script_status($script_id)
     start_script($script_id)             stop_script($script_id)
     reset_script($script_id)             remove_script($script_id)

@@ -86,6 +86,8 @@ from .messages import (
     TouchObjectRequest,
     UnregisterTouchCallbackRequest,
     UnregisterUpdatedCallbackRequest,
+    UpdateScriptRequest,
+    UpdateScriptResponse,
     UploadScriptRequest,
     UploadScriptResponse,
 )
@@ -275,6 +277,10 @@ class SyncApi:
     def upload_script(self, object_id: UUIDLike, name: str, component: bytes, grants: Optional[List[str]] = None, start_parameter: Optional[str] = None, start: Optional[bool] = None) -> UploadScriptResponse:
         """Upload a WebAssembly component as a script in an object. (``Scripting.Messages.UploadScriptRequest``)"""
         return cast(UploadScriptResponse, self.send(UploadScriptRequest(object_id=object_id, name=name, component=component, grants=grants, start_parameter=start_parameter, start=start)))
+
+    def update_script(self, script_id: UUIDLike, component: bytes, grants: Optional[List[str]] = None, start_parameter: Optional[str] = None) -> UpdateScriptResponse:
+        """Replace a script's component in place: same id, object and storage. (``Scripting.Messages.UpdateScriptRequest``)"""
+        return cast(UpdateScriptResponse, self.send(UpdateScriptRequest(script_id=script_id, component=component, grants=grants, start_parameter=start_parameter)))
 
     def list_scripts(self, object_id: Optional[UUIDLike] = None) -> ListScriptsResponse:
         """Status of the scripts of one object (or of the whole region). (``Scripting.Messages.ListScriptsRequest``)"""
@@ -490,6 +496,10 @@ class AsyncApi:
     async def upload_script(self, object_id: UUIDLike, name: str, component: bytes, grants: Optional[List[str]] = None, start_parameter: Optional[str] = None, start: Optional[bool] = None) -> UploadScriptResponse:
         """Upload a WebAssembly component as a script in an object. (``Scripting.Messages.UploadScriptRequest``)"""
         return cast(UploadScriptResponse, await self.send(UploadScriptRequest(object_id=object_id, name=name, component=component, grants=grants, start_parameter=start_parameter, start=start)))
+
+    async def update_script(self, script_id: UUIDLike, component: bytes, grants: Optional[List[str]] = None, start_parameter: Optional[str] = None) -> UpdateScriptResponse:
+        """Replace a script's component in place: same id, object and storage. (``Scripting.Messages.UpdateScriptRequest``)"""
+        return cast(UpdateScriptResponse, await self.send(UpdateScriptRequest(script_id=script_id, component=component, grants=grants, start_parameter=start_parameter)))
 
     async def list_scripts(self, object_id: Optional[UUIDLike] = None) -> ListScriptsResponse:
         """Status of the scripts of one object (or of the whole region). (``Scripting.Messages.ListScriptsRequest``)"""

@@ -405,6 +405,17 @@ class UploadScriptResponse(Response):
 
 
 @dataclass
+class UpdateScriptResponse(Response):
+    script_id: str = _w("ScriptID", ZERO_UUID, _uuid_in)
+    asset_id: str = _w("AssetID", ZERO_UUID, _uuid_in)
+    hash: str = _w("Hash", "", _str_in)
+    grants: List[str] = _w("Grants", conv=_list_in(_str_in), factory=list)
+    state: str = _w("State", "", _str_in)
+    rolled_back: bool = _w("RolledBack", False, _bool_in)
+    message: str = _w("Message", "", _str_in)
+
+
+@dataclass
 class ListScriptsResponse(Response):
     scripts: List[ScriptStatus] = _w("Scripts", conv=_list_in(_nested_in(ScriptStatus)), factory=list)
 
@@ -930,6 +941,17 @@ class UploadScriptRequest(Request):
     start: Optional[bool] = _w("Start")
 
 
+@_sc("UpdateScriptRequest", UpdateScriptResponse)
+@dataclass
+class UpdateScriptRequest(Request):
+    """Replace a script's component in place: same id, object and storage."""
+
+    script_id: UUIDLike = _w("ScriptID", ZERO_UUID)
+    component: bytes = _w("Component", b"", required=True)
+    grants: Optional[List[str]] = _w("Grants")
+    start_parameter: Optional[str] = _w("StartParameter")
+
+
 @_sc("ListScriptsRequest", ListScriptsResponse)
 @dataclass
 class ListScriptsRequest(Request):
@@ -1034,6 +1056,7 @@ REQUESTS: Tuple[Type[Request], ...] = (
     UnregisterUpdatedCallbackRequest,
     TouchObjectRequest,
     UploadScriptRequest,
+    UpdateScriptRequest,
     ListScriptsRequest,
     GetScriptStatusRequest,
     StartScriptRequest,

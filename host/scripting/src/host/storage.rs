@@ -43,7 +43,7 @@ impl Host for HostState {
     fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, HostError> {
         self.timed(|h| {
             h.storage_ready(Some(&key))?;
-            h.shared.store.script_storage_get(h.script.info.id, &key).map_err(unavailable)
+            h.shared.store.script_storage_get(h.script.info().id, &key).map_err(unavailable)
         })
     }
 
@@ -54,7 +54,7 @@ impl Host for HostState {
         self.storage_ready(Some(&key))?;
         self.admit_storage_write()?;
         let quota = self.shared.limits.storage_quota_bytes as u64;
-        match self.shared.store.script_storage_set(self.script.info.id, &key, &value, quota) {
+        match self.shared.store.script_storage_set(self.script.info().id, &key, &value, quota) {
             Ok(true) => Ok(()),
             Ok(false) => Err(HostError::Guest(GuestError::TooLarge)),
             Err(e) => Err(unavailable(e)),
@@ -66,14 +66,14 @@ impl Host for HostState {
         self.admit_storage_write()?;
         self.shared
             .store
-            .script_storage_delete(self.script.info.id, &key)
+            .script_storage_delete(self.script.info().id, &key)
             .map_err(unavailable)
     }
 
     fn keys(&mut self) -> Result<Vec<String>, HostError> {
         self.timed(|h| {
             h.storage_ready(None)?;
-            h.shared.store.script_storage_keys(h.script.info.id).map_err(unavailable)
+            h.shared.store.script_storage_keys(h.script.info().id).map_err(unavailable)
         })
     }
 }
