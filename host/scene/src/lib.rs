@@ -54,7 +54,7 @@ pub use kept_xml::KeptXml;
 pub use limits::SceneLimits;
 pub use math::{Color, Quaternion, Vector3};
 pub use object::{RezParams, SceneObject, ScriptEvent};
-pub use object_xml::{parse_object, write_object, write_object_asset, ObjectXmlError};
+pub use object_xml::{parse_object, write_object, write_object_asset, write_object_xml2, ObjectXmlError};
 pub use part::{Part, TaskInventoryItem};
 pub use permissions::Permissions;
 pub use region::{DynamicsUpdate, FindQuery, Region};

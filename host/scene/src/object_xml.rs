@@ -475,6 +475,27 @@ pub fn write_object(object: &SceneObject) -> String {
     out.0
 }
 
+/// Serialises the object in the archive ("xml2") layout OpenSim's region
+/// archives use: the root `SceneObjectPart` directly under the group, the
+/// children's under `OtherParts`. [`parse_object`] reads it back.
+pub fn write_object_xml2(object: &SceneObject) -> String {
+    let mut out = XmlOut(String::with_capacity(4096 * object.part_count()));
+    out.open("SceneObjectGroup");
+    write_part(&mut out, object.root(), object.position);
+    if object.children().is_empty() {
+        out.leaf("OtherParts", "");
+    } else {
+        out.open("OtherParts");
+        for p in object.children() {
+            write_part(&mut out, p, object.position);
+        }
+        out.close("OtherParts");
+    }
+    out.kept(&object.extra);
+    out.close("SceneObjectGroup");
+    out.0
+}
+
 /// Asset bytes of an object: the XML with the trailing NUL OpenSim's own assets
 /// carry (§5.1), so files round-trip with OpenSim-produced ones.
 pub fn write_object_asset(object: &SceneObject) -> Vec<u8> {

@@ -51,6 +51,13 @@ pub struct DynamicsUpdate {
     pub rotation: Option<Quaternion>,
 }
 
+/// OpenSim's default water level, in metres.
+pub const DEFAULT_WATER_HEIGHT_M: f32 = 20.0;
+
+fn default_water_height_m() -> f32 {
+    DEFAULT_WATER_HEIGHT_M
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Region {
     pub id: Uuid,
@@ -60,6 +67,9 @@ pub struct Region {
     size_y: u32,
     pub terrain: Terrain,
     pub sun: Sun,
+    /// Water level in metres (OpenSim's region setting; archives carry it).
+    #[serde(default = "default_water_height_m")]
+    pub water_height_m: f32,
     /// In creation order (stable listings, Q-22).
     objects: IndexMap<Uuid, SceneObject>,
     /// Configuration, not state: not persisted with the region.
@@ -81,6 +91,7 @@ impl Region {
             size_y: y,
             terrain: Terrain::flat(x, y, DEFAULT_TERRAIN_HEIGHT_M),
             sun: Sun::default(),
+            water_height_m: DEFAULT_WATER_HEIGHT_M,
             objects: IndexMap::new(),
             limits: SceneLimits::default(),
             part_index: PartIndex::default(),

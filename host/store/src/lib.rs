@@ -8,6 +8,7 @@
 
 mod accounts;
 mod appearance;
+mod archive;
 mod assets;
 mod dynamics;
 mod error;
@@ -26,6 +27,7 @@ use parking_lot::Mutex;
 use rusqlite::Connection;
 
 pub use accounts::{Account, NewAccount};
+pub use archive::ArchiveImport;
 pub use dynamics::{DynamicsWriter, DEFAULT_DYNAMICS_FLUSH_INTERVAL};
 pub use error::StoreError;
 pub use regions::{NewRegion, Region};
