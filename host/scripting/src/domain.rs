@@ -296,7 +296,7 @@ fn upload(
         uploader_id: user.id,
         owner_id: object.owner_id,
         start_parameter: row.start_parameter.clone(),
-        grants,
+        grants: grants.clone(),
         capability: cap.id,
     };
     let script = Arc::new(Script::new(info, state, None));

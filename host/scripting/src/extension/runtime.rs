@@ -56,7 +56,7 @@ const QUEUE_WAIT: Duration = Duration::from_secs(10);
 pub const DOMAIN_EXPORT: &str = "opensim:dispatcher/domain@0.1.0";
 
 /// `[Extensions]` limits (docs/config.md).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ExtensionLimits {
     pub max_component_bytes: usize,
     pub memory_limit_bytes: usize,
@@ -103,7 +103,7 @@ struct LiveExt {
 
 /// Instances and the callers waiting for one.
 #[derive(Default)]
-struct Pool {
+pub(crate) struct Pool {
     idle: Vec<LiveExt>,
     /// Instances lent to requests now.
     in_use: usize,
@@ -133,8 +133,8 @@ pub struct Extension {
     pub(crate) pre: DomainExtensionPre<HostState>,
     /// Log ring, counters and interrupt generation, shared by all instances.
     pub script: Arc<Script>,
-    pool: Mutex<Pool>,
-    freed: Condvar,
+    pub(crate) pool: Mutex<Pool>,
+    pub(crate) freed: Condvar,
     pub control: Mutex<ExtControl>,
     pub handled: AtomicU64,
     pub failed: AtomicU64,
