@@ -22,7 +22,7 @@ out="$here/out"
 # Pinned: the versions these examples were verified with.
 componentize_py_version="0.25.1"
 
-rust_guests=(touch-lift chat-echo penrose traffic counter chaos escape)
+rust_guests=(touch-lift chat-echo penrose traffic counter chaos escape ext-chaos ext-leaderboard ext-spatial)
 all_guests=("${rust_guests[@]}" python-hello js-hello)
 
 force=0

@@ -10,6 +10,7 @@ mod authoring;
 mod cli;
 mod core;
 mod dashboard;
+mod extensions;
 mod hardening_decode;
 mod net;
 mod rc_assets;

@@ -43,6 +43,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX scripts_asset ON scripts (asset_id);",
     // 6: region archives: kept members and the water level.
     include_str!("schema/archive.sql"),
+    // 7: third-party extensions and their storage.
+    include_str!("schema/extensions.sql"),
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
