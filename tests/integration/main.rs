@@ -9,6 +9,7 @@ mod cli;
 mod core;
 mod hardening_decode;
 mod net;
+mod oar;
 mod rc_assets;
 mod rc_objects;
 mod reactor;

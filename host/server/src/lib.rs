@@ -12,6 +12,7 @@ pub mod console;
 pub mod directory;
 pub mod http;
 pub mod ini;
+pub mod oar;
 pub mod script_scene;
 pub mod serve;
 pub mod udp;
