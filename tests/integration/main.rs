@@ -13,6 +13,7 @@ mod dashboard;
 mod extensions;
 mod hardening_decode;
 mod net;
+mod oar;
 mod rc_assets;
 mod rc_objects;
 mod reactor;

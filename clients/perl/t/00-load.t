@@ -11,7 +11,7 @@ use_ok('OpenSim::Dispatcher::Objects');
 
 my @messages = @OpenSim::Dispatcher::Messages::MESSAGES;
 my @rc = grep { $_->[2] eq 'RemoteControl' } @messages;
-is(scalar @rc, 36, 'the 35 RemoteControl requests of remote-control.md section 1 + TouchObjectRequest');
+is(scalar @rc, 38, 'the 35 RemoteControl requests of remote-control.md section 1 + TouchObjectRequest + ImportOar/ExportOar');
 is(scalar(grep { $_->[2] eq 'Dispatcher' } @messages), 8, 'the 8 Dispatcher requests');
 is(scalar(grep { $_->[2] eq 'Scripting' } @messages), 9, 'the 9 Scripting requests');
 for my $entry (@messages) {

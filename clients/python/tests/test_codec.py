@@ -100,7 +100,7 @@ def test_every_request_has_a_client_method() -> None:
         assert callable(getattr(Client, snake)), snake
         assert callable(getattr(AsyncClient, snake)), snake
     rc = [c for c in messages.REQUESTS if c.DOMAIN == "RemoteControl"]
-    assert len(rc) == 36  # the 35 of remote-control.md §1 + TouchObjectRequest
+    assert len(rc) == 38  # the 35 of remote-control.md §1 + TouchObjectRequest + ImportOar/ExportOar
     sc = [c for c in messages.REQUESTS if c.DOMAIN == "Scripting"]
     assert len(sc) == 9  # scripting.md §3 + UpdateScriptRequest (authoring.md §2)
 

@@ -20,6 +20,36 @@ fn main() {
         limits: OarLimits::default(),
         now_unix: 1_700_000_000,
     };
+    // Where the time goes: unpacking alone, then unpacking and parsing.
+    let start = Instant::now();
+    let mut members = 0;
+    dispatcher_oar::read::read_archive(bytes.as_slice(), &OarLimits::default(), |_| {
+        members += 1;
+        Ok(())
+    })
+    .expect("read");
+    println!("unpack only: {:.2} s ({members} members)", start.elapsed().as_secs_f64());
+    let start = Instant::now();
+    let limits = dispatcher_scene::SceneLimits::default();
+    let mut parsed = Vec::with_capacity(OBJECTS);
+    dispatcher_oar::read::read_archive(bytes.as_slice(), &OarLimits::default(), |m| {
+        if m.kind == dispatcher_oar::paths::Kind::Object {
+            parsed.push(dispatcher_scene::parse_object(&m.data, &limits).expect("parse"));
+        }
+        Ok(())
+    })
+    .expect("read");
+    println!(
+        "unpack + parse: {:.2} s ({:.0} objects/s)",
+        start.elapsed().as_secs_f64(),
+        OBJECTS as f64 / start.elapsed().as_secs_f64()
+    );
+    let start = Instant::now();
+    let mut region = Region::new(Uuid::from_u128(1), "Bench");
+    for o in parsed {
+        region.add_object(o).expect("add");
+    }
+    println!("scene add: {:.2} s", start.elapsed().as_secs_f64());
     let mut import_rates = Vec::new();
     let mut export_secs = Vec::new();
     for _ in 0..RUNS {

@@ -66,7 +66,7 @@ fn referenced_assets(region: &Region) -> BTreeSet<Uuid> {
 /// Writes `region` (with the store's assets and kept members) to `out`.
 pub fn export<W: Write>(store: &Store, region: &Region, out: W, now_unix: i64) -> Result<(ExportSummary, W), OarError> {
     let mut w = Writer {
-        tar: tar::Builder::new(GzEncoder::new(out, Compression::default())),
+        tar: tar::Builder::new(GzEncoder::new(out, Compression::fast())),
         mtime: u64::try_from(now_unix).unwrap_or(0),
         written: HashSet::new(),
         bytes_in: 0,

@@ -67,7 +67,7 @@ pub fn read_archive<R: Read>(
     for entry in entries {
         let mut entry = match entry {
             Ok(e) => e,
-            Err(e) => return Err(stream_error(&previous, count, &e)),
+            Err(e) => return Err(stream_error(&previous, count, &e, limits)),
         };
         count += 1;
         if count > limits.max_members {
@@ -131,12 +131,10 @@ fn archive_too_large(e: &io::Error) -> bool {
 
 /// An error between members: before the first one the stream is not a tar
 /// archive; later the archive is corrupt or truncated after `previous`.
-fn stream_error(previous: &str, count: usize, e: &io::Error) -> OarError {
+fn stream_error(previous: &str, count: usize, e: &io::Error, limits: &OarLimits) -> OarError {
     if archive_too_large(e) {
-        // The limit is in the message; the caller's limits are not at hand here.
-        return OarError::Corrupt {
-            after: previous.to_string(),
-            reason: e.to_string(),
+        return OarError::ArchiveTooLarge {
+            limit: limits.max_archive_bytes,
         };
     }
     if count == 0 {

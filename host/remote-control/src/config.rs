@@ -48,6 +48,8 @@ pub struct RemoteControlLimits {
     pub max_pattern_compiled_bytes: usize,
     /// Bytes of a `MessageObject` message. Default 64 KiB.
     pub max_message_bytes: usize,
+    /// Region archives (`ImportOarRequest`), from `[OAR]`.
+    pub oar: dispatcher_oar::OarLimits,
 }
 
 impl Default for RemoteControlLimits {
@@ -61,6 +63,7 @@ impl Default for RemoteControlLimits {
             max_pattern_bytes: 1_024,
             max_pattern_compiled_bytes: 1024 * 1024,
             max_message_bytes: 64 * 1024,
+            oar: dispatcher_oar::OarLimits::default(),
         }
     }
 }

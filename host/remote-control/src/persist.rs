@@ -52,6 +52,12 @@ impl Persistence {
         self.store.delete_objects(region_id, ids)
     }
 
+    /// Drops the region's pending motion (an archive import replaces or adds
+    /// objects in its own transaction; nothing queued before may write back).
+    pub fn forget_region(&self, region_id: Uuid) {
+        self.writer.forget_region(region_id);
+    }
+
     pub fn delete_all_objects(&self, region_id: Uuid) -> Result<(), StoreError> {
         self.writer.forget_region(region_id);
         self.store.delete_all_objects(region_id)
@@ -112,6 +118,9 @@ impl Persistence {
         }
         if let Some(sun) = self.store.load_sun(region.id)? {
             region.sun = sun;
+        }
+        if let Some(water) = self.store.load_water_height(region.id)? {
+            region.water_height_m = water;
         }
         Ok(())
     }

@@ -225,4 +225,24 @@ pub enum RegionCommand {
     },
     /// One line per region: UUID, name, owner.
     List,
+    /// Load an OpenSim region archive (OAR) into a region, in one transaction.
+    /// Run it with the host stopped (or use ImportOarRequest on a running one).
+    Import {
+        /// The archive (.oar, a gzipped tar).
+        #[arg(long, value_name = "FILE")]
+        oar: PathBuf,
+        /// Region name (default: the only region, or the first one).
+        #[arg(long)]
+        region: Option<String>,
+        /// Add the archive's objects and assets; keep everything else.
+        #[arg(long)]
+        merge: bool,
+    },
+    /// Write a region as an OpenSim region archive (OAR) OpenSim 0.9 loads.
+    Export {
+        #[arg(long, value_name = "FILE")]
+        oar: PathBuf,
+        #[arg(long)]
+        region: String,
+    },
 }

@@ -46,6 +46,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             crate::serve::run(config)
         }
         Command::User(cmd) => user(&open_store(&config)?, cmd),
+        Command::Region(RegionCommand::Import { oar, region, merge }) => {
+            crate::oar::import(&open_store(&config)?, &config, &oar, region.as_deref(), merge)
+        }
+        Command::Region(RegionCommand::Export { oar, region }) => crate::oar::export(&open_store(&config)?, &oar, &region),
         Command::Region(cmd) => region(&open_store(&config)?, cmd),
         Command::Info(client) => crate::client::info(&client),
         Command::Object { client, command } => crate::client::object(&client, &command),
@@ -120,6 +124,7 @@ fn region(store: &Store, cmd: RegionCommand) -> anyhow::Result<()> {
             })?;
             println!("{}", region.id);
         }
+        RegionCommand::Import { .. } | RegionCommand::Export { .. } => bail!("archive commands are handled by crate::oar"),
         RegionCommand::List => {
             for r in store.list_regions()? {
                 let owner = store

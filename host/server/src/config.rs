@@ -70,6 +70,8 @@ pub struct HostConfig {
     /// waits for listeners and script threads before the write-behind flush
     /// and exit, whatever the guests are doing.
     pub shutdown_timeout_ms: u64,
+    /// `[OAR]` limits on region archives (docs/oar.md, docs/limits.md).
+    pub oar: dispatcher_oar::OarLimits,
 }
 
 impl Default for HostConfig {
@@ -86,6 +88,7 @@ impl Default for HostConfig {
             extensions: dispatcher_scripting::ExtensionLimits::default(),
             remote_control: RemoteControlConfig::default(),
             shutdown_timeout_ms: 10_000,
+            oar: dispatcher_oar::OarLimits::default(),
         }
     }
 }
@@ -238,6 +241,9 @@ fn apply(c: &mut HostConfig, section: &str, key: &str, v: &str) -> Result<bool, 
         ("extensions", "maxrestarts") => c.extensions.max_restarts = parse_num(v)?,
         ("extensions", "maxextensionsperregion") => c.extensions.max_extensions_per_region = positive(v)?,
         ("extensions", "maxreplybytes") => c.extensions.max_reply_bytes = positive(v)?,
+        ("oar", "maxarchivebytes") => c.oar.max_archive_bytes = positive(v)?,
+        ("oar", "maxmembers") => c.oar.max_members = positive(v)?,
+        ("oar", "maxmemberbytes") => c.oar.max_member_bytes = positive(v)?,
         ("remotecontrol", "enabled") => c.remote_control.enabled = parse_bool(v)?,
         ("remotecontrol", "domain") => {
             if v.is_empty() {
@@ -344,6 +350,15 @@ mod tests {
         );
         assert!(load_text("[Network]\npressure_percent = 101\n").is_err());
         assert!(load_text("[Dispatcher]\nCallbackBytesPerRequestByte = 0\n").is_err());
+    }
+
+    #[test]
+    fn oar_limits_are_read_and_checked() {
+        let loaded = load_text("[OAR]\nMaxArchiveBytes = 1000\nMaxMembers = 7\nMaxMemberBytes = 500\n").expect("load");
+        assert_eq!(loaded.config.oar.max_archive_bytes, 1000);
+        assert_eq!(loaded.config.oar.max_members, 7);
+        assert_eq!(loaded.config.oar.max_member_bytes, 500);
+        assert!(load_text("[OAR]\nMaxMembers = 0\n").is_err());
     }
 
     #[test]

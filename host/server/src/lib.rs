@@ -15,6 +15,7 @@ pub mod dev;
 pub mod directory;
 pub mod http;
 pub mod ini;
+pub mod oar;
 pub mod script_scene;
 pub mod serve;
 pub mod udp;

@@ -50,9 +50,16 @@ impl RemoteControlRunning {
         if !rc_config.enabled {
             return Ok(None);
         }
-        let domain =
-            dispatcher_remote_control::RemoteControl::load(store, dispatcher.services().clone(), dispatcher_scene::SceneLimits::default())
-                .context("cannot load the RemoteControl regions")?;
+        let domain = dispatcher_remote_control::RemoteControl::load_with(
+            store,
+            dispatcher.services().clone(),
+            dispatcher_scene::SceneLimits::default(),
+            dispatcher_remote_control::RemoteControlLimits {
+                oar: config.oar.clone(),
+                ..Default::default()
+            },
+        )
+        .context("cannot load the RemoteControl regions")?;
         domain.register(dispatcher.registry(), &rc_config.domain);
         let tick = dispatcher_remote_control::start_tick(&domain, rc_config.tick_rate_hz);
         Ok(Some(RemoteControlRunning { domain, tick }))

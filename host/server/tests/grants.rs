@@ -45,8 +45,13 @@ fn every_registered_type_has_a_grantable_grant_or_dispatcher() {
         );
     }
     let grant_of = |name: &str| grants.iter().find(|(t, _)| t == name).map(|(_, g)| *g);
-    // Every domain is there, each type once (8 + 37 + 9).
-    assert_eq!(grants.len(), 54, "{grants:?}");
+    // Every domain is there, each type once (8 + 39 + 9).
+    assert_eq!(grants.len(), 56, "{grants:?}");
+    assert_eq!(
+        grant_of("RemoteControl.Messages.ImportOarRequest"),
+        Some("dispatcher"),
+        "archives are never a script's"
+    );
     assert_eq!(grant_of("RemoteControl.Messages.GetObjectPositionRequest"), Some("objects:read"));
     assert_eq!(grant_of("RemoteControl.Messages.AddAsset"), Some("assets:write"));
     assert_eq!(grant_of("Dispatcher.Messages.InfoRequest"), Some("region:read"));

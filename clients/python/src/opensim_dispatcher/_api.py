@@ -28,6 +28,8 @@ from .messages import (
     DeleteBulkObjectsRequest,
     DeleteObjectRequest,
     DestroyCapabilityRequest,
+    ExportOarRequest,
+    ExportOarResponse,
     FindObjectsRequest,
     FindObjectsResponse,
     GetAssetFromObjectRequest,
@@ -48,6 +50,8 @@ from .messages import (
     GetScriptStatusRequest,
     GetSunParametersRequest,
     GetTerrainHeightRequest,
+    ImportOarRequest,
+    ImportOarResponse,
     InfoRequest,
     InfoResponse,
     ListScriptsRequest,
@@ -253,6 +257,14 @@ class SyncApi:
     def set_terrain_height(self, x: int = 0, y: int = 0, height: float = 20.0) -> TerrainHeightResponse:
         """Set the terrain height of one cell. (``RemoteControl.Messages.SetTerrainHeightRequest``)"""
         return cast(TerrainHeightResponse, self.send(SetTerrainHeightRequest(x=x, y=y, height=height)))
+
+    def import_oar(self, archive: bytes, merge: bool = False) -> ImportOarResponse:
+        """Load an OpenSim region archive (OAR) into the region, in one transaction (``RemoteControl.Messages.ImportOarRequest``)"""
+        return cast(ImportOarResponse, self.send(ImportOarRequest(archive=archive, merge=merge)))
+
+    def export_oar(self) -> ExportOarResponse:
+        """The region as an OpenSim region archive (OAR) (estate owner or god). (``RemoteControl.Messages.ExportOarRequest``)"""
+        return cast(ExportOarResponse, self.send(ExportOarRequest()))
 
     def register_touch_callback(self, object_id: UUIDLike, end_point_id: UUIDLike) -> RegisterTouchCallbackResponse:
         """Send a TouchCallback datagram to an endpoint whenever the object is touched. (``RemoteControl.Messages.RegisterTouchCallbackRequest``)"""
@@ -472,6 +484,14 @@ class AsyncApi:
     async def set_terrain_height(self, x: int = 0, y: int = 0, height: float = 20.0) -> TerrainHeightResponse:
         """Set the terrain height of one cell. (``RemoteControl.Messages.SetTerrainHeightRequest``)"""
         return cast(TerrainHeightResponse, await self.send(SetTerrainHeightRequest(x=x, y=y, height=height)))
+
+    async def import_oar(self, archive: bytes, merge: bool = False) -> ImportOarResponse:
+        """Load an OpenSim region archive (OAR) into the region, in one transaction (``RemoteControl.Messages.ImportOarRequest``)"""
+        return cast(ImportOarResponse, await self.send(ImportOarRequest(archive=archive, merge=merge)))
+
+    async def export_oar(self) -> ExportOarResponse:
+        """The region as an OpenSim region archive (OAR) (estate owner or god). (``RemoteControl.Messages.ExportOarRequest``)"""
+        return cast(ExportOarResponse, await self.send(ExportOarRequest()))
 
     async def register_touch_callback(self, object_id: UUIDLike, end_point_id: UUIDLike) -> RegisterTouchCallbackResponse:
         """Send a TouchCallback datagram to an endpoint whenever the object is touched. (``RemoteControl.Messages.RegisterTouchCallbackRequest``)"""

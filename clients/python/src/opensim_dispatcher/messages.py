@@ -84,6 +84,15 @@ def _bool_in(value: Any) -> bool:
     return bool(value)
 
 
+def _bytes_in(value: Any) -> bytes:
+    """Binary (BSON) as is, a base64 string (JSON) decoded."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    if isinstance(value, str):
+        return base64.b64decode("".join(value.split()))
+    return b""
+
+
 def _list_in(item: Callable[[Any], Any]) -> Callable[[Any], List[Any]]:
     def convert(value: Any) -> List[Any]:
         return [item(v) for v in value] if isinstance(value, list) else []
@@ -366,6 +375,22 @@ class TerrainHeightResponse(Response):
     x: int = _w("X", 0, _int_in)
     y: int = _w("Y", 0, _int_in)
     height: float = _w("Height", 0.0, _float_in)
+
+
+@dataclass
+class ImportOarResponse(Response):
+    objects: int = _w("Objects", 0, _int_in)
+    parts: int = _w("Parts", 0, _int_in)
+    assets: int = _w("Assets", 0, _int_in)
+    terrain: bool = _w("Terrain", False, _bool_in)
+    kept: int = _w("Kept", 0, _int_in)
+
+
+@dataclass
+class ExportOarResponse(Response):
+    archive: bytes = _w("Archive", b"", _bytes_in)
+    objects: int = _w("Objects", 0, _int_in)
+    assets: int = _w("Assets", 0, _int_in)
 
 
 @dataclass
@@ -878,6 +903,22 @@ class SetTerrainHeightRequest(Request):
     height: float = _w("Height", 20.0)
 
 
+@_rc("ImportOarRequest", ImportOarResponse)
+@dataclass
+class ImportOarRequest(Request):
+    """Load an OpenSim region archive (OAR) into the region, in one transaction
+    (estate owner or god); ``merge`` adds objects instead of replacing."""
+
+    archive: bytes = _w("Archive", b"", required=True)
+    merge: bool = _w("Merge", False)
+
+
+@_rc("ExportOarRequest", ExportOarResponse)
+@dataclass
+class ExportOarRequest(Request):
+    """The region as an OpenSim region archive (OAR) (estate owner or god)."""
+
+
 @_rc("RegisterTouchCallbackRequest", RegisterTouchCallbackResponse)
 @dataclass
 class RegisterTouchCallbackRequest(Request):
@@ -1050,6 +1091,8 @@ REQUESTS: Tuple[Type[Request], ...] = (
     SetSunParametersRequest,
     GetTerrainHeightRequest,
     SetTerrainHeightRequest,
+    ImportOarRequest,
+    ExportOarRequest,
     RegisterTouchCallbackRequest,
     UnregisterTouchCallbackRequest,
     RegisterUpdatedCallbackRequest,

@@ -1,6 +1,6 @@
 //! The serde types of the RemoteControl messages, one file per message family:
 //! the scene's objects (`object`, `part`, `event` for callbacks and touches)
-//! and its shared resources (`asset`, `avatar`, `chat`, `region` for the sun,
+//! and its shared resources (`archive` for region archives, `asset`, `avatar`, `chat`, `region` for the sun,
 //! `terrain`); `wire` holds the vector and quaternion forms they all use.
 //!
 //! Conventions (the `dispatcher` module's style): `#[serde(default)]`
@@ -8,6 +8,7 @@
 //! vectors and quaternions through [`wire`]. Each request's reply type and
 //! grant are declared at the end of its family's file.
 
+pub mod archive;
 pub mod asset;
 pub mod avatar;
 pub mod chat;

@@ -7,6 +7,7 @@
 //! [`register_object_messages`], its shared resources (assets, avatars, chat,
 //! sun, terrain) in [`register_region_messages`].
 
+pub mod archive;
 pub mod asset;
 pub mod avatar;
 pub mod chat;
@@ -99,6 +100,8 @@ fn register_object_messages(r: &Router) {
 /// functions living in `handlers/{asset,avatar,chat,region,terrain}.rs` with
 /// the shape documented on this module.
 fn register_region_messages(r: &Router) {
+    r.route(archive::import_oar);
+    r.route(archive::export_oar);
     r.route(asset::test_asset);
     r.route(asset::get_asset);
     r.route(asset::add_asset);
