@@ -7,6 +7,7 @@ mod support;
 
 mod cli;
 mod core;
+mod extensions_clients;
 mod hardening_decode;
 mod net;
 mod rc_assets;
