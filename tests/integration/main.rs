@@ -7,6 +7,7 @@ mod support;
 
 mod cli;
 mod core;
+mod extensions;
 mod extensions_clients;
 mod hardening_decode;
 mod net;

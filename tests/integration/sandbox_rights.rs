@@ -22,7 +22,7 @@ fn lines_with(host: &Host, cap: &str, script: &str, prefix: &str) -> Vec<String>
 
 /// Tell the escape script in `object` to run `command`; wait for its next log
 /// line starting with `prefix` and return it.
-fn command(host: &Host, cap: &str, object: &str, script: &str, command: &str, prefix: &str) -> String {
+pub(crate) fn command(host: &Host, cap: &str, object: &str, script: &str, command: &str, prefix: &str) -> String {
     let before = lines_with(host, cap, script, prefix).len();
     ok(rc(host, cap, "MessageObjectRequest", json!({ "ObjectID": object, "Message": command })));
     let mut line = None;
@@ -39,7 +39,7 @@ fn exists(host: &Host, cap: &str, object: &str) -> bool {
 }
 
 /// An escape script holding `grants` in a fresh object; returns (object, script).
-fn escape(host: &Host, cap: &str, grants: &[&str]) -> (String, String) {
+pub(crate) fn escape(host: &Host, cap: &str, grants: &[&str]) -> (String, String) {
     let object = make_object(host, cap);
     let script = upload_ok(host, cap, &object, "escape", grants, "");
     let started = eventually(Duration::from_secs(30), || status(host, cap, &script)["State"] == "running");

@@ -80,6 +80,31 @@ impl HandlerRef {
     }
 }
 
+/// A handler registered at run time for a type only known then (an
+/// extension's): it gets the decoded request and answers a reply itself.
+pub type DynamicHandler = dyn Fn(&RequestContext, &DecodedRequest) -> Result<Reply, HandlerError> + Send + Sync;
+
+fn call_dynamic(typed: &(dyn Any + Send + Sync), ctx: &RequestContext, request: &DecodedRequest) -> Result<Reply, HandlerError> {
+    match typed.downcast_ref::<Box<DynamicHandler>>() {
+        Some(f) => f(ctx, request),
+        None => Err(HandlerError::Internal("a dynamic handler is not stored as one".into())),
+    }
+}
+
+/// A name that lives as long as the process: registered type names and
+/// grants are `&'static str`. Each distinct name is kept once, so installing
+/// and removing the same extension again does not grow the set.
+pub fn intern(name: &str) -> &'static str {
+    static NAMES: std::sync::OnceLock<parking_lot::Mutex<std::collections::HashSet<&'static str>>> = std::sync::OnceLock::new();
+    let mut names = NAMES.get_or_init(Default::default).lock();
+    if let Some(n) = names.get(name) {
+        return n;
+    }
+    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    names.insert(leaked);
+    leaked
+}
+
 fn call_bytes<M: Request>(typed: &(dyn Any + Send + Sync), ctx: &RequestContext, request: &DecodedRequest) -> Result<Reply, HandlerError> {
     let Some(f) = typed.downcast_ref::<Box<TypedHandler<M>>>() else {
         return Err(HandlerError::Internal(format!("the handler registered for {} is not typed for it", M::TYPE_NAME)));
@@ -96,7 +121,7 @@ struct HandlerEntry {
 /// What every registration of a request type shares.
 struct RequestType {
     refs: usize,
-    sample: fn() -> String,
+    sample: Sample,
     grant: &'static str,
     commits: bool,
 }
@@ -105,11 +130,18 @@ impl RequestType {
     fn of<M: Request>() -> RequestType {
         RequestType {
             refs: 0,
-            sample: sample_json::<M>,
+            sample: Sample::Typed(sample_json::<M>),
             grant: M::GRANT,
             commits: M::COMMITS,
         }
     }
+}
+
+/// A request type's default body, for MessageFormatRequest.
+enum Sample {
+    Typed(fn() -> String),
+    /// Given at registration (an extension's `describe`).
+    Text(Arc<str>),
 }
 
 #[derive(Default)]
@@ -171,6 +203,54 @@ impl Registry {
         }
     }
 
+    /// Register a handler for a type known only at run time (an extension's
+    /// request type) in `domain`, for one scene or (None) all scenes, with the
+    /// default body MessageFormatRequest answers and the grant a script needs
+    /// to send it. The type goes through the same pipeline as every other:
+    /// capability and DomainList, `_Scene`, async queue, statistics, and it
+    /// is marked as committing so that HTTP runs it off the reactor. Refused
+    /// (false) when the type is already registered in another domain or by a
+    /// typed handler.
+    pub fn register_dynamic(
+        &self,
+        scene: Option<&str>,
+        domain: &str,
+        type_name: &str,
+        sample: &str,
+        grant: &str,
+        f: Box<DynamicHandler>,
+    ) -> bool {
+        let type_name = intern(type_name);
+        let handler = HandlerRef {
+            typed: Arc::new(f),
+            bytes: call_dynamic,
+            type_name,
+            domain: Arc::from(domain),
+        };
+        let mut inner = self.inner.write();
+        let entries = inner.handlers.entry(type_name).or_default();
+        if entries.iter().any(|e| e.scene.as_deref() == scene || &*e.handler.domain != domain) {
+            return false;
+        }
+        entries.push(HandlerEntry {
+            scene: scene.map(str::to_owned),
+            handler,
+        });
+        inner.order.push(key(scene, domain, type_name));
+        let grant = intern(grant);
+        inner
+            .request_types
+            .entry(type_name)
+            .or_insert_with(|| RequestType {
+                refs: 0,
+                sample: Sample::Text(Arc::from(sample)),
+                grant,
+                commits: true,
+            })
+            .refs += 1;
+        true
+    }
+
     /// Remove a handler; the type stays known while other handlers use it.
     pub fn unregister(&self, scene: Option<&str>, domain: &str, type_name: &str) -> bool {
         let mut inner = self.inner.write();
@@ -229,8 +309,11 @@ impl Registry {
 
     /// The default-valued JSON sample of a request type.
     pub fn sample(&self, type_name: &str) -> Option<String> {
-        let sample = self.inner.read().request_types.get(type_name)?.sample;
-        Some(sample())
+        let inner = self.inner.read();
+        match &inner.request_types.get(type_name)?.sample {
+            Sample::Typed(f) => Some(f()),
+            Sample::Text(text) => Some(text.to_string()),
+        }
     }
 
     /// The grant declared by a registered request type (`M::GRANT`).

@@ -7,6 +7,7 @@
 //! - [`dispatcher`]: the `Dispatcher` domain (info, capabilities, endpoints).
 //! - [`remote_control`]: the `RemoteControl` domain, one module per family.
 //! - [`scripting`]: the `Scripting` domain (script management).
+//! - [`extensions`]: the `Extensions` domain (third-party message domains).
 //!
 //! Invariant: no I/O and no handler logic; wire quirks of member forms live
 //! in the structs' serde code (e.g. [`remote_control::wire`]).
@@ -25,6 +26,7 @@ macro_rules! requests {
 }
 
 pub mod dispatcher;
+pub mod extensions;
 pub mod remote_control;
 pub mod scripting;
 

@@ -48,6 +48,19 @@ fn domain_of_type(type_name: &str) -> &str {
     type_name.split('.').next().unwrap_or("")
 }
 
+/// The members of a request to an extension, without the envelope members
+/// (the host sets those from the script).
+fn extension_members(decoded: &DecodedRequest) -> Vec<(String, Value)> {
+    let Value::Object(members) = &decoded.root else {
+        return Vec::new();
+    };
+    members
+        .iter()
+        .filter(|(k, _)| !(k.starts_with('_') || k.starts_with('$')))
+        .cloned()
+        .collect()
+}
+
 /// Parse a guest UUID.
 pub fn parse_id(text: &str) -> Result<Uuid, HostError> {
     Uuid::try_parse(text.trim()).map_err(|_| HostError::invalid(format!("not a UUID: {text:?}")))
@@ -58,7 +71,7 @@ impl HostState {
     /// typed value, then `Dispatcher::call` (no encoding); a failure becomes
     /// the guest's error by its kind.
     pub fn call<M: Request + Reach>(&mut self, request: M) -> Result<M::Reply, HostError> {
-        if !self.script.info.grants.has_bit(M::GRANT_BIT) {
+        if !self.acting.grants.has_bit(M::GRANT_BIT) {
             return Err(self.deny(format!("{} not granted", M::GRANT)));
         }
         self.admit()?;
@@ -66,8 +79,8 @@ impl HostState {
         self.check_reach(&request.reach())?;
         self.timed(|h| {
             let caller = Caller {
-                scene: h.script.info.region.clone(),
-                capability: h.script.info.capability,
+                scene: h.acting.region.clone(),
+                capability: h.acting.capability,
                 source: IpAddr::V4(Ipv4Addr::LOCALHOST),
                 transport: Transport::Script,
             };
@@ -99,12 +112,12 @@ impl HostState {
                 Ok(false)
             }
             Reached::AllObjects => {
-                if self.script.info.grants.scope() != Scope::Region {
+                if self.acting.grants.scope() != Scope::Region {
                     return Err(self.deny("scope:region not granted".to_owned()));
                 }
                 Ok(false)
             }
-            Reached::ListsObjects => Ok(self.script.info.grants.scope() != Scope::Region),
+            Reached::ListsObjects => Ok(self.acting.grants.scope() != Scope::Region),
         }
     }
 
@@ -127,20 +140,27 @@ impl HostState {
         self.require(grant)?;
         self.admit()?;
         self.admit_kind(&type_name)?;
-        let bound = match scope::bind(&decoded) {
-            None => return Err(HostError::not_permitted(format!("{type_name} has no scope rule"))),
-            // The handler would refuse the same members with the same text.
-            Some(Err(e)) => return Ok(HandlerError::from(e).into_reply()),
-            Some(Ok(bound)) => bound,
+        let (members, filter) = if grant.starts_with(crate::grants::EXT_PREFIX) {
+            // An extension's request: the extension runs it with this
+            // script's rights (its capability, grants and scope) intersected
+            // with its own grants, so nothing is reached here.
+            (extension_members(&decoded), false)
+        } else {
+            let bound = match scope::bind(&decoded) {
+                None => return Err(HostError::not_permitted(format!("{type_name} has no scope rule"))),
+                // The handler would refuse the same members with the same text.
+                Some(Err(e)) => return Ok(HandlerError::from(e).into_reply()),
+                Some(Ok(bound)) => bound,
+            };
+            (bound.members, self.check_reach(&bound.reached)?)
         };
-        let filter = self.check_reach(&bound.reached)?;
-        let mut root = Vec::with_capacity(bound.members.len() + 5);
+        let mut root = Vec::with_capacity(members.len() + 5);
         root.push(("$type".to_owned(), Value::String(type_name.clone())));
-        root.extend(bound.members);
+        root.extend(members);
         let envelope = Envelope {
-            scene: self.script.info.region.clone(),
+            scene: self.acting.region.clone(),
             domain: domain_of_type(&type_name).to_owned(),
-            capability: self.script.info.capability.into(),
+            capability: self.acting.capability.into(),
             async_request: decoded.envelope.async_request,
         };
         for (k, v) in [
@@ -182,7 +202,7 @@ impl HostState {
 
     /// Whether the script's scope reaches `object_id`.
     pub fn allows(&self, object_id: Uuid) -> bool {
-        scope::in_scope(&*self.shared.scene, &self.script.info, object_id)
+        scope::in_scope(&*self.shared.scene, &self.acting, object_id)
     }
 
     /// A refusal, counted.
@@ -196,7 +216,7 @@ impl HostState {
         if self.allows(object_id) {
             return Ok(());
         }
-        let needed = scope::wider_scope(self.script.info.grants.scope());
+        let needed = scope::wider_scope(self.acting.grants.scope());
         Err(self.deny(format!("object {object_id} is out of scope; {needed} not granted")))
     }
 }

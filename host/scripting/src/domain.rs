@@ -237,7 +237,11 @@ fn upload(
     let grants = requested.intersect(|g| match g {
         "scope:region" => r.estate,
         "scope:owner" => r.estate || r.object_owner,
-        _ => grants::domain_of(g).is_none_or(|d| caps.authorize(user.capability, d, &region).is_ok()),
+        // `ext:<Domain>`: the uploader's capability must list that domain.
+        _ => match g.strip_prefix(grants::EXT_PREFIX) {
+            Some(domain) => caps.authorize(user.capability, domain, &region).is_ok(),
+            None => grants::domain_of(g).is_none_or(|d| caps.authorize(user.capability, d, &region).is_ok()),
+        },
     });
     let compiled = compile(shared, compiles, bytes)?;
     let bytes = compiled.1;
@@ -292,7 +296,7 @@ fn upload(
         uploader_id: user.id,
         owner_id: object.owner_id,
         start_parameter: row.start_parameter.clone(),
-        grants,
+        grants: grants.clone(),
         capability: cap.id,
     };
     let script = Arc::new(Script::new(info, state, None));

@@ -220,6 +220,18 @@ impl ScriptEngine {
         Ok(compiled)
     }
 
+    /// Check the limits and compile `bytes` (or read the disk cache) without
+    /// linking to a world: the extension runtime links it to its own.
+    pub fn load_component(&self, bytes: &[u8]) -> Result<Component, String> {
+        let hash = sha256_hex(bytes);
+        self.precheck(bytes)?;
+        let (component, fresh) = self.compile(&hash, bytes)?;
+        if fresh {
+            self.write_cache(&self.cache_path(&hash), &component);
+        }
+        Ok(component)
+    }
+
     /// Make sure a component a script is about to use is in both caches (a
     /// concurrent [`forget`](Self::forget) may have dropped it between its
     /// compile and the script's registration).
@@ -335,6 +347,26 @@ fn check_header(bytes: &[u8]) -> Result<(), String> {
         [_, _, 1, 0] => Ok(()),
         _ => Err("not a WebAssembly component: unknown binary version or layer".into()),
     }
+}
+
+/// The same import rule as scripts, and the export of `world`.
+pub fn check_component(engine: &Engine, component: &Component, export: &str, world: &str) -> Result<(), String> {
+    let ty = component.component_type();
+    let refused: Vec<String> = ty
+        .imports(engine)
+        .map(|(name, _)| name.to_owned())
+        .filter(|name| !ALLOWED_IMPORT_PREFIXES.iter().any(|p| name.starts_with(p)) || name.starts_with("opensim:dispatcher/self"))
+        .collect();
+    if !refused.is_empty() {
+        return Err(format!(
+            "imports not allowed for the {world} world: {} (allowed: opensim:dispatcher/* but self, wasi:io, wasi:cli, wasi:clocks, wasi:random)",
+            refused.join(", ")
+        ));
+    }
+    if !ty.exports(engine).any(|(name, _)| name == export) {
+        return Err(format!("the component does not export {export}: not built for the {world} world"));
+    }
+    Ok(())
 }
 
 fn check_imports_exports(engine: &Engine, component: &Component) -> Result<(), String> {

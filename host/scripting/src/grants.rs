@@ -100,10 +100,24 @@ pub enum Scope {
     Region,
 }
 
-/// A script's effective grants: one bit per [`GRANTABLE`] entry.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// A script's effective grants: one bit per [`GRANTABLE`] entry, plus the
+/// extension domains it may send to (`ext:<Domain>`, sorted).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Grants {
     bits: u32,
+    ext: Option<std::sync::Arc<[String]>>,
+}
+
+/// The grant prefix that lets a script send an extension domain's messages.
+pub const EXT_PREFIX: &str = "ext:";
+/// The grant an installer may give an extension so that it handles requests
+/// with the installer's rights instead of its caller's.
+pub const ACT_AS_INSTALLER: &str = "act-as-installer";
+
+/// Whether `name` is a well-formed extension domain name: `[A-Z][A-Za-z0-9]{1,31}`.
+pub fn valid_domain_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    (2..=32).contains(&b.len()) && b[0].is_ascii_uppercase() && b.iter().all(u8::is_ascii_alphanumeric)
 }
 
 const _: () = assert!(GRANTABLE.len() <= 32, "Grants holds one u32 bit per grantable name");
@@ -112,9 +126,17 @@ impl Grants {
     /// Parse requested grant names; unknown names are an error naming them.
     pub fn parse<S: AsRef<str>>(names: &[S]) -> Result<Grants, String> {
         let mut bits = 0;
+        let mut ext = BTreeSet::new();
         for name in names {
             let name = name.as_ref().trim();
             if name.is_empty() {
+                continue;
+            }
+            if let Some(domain) = name.strip_prefix(EXT_PREFIX) {
+                if !valid_domain_name(domain) {
+                    return Err(format!("bad extension grant \"{name}\": the domain must match [A-Z][A-Za-z0-9]{{1,31}}"));
+                }
+                ext.insert(domain.to_owned());
                 continue;
             }
             match grant_bit(name) {
@@ -122,16 +144,54 @@ impl Grants {
                 bit => bits |= bit,
             }
         }
-        Ok(Grants { bits })
+        Ok(Grants::from_parts(bits, ext))
+    }
+
+    fn from_parts(bits: u32, ext: BTreeSet<String>) -> Grants {
+        let ext = (!ext.is_empty()).then(|| ext.into_iter().collect::<Vec<_>>().into());
+        Grants { bits, ext }
+    }
+
+    /// The extension domains held (`ext:<Domain>`), sorted.
+    pub fn ext_domains(&self) -> &[String] {
+        self.ext.as_deref().unwrap_or(&[])
+    }
+
+    /// The grants both sets hold (a script caller's grants and an
+    /// extension's): scope grants by the narrower scope.
+    pub fn both(&self, other: &Grants) -> Grants {
+        let scope_bits = grant_bit("scope:self") | grant_bit("scope:owner") | grant_bit("scope:region");
+        let mut bits = self.bits & other.bits & !scope_bits;
+        bits |= match self.scope().min(other.scope()) {
+            Scope::Region => grant_bit("scope:region"),
+            Scope::Owner => grant_bit("scope:owner"),
+            Scope::SelfObject => grant_bit("scope:self"),
+        };
+        let ext = self
+            .ext_domains()
+            .iter()
+            .filter(|d| other.ext_domains().contains(d))
+            .cloned()
+            .collect();
+        Grants::from_parts(bits, ext)
     }
 
     /// Keep only the grants `allowed` accepts (the uploader's rights).
     pub fn intersect(self, allowed: impl Fn(&str) -> bool) -> Grants {
         let bits = self.names().filter(|g| allowed(g)).fold(0, |bits, g| bits | grant_bit(g));
-        Grants { bits }
+        let ext = self
+            .ext_domains()
+            .iter()
+            .filter(|d| allowed(&format!("{EXT_PREFIX}{d}")))
+            .cloned()
+            .collect();
+        Grants::from_parts(bits, ext)
     }
 
     pub fn has(&self, grant: &str) -> bool {
+        if let Some(domain) = grant.strip_prefix(EXT_PREFIX) {
+            return self.ext_domains().iter().any(|d| d == domain);
+        }
         self.has_bit(grant_bit(grant))
     }
 
@@ -166,13 +226,16 @@ impl Grants {
 
     /// Capability domains the grants need, deduplicated.
     pub fn domains(&self) -> Vec<String> {
-        let set: BTreeSet<&str> = self.names().filter_map(domain_of).collect();
+        let mut set: BTreeSet<&str> = self.names().filter_map(domain_of).collect();
+        set.extend(self.ext_domains().iter().map(String::as_str));
         set.into_iter().map(str::to_owned).collect()
     }
 
     /// The names held, sorted.
     pub fn to_vec(&self) -> Vec<String> {
-        self.names().map(str::to_owned).collect()
+        let mut all: Vec<String> = self.names().map(str::to_owned).collect();
+        all.extend(self.ext_domains().iter().map(|d| format!("{EXT_PREFIX}{d}")));
+        all
     }
 
     /// The persisted form: names separated by spaces.
@@ -182,9 +245,14 @@ impl Grants {
 
     /// The persisted form read back; names no longer grantable are dropped.
     pub fn from_text(text: &str) -> Grants {
-        Grants {
-            bits: text.split_whitespace().fold(0, |bits, g| bits | grant_bit(g)),
-        }
+        let bits = text.split_whitespace().fold(0, |bits, g| bits | grant_bit(g));
+        let ext = text
+            .split_whitespace()
+            .filter_map(|g| g.strip_prefix(EXT_PREFIX))
+            .filter(|d| valid_domain_name(d))
+            .map(str::to_owned)
+            .collect();
+        Grants::from_parts(bits, ext)
     }
 }
 

@@ -21,7 +21,7 @@ use dispatcher_store::Store as ScriptStore;
 use crate::limits::ScriptingLimits;
 use crate::scene::SceneHooks;
 use crate::scheduler::Scheduler;
-use crate::script::{Event, Instance, Script};
+use crate::script::{Event, ExtFacts, Instance, Script, ScriptInfo};
 use crate::stop::StopFlag;
 
 /// What the host calls of every instance reach: the message path, the
@@ -184,6 +184,13 @@ pub struct HostState {
     pub limiter: MemoryLimiter,
     pub meter: CallMeter,
     pub script: Arc<Script>,
+    /// Whose rights the host calls use: the script's own info for a script;
+    /// for an extension, set per request (the caller's capability and, for a
+    /// calling script, its scope and grants, intersected with the
+    /// extension's grants) and to its installer outside requests.
+    pub acting: Arc<ScriptInfo>,
+    /// The extension this instance runs, when it runs one.
+    pub ext: Option<Arc<ExtFacts>>,
     /// What host calls reach (named `shared` for the host files' sake).
     pub shared: Arc<CallContext>,
 }
@@ -265,7 +272,7 @@ impl HostState {
 
     /// Refuse a call whose grant is missing, counting it.
     pub fn require(&mut self, grant: &str) -> Result<(), HostError> {
-        if self.script.info.grants.has(grant) {
+        if self.acting.grants.has(grant) {
             return Ok(());
         }
         self.script.counters.denied_calls.fetch_add(1, Ordering::Relaxed);
@@ -297,30 +304,18 @@ pub fn instantiate(
     turn: TurnClock,
 ) -> Result<Live, Fault> {
     let limits = &shared.limits;
-    let state = HostState {
-        wasi: None,
-        table: ResourceTable::new(),
-        limiter: MemoryLimiter::new(limits.memory_limit_bytes),
-        meter: CallMeter {
-            calls: Bucket::new(limits.host_calls_per_second),
-            chat: Bucket::new(limits.chat_lines_per_second),
-            caused: Bucket::new(limits.caused_events_per_second),
-            assets: Bucket::new(limits.asset_calls_per_second),
-            rejected_this_event: 0,
-            host_time: Duration::ZERO,
-            timing: false,
-            event_started: Instant::now(),
+    let store = new_store(
+        shared,
+        script,
+        pre.engine(),
+        StoreLimits {
+            memory_bytes: limits.memory_limit_bytes,
             budget: Duration::from_millis(limits.event_cpu_budget_ms),
-            cpu_baseline: Duration::ZERO,
-            blocked: Duration::ZERO,
-            kill_seen: script.kill_generation(),
+            host_calls_per_second: limits.host_calls_per_second,
         },
-        script: script.clone(),
-        shared: shared.clone(),
-    };
-    let mut store = Store::new(pre.engine(), state);
-    store.limiter(|s| &mut s.limiter);
-    store.epoch_deadline_callback(budget_check);
+        None,
+    );
+    let mut store = store;
     begin_event(&mut store, limits.event_fuel(), turn)?;
     match pre.instantiate(&mut store) {
         Ok(bindings) => Ok(Live { store, bindings }),
@@ -332,7 +327,54 @@ pub fn instantiate(
     }
 }
 
-fn script_log(shared: &CallContext, script: &Script, level: &'static str, text: &str) {
+/// The per-instance limits of a store.
+pub struct StoreLimits {
+    pub memory_bytes: usize,
+    /// Wasm time one event (or request) may use.
+    pub budget: Duration,
+    pub host_calls_per_second: u32,
+}
+
+/// A store for one instance of `script` (an extension's, when `ext` is set):
+/// memory limiter, call meter and the epoch budget check, nothing run yet.
+pub fn new_store(
+    shared: &Arc<CallContext>,
+    script: &Arc<Script>,
+    engine: &wasmtime::Engine,
+    own: StoreLimits,
+    ext: Option<Arc<ExtFacts>>,
+) -> Store<HostState> {
+    let limits = &shared.limits;
+    let state = HostState {
+        wasi: None,
+        table: ResourceTable::new(),
+        limiter: MemoryLimiter::new(own.memory_bytes),
+        meter: CallMeter {
+            calls: Bucket::new(own.host_calls_per_second),
+            chat: Bucket::new(limits.chat_lines_per_second),
+            caused: Bucket::new(limits.caused_events_per_second),
+            assets: Bucket::new(limits.asset_calls_per_second),
+            rejected_this_event: 0,
+            host_time: Duration::ZERO,
+            timing: false,
+            event_started: Instant::now(),
+            budget: own.budget,
+            cpu_baseline: Duration::ZERO,
+            blocked: Duration::ZERO,
+            kill_seen: script.kill_generation(),
+        },
+        script: script.clone(),
+        acting: Arc::new(script.info.clone()),
+        ext,
+        shared: shared.clone(),
+    };
+    let mut store = Store::new(engine, state);
+    store.limiter(|s| &mut s.limiter);
+    store.epoch_deadline_callback(budget_check);
+    store
+}
+
+pub(crate) fn script_log(shared: &CallContext, script: &Script, level: &'static str, text: &str) {
     script
         .log
         .lock()
@@ -364,7 +406,7 @@ fn ticks(left: Duration) -> u64 {
 }
 
 /// Reset the per-event meter, fuel and deadline before guest code runs.
-fn begin_event(store: &mut Store<HostState>, fuel: u64, turn: TurnClock) -> Result<(), Fault> {
+pub(crate) fn begin_event(store: &mut Store<HostState>, fuel: u64, turn: TurnClock) -> Result<(), Fault> {
     store.set_fuel(fuel).map_err(|_| Fault::Trap)?;
     let kill = store.data().script.kill_generation();
     let meter = &mut store.data_mut().meter;

@@ -18,6 +18,7 @@ mod cpu_clock;
 pub mod domain;
 mod engine;
 pub mod error;
+pub mod extension;
 mod fault;
 pub mod grants;
 mod host;
@@ -41,6 +42,7 @@ mod wait;
 
 pub use engine::{sha256_hex, ALLOWED_IMPORT_PREFIXES, HANDLERS_EXPORT};
 pub use error::{Fault, ScriptingError};
+pub use extension::{ExtensionHost, ExtensionLimits};
 pub use limits::ScriptingLimits;
 pub use runtime::ScriptHost;
 pub use scene::{MessagePathScene, ObjectFacts, SceneHooks, ScriptItem};

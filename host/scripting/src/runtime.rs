@@ -184,6 +184,20 @@ impl ScriptHost {
         Ok(took)
     }
 
+    /// Start the extension runtime on this host's engine, compile pool,
+    /// limits and scripts (a calling script is found among them), register
+    /// the `Extensions` domain and bring back every persisted extension.
+    pub fn start_extensions(
+        &self,
+        limits: crate::extension::ExtensionLimits,
+    ) -> Result<Arc<crate::extension::ExtensionHost>, ScriptingError> {
+        let h = &self.shared;
+        let host = crate::extension::ExtensionHost::new(limits, h.calls.clone(), h.engine.clone(), h.compiles.clone(), h.scripts.clone())?;
+        crate::extension::domain::register(&host);
+        crate::extension::domain::load_persisted(&host);
+        Ok(host)
+    }
+
     /// Stop every thread; instances are dropped with the host.
     pub fn shutdown(&self) {
         self.shutdown_within(Duration::from_secs(3600));

@@ -33,6 +33,20 @@ pub struct ScriptInfo {
     pub capability: Uuid,
 }
 
+/// What an extension instance knows about itself (the `extension`
+/// interface): fixed at install or update.
+#[derive(Clone, Debug)]
+pub struct ExtFacts {
+    pub id: Uuid,
+    pub domain: String,
+    /// A region's name, or `None` for the whole host.
+    pub scope: Option<String>,
+    pub config: String,
+    pub installer_id: Uuid,
+    /// `StorageQuotaBytes` of `[Extensions]`.
+    pub storage_quota_bytes: u64,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunState {
     Running,

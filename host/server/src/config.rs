@@ -63,6 +63,8 @@ pub struct HostConfig {
     pub rest: RestConfig,
     /// `[Scripting]` limits (scripting.md §5); defaults live with the runtime.
     pub scripting: dispatcher_scripting::ScriptingLimits,
+    /// `[Extensions]` limits (docs/extensions.md); defaults live with the runtime.
+    pub extensions: dispatcher_scripting::ExtensionLimits,
     pub remote_control: RemoteControlConfig,
     /// `[Dispatcher] ShutdownTimeoutMs`: the longest a SIGTERM/SIGINT shutdown
     /// waits for listeners and script threads before the write-behind flush
@@ -81,6 +83,7 @@ impl Default for HostConfig {
             max_body_bytes: dispatcher_protocol::DecodeLimits::default().max_body_bytes,
             rest: RestConfig::default(),
             scripting: dispatcher_scripting::ScriptingLimits::default(),
+            extensions: dispatcher_scripting::ExtensionLimits::default(),
             remote_control: RemoteControlConfig::default(),
             shutdown_timeout_ms: 10_000,
         }
@@ -225,6 +228,16 @@ fn apply(c: &mut HostConfig, section: &str, key: &str, v: &str) -> Result<bool, 
         ("scripting", "maxconcurrentcompiles") => s.max_concurrent_compiles = positive(v)?,
         ("scripting", "compilequeuelength") => s.compile_queue_length = positive(v)?,
         ("scripting", "storagewritespersecond") => s.storage_writes_per_second = positive(v)?,
+        ("extensions", "maxcomponentbytes") => c.extensions.max_component_bytes = positive(v)?,
+        ("extensions", "memorylimitbytes") => c.extensions.memory_limit_bytes = positive(v)?,
+        ("extensions", "requestcpubudgetms") => c.extensions.request_cpu_budget_ms = positive(v)?,
+        ("extensions", "maxinstances") => c.extensions.max_instances = positive(v)?,
+        ("extensions", "queuelength") => c.extensions.queue_length = parse_num(v)?,
+        ("extensions", "storagequotabytes") => c.extensions.storage_quota_bytes = positive(v)?,
+        ("extensions", "hostcallspersecond") => c.extensions.host_calls_per_second = positive(v)?,
+        ("extensions", "maxrestarts") => c.extensions.max_restarts = parse_num(v)?,
+        ("extensions", "maxextensionsperregion") => c.extensions.max_extensions_per_region = positive(v)?,
+        ("extensions", "maxreplybytes") => c.extensions.max_reply_bytes = positive(v)?,
         ("remotecontrol", "enabled") => c.remote_control.enabled = parse_bool(v)?,
         ("remotecontrol", "domain") => {
             if v.is_empty() {

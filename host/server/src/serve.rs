@@ -180,6 +180,10 @@ pub async fn start(config: &HostConfig, store: Arc<Store>) -> anyhow::Result<Run
         dispatcher_scripting::ScriptHost::start(dispatcher.clone(), store.clone(), &config.data_dir, config.scripting.clone(), scene_hooks)
             .context("cannot start the script host")?,
     );
+    // Extensions after the scripts (a calling script is looked up among them).
+    let _extensions = scripts
+        .start_extensions(config.extensions.clone())
+        .context("cannot start the extension host")?;
     let http_listener = TcpListener::bind((config.listen_host.as_str(), config.http_port))
         .await
         .with_context(|| format!("cannot listen for HTTP on {}:{}", config.listen_host, config.http_port))?;

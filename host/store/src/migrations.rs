@@ -41,6 +41,8 @@ const MIGRATIONS: &[&str] = &[
     // 5: scripts share component assets by hash and the last one deletes it.
     "CREATE INDEX scripts_hash ON scripts (hash);
     CREATE INDEX scripts_asset ON scripts (asset_id);",
+    // 6: third-party extensions and their storage.
+    include_str!("schema/extensions.sql"),
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

@@ -173,12 +173,7 @@ impl Store {
     }
 
     pub fn script_storage_get(&self, id: Uuid, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        self.with_conn(|conn| {
-            Ok(conn
-                .prepare_cached("SELECT value FROM script_storage WHERE script_id = ?1 AND key = ?2")?
-                .query_row(params![id.as_bytes(), key], |r| r.get(0))
-                .optional()?)
-        })
+        self.kv_get(KvTable::SCRIPTS, id, key)
     }
 
     /// Bytes charged for a script's storage: keys, values and
@@ -195,12 +190,37 @@ impl Store {
     /// write share one transaction so two writers cannot both squeeze under
     /// the quota.
     pub fn script_storage_set(&self, id: Uuid, key: &str, value: &[u8], quota_bytes: u64) -> Result<bool, StoreError> {
+        self.kv_set(KvTable::SCRIPTS, id, key, value, quota_bytes)
+    }
+
+    pub fn script_storage_delete(&self, id: Uuid, key: &str) -> Result<(), StoreError> {
+        self.kv_delete(KvTable::SCRIPTS, id, key)
+    }
+
+    /// Every key of a script, in ascending byte order.
+    pub fn script_storage_keys(&self, id: Uuid) -> Result<Vec<String>, StoreError> {
+        self.kv_keys(KvTable::SCRIPTS, id)
+    }
+
+    pub(crate) fn kv_get(&self, t: KvTable, id: Uuid, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.with_conn(|conn| {
+            Ok(conn
+                .prepare_cached(&format!("SELECT value FROM {} WHERE {} = ?1 AND key = ?2", t.table, t.owner))?
+                .query_row(params![id.as_bytes(), key], |r| r.get(0))
+                .optional()?)
+        })
+    }
+
+    pub(crate) fn kv_set(&self, t: KvTable, id: Uuid, key: &str, value: &[u8], quota_bytes: u64) -> Result<bool, StoreError> {
         self.with_conn(|conn| {
             let tx = conn.transaction()?;
             let (used, old): (i64, i64) = tx.query_row(
-                "SELECT COALESCE(SUM(LENGTH(CAST(key AS BLOB)) + LENGTH(value) + ?3), 0),
+                &format!(
+                    "SELECT COALESCE(SUM(LENGTH(CAST(key AS BLOB)) + LENGTH(value) + ?3), 0),
                         COALESCE(SUM(CASE WHEN key = ?2 THEN LENGTH(CAST(key AS BLOB)) + LENGTH(value) + ?3 ELSE 0 END), 0)
-                 FROM script_storage WHERE script_id = ?1",
+                 FROM {} WHERE {} = ?1",
+                    t.table, t.owner
+                ),
                 params![id.as_bytes(), key, STORAGE_ENTRY_OVERHEAD_BYTES as i64],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
@@ -209,8 +229,11 @@ impl Store {
                 return Ok(false);
             }
             tx.execute(
-                "INSERT INTO script_storage (script_id, key, value) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (script_id, key) DO UPDATE SET value = excluded.value",
+                &format!(
+                    "INSERT INTO {0} ({1}, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT ({1}, key) DO UPDATE SET value = excluded.value",
+                    t.table, t.owner
+                ),
                 params![id.as_bytes(), key, value],
             )?;
             tx.commit()?;
@@ -218,24 +241,42 @@ impl Store {
         })
     }
 
-    pub fn script_storage_delete(&self, id: Uuid, key: &str) -> Result<(), StoreError> {
+    pub(crate) fn kv_delete(&self, t: KvTable, id: Uuid, key: &str) -> Result<(), StoreError> {
         self.with_conn(|conn| {
-            conn.prepare_cached("DELETE FROM script_storage WHERE script_id = ?1 AND key = ?2")?
+            conn.prepare_cached(&format!("DELETE FROM {} WHERE {} = ?1 AND key = ?2", t.table, t.owner))?
                 .execute(params![id.as_bytes(), key])?;
             Ok(())
         })
     }
 
-    /// Every key of a script, in ascending byte order.
-    pub fn script_storage_keys(&self, id: Uuid) -> Result<Vec<String>, StoreError> {
+    pub(crate) fn kv_keys(&self, t: KvTable, id: Uuid) -> Result<Vec<String>, StoreError> {
         self.with_conn(|conn| {
-            let mut stmt = conn.prepare_cached("SELECT key FROM script_storage WHERE script_id = ?1 ORDER BY CAST(key AS BLOB)")?;
+            let mut stmt =
+                conn.prepare_cached(&format!("SELECT key FROM {} WHERE {} = ?1 ORDER BY CAST(key AS BLOB)", t.table, t.owner))?;
             let keys = stmt
                 .query_map(params![id.as_bytes()], |r| r.get(0))?
                 .collect::<Result<Vec<String>, _>>()?;
             Ok(keys)
         })
     }
+}
+
+/// A key-value table: scripts' and extensions' storage share one shape.
+#[derive(Clone, Copy)]
+pub(crate) struct KvTable {
+    pub table: &'static str,
+    pub owner: &'static str,
+}
+
+impl KvTable {
+    pub const SCRIPTS: KvTable = KvTable {
+        table: "script_storage",
+        owner: "script_id",
+    };
+    pub const EXTENSIONS: KvTable = KvTable {
+        table: "extension_storage",
+        owner: "extension_id",
+    };
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ impl HostState {
     fn avatar(&self, avatar_id: Option<String>) -> Result<WireUuid, HostError> {
         match avatar_id {
             Some(id) => Ok(WireUuid(parse_id(&id)?)),
-            None => Ok(WireUuid(self.script.info.owner_id)),
+            None => Ok(WireUuid(self.acting.owner_id)),
         }
     }
 }

@@ -16,7 +16,7 @@ impl Host for HostState {
     fn say(&mut self, channel: i32, text: String) -> Result<(), HostError> {
         self.require("chat")?;
         self.admit_chat()?;
-        let info = &self.script.info;
+        let info = &*self.acting;
         let position = self
             .shared
             .scene

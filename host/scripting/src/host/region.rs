@@ -40,7 +40,7 @@ impl Host for HostState {
         self.require("region:read")?;
         self.admit()?;
         Ok(SceneInfo {
-            name: self.script.info.region.clone(),
+            name: self.acting.region.clone(),
             size_x: DEFAULT_REGION_SIZE_M,
             size_y: DEFAULT_REGION_SIZE_M,
         })

@@ -43,7 +43,12 @@ impl Host for HostState {
     fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, HostError> {
         self.timed(|h| {
             h.storage_ready(Some(&key))?;
-            h.shared.store.script_storage_get(h.script.info.id, &key).map_err(unavailable)
+            let id = h.script.info.id;
+            match h.ext.is_some() {
+                true => h.shared.store.extension_storage_get(id, &key),
+                false => h.shared.store.script_storage_get(id, &key),
+            }
+            .map_err(unavailable)
         })
     }
 
@@ -53,8 +58,15 @@ impl Host for HostState {
     fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), HostError> {
         self.storage_ready(Some(&key))?;
         self.admit_storage_write()?;
-        let quota = self.shared.limits.storage_quota_bytes as u64;
-        match self.shared.store.script_storage_set(self.script.info.id, &key, &value, quota) {
+        let id = self.script.info.id;
+        let stored = match &self.ext {
+            Some(ext) => self.shared.store.extension_storage_set(id, &key, &value, ext.storage_quota_bytes),
+            None => {
+                let quota = self.shared.limits.storage_quota_bytes as u64;
+                self.shared.store.script_storage_set(id, &key, &value, quota)
+            }
+        };
+        match stored {
             Ok(true) => Ok(()),
             Ok(false) => Err(HostError::Guest(GuestError::TooLarge)),
             Err(e) => Err(unavailable(e)),
@@ -64,16 +76,23 @@ impl Host for HostState {
     fn delete(&mut self, key: String) -> Result<(), HostError> {
         self.storage_ready(Some(&key))?;
         self.admit_storage_write()?;
-        self.shared
-            .store
-            .script_storage_delete(self.script.info.id, &key)
-            .map_err(unavailable)
+        let id = self.script.info.id;
+        match self.ext.is_some() {
+            true => self.shared.store.extension_storage_delete(id, &key),
+            false => self.shared.store.script_storage_delete(id, &key),
+        }
+        .map_err(unavailable)
     }
 
     fn keys(&mut self) -> Result<Vec<String>, HostError> {
         self.timed(|h| {
             h.storage_ready(None)?;
-            h.shared.store.script_storage_keys(h.script.info.id).map_err(unavailable)
+            let id = h.script.info.id;
+            match h.ext.is_some() {
+                true => h.shared.store.extension_storage_keys(id),
+                false => h.shared.store.script_storage_keys(id),
+            }
+            .map_err(unavailable)
         })
     }
 }

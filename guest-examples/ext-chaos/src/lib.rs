@@ -1,0 +1,145 @@
+//! `ext-chaos`: an extension that misbehaves on command, the culprit of the
+//! host's extension limit and refusal tests (docs/extensions.md; the contract
+//! is spec §6).
+//!
+//! `describe` takes the domain name from the first word of the install
+//! `Config` (`Named` when empty) and the namespace of its one message type
+//! from the second word (default: the domain), so the refusal tests can ask
+//! for a bad, reserved or already served name and for a type outside its
+//! namespace. A third word `describe-spin` or `describe-trap` makes
+//! `describe` itself misbehave.
+//!
+//! It serves `<NS>.Messages.EchoRequest` (default body `{"Text": ""}`) and
+//! answers `<NS>.Messages.EchoResponse` with `Body` (the request body JSON it
+//! was given) and `CallerID`, unless `Text` is a command:
+//!
+//! | `Text` | does | the caller should get |
+//! | --- | --- | --- |
+//! | `fail:<rest>` | `err(rest)` | a Failure with `_Message` `rest` |
+//! | `spin` | loops for ever | `extension <D> faulted: timeout` |
+//! | `alloc` | allocates 1 MiB blocks without end | `... faulted: out-of-memory` |
+//! | `recurse` | unbounded recursion | `... faulted: stack-overflow` |
+//! | `trap` | executes `unreachable` | `... faulted: trap` |
+//! | `flood` | calls `log.log` in a tight loop, for ever | `... faulted: host-call-limit` |
+//! | `bad-json` | replies a body that is not JSON | a Failure naming the bad reply |
+//! | `big` | replies a body of 2 MiB | a Failure naming the reply's size |
+//! | `count` | increments `count` in storage, answers `Count` | — |
+
+use std::hint::black_box;
+
+wit_bindgen::generate!({
+    world: "domain-extension",
+    path: "../../wit",
+});
+
+use exports::opensim::dispatcher::domain::{DomainDescription, Guest, MessageType, Reply, Request};
+use opensim::dispatcher::{extension, log, storage};
+
+struct ExtChaos;
+
+fn words() -> (String, String, String) {
+    let config = extension::config();
+    let mut it = config.split_whitespace();
+    let domain = it.next().unwrap_or("Named").to_owned();
+    let namespace = it.next().unwrap_or(&domain).to_owned();
+    let extra = it.next().unwrap_or("").to_owned();
+    (domain, namespace, extra)
+}
+
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    let local = black_box([depth; 16]);
+    black_box(recurse(black_box(depth + 1))) + local[3]
+}
+
+fn spin() -> ! {
+    let mut n = 0u64;
+    loop {
+        n = black_box(n.wrapping_add(1));
+    }
+}
+
+impl Guest for ExtChaos {
+    fn describe() -> DomainDescription {
+        let (domain, namespace, extra) = words();
+        match extra.as_str() {
+            "describe-spin" => spin(),
+            "describe-trap" => std::process::abort(),
+            _ => {}
+        }
+        DomainDescription {
+            name: domain,
+            version: "1.0.0".to_owned(),
+            message_types: vec![MessageType {
+                request_type: format!("{namespace}.Messages.EchoRequest"),
+                reply_type: format!("{namespace}.Messages.EchoResponse"),
+                request_default: r#"{"Text":""}"#.to_owned(),
+                reply_default: r#"{"Body":"","CallerID":"00000000-0000-0000-0000-000000000000"}"#.to_owned(),
+            }],
+        }
+    }
+
+    fn handle(request: Request) -> Result<Reply, String> {
+        let (_, namespace, _) = words();
+        let body: serde_json::Value = serde_json::from_str(&request.body).map_err(|e| format!("bad body: {e}"))?;
+        let text = body.get("Text").and_then(|t| t.as_str()).unwrap_or("").to_owned();
+        let reply_type = format!("{namespace}.Messages.EchoResponse");
+        if let Some(rest) = text.strip_prefix("fail:") {
+            return Err(rest.to_owned());
+        }
+        match text.as_str() {
+            "spin" => spin(),
+            "alloc" => {
+                let mut held: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    held.push(black_box(vec![1u8; 1 << 20]));
+                }
+            }
+            "recurse" => {
+                black_box(recurse(0));
+            }
+            "trap" => std::process::abort(),
+            "flood" => loop {
+                log::log(log::Level::Debug, "flood");
+            },
+            "bad-json" => {
+                return Ok(Reply {
+                    message_type: reply_type,
+                    body: "{not json".to_owned(),
+                })
+            }
+            "big" => {
+                let big = "x".repeat(2 << 20);
+                return Ok(Reply {
+                    message_type: reply_type,
+                    body: serde_json::json!({ "Body": big }).to_string(),
+                });
+            }
+            "count" => {
+                let n = storage::get("count")
+                    .ok()
+                    .flatten()
+                    .and_then(|v| String::from_utf8(v).ok())
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .unwrap_or(0)
+                    + 1;
+                storage::set("count", n.to_string().as_bytes()).map_err(|e| format!("storage: {e:?}"))?;
+                return Ok(Reply {
+                    message_type: reply_type,
+                    body: serde_json::json!({ "Count": n }).to_string(),
+                });
+            }
+            _ => {}
+        }
+        Ok(Reply {
+            message_type: reply_type,
+            body: serde_json::json!({ "Body": request.body, "CallerID": request.caller.account_id }).to_string(),
+        })
+    }
+
+    fn on_start(_config: String) {}
+
+    fn on_timer() {}
+}
+
+export!(ExtChaos);

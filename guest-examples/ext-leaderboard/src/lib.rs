@@ -1,0 +1,108 @@
+//! `ext-leaderboard`: the `Leaderboard` message domain, kept per region in
+//! the extension's storage.
+//!
+//! - `Leaderboard.Messages.SubmitScoreRequest` `{"Player": "", "Score": 0}`
+//!   records a score in the request's region (`_Scene`) and answers
+//!   `SubmitScoreResponse` with the player's `Rank` there.
+//! - `Leaderboard.Messages.GetTopScoresRequest` `{"Count": 10}` answers
+//!   `GetTopScoresResponse` with `Scores`, the best first, each
+//!   `{"Player", "Score"}`.
+//!
+//! Storage holds one key per region, `scores:<region>`, a JSON array of at
+//! most [`KEEP`] entries; a player keeps their best score only.
+
+wit_bindgen::generate!({
+    world: "domain-extension",
+    path: "../../wit",
+});
+
+use exports::opensim::dispatcher::domain::{DomainDescription, Guest, MessageType, Reply, Request};
+use opensim::dispatcher::storage;
+use serde_json::{json, Value};
+
+/// Entries kept per region.
+const KEEP: usize = 100;
+
+struct Leaderboard;
+
+fn load(region: &str) -> Result<Vec<(String, i64)>, String> {
+    let raw = storage::get(&format!("scores:{region}")).map_err(|e| format!("storage: {e:?}"))?;
+    let Some(raw) = raw else { return Ok(Vec::new()) };
+    let value: Value = serde_json::from_slice(&raw).map_err(|e| format!("stored scores unreadable: {e}"))?;
+    Ok(value
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| Some((i.get("Player")?.as_str()?.to_owned(), i.get("Score")?.as_i64()?)))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+fn save(region: &str, scores: &[(String, i64)]) -> Result<(), String> {
+    let items: Vec<Value> = scores.iter().map(|(p, s)| json!({ "Player": p, "Score": s })).collect();
+    storage::set(&format!("scores:{region}"), Value::Array(items).to_string().as_bytes()).map_err(|e| format!("storage: {e:?}"))
+}
+
+impl Guest for Leaderboard {
+    fn describe() -> DomainDescription {
+        let t = |name: &str, req: &str, rep: &str| MessageType {
+            request_type: format!("Leaderboard.Messages.{name}Request"),
+            reply_type: format!("Leaderboard.Messages.{name}Response"),
+            request_default: req.to_owned(),
+            reply_default: rep.to_owned(),
+        };
+        DomainDescription {
+            name: "Leaderboard".to_owned(),
+            version: "1.0.0".to_owned(),
+            message_types: vec![
+                t("SubmitScore", r#"{"Player":"","Score":0}"#, r#"{"Rank":0}"#),
+                t("GetTopScores", r#"{"Count":10}"#, r#"{"Scores":[]}"#),
+            ],
+        }
+    }
+
+    fn handle(request: Request) -> Result<Reply, String> {
+        let body: Value = serde_json::from_str(&request.body).map_err(|e| format!("bad body: {e}"))?;
+        let region = request.scene.as_str();
+        match request.message_type.as_str() {
+            "Leaderboard.Messages.SubmitScoreRequest" => {
+                let player = body.get("Player").and_then(Value::as_str).unwrap_or("").trim().to_owned();
+                if player.is_empty() {
+                    return Err("Player must not be empty".to_owned());
+                }
+                let score = body.get("Score").and_then(Value::as_i64).ok_or("Score must be an integer")?;
+                let mut scores = load(region)?;
+                match scores.iter_mut().find(|(p, _)| *p == player) {
+                    Some(entry) => entry.1 = entry.1.max(score),
+                    None => scores.push((player.clone(), score)),
+                }
+                scores.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                scores.truncate(KEEP);
+                save(region, &scores)?;
+                let rank = scores.iter().position(|(p, _)| *p == player).map_or(0, |i| i + 1);
+                Ok(Reply {
+                    message_type: "Leaderboard.Messages.SubmitScoreResponse".to_owned(),
+                    body: json!({ "Rank": rank }).to_string(),
+                })
+            }
+            "Leaderboard.Messages.GetTopScoresRequest" => {
+                let count = body.get("Count").and_then(Value::as_u64).unwrap_or(10).min(KEEP as u64) as usize;
+                let scores = load(region)?;
+                let items: Vec<Value> = scores.iter().take(count).map(|(p, s)| json!({ "Player": p, "Score": s })).collect();
+                Ok(Reply {
+                    message_type: "Leaderboard.Messages.GetTopScoresResponse".to_owned(),
+                    body: json!({ "Scores": items }).to_string(),
+                })
+            }
+            other => Err(format!("Leaderboard does not serve {other}")),
+        }
+    }
+
+    fn on_start(_config: String) {}
+
+    fn on_timer() {}
+}
+
+export!(Leaderboard);

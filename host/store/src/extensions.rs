@@ -1,0 +1,138 @@
+//! Extension records and their key-value storage (schema/extensions.sql).
+//!
+//! The runtime in `dispatcher-scripting` owns the rules (install checks,
+//! grants, quotas); this module stores what it is given, each write in one
+//! committed transaction. An update replaces the component, grants and config
+//! of a record and keeps its storage.
+
+use rusqlite::{params, Row};
+use uuid::Uuid;
+
+use crate::scripts::KvTable;
+use crate::{Store, StoreError};
+
+/// One persisted extension.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExtensionRow {
+    pub id: Uuid,
+    pub domain: String,
+    /// A region name, or empty for the whole host.
+    pub scope: String,
+    /// Hex SHA-256 of the component.
+    pub hash: String,
+    pub component: Vec<u8>,
+    /// Effective grants, space separated.
+    pub grants: String,
+    pub config: String,
+    /// `running`, `stopped` or `faulted`.
+    pub state: String,
+    pub fault_reason: String,
+    pub installer_id: Uuid,
+}
+
+fn uuid_col(row: &Row<'_>, i: usize) -> Result<Uuid, StoreError> {
+    let bytes: Vec<u8> = row.get(i)?;
+    Uuid::from_slice(&bytes).map_err(|_| StoreError::Corrupt(format!("extension id column {i}: {} bytes", bytes.len())))
+}
+
+fn from_row(row: &Row<'_>) -> Result<ExtensionRow, StoreError> {
+    Ok(ExtensionRow {
+        id: uuid_col(row, 0)?,
+        domain: row.get(1)?,
+        scope: row.get(2)?,
+        hash: row.get(3)?,
+        component: row.get(4)?,
+        grants: row.get(5)?,
+        config: row.get(6)?,
+        state: row.get(7)?,
+        fault_reason: row.get(8)?,
+        installer_id: uuid_col(row, 9)?,
+    })
+}
+
+const COLUMNS: &str = "id, domain, scope, hash, component, grants, config, state, fault_reason, installer_id";
+
+impl Store {
+    pub fn insert_extension(&self, e: &ExtensionRow) -> Result<(), StoreError> {
+        self.with_conn(|conn| {
+            conn.execute(
+                &format!("INSERT INTO extensions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+                params![
+                    e.id.as_bytes(),
+                    e.domain,
+                    e.scope,
+                    e.hash,
+                    e.component,
+                    e.grants,
+                    e.config,
+                    e.state,
+                    e.fault_reason,
+                    e.installer_id.as_bytes()
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Replace the component, grants and config of an extension (update); its
+    /// storage stays.
+    pub fn update_extension(&self, e: &ExtensionRow) -> Result<bool, StoreError> {
+        self.with_conn(|conn| {
+            let n = conn.execute(
+                "UPDATE extensions SET hash = ?2, component = ?3, grants = ?4, config = ?5, state = ?6, fault_reason = ?7 WHERE id = ?1",
+                params![e.id.as_bytes(), e.hash, e.component, e.grants, e.config, e.state, e.fault_reason],
+            )?;
+            Ok(n > 0)
+        })
+    }
+
+    pub fn list_extensions(&self) -> Result<Vec<ExtensionRow>, StoreError> {
+        self.with_conn(|conn| {
+            let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM extensions ORDER BY seq"))?;
+            let mut rows = stmt.query([])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(from_row(row)?);
+            }
+            Ok(out)
+        })
+    }
+
+    pub fn set_extension_state(&self, id: Uuid, state: &str, fault_reason: &str) -> Result<(), StoreError> {
+        self.with_conn(|conn| {
+            conn.execute(
+                "UPDATE extensions SET state = ?2, fault_reason = ?3 WHERE id = ?1",
+                params![id.as_bytes(), state, fault_reason],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Delete an extension and its storage.
+    pub fn delete_extension(&self, id: Uuid) -> Result<bool, StoreError> {
+        self.with_conn(|conn| {
+            let tx = conn.transaction()?;
+            tx.execute("DELETE FROM extension_storage WHERE extension_id = ?1", params![id.as_bytes()])?;
+            let n = tx.execute("DELETE FROM extensions WHERE id = ?1", params![id.as_bytes()])?;
+            tx.commit()?;
+            Ok(n > 0)
+        })
+    }
+
+    pub fn extension_storage_get(&self, id: Uuid, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.kv_get(KvTable::EXTENSIONS, id, key)
+    }
+
+    /// As `script_storage_set`: false (nothing written) over the quota.
+    pub fn extension_storage_set(&self, id: Uuid, key: &str, value: &[u8], quota_bytes: u64) -> Result<bool, StoreError> {
+        self.kv_set(KvTable::EXTENSIONS, id, key, value, quota_bytes)
+    }
+
+    pub fn extension_storage_delete(&self, id: Uuid, key: &str) -> Result<(), StoreError> {
+        self.kv_delete(KvTable::EXTENSIONS, id, key)
+    }
+
+    pub fn extension_storage_keys(&self, id: Uuid) -> Result<Vec<String>, StoreError> {
+        self.kv_keys(KvTable::EXTENSIONS, id)
+    }
+}
