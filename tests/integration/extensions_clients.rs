@@ -178,7 +178,11 @@ fn extensions_clients_tutorial_from_curl_http_bson_python_perl_and_a_script() {
     // Without the grant the request never reaches the extension.
     let denied = ok(upload(&host, &cap, &object, &guest("ext-caller"), &[], "Denied"));
     let denied = denied["ScriptID"].as_str().expect("ScriptID").to_owned();
-    assert!(wait_log(&host, &cap, &denied, "cannot call Greeter: NotPermitted"), "{}", log_text(&host, &cap, &denied));
+    assert!(
+        wait_log(&host, &cap, &denied, "cannot call Greeter: NotPermitted"),
+        "{}",
+        log_text(&host, &cap, &denied)
+    );
     let count = ok(host.call(&request("Greeter", "GreetRequest", &cap, json!({ "Name": "after" }))));
     assert_eq!(count["Count"], 7, "the refused script's call was not counted: {count}");
 }
@@ -209,12 +213,15 @@ with Client.connect(sys.argv[1], Credentials.from_name("Grace God", "{PASSWORD}"
     );
     let out = run(python(&host)
         .arg("-c")
-        .arg(&install)
+        .arg(install)
         .arg(host.url("/Dispatcher/"))
         .arg(repo().join("guest-examples/out/ext-notes.wasm")));
     let words: Vec<&str> = out.split_whitespace().collect();
     assert_eq!(words.get(1..3), Some(&["Notes", "running"][..]), "{out}");
-    assert!(words.contains(&"Notes.Messages.AddNoteRequest") && words.contains(&"Notes.Messages.ListNotesRequest"), "{out}");
+    assert!(
+        words.contains(&"Notes.Messages.AddNoteRequest") && words.contains(&"Notes.Messages.ListNotesRequest"),
+        "{out}"
+    );
 
     // The estate owner adds a note over HTTP JSON ...
     let cap = host.capability(&["Dispatcher", "Extensions", "Notes"]);
@@ -254,9 +261,21 @@ $client->close;
 
     // Every note names its author; the other region has its own (empty) list.
     let list = ok(host.call(&request("Notes", "ListNotesRequest", &cap, json!({}))));
-    let texts: Vec<&str> = list["Notes"].as_array().expect("Notes").iter().filter_map(|n| n["Text"].as_str()).collect();
+    let texts: Vec<&str> = list["Notes"]
+        .as_array()
+        .expect("Notes")
+        .iter()
+        .filter_map(|n| n["Text"].as_str())
+        .collect();
     assert_eq!(texts, ["from curl", "from python", "from perl"], "{list}");
-    assert!(list["Notes"].as_array().expect("Notes").iter().all(|n| n["Author"] == "Ada Lovelace" && n["AuthorID"] == host.ids["Ada"].as_str()), "{list}");
+    assert!(
+        list["Notes"]
+            .as_array()
+            .expect("Notes")
+            .iter()
+            .all(|n| n["Author"] == "Ada Lovelace" && n["AuthorID"] == host.ids["Ada"].as_str()),
+        "{list}"
+    );
     let mut second = request("Notes", "ListNotesRequest", &cap, json!({}));
     second["_scene"] = json!(SECOND_REGION);
     let other = host.call(&second);
@@ -303,10 +322,20 @@ fn extensions_clients_install_rights_and_refusals() {
     );
     assert_eq!(whole["_Success"], 0, "{whole}");
     // Not a component.
-    let junk = extensions(&host, &cap, "InstallExtensionRequest", json!({ "Component": base64(b"\0asm\x01\0\0\0"), "Scope": REGION }));
+    let junk = extensions(
+        &host,
+        &cap,
+        "InstallExtensionRequest",
+        json!({ "Component": base64(b"\0asm\x01\0\0\0"), "Scope": REGION }),
+    );
     assert_eq!(junk["_Success"], 0, "{junk}");
     // A script is not an extension (wrong world).
-    let script = extensions(&host, &cap, "InstallExtensionRequest", json!({ "Component": base64(&guest("ext-caller")), "Scope": REGION }));
+    let script = extensions(
+        &host,
+        &cap,
+        "InstallExtensionRequest",
+        json!({ "Component": base64(&guest("ext-caller")), "Scope": REGION }),
+    );
     assert_eq!(script["_Success"], 0, "{script}");
     let listed = ok(extensions(&host, &cap, "ListExtensionsRequest", json!({})));
     assert_eq!(listed["Extensions"].as_array().map(Vec::len), Some(0), "nothing stored: {listed}");
