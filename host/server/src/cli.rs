@@ -47,6 +47,13 @@ pub enum Command {
         #[command(subcommand)]
         command: ScriptCommand,
     },
+    /// Install and manage extensions (third-party message domains) on a running host.
+    Extension {
+        #[command(flatten)]
+        client: ClientArgs,
+        #[command(subcommand)]
+        command: ExtensionCommand,
+    },
 }
 
 /// How the client commands reach and authenticate with a running host.
@@ -117,6 +124,55 @@ pub enum ScriptCommand {
     /// Remove the script.
     Rm {
         script: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExtensionCommand {
+    /// Install a `domain-extension` component; prints the extension id.
+    Install {
+        file: PathBuf,
+        /// A region's name; omit for the whole host (a god only).
+        #[arg(long)]
+        scope: Option<String>,
+        /// A grant such as objects:read, scope:region or act-as-installer; repeat for several.
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+        /// The `Config` text given to the extension.
+        #[arg(long, default_value = "")]
+        config: String,
+        /// Install without starting it.
+        #[arg(long)]
+        stopped: bool,
+    },
+    /// One line per extension.
+    List,
+    /// One extension's status.
+    Status {
+        extension: String,
+    },
+    /// The extension's log; --follow keeps reading.
+    Logs {
+        extension: String,
+        #[arg(long)]
+        follow: bool,
+    },
+    /// Replace the component (the domain must stay; storage is kept).
+    Update {
+        extension: String,
+        file: PathBuf,
+        #[arg(long)]
+        config: Option<String>,
+    },
+    Start {
+        extension: String,
+    },
+    Stop {
+        extension: String,
+    },
+    /// Remove the extension and its storage.
+    Rm {
+        extension: String,
     },
 }
 

@@ -11,7 +11,7 @@ use anyhow::{anyhow, bail, Context};
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use crate::cli::{ClientArgs, ObjectCommand, ScriptCommand};
+use crate::cli::{ClientArgs, ExtensionCommand, ObjectCommand, ScriptCommand};
 
 /// Print a line; a closed pipe (`| head`) is not an error worth a panic.
 fn say(line: impl std::fmt::Display) {
@@ -313,6 +313,144 @@ fn simple(session: &Session, type_name: &str, script: &str) -> anyhow::Result<()
         "$type": format!("Scripting.Messages.{type_name}"),
         "_domain": "Scripting",
         "ScriptID": script,
+    }))?;
+    eprintln!("ok");
+    Ok(())
+}
+
+fn extension_line(s: &Value) -> String {
+    format!(
+        "{}  {:<8} {:<16} {} scope {:?}  handled {} failed {}  restarts {}  grants {}{}",
+        s["ExtensionID"].as_str().unwrap_or(""),
+        s["State"].as_str().unwrap_or(""),
+        s["Domain"].as_str().unwrap_or(""),
+        s["Version"].as_str().unwrap_or(""),
+        s["Scope"].as_str().unwrap_or(""),
+        s["RequestsHandled"],
+        s["RequestsFailed"],
+        s["Restarts"],
+        s["Grants"],
+        match s["FaultReason"].as_str() {
+            Some(r) if !r.is_empty() => format!("  fault: {r}"),
+            _ => String::new(),
+        }
+    )
+}
+
+/// `dispatcher extension …`: the Extensions domain over the same session
+/// (credentials, capability, region) as `dispatcher script …`.
+pub fn extension(args: &ClientArgs, cmd: &ExtensionCommand) -> anyhow::Result<()> {
+    let session = Session::open(args, &["RemoteControl", "Extensions"])?;
+    let result = extension_command(&session, cmd);
+    session.close();
+    result
+}
+
+fn extension_post(session: &Session, mut request: Value, label: &str) -> anyhow::Result<Value> {
+    if let Some(obj) = request.as_object_mut() {
+        obj.insert("_scene".into(), json!(session.scene));
+        if let Some(cap) = &session.capability {
+            obj.insert("_capability".into(), json!(cap));
+        }
+    }
+    let body = serde_json::to_vec(&request)?;
+    session.post(&body, Some(label))
+}
+
+fn extension_command(session: &Session, cmd: &ExtensionCommand) -> anyhow::Result<()> {
+    let read = |file: &std::path::Path| std::fs::read(file).with_context(|| format!("cannot read {}", file.display()));
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    match cmd {
+        ExtensionCommand::Install {
+            file,
+            scope,
+            grants,
+            config,
+            stopped,
+        } => {
+            let request = json!({
+                "$type": "Extensions.Messages.InstallExtensionRequest",
+                "_domain": "Extensions",
+                "Component": b64(&read(file)?),
+                "Scope": scope.clone().unwrap_or_default(),
+                "Grants": grants,
+                "Config": config,
+                "Start": !stopped,
+            });
+            let reply = extension_post(session, request, "installing")?;
+            say(reply["ExtensionID"].as_str().unwrap_or(""));
+            eprintln!(
+                "domain {} {}, state {}, grants {}, types {}",
+                reply["Domain"].as_str().unwrap_or(""),
+                reply["Version"].as_str().unwrap_or(""),
+                reply["State"].as_str().unwrap_or(""),
+                reply["Grants"],
+                reply["MessageTypes"]
+            );
+        }
+        ExtensionCommand::Update { extension, file, config } => {
+            let mut request = json!({
+                "$type": "Extensions.Messages.UpdateExtensionRequest",
+                "_domain": "Extensions",
+                "ExtensionID": extension,
+                "Component": b64(&read(file)?),
+            });
+            if let (Some(obj), Some(config)) = (request.as_object_mut(), config) {
+                obj.insert("Config".into(), json!(config));
+            }
+            let reply = extension_post(session, request, "updating")?;
+            eprintln!("updated to {} {}", reply["Domain"].as_str().unwrap_or(""), reply["Version"].as_str().unwrap_or(""));
+        }
+        ExtensionCommand::List => {
+            let reply = session.call(json!({ "$type": "Extensions.Messages.ListExtensionsRequest", "_domain": "Extensions" }))?;
+            for s in reply["Extensions"].as_array().into_iter().flatten() {
+                say(extension_line(s));
+            }
+        }
+        ExtensionCommand::Status { extension } => {
+            let reply = session.call(json!({
+                "$type": "Extensions.Messages.GetExtensionStatusRequest",
+                "_domain": "Extensions",
+                "ExtensionID": extension,
+            }))?;
+            say(extension_line(&reply));
+        }
+        ExtensionCommand::Start { extension } => extension_simple(session, "StartExtensionRequest", extension)?,
+        ExtensionCommand::Stop { extension } => extension_simple(session, "StopExtensionRequest", extension)?,
+        ExtensionCommand::Rm { extension } => extension_simple(session, "RemoveExtensionRequest", extension)?,
+        ExtensionCommand::Logs { extension, follow } => {
+            let mut since = 0i64;
+            loop {
+                let reply = session.call(json!({
+                    "$type": "Extensions.Messages.GetExtensionLogRequest",
+                    "_domain": "Extensions",
+                    "ExtensionID": extension,
+                    "Since": since,
+                }))?;
+                for line in reply["Lines"].as_array().into_iter().flatten() {
+                    since = since.max(line["Seq"].as_i64().unwrap_or(since));
+                    say(format!(
+                        "{} {:<5} {}",
+                        line["Time"],
+                        line["Level"].as_str().unwrap_or(""),
+                        line["Text"].as_str().unwrap_or("")
+                    ));
+                }
+                if !follow {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn extension_simple(session: &Session, type_name: &str, extension: &str) -> anyhow::Result<()> {
+    session.call(json!({
+        "$type": format!("Extensions.Messages.{type_name}"),
+        "_domain": "Extensions",
+        "ExtensionID": extension,
     }))?;
     eprintln!("ok");
     Ok(())

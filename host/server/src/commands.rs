@@ -50,6 +50,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Info(client) => crate::client::info(&client),
         Command::Object { client, command } => crate::client::object(&client, &command),
         Command::Script { client, command } => crate::client::script(&client, &command),
+        Command::Extension { client, command } => crate::client::extension(&client, &command),
     }
 }
 

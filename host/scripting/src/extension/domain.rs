@@ -197,7 +197,7 @@ fn assemble(
     let d = built.description;
     if !grants::valid_domain_name(&d.name) {
         return Err(HandlerError::Invalid(format!(
-            "domain name {:?} is not well formed: it must match [A-Z][A-Za-z0-9]{{1,31}}",
+            "domain name \"{}\" is not well formed: it must match [A-Z][A-Za-z0-9]{{1,31}}",
             dispatcher_dispatch::escape(&d.name)
         )));
     }
@@ -214,7 +214,7 @@ fn assemble(
             let short = name.strip_prefix(&namespace).unwrap_or("");
             if short.is_empty() || !short.bytes().all(|b| b.is_ascii_alphanumeric()) {
                 return Err(HandlerError::Invalid(format!(
-                    "message type {:?} is outside the domain's namespace {namespace}*",
+                    "message type \"{}\" is outside the domain's namespace {namespace}*",
                     dispatcher_dispatch::escape(name)
                 )));
             }
