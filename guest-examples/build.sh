@@ -10,7 +10,8 @@
 #
 # Installs what it needs on first use (the machines keep nothing between
 # sessions): the wasm32-wasip2 Rust target, componentize-py in
-# guest-examples/.venv, componentize-js in js-hello/node_modules.
+# guest-examples/.venv, componentize-js in each JavaScript guest's node_modules
+# (js-hello, ext-notes: `npm ci` from its package-lock.json).
 # A guest is skipped when its output is newer than every one of its sources
 # and the WIT package, so repeated runs (tests, CI) cost nothing.
 # Exits non-zero when anything fails.
@@ -22,8 +23,10 @@ out="$here/out"
 # Pinned: the versions these examples were verified with.
 componentize_py_version="0.25.1"
 
-rust_guests=(touch-lift chat-echo penrose traffic counter chaos escape ext-chaos ext-leaderboard ext-spatial)
-all_guests=("${rust_guests[@]}" python-hello js-hello)
+rust_guests=(touch-lift chat-echo penrose traffic counter chaos escape ext-chaos ext-leaderboard ext-spatial ext-tutorial ext-caller)
+# JavaScript guests and the WIT world each is built for (its build.mjs names it).
+js_guests=(js-hello ext-notes)
+all_guests=("${rust_guests[@]}" python-hello "${js_guests[@]}")
 
 force=0
 check=0
@@ -122,26 +125,27 @@ if is_wanted python-hello; then
     fi
 fi
 
-# --- JavaScript guest (componentize-js) -------------------------------------
-if is_wanted js-hello; then
-    if current js-hello; then
-        skipped+=(js-hello)
-    else
-        js="$here/js-hello"
-        if [[ ! -d "$js/node_modules/@bytecodealliance/componentize-js" ]]; then
-            echo "== installing componentize-js"
-            # npm ci installs exactly the lock file, which lists every
-            # platform's optional packages; a lock out of sync with
-            # package.json fails here loudly (regenerate it with
-            # `npm install --package-lock-only`).
-            (cd "$js" && npm ci --no-audit --no-fund)
-        fi
-        echo "== componentize-js js-hello"
-        start=$SECONDS
-        (cd "$js" && node build.mjs "$out/js-hello.wasm")
-        built+=("js-hello ($(size_of "$out/js-hello.wasm") bytes, $((SECONDS - start)) s)")
+# --- JavaScript guests (componentize-js) ------------------------------------
+for name in "${js_guests[@]}"; do
+    is_wanted "$name" || continue
+    if current "$name"; then
+        skipped+=("$name")
+        continue
     fi
-fi
+    js="$here/$name"
+    if [[ ! -d "$js/node_modules/@bytecodealliance/componentize-js" ]]; then
+        echo "== installing componentize-js for $name"
+        # npm ci installs exactly the lock file, which lists every
+        # platform's optional packages; a lock out of sync with
+        # package.json fails here loudly (regenerate it with
+        # `npm install --package-lock-only`).
+        (cd "$js" && npm ci --no-audit --no-fund)
+    fi
+    echo "== componentize-js $name"
+    start=$SECONDS
+    (cd "$js" && node build.mjs "$out/$name.wasm")
+    built+=("$name ($(size_of "$out/$name.wasm") bytes, $((SECONDS - start)) s)")
+done
 
 # --- Optional import check ---------------------------------------------------
 if ((check)); then

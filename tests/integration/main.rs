@@ -11,6 +11,7 @@ mod cli;
 mod core;
 mod dashboard;
 mod extensions;
+mod extensions_clients;
 mod hardening_decode;
 mod net;
 mod oar;

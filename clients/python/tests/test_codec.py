@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 
-from opensim_dispatcher import RequestFailed, Unauthorized, UnknownMessageType, bson, codec, messages
+from opensim_dispatcher import DEFAULT_DOMAINS, RequestFailed, Unauthorized, UnknownMessageType, bson, codec, messages
 from opensim_dispatcher.client import Client, parse_reply
 
 HERE = Path(__file__).resolve().parent
@@ -127,3 +129,176 @@ def test_method_parameters_follow_the_message_field_order() -> None:
         name = "".join("_" + c.lower() if c.isupper() else c for c in cls.__name__[: -len("Request")]).lstrip("_")
         params = list(inspect.signature(getattr(Client, name)).parameters)[1:]
         assert params == [f.name for f in dataclasses.fields(cls) if "wire" in f.metadata], name
+
+
+# ----- Extensions domain (extensions.md §3) and the generic call --------------------
+
+
+class _FakeHttp:
+    """Records the encoded request and answers with a canned reply (no socket)."""
+
+    def __init__(self, reply: dict) -> None:
+        self.reply = reply
+        self.sent: list = []
+
+    def post(self, body: bytes, encoding: str) -> dict:
+        self.sent.append((body, encoding))
+        return self.reply
+
+    def close(self) -> None:
+        pass
+
+
+def _offline_client(reply: dict, encoding: str = codec.JSON) -> "tuple[Client, _FakeHttp]":
+    client = Client("http://127.0.0.1:9/Dispatcher/", scene="Harbor Island", capability="cap", encoding=encoding)
+    fake = _FakeHttp(reply)
+    client._http = fake  # type: ignore[assignment]
+    return client, fake
+
+
+def test_the_eight_extensions_requests() -> None:
+    ext = [c for c in messages.REQUESTS if c.DOMAIN == "Extensions"]
+    assert [c.TYPE.rsplit(".", 1)[1] for c in ext] == [
+        "InstallExtensionRequest", "ListExtensionsRequest", "GetExtensionStatusRequest", "StartExtensionRequest",
+        "StopExtensionRequest", "RemoveExtensionRequest", "UpdateExtensionRequest", "GetExtensionLogRequest",
+    ]
+    assert all(c.TYPE.startswith("Extensions.Messages.") for c in ext)
+    assert "Extensions" in DEFAULT_DOMAINS
+
+
+def test_install_extension_sends_the_component_as_base64_in_json() -> None:
+    client, fake = _offline_client({"$type": "Extensions.Messages.InstallExtensionResponse", "_Success": 1,
+                                    "ExtensionID": "ABC", "Domain": "Notes", "MessageTypes": ["Notes.Messages.AddNoteRequest"],
+                                    "Grants": ["storage"], "State": "running", "Hash": "h"})
+    reply = client.install_extension(b"\x00asm", scope="Harbor Island", grants=["storage"], config="x", start=False)
+    body, encoding = fake.sent[0]
+    wire = json.loads(body)
+    assert encoding == codec.JSON
+    assert wire == {"$type": "Extensions.Messages.InstallExtensionRequest", "Component": "AGFzbQ==",
+                    "Scope": "Harbor Island", "Grants": ["storage"], "Config": "x", "Start": False,
+                    "_Domain": "Extensions", "_Scene": "Harbor Island", "_Capability": "cap", "_AsyncRequest": False}
+    assert isinstance(reply, messages.InstallExtensionResponse)
+    assert reply.extension_id == "abc" and reply.domain == "Notes" and reply.state == "running"
+    assert reply.message_types == ["Notes.Messages.AddNoteRequest"] and reply.grants == ["storage"]
+
+
+def test_install_extension_sends_the_component_as_bson_binary() -> None:
+    client, fake = _offline_client({"_Success": 1, "ExtensionID": "x"}, encoding=codec.BSON)
+    client.install_extension(b"\x00asm\x0d")
+    body, encoding = fake.sent[0]
+    assert encoding == codec.BSON
+    doc = bson.decode(body)
+    assert doc["Component"] == b"\x00asm\x0d" and isinstance(doc["Component"], bytes)
+    # Unset options are not sent, so the host's defaults (whole host, start) apply.
+    assert set(doc) == {"$type", "Component", "_Domain", "_Scene", "_Capability", "_AsyncRequest"}
+
+
+def test_update_extension_keeps_the_field_order_and_omits_unset_options() -> None:
+    wire = messages.UpdateExtensionRequest(extension_id="E", component=b"c", config="cfg").to_wire()
+    assert wire == {"$type": "Extensions.Messages.UpdateExtensionRequest", "ExtensionID": "E",
+                    "Component": b"c", "Config": "cfg"}
+
+
+def test_install_response_reads_message_types_listed_as_records() -> None:
+    reply = parse_reply(messages.InstallExtensionRequest(component=b""),
+                        {"_Success": 1, "MessageTypes": [{"RequestType": "Notes.Messages.AddNoteRequest",
+                                                          "ReplyType": "Notes.Messages.AddNoteResponse"}, 7]})
+    assert isinstance(reply, messages.InstallExtensionResponse)
+    assert reply.message_types == ["Notes.Messages.AddNoteRequest", "7"]
+
+
+def test_extension_status_spread_or_nested_and_listed() -> None:
+    record = {"ExtensionID": "E1", "Domain": "Notes", "Version": "1.0", "Scope": "", "State": "faulted",
+              "FaultReason": "timeout", "RequestsHandled": 3, "RequestsFailed": 1, "CpuMicros": 10,
+              "MemoryBytes": 65536, "Restarts": 2, "InstalledBy": "ABC", "Grants": ["storage"], "Hash": "h"}
+    spread = parse_reply(messages.GetExtensionStatusRequest(extension_id="e1"), {"_Success": 1, **record})
+    nested = parse_reply(messages.GetExtensionStatusRequest(extension_id="e1"), {"_Success": 1, "Status": record})
+    for reply in (spread, nested):
+        assert isinstance(reply, messages.ExtensionStatusResponse) and reply.status is not None
+        assert reply.status.extension_id == "e1" and reply.status.state == "faulted"
+        assert reply.status.fault_reason == "timeout" and reply.status.restarts == 2
+        assert reply.status.installed_by == "abc" and reply.status.requests_failed == 1
+    listed = parse_reply(messages.ListExtensionsRequest(), {"_Success": 1, "Extensions": [record, "junk"]})
+    assert isinstance(listed, messages.ListExtensionsResponse)
+    assert [s.domain if s else None for s in listed.extensions] == ["Notes", None]
+
+
+def test_extension_log_reuses_the_script_log_reply() -> None:
+    reply = parse_reply(messages.GetExtensionLogRequest(extension_id="e", since=4),
+                        {"_Success": 1, "Lines": [{"Seq": 5, "Level": "info", "Text": "ready"}]})
+    assert isinstance(reply, messages.ScriptLogResponse)
+    assert [(line.seq, line.text) for line in reply.lines] == [(5, "ready")]
+    assert messages.GetExtensionLogRequest(extension_id="e", since=4).to_wire()["Since"] == 4
+
+
+def test_generic_call_sends_type_members_and_the_types_domain() -> None:
+    client, fake = _offline_client({"$type": "Notes.Messages.ListNotesResponse", "_Success": 1,
+                                    "Notes": [{"Text": "hi"}]})
+    reply = client.call("Notes.Messages.ListNotesRequest", {"Limit": 5, "Owner": uuid.UUID(int=1),
+                                                             "Nested": {"Blob": b"\x01", "Ids": (uuid.UUID(int=2),)}})
+    wire = json.loads(fake.sent[0][0])
+    assert list(wire)[0] == "$type" and wire["$type"] == "Notes.Messages.ListNotesRequest"
+    assert wire["_Domain"] == "Notes" and wire["_Capability"] == "cap" and wire["_Scene"] == "Harbor Island"
+    assert wire["Limit"] == 5 and wire["Owner"] == str(uuid.UUID(int=1))
+    assert wire["Nested"] == {"Blob": "AQ==", "Ids": [str(uuid.UUID(int=2))]}
+    assert reply == {"$type": "Notes.Messages.ListNotesResponse", "_Success": 1, "Notes": [{"Text": "hi"}]}
+
+
+def test_generic_call_over_bson_sends_bytes_as_binary_and_honours_a_domain_override() -> None:
+    client, fake = _offline_client({"_Success": 1}, encoding=codec.BSON)
+    client.call("Chaos.Messages.EchoRequest", {"Data": b"\xff\x00"}, domain="Named")
+    doc = bson.decode(fake.sent[0][0])
+    assert doc["Data"] == b"\xff\x00" and doc["_Domain"] == "Named"
+
+
+def test_generic_call_failure_raises_with_the_message() -> None:
+    client, _ = _offline_client({"$type": "ResponseBase", "_Success": 0,
+                                 "_Message": "extension Notes faulted: timeout"})
+    with pytest.raises(RequestFailed) as err:
+        client.call("Notes.Messages.AddNoteRequest", {"Text": "x"})
+    assert err.value.message == "extension Notes faulted: timeout"
+    assert err.value.request_type == "Notes.Messages.AddNoteRequest"
+
+
+@pytest.mark.parametrize("type_name", ["", "Notes", "Notes.Messages.", ".Messages.X", "A.B.Messages.X",
+                                       "No tes.Messages.X", "Notes.Replies.X"])
+def test_generic_call_refuses_a_type_name_without_a_domain(type_name: str) -> None:
+    with pytest.raises(ValueError):
+        messages.GenericRequest(type_name=type_name)
+
+
+@pytest.mark.parametrize("member", ["$type", "_Capability", "_scene", "_DOMAIN", "_AsyncRequest"])
+def test_generic_call_refuses_envelope_members(member: str) -> None:
+    # The client owns the envelope: a member smuggled in could otherwise name
+    # another scene or another capability than the client's own.
+    with pytest.raises(ValueError):
+        messages.GenericRequest(type_name="Notes.Messages.AddNoteRequest", members={member: "x"})
+
+
+def test_async_client_has_the_generic_call() -> None:
+    import asyncio
+    import inspect
+
+    from opensim_dispatcher.aio import AsyncClient
+
+    assert inspect.iscoroutinefunction(AsyncClient.call)
+
+    async def run() -> dict:
+        client = AsyncClient("http://127.0.0.1:9/Dispatcher/", scene="s", capability="c")
+
+        class Fake:
+            sent: list = []
+
+            async def post(self, body: bytes, encoding: str) -> dict:
+                Fake.sent.append(body)
+                return {"_Success": 1, "Count": 2}
+
+            async def close(self) -> None:
+                pass
+
+        client._http = Fake()  # type: ignore[assignment]
+        reply = await client.call("Notes.Messages.CountRequest")
+        assert json.loads(Fake.sent[0])["_Domain"] == "Notes"
+        return reply
+
+    assert asyncio.run(run()) == {"_Success": 1, "Count": 2}

@@ -16,7 +16,7 @@ use OpenSim::Dispatcher::Messages;
 our $VERSION = '0.1.0';
 
 # Domains a capability asks for unless told otherwise.
-our @DEFAULT_DOMAINS = qw(Dispatcher RemoteControl Scripting);
+our @DEFAULT_DOMAINS = qw(Dispatcher RemoteControl Scripting Extensions);
 # Requested capability lifetime; the host clamps it to its MaxLifeSpan.
 use constant DEFAULT_LIFESPAN_SECONDS => 300;
 # Renew once this fraction of the granted lifetime has passed.
@@ -239,6 +239,47 @@ sub packet ($self, $method, @args) {
     return { _Success => 2, _Message => '' };
 }
 
+# Members of the envelope, set by the client; a generic call may not carry them.
+my %ENVELOPE = map { $_ => 1 } qw($type _domain _scene _capability _asyncrequest);
+
+# The domain of "<Domain>.Messages.<Name>" (the capability's DomainList entry).
+sub domain_of ($type_name) {
+    my ($domain) = ($type_name // '') =~ /^([A-Za-z_][A-Za-z0-9_]*)\.Messages\.[^.\s]+$/
+        or croak "message type must be <Domain>.Messages.<Name>, not '" . ($type_name // '') . "'";
+    return $domain;
+}
+
+# The request and domain of a generic call: members as given, binary values
+# (OpenSim::Dispatcher::bytes) as base64 text.
+sub _build_generic ($type_name, $members = {}, %opts) {
+    ref $members eq 'HASH' or croak 'call: members must be a hash reference';
+    my $domain = $opts{domain} // domain_of($type_name);
+    for my $key (keys %$members) {
+        croak "call: member '$key' is part of the envelope; the client sets it" if $ENVELOPE{ lc $key };
+    }
+    return ({ '$type' => $type_name, %{ _generic_value($members) } }, $domain);
+}
+
+sub _generic_value ($value) {
+    return { map { $_ => _generic_value($value->{$_}) } keys %$value } if ref $value eq 'HASH';
+    return [ map { _generic_value($_) } @$value ]                         if ref $value eq 'ARRAY';
+    return encode_base64($$value, '')                                     if ref $value eq 'OpenSim::Dispatcher::Binary';
+    return $value;
+}
+
+# Marks a string as binary for call(): sent as base64 text in JSON.
+sub binary ($data) { return bless \(my $copy = $data), 'OpenSim::Dispatcher::Binary' }
+
+# Any request by its $type (an extension's, for instance): returns the reply's
+# members, dies with OpenSim::Dispatcher::Error on a failure reply.
+sub call ($self, $type_name, $members = {}, %opts) {
+    my ($request, $domain) = _build_generic($type_name, $members, %opts);
+    $self->renew_if_due;
+    my $reply = $self->_post($self->_envelope($request, $domain, 0, $opts{queued} ? 1 : 0));
+    die OpenSim::Dispatcher::Error->from_reply($reply, $type_name) unless _success($reply);
+    return $reply;
+}
+
 # Whether the host has a handler for a message type in our scene.
 sub offers ($self, $type_name) {
     for my $key (@{ $self->info->{MessageList} // [] }) {
@@ -265,7 +306,7 @@ __END__
 
 =head1 NAME
 
-OpenSim::Dispatcher - client for the OpenSim Dispatcher protocol (Dispatcher, RemoteControl, Scripting)
+OpenSim::Dispatcher - client for the OpenSim Dispatcher protocol (Dispatcher, RemoteControl, Scripting, Extensions)
 
 =head1 SYNOPSIS
 
@@ -283,7 +324,7 @@ OpenSim::Dispatcher - client for the OpenSim Dispatcher protocol (Dispatcher, Re
 
 =head1 DESCRIPTION
 
-Every request type of the Dispatcher, RemoteControl and Scripting domains is a
+Every request type of the Dispatcher, RemoteControl, Scripting and Extensions domains is a
 method named after it in snake case (C<GetObjectPositionRequest> becomes
 C<get_object_position>). Required fields are positional arguments, in the order
 listed below; optional fields are named arguments after them. Each method
@@ -308,7 +349,8 @@ A client without a capability (enough for C<info> and C<message_format>).
 Creates a client and authenticates. Identify with C<user>, C<first_name> and
 C<last_name>, C<email> or C<user_id>. Options: C<scene> (default: the host's
 first region), C<domains> (array ref, default Dispatcher, RemoteControl,
-Scripting), C<lifespan_seconds> (default 300), C<renew> (default true).
+Scripting, Extensions; add an extension's domain to call it),
+C<lifespan_seconds> (default 300), C<renew> (default true).
 
 =back
 
@@ -342,6 +384,16 @@ the host runs the request later.
 
 Sends one UDP datagram to the host's asynchronous binding; never waits, returns
 C<< { _Success => 2 } >>. For high-rate dynamics.
+
+=item call($type_name, \%members, domain => $domain, queued => 1)
+
+Sends any request by its C<$type>, typically one of an extension's domain
+(C<< $client->call('Notes.Messages.AddNoteRequest', { Text => 'hi' }) >>), and
+returns the reply's members. The domain is the type's first part unless
+C<domain> is given; it must be in the capability's C<domains>. Binary members
+are wrapped with C<OpenSim::Dispatcher::binary($data)> (sent as base64).
+Envelope members (C<$type>, C<_Scene>, C<_Capability>, ...) are refused.
+Dies with an L<OpenSim::Dispatcher::Error> on a failure reply.
 
 =item offers($type_name)
 
@@ -403,6 +455,16 @@ Scripting domain:
     start_script($script_id)             stop_script($script_id)
     reset_script($script_id)             remove_script($script_id)
     get_script_log($script_id, since => $sequence)
+
+Extensions domain (installing needs a god for the whole host, or the estate
+owner or a manager for one region):
+
+    install_extension($wasm_bytes, scope => $region, grants => [...], config =>, start =>)
+    list_extensions()                    get_extension_status($extension_id)
+    start_extension($extension_id)       stop_extension($extension_id)
+    remove_extension($extension_id)
+    update_extension($extension_id, $wasm_bytes, grants => [...], config =>)
+    get_extension_log($extension_id, since => $sequence)
 
 See L<OpenSim::Dispatcher::Endpoint> to receive touch and position callbacks,
 and L<OpenSim::Dispatcher::Objects> to make object assets.

@@ -1,4 +1,4 @@
-"""Python client for the OpenSim Dispatcher protocol (Dispatcher, RemoteControl, Scripting).
+"""Python client for the OpenSim Dispatcher protocol (Dispatcher, RemoteControl, Scripting, Extensions).
 
 >>> from opensim_dispatcher import Client, Credentials
 >>> with Client.connect("http://127.0.0.1:9000/Dispatcher/",

@@ -30,6 +30,7 @@ from .messages import (
     DestroyCapabilityRequest,
     ExportOarRequest,
     ExportOarResponse,
+    ExtensionStatusResponse,
     FindObjectsRequest,
     FindObjectsResponse,
     GetAssetFromObjectRequest,
@@ -38,6 +39,8 @@ from .messages import (
     GetAvatarAppearanceRequest,
     GetDependentAssetsRequest,
     GetDependentAssetsResponse,
+    GetExtensionLogRequest,
+    GetExtensionStatusRequest,
     GetObjectDataRequest,
     GetObjectDataResponse,
     GetObjectInventoryRequest,
@@ -54,6 +57,10 @@ from .messages import (
     ImportOarResponse,
     InfoRequest,
     InfoResponse,
+    InstallExtensionRequest,
+    InstallExtensionResponse,
+    ListExtensionsRequest,
+    ListExtensionsResponse,
     ListScriptsRequest,
     ListScriptsResponse,
     MessageFormatRequest,
@@ -65,6 +72,7 @@ from .messages import (
     RegisterTouchCallbackResponse,
     RegisterUpdatedCallbackRequest,
     RegisterUpdatedCallbackResponse,
+    RemoveExtensionRequest,
     RemoveScriptRequest,
     RenewCapabilityRequest,
     RenewEndPointRequest,
@@ -81,7 +89,9 @@ from .messages import (
     SetPartScaleRequest,
     SetSunParametersRequest,
     SetTerrainHeightRequest,
+    StartExtensionRequest,
     StartScriptRequest,
+    StopExtensionRequest,
     StopScriptRequest,
     SunParametersResponse,
     TerrainHeightResponse,
@@ -90,6 +100,7 @@ from .messages import (
     TouchObjectRequest,
     UnregisterTouchCallbackRequest,
     UnregisterUpdatedCallbackRequest,
+    UpdateExtensionRequest,
     UpdateScriptRequest,
     UpdateScriptResponse,
     UploadScriptRequest,
@@ -322,6 +333,38 @@ class SyncApi:
         """Log lines of a script after sequence number ``since``. (``Scripting.Messages.GetScriptLogRequest``)"""
         return cast(ScriptLogResponse, self.send(GetScriptLogRequest(script_id=script_id, since=since)))
 
+    def install_extension(self, component: bytes, scope: Optional[str] = None, grants: Optional[List[str]] = None, config: Optional[str] = None, start: Optional[bool] = None) -> InstallExtensionResponse:
+        """Install a WebAssembly component of the ``domain-extension`` world as a new message domain. (``Extensions.Messages.InstallExtensionRequest``)"""
+        return cast(InstallExtensionResponse, self.send(InstallExtensionRequest(component=component, scope=scope, grants=grants, config=config, start=start)))
+
+    def list_extensions(self) -> ListExtensionsResponse:
+        """Status records of the installed extensions. (``Extensions.Messages.ListExtensionsRequest``)"""
+        return cast(ListExtensionsResponse, self.send(ListExtensionsRequest()))
+
+    def get_extension_status(self, extension_id: UUIDLike) -> ExtensionStatusResponse:
+        """Status record of one extension. (``Extensions.Messages.GetExtensionStatusRequest``)"""
+        return cast(ExtensionStatusResponse, self.send(GetExtensionStatusRequest(extension_id=extension_id)))
+
+    def start_extension(self, extension_id: UUIDLike) -> Response:
+        """Start a stopped (or faulted) extension. (``Extensions.Messages.StartExtensionRequest``)"""
+        return cast(Response, self.send(StartExtensionRequest(extension_id=extension_id)))
+
+    def stop_extension(self, extension_id: UUIDLike) -> Response:
+        """Stop an extension: its domain answers no requests until started. (``Extensions.Messages.StopExtensionRequest``)"""
+        return cast(Response, self.send(StopExtensionRequest(extension_id=extension_id)))
+
+    def remove_extension(self, extension_id: UUIDLike) -> Response:
+        """Remove an extension, its domain and its storage. (``Extensions.Messages.RemoveExtensionRequest``)"""
+        return cast(Response, self.send(RemoveExtensionRequest(extension_id=extension_id)))
+
+    def update_extension(self, extension_id: UUIDLike, component: bytes, grants: Optional[List[str]] = None, config: Optional[str] = None) -> InstallExtensionResponse:
+        """Replace an extension's component (same domain), keeping its storage. (``Extensions.Messages.UpdateExtensionRequest``)"""
+        return cast(InstallExtensionResponse, self.send(UpdateExtensionRequest(extension_id=extension_id, component=component, grants=grants, config=config)))
+
+    def get_extension_log(self, extension_id: UUIDLike, since: Optional[int] = None) -> ScriptLogResponse:
+        """Log lines of an extension after sequence number ``since``. (``Extensions.Messages.GetExtensionLogRequest``)"""
+        return cast(ScriptLogResponse, self.send(GetExtensionLogRequest(extension_id=extension_id, since=since)))
+
 
 class AsyncApi:
     """Per-message methods; ``send`` is supplied by the client."""
@@ -548,3 +591,35 @@ class AsyncApi:
     async def get_script_log(self, script_id: UUIDLike, since: Optional[int] = None) -> ScriptLogResponse:
         """Log lines of a script after sequence number ``since``. (``Scripting.Messages.GetScriptLogRequest``)"""
         return cast(ScriptLogResponse, await self.send(GetScriptLogRequest(script_id=script_id, since=since)))
+
+    async def install_extension(self, component: bytes, scope: Optional[str] = None, grants: Optional[List[str]] = None, config: Optional[str] = None, start: Optional[bool] = None) -> InstallExtensionResponse:
+        """Install a WebAssembly component of the ``domain-extension`` world as a new message domain. (``Extensions.Messages.InstallExtensionRequest``)"""
+        return cast(InstallExtensionResponse, await self.send(InstallExtensionRequest(component=component, scope=scope, grants=grants, config=config, start=start)))
+
+    async def list_extensions(self) -> ListExtensionsResponse:
+        """Status records of the installed extensions. (``Extensions.Messages.ListExtensionsRequest``)"""
+        return cast(ListExtensionsResponse, await self.send(ListExtensionsRequest()))
+
+    async def get_extension_status(self, extension_id: UUIDLike) -> ExtensionStatusResponse:
+        """Status record of one extension. (``Extensions.Messages.GetExtensionStatusRequest``)"""
+        return cast(ExtensionStatusResponse, await self.send(GetExtensionStatusRequest(extension_id=extension_id)))
+
+    async def start_extension(self, extension_id: UUIDLike) -> Response:
+        """Start a stopped (or faulted) extension. (``Extensions.Messages.StartExtensionRequest``)"""
+        return cast(Response, await self.send(StartExtensionRequest(extension_id=extension_id)))
+
+    async def stop_extension(self, extension_id: UUIDLike) -> Response:
+        """Stop an extension: its domain answers no requests until started. (``Extensions.Messages.StopExtensionRequest``)"""
+        return cast(Response, await self.send(StopExtensionRequest(extension_id=extension_id)))
+
+    async def remove_extension(self, extension_id: UUIDLike) -> Response:
+        """Remove an extension, its domain and its storage. (``Extensions.Messages.RemoveExtensionRequest``)"""
+        return cast(Response, await self.send(RemoveExtensionRequest(extension_id=extension_id)))
+
+    async def update_extension(self, extension_id: UUIDLike, component: bytes, grants: Optional[List[str]] = None, config: Optional[str] = None) -> InstallExtensionResponse:
+        """Replace an extension's component (same domain), keeping its storage. (``Extensions.Messages.UpdateExtensionRequest``)"""
+        return cast(InstallExtensionResponse, await self.send(UpdateExtensionRequest(extension_id=extension_id, component=component, grants=grants, config=config)))
+
+    async def get_extension_log(self, extension_id: UUIDLike, since: Optional[int] = None) -> ScriptLogResponse:
+        """Log lines of an extension after sequence number ``since``. (``Extensions.Messages.GetExtensionLogRequest``)"""
+        return cast(ScriptLogResponse, await self.send(GetExtensionLogRequest(extension_id=extension_id, since=since)))

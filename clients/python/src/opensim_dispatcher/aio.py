@@ -5,14 +5,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from types import TracebackType
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Type
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Type
 
 from . import codec
 from ._api import AsyncApi
 from .auth import DEFAULT_DOMAINS, DEFAULT_LIFESPAN_SECONDS, Credentials
 from .client import MIN_RENEW_INTERVAL_SECONDS, RENEW_AT_FRACTION, parse_reply
 from .errors import ProtocolError, TransportError
-from .messages import CapabilityResponse, DestroyCapabilityRequest, RenewCapabilityRequest, Request, Response
+from .messages import (
+    CapabilityResponse,
+    DestroyCapabilityRequest,
+    GenericRequest,
+    RenewCapabilityRequest,
+    Request,
+    Response,
+)
 from .transport import MAX_REPLY_BYTES, split_host_port, split_url
 
 __all__ = ["AsyncClient", "AsyncHttpTransport"]
@@ -271,6 +278,13 @@ class AsyncClient(AsyncApi):
             self._udp, _ = await loop.create_datagram_endpoint(_DatagramSender, remote_addr=address)
         wire = codec.envelope(request, self.scene, self.capability, asynchronous=True)
         self._udp.sendto(codec.encode(wire, codec.JSON))
+
+    async def call(
+        self, type_name: str, members: Optional[Mapping[str, Any]] = None, *, domain: Optional[str] = None
+    ) -> Dict[str, Any]:
+        """Send any request by its ``$type`` and return the reply's members (see ``Client.call``)."""
+        reply = await self.send(GenericRequest(type_name=type_name, members=dict(members or {}), domain=domain))
+        return dict(reply.raw)
 
     async def offers(self, type_name: str) -> bool:
         return (await self.info()).offers(type_name, self.scene)

@@ -11,7 +11,7 @@ from .messages import CreateCapabilityRequest, UUIDLike
 __all__ = ["Credentials", "hash_password", "DEFAULT_DOMAINS", "DEFAULT_LIFESPAN_SECONDS"]
 
 #: Domains a capability asks for unless told otherwise.
-DEFAULT_DOMAINS: Sequence[str] = ("Dispatcher", "RemoteControl", "Scripting")
+DEFAULT_DOMAINS: Sequence[str] = ("Dispatcher", "RemoteControl", "Scripting", "Extensions")
 #: The server clamps this to its MaxLifeSpan (300 s by default).
 DEFAULT_LIFESPAN_SECONDS = 300
 

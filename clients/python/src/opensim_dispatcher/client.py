@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from types import TracebackType
-from typing import Any, Dict, Optional, Sequence, Type
+from typing import Any, Dict, Mapping, Optional, Sequence, Type
 
 from . import codec
 from ._api import SyncApi
@@ -15,6 +15,7 @@ from .messages import (
     _lookup,
     CapabilityResponse,
     DestroyCapabilityRequest,
+    GenericRequest,
     RenewCapabilityRequest,
     Request,
     Response,
@@ -190,6 +191,17 @@ class Client(SyncApi):
             self._udp = UdpTransport(self.info().async_endpoint)
         wire = codec.envelope(request, self.scene, self.capability, asynchronous=True)
         self._udp.send(codec.encode(wire, codec.JSON))
+
+    def call(
+        self, type_name: str, members: Optional[Mapping[str, Any]] = None, *, domain: Optional[str] = None
+    ) -> Dict[str, Any]:
+        """Send any request by its ``$type`` (an extension's, for instance) and
+        return the reply's members as decoded (``$type``, ``_Success`` and the
+        rest). ``domain`` defaults to the type's first part, which must be in the
+        capability's domains (``Client.connect(..., domains=[..., "Leaderboard"])``).
+        Raises :class:`RequestFailed` on a failure reply."""
+        reply = self.send(GenericRequest(type_name=type_name, members=dict(members or {}), domain=domain))
+        return dict(reply.raw)
 
     def offers(self, type_name: str) -> bool:
         """Whether the host has a handler for a message type in our scene."""

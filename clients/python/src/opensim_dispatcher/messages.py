@@ -25,6 +25,8 @@ __all__ = [
     "Request",
     "Response",
     "REQUESTS",
+    "GenericRequest",
+    "domain_of",
 ]
 
 UUIDLike = Union[str, uuid.UUID]
@@ -35,6 +37,7 @@ ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 DISPATCHER = "Dispatcher"
 REMOTE_CONTROL = "RemoteControl"
 SCRIPTING = "Scripting"
+EXTENSIONS = "Extensions"
 
 
 # ----- wire value conversions ------------------------------------------------------
@@ -138,6 +141,7 @@ W = TypeVar("W", bound="Wire")
 R = TypeVar("R", bound="Response")
 SR = TypeVar("SR", bound="ScriptStatusResponse")
 SL = TypeVar("SL", bound="ScriptLogLine")
+ER = TypeVar("ER", bound="ExtensionStatusResponse")
 
 
 class Wire:
@@ -480,6 +484,66 @@ class ScriptLogLine(Wire):
 @dataclass
 class ScriptLogResponse(Response):
     lines: List[ScriptLogLine] = _w("Lines", conv=_list_in(_nested_in(ScriptLogLine)), factory=list)
+
+
+@dataclass
+class ExtensionStatus(Wire):
+    """An extension's status record (extensions.md §3)."""
+
+    extension_id: str = _w("ExtensionID", ZERO_UUID, _uuid_in)
+    domain: str = _w("Domain", "", _str_in)
+    version: str = _w("Version", "", _str_in)
+    scope: str = _w("Scope", "", _str_in)
+    hash: str = _w("Hash", "", _str_in)
+    state: str = _w("State", "", _str_in)
+    grants: List[str] = _w("Grants", conv=_list_in(_str_in), factory=list)
+    fault_reason: str = _w("FaultReason", "", _str_in)
+    requests_handled: int = _w("RequestsHandled", 0, _int_in)
+    requests_failed: int = _w("RequestsFailed", 0, _int_in)
+    cpu_micros: int = _w("CpuMicros", 0, _int_in)
+    memory_bytes: int = _w("MemoryBytes", 0, _int_in)
+    restarts: int = _w("Restarts", 0, _int_in)
+    installed_by: str = _w("InstalledBy", ZERO_UUID, _uuid_in)
+
+
+def _message_type_in(value: Any) -> str:
+    """A served message type: its request type name, whether the host lists it
+    as text or as a record (``RequestType``)."""
+    if isinstance(value, Mapping):
+        return _str_in(_lookup(value, "RequestType") or _lookup(value, "Request") or _lookup(value, "MessageType"))
+    return _str_in(value)
+
+
+@dataclass
+class InstallExtensionResponse(Response):
+    extension_id: str = _w("ExtensionID", ZERO_UUID, _uuid_in)
+    domain: str = _w("Domain", "", _str_in)
+    version: str = _w("Version", "", _str_in)
+    message_types: List[str] = _w("MessageTypes", conv=_list_in(_message_type_in), factory=list)
+    hash: str = _w("Hash", "", _str_in)
+    grants: List[str] = _w("Grants", conv=_list_in(_str_in), factory=list)
+    state: str = _w("State", "", _str_in)
+
+
+@dataclass
+class ListExtensionsResponse(Response):
+    extensions: List[ExtensionStatus] = _w(
+        "Extensions", conv=_list_in(_nested_in(ExtensionStatus)), factory=list
+    )
+
+
+@dataclass
+class ExtensionStatusResponse(Response):
+    status: Optional[ExtensionStatus] = None
+
+    @classmethod
+    def from_wire(cls: Type[ER], mapping: Mapping[str, Any]) -> ER:
+        reply = super().from_wire(mapping)
+        # The record may be nested (``Status``/``Extension``) or spread over the reply.
+        nested = _lookup(mapping, "Status") or _lookup(mapping, "Extension")
+        source = nested if isinstance(nested, Mapping) else mapping
+        reply.status = ExtensionStatus.from_wire(source)
+        return reply
 
 
 # ----- nested request records --------------------------------------------------------
@@ -1050,6 +1114,89 @@ class GetScriptLogRequest(Request):
     since: Optional[int] = _w("Since")
 
 
+def _ext(name: str, response: Type[Response] = Response) -> Callable[[type], type]:
+    def wrap(cls: type) -> type:
+        cls.TYPE = f"Extensions.Messages.{name}"  # type: ignore[attr-defined]
+        cls.DOMAIN = EXTENSIONS  # type: ignore[attr-defined]
+        cls.RESPONSE = response  # type: ignore[attr-defined]
+        return cls
+
+    return wrap
+
+
+# Extensions domain (extensions.md §3)
+
+
+@_ext("InstallExtensionRequest", InstallExtensionResponse)
+@dataclass
+class InstallExtensionRequest(Request):
+    """Install a WebAssembly component of the ``domain-extension`` world as a new message domain."""
+
+    component: bytes = _w("Component", b"", required=True)
+    scope: Optional[str] = _w("Scope")
+    grants: Optional[List[str]] = _w("Grants")
+    config: Optional[str] = _w("Config")
+    start: Optional[bool] = _w("Start")
+
+
+@_ext("ListExtensionsRequest", ListExtensionsResponse)
+@dataclass
+class ListExtensionsRequest(Request):
+    """Status records of the installed extensions."""
+
+
+@_ext("GetExtensionStatusRequest", ExtensionStatusResponse)
+@dataclass
+class GetExtensionStatusRequest(Request):
+    """Status record of one extension."""
+
+    extension_id: UUIDLike = _w("ExtensionID", ZERO_UUID)
+
+
+@_ext("StartExtensionRequest")
+@dataclass
+class StartExtensionRequest(Request):
+    """Start a stopped (or faulted) extension."""
+
+    extension_id: UUIDLike = _w("ExtensionID", ZERO_UUID)
+
+
+@_ext("StopExtensionRequest")
+@dataclass
+class StopExtensionRequest(Request):
+    """Stop an extension: its domain answers no requests until started."""
+
+    extension_id: UUIDLike = _w("ExtensionID", ZERO_UUID)
+
+
+@_ext("RemoveExtensionRequest")
+@dataclass
+class RemoveExtensionRequest(Request):
+    """Remove an extension, its domain and its storage."""
+
+    extension_id: UUIDLike = _w("ExtensionID", ZERO_UUID)
+
+
+@_ext("UpdateExtensionRequest", InstallExtensionResponse)
+@dataclass
+class UpdateExtensionRequest(Request):
+    """Replace an extension's component (same domain), keeping its storage."""
+
+    extension_id: UUIDLike = _w("ExtensionID", ZERO_UUID)
+    component: bytes = _w("Component", b"", required=True)
+    grants: Optional[List[str]] = _w("Grants")
+    config: Optional[str] = _w("Config")
+
+
+@_ext("GetExtensionLogRequest", ScriptLogResponse)
+@dataclass
+class GetExtensionLogRequest(Request):
+    """Log lines of an extension after sequence number ``since``."""
+
+    extension_id: UUIDLike = _w("ExtensionID", ZERO_UUID)
+    since: Optional[int] = _w("Since")
+
+
 #: Every request class, in the order the generated client methods appear.
 REQUESTS: Tuple[Type[Request], ...] = (
     InfoRequest,
@@ -1107,7 +1254,62 @@ REQUESTS: Tuple[Type[Request], ...] = (
     ResetScriptRequest,
     RemoveScriptRequest,
     GetScriptLogRequest,
+    InstallExtensionRequest,
+    ListExtensionsRequest,
+    GetExtensionStatusRequest,
+    StartExtensionRequest,
+    StopExtensionRequest,
+    RemoveExtensionRequest,
+    UpdateExtensionRequest,
+    GetExtensionLogRequest,
 )
+
+
+# ----- any request by its type name (extension domains) ------------------------------
+
+#: Members the client's envelope sets; a generic request may not carry them.
+ENVELOPE_MEMBERS = frozenset({"$type", "_domain", "_scene", "_capability", "_asyncrequest"})
+
+
+def domain_of(type_name: str) -> str:
+    """The domain of ``<Domain>.Messages.<Name>`` (the capability's DomainList entry)."""
+    domain, sep, rest = type_name.partition(".Messages.")
+    if not sep or not domain or not rest or "." in domain or not domain.isidentifier():
+        raise ValueError(f"message type must be <Domain>.Messages.<Name>, not {type_name!r}")
+    return domain
+
+
+def _generic_value(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _generic_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_generic_value(v) for v in value]
+    return _to_wire_value(value)
+
+
+@dataclass
+class GenericRequest(Request):
+    """Any request given by its ``$type`` and members: how a client calls a message
+    domain it has no typed class for, such as an extension's
+    (``Leaderboard.Messages.GetTopScoresRequest``). Member values are sent as
+    given (UUIDs as text, ``bytes`` as base64 in JSON and binary in BSON); the
+    reply is a plain :class:`Response` whose ``raw`` holds every member."""
+
+    type_name: str = ""
+    members: Mapping[str, Any] = field(default_factory=dict)
+    domain: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        setattr(self, "TYPE", self.type_name)
+        setattr(self, "DOMAIN", self.domain or domain_of(self.type_name))
+        for key in self.members:
+            if str(key).lower() in ENVELOPE_MEMBERS:
+                raise ValueError(f"member {key!r} is part of the envelope; the client sets it")
+
+    def to_wire(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {"$type": self.type_name}
+        out.update(_generic_value(self.members))
+        return out
 
 
 # ----- callbacks (server -> endpoint datagrams) --------------------------------------

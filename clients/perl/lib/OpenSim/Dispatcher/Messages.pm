@@ -1,7 +1,7 @@
 package OpenSim::Dispatcher::Messages;
 
 # The message table: one entry per request type of the Dispatcher,
-# RemoteControl and Scripting domains. OpenSim::Dispatcher turns each entry
+# RemoteControl, Scripting and Extensions domains. OpenSim::Dispatcher turns each entry
 # into a method; nothing else in the distribution knows message layouts.
 #
 # Entry: [ method, type name, domain, [ required fields ], [ optional fields ], pre-auth ]
@@ -14,6 +14,7 @@ package OpenSim::Dispatcher::Messages;
 #   bool  - JSON boolean
 #   uuids - array of uuid
 #   strs  - array of strings
+#   bytes - binary (base64 text in JSON)
 #   raw   - sent as given (nested records)
 
 use v5.36;
@@ -23,6 +24,7 @@ our $VERSION = '0.1.0';
 my $D  = 'Dispatcher';
 my $RC = 'RemoteControl';
 my $SC = 'Scripting';
+my $EX = 'Extensions';
 
 our @MESSAGES = (
     # Dispatcher domain (dispatcher-core.md section 6)
@@ -115,6 +117,19 @@ our @MESSAGES = (
     ['reset_script',         'Scripting.Messages.ResetScriptRequest',     $SC, ['script_id:ScriptID:uuid'], []],
     ['remove_script',        'Scripting.Messages.RemoveScriptRequest',    $SC, ['script_id:ScriptID:uuid'], []],
     ['get_script_log',       'Scripting.Messages.GetScriptLogRequest',    $SC, ['script_id:ScriptID:uuid'],
+        ['since:Since:int']],
+
+    # Extensions domain (extensions.md section 3)
+    ['install_extension',    'Extensions.Messages.InstallExtensionRequest',   $EX, ['component:Component:bytes'],
+        ['scope:Scope:str', 'grants:Grants:strs', 'config:Config:str', 'start:Start:bool']],
+    ['list_extensions',      'Extensions.Messages.ListExtensionsRequest',     $EX, [], []],
+    ['get_extension_status', 'Extensions.Messages.GetExtensionStatusRequest', $EX, ['extension_id:ExtensionID:uuid'], []],
+    ['start_extension',      'Extensions.Messages.StartExtensionRequest',     $EX, ['extension_id:ExtensionID:uuid'], []],
+    ['stop_extension',       'Extensions.Messages.StopExtensionRequest',      $EX, ['extension_id:ExtensionID:uuid'], []],
+    ['remove_extension',     'Extensions.Messages.RemoveExtensionRequest',    $EX, ['extension_id:ExtensionID:uuid'], []],
+    ['update_extension',     'Extensions.Messages.UpdateExtensionRequest',    $EX,
+        ['extension_id:ExtensionID:uuid', 'component:Component:bytes'], ['grants:Grants:strs', 'config:Config:str']],
+    ['get_extension_log',    'Extensions.Messages.GetExtensionLogRequest',    $EX, ['extension_id:ExtensionID:uuid'],
         ['since:Since:int']],
 );
 
