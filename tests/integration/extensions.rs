@@ -348,11 +348,21 @@ fn extensions_hundred_concurrent_requests_are_all_answered() {
     let host = Host::start();
     let cap = cap_of(&host, OWNER, &["Echo"]);
     install_ok(&host, &cap, "ext-chaos", &[], "Echo");
+    // 100 threads, each its own HTTP connection (the Host handle is not Sync).
+    let url = host.url("/Dispatcher/");
     let answers: Vec<(usize, Value)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..100)
             .map(|i| {
-                let (host, cap) = (&host, &cap);
-                s.spawn(move || (i, call(host, cap, "Echo", "EchoRequest", json!({ "Text": format!("n{i}") }))))
+                let (url, cap) = (&url, &cap);
+                s.spawn(move || {
+                    let body = request("Echo", "EchoRequest", cap, json!({ "Text": format!("n{i}") })).to_string();
+                    let mut reply = ureq::post(url)
+                        .header("Content-Type", "application/json")
+                        .send(body.as_bytes())
+                        .expect("HTTP exchange");
+                    let text = reply.body_mut().read_to_string().expect("reply body");
+                    (i, serde_json::from_str::<Value>(&text).expect("JSON reply"))
+                })
             })
             .collect();
         handles.into_iter().filter_map(|h| h.join().ok()).collect()

@@ -374,7 +374,7 @@ fn check_header(bytes: &[u8]) -> Result<(), String> {
 }
 
 /// The same import rule as scripts, and the export of `world`.
-pub fn check_component(engine: &Engine, component: &Component, export: &str, world: &str) -> Result<(), String> {
+pub fn check_world_fit(engine: &Engine, component: &Component, export: &str, world: &str) -> Result<(), String> {
     let ty = component.component_type();
     let refused: Vec<String> = ty
         .imports(engine)

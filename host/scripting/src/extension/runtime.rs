@@ -257,7 +257,7 @@ impl ExtensionHost {
                     .compiles
                     .run(move || engine.load_component(&bytes))
                     .map_err(|e| e.to_string())??;
-                crate::engine::check_component(&self.engine.engine, &component, DOMAIN_EXPORT, "domain-extension")?;
+                crate::engine::check_world_fit(&self.engine.engine, &component, DOMAIN_EXPORT, "domain-extension")?;
                 let pre = self
                     .linker
                     .instantiate_pre(&component)
@@ -389,8 +389,9 @@ impl ExtensionHost {
                 .into_iter()
                 .next()
                 .ok_or_else(|| HandlerError::NotPermitted("the calling script is gone".into()))?;
-            let mut info = caller.info.clone();
-            info.grants = caller.info.grants.both(&ext.grants);
+            let caller_info = caller.info();
+            let mut info = (*caller_info).clone();
+            info.grants = caller_info.grants.both(&ext.grants);
             return Ok(Arc::new(info));
         }
         let user = ctx.user.as_ref().map_or(Uuid::nil(), |u| u.id);
