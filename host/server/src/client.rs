@@ -318,35 +318,6 @@ fn status_line(s: &Value) -> String {
 }
 
 pub fn script(args: &ClientArgs, cmd: &ScriptCommand) -> anyhow::Result<()> {
-    match cmd {
-        ScriptCommand::New { name, lang, template, dir } => {
-            let project = crate::author::new_project(dir, name, lang, template)?;
-            say(project.dir.display());
-            eprintln!(
-                "next: cd {} && dispatcher script build   (then `dispatcher script dev --object ID`)",
-                project.dir.display()
-            );
-            return Ok(());
-        }
-        ScriptCommand::Build { dir } => {
-            let project = crate::author::Project::open(dir)?;
-            let path = crate::author::build_verbose(&project, &dispatcher_scripting::ScriptingLimits::default())?;
-            say(path.display());
-            return Ok(());
-        }
-        ScriptCommand::Dev { dir, object, create } => {
-            let target = match (object, create) {
-                (Some(o), None) => crate::dev::Target::Object(o),
-                (None, Some(n)) => crate::dev::Target::Create(n),
-                _ => bail!("give --object ID (an object you own) or --create NAME (a new box)"),
-            };
-            let session = Session::open(args, &["RemoteControl", "Scripting"])?;
-            let result = crate::dev::dev(&session, dir, target);
-            session.close();
-            return result;
-        }
-        _ => {}
-    }
     let session = Session::open(args, &["RemoteControl", "Scripting"])?;
     let result = script_command(&session, cmd);
     session.close();

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use dispatcher_store::{NewAccount, NewRegion, Store};
 
-use crate::cli::{Cli, Command, RegionCommand, ServeArgs, UserCommand};
+use crate::cli::{Cli, Command, RegionCommand, ScriptCommand, ServeArgs, UserCommand};
 use crate::config::{self, HostConfig};
 
 /// Load the configuration file and apply the global flags.
@@ -53,8 +53,48 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Region(cmd) => region(&open_store(&config)?, cmd),
         Command::Info(client) => crate::client::info(&client),
         Command::Object { client, command } => crate::client::object(&client, &command),
-        Command::Script { client, command } => crate::client::script(&client, &command),
+        Command::Script { client, command } => authoring(&client, &command),
         Command::Extension { client, command } => crate::client::extension(&client, &command),
+    }
+}
+
+/// The author's loop (`new`, `build`, `dev`); other script commands are
+/// plain client requests.
+fn authoring(args: &crate::cli::ClientArgs, cmd: &ScriptCommand) -> anyhow::Result<()> {
+    use crate::client::Session;
+    // A closed pipe (`| head`) is not worth a panic.
+    let say = |line: std::path::Display<'_>| {
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
+    };
+    match cmd {
+        ScriptCommand::New { name, lang, template, dir } => {
+            let project = crate::author::new_project(dir, name, lang, template)?;
+            say(project.dir.display());
+            eprintln!(
+                "next: cd {} && dispatcher script build   (then `dispatcher script dev --object ID`)",
+                project.dir.display()
+            );
+            Ok(())
+        }
+        ScriptCommand::Build { dir } => {
+            let project = crate::author::Project::open(dir)?;
+            let path = crate::author::build_verbose(&project, &dispatcher_scripting::ScriptingLimits::default())?;
+            say(path.display());
+            Ok(())
+        }
+        ScriptCommand::Dev { dir, object, create } => {
+            let target = match (object, create) {
+                (Some(o), None) => crate::dev::Target::Object(o),
+                (None, Some(n)) => crate::dev::Target::Create(n),
+                _ => bail!("give --object ID (an object you own) or --create NAME (a new box)"),
+            };
+            let session = Session::open(args, &["RemoteControl", "Scripting"])?;
+            let result = crate::dev::dev(&session, dir, target);
+            session.close();
+            result
+        }
+        _ => crate::client::script(args, cmd),
     }
 }
 
