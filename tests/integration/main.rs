@@ -8,6 +8,7 @@ mod support;
 mod cli;
 mod core;
 mod hardening_decode;
+mod live;
 mod net;
 mod rc_assets;
 mod rc_objects;

@@ -45,12 +45,14 @@ fn every_registered_type_has_a_grantable_grant_or_dispatcher() {
         );
     }
     let grant_of = |name: &str| grants.iter().find(|(t, _)| t == name).map(|(_, g)| *g);
-    // Every domain is there, each type once (8 + 37 + 8).
-    assert_eq!(grants.len(), 53, "{grants:?}");
+    // Every domain is there, each type once (9 + 37 + 8: the Dispatcher domain's
+    // eight and SubscribeRequest).
+    assert_eq!(grants.len(), 54, "{grants:?}");
     assert_eq!(grant_of("RemoteControl.Messages.GetObjectPositionRequest"), Some("objects:read"));
     assert_eq!(grant_of("RemoteControl.Messages.AddAsset"), Some("assets:write"));
     assert_eq!(grant_of("Dispatcher.Messages.InfoRequest"), Some("region:read"));
     assert_eq!(grant_of("Dispatcher.Messages.CreateCapabilityRequest"), Some("dispatcher"));
+    assert_eq!(grant_of("Dispatcher.Messages.SubscribeRequest"), Some("dispatcher"));
     assert_eq!(grant_of("Scripting.Messages.UploadScriptRequest"), Some("scripts"));
     // The commit flag travels with the type.
     assert!(running.dispatcher.commits("RemoteControl.Messages.CreateObjectRequest"));
