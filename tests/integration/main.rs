@@ -13,6 +13,7 @@ mod dashboard;
 mod extensions;
 mod extensions_clients;
 mod hardening_decode;
+mod live;
 mod net;
 mod oar;
 mod rc_assets;

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::endpoints::with_request_budget;
 use crate::error::Failure;
 use crate::pipeline::{guarded, Dispatcher};
+use crate::stats::{Outcome, UNKNOWN};
 use crate::transport::Transport;
 
 /// Who is calling, for the typed entry (the byte entry reads the same from the envelope).
@@ -39,14 +40,19 @@ impl Dispatcher {
     /// `handle_decoded`.
     pub fn call<M: Request>(&self, caller: &Caller, request: M) -> Result<M::Reply, Failure> {
         let started = Instant::now();
-        let admitted = self.admit(M::TYPE_NAME, caller.capability, domain_of_type(M::TYPE_NAME), &caller.scene, started)?;
+        let admitted = self
+            .admit(M::TYPE_NAME, caller.capability, domain_of_type(M::TYPE_NAME), &caller.scene, started)
+            .inspect_err(|_| {
+                let stats = &self.services().stats;
+                stats.record_request(UNKNOWN, M::TYPE_NAME, &caller.transport, Outcome::Failure, started.elapsed(), false);
+            })?;
         let scene = admitted.bound_scene.unwrap_or_else(|| caller.scene.clone());
         let handler = admitted.handler;
         let ctx = self.context(&handler, scene, caller.capability, admitted.user, caller.source, caller.transport.clone());
         let result = guarded(&ctx, || with_request_budget(None, || handler.call_typed::<M>(&ctx, request)));
-        if !admitted.pre_auth {
-            self.services().stats.record(M::TYPE_NAME, started.elapsed());
-        }
+        let outcome = if result.is_ok() { Outcome::Success } else { Outcome::Failure };
+        let stats = &self.services().stats;
+        stats.record_request(&ctx.domain, M::TYPE_NAME, &caller.transport, outcome, started.elapsed(), !admitted.pre_auth);
         result.map_err(Failure::from)
     }
 

@@ -125,6 +125,13 @@ impl CapabilityStore {
         Ok(read(cap))
     }
 
+    /// Whether a capability exists and has not expired at `now`, without
+    /// refreshing its idle timer (an event stream watching its capability
+    /// must not keep it alive).
+    pub fn is_live(&self, id: Uuid, now: Instant) -> bool {
+        self.entries.lock().get(&id).is_some_and(|cap| !cap.expired(now))
+    }
+
     /// Set a new lifespan and refresh. `None` if unknown or expired.
     pub fn renew(&self, id: Uuid, lifespan: Duration) -> Option<Capability> {
         let now = Instant::now();

@@ -47,6 +47,14 @@ pub enum SceneEvent {
         rotation: [f32; 4],
         velocity: [f32; 3],
     },
+    /// An object was created (or rezzed).
+    ObjectAdded {
+        region: String,
+        object_id: Uuid,
+        position: [f32; 3],
+        rotation: [f32; 4],
+        velocity: [f32; 3],
+    },
     /// An object was deleted (scripts in it must go).
     ObjectRemoved { region: String, object_id: Uuid },
 }
@@ -56,10 +64,22 @@ struct Subscriber {
     dropped: Arc<AtomicU64>,
 }
 
+/// A subscriber that takes each event by reference as it is published; it
+/// must not block (the host's event streams copy what they keep into their
+/// own bounded buffers).
+pub trait EventSink: Send + Sync {
+    /// Take one event; false unsubscribes.
+    fn take(&self, event: &SceneEvent) -> bool;
+    /// Whether it still wants events: a sink that ended is dropped when the
+    /// next one subscribes, so ended sinks do not pile up in a quiet region.
+    fn wanted(&self) -> bool;
+}
+
 /// The fan-out point.
 #[derive(Default)]
 pub struct EventBus {
     subscribers: Mutex<Vec<Subscriber>>,
+    sinks: Mutex<Vec<Arc<dyn EventSink>>>,
 }
 
 /// A subscriber's end.
@@ -91,8 +111,27 @@ impl EventBus {
         Subscription { events: rx, dropped }
     }
 
+    /// Add a sink called with every event from now on, until it answers
+    /// false.
+    pub fn subscribe_sink(&self, sink: Arc<dyn EventSink>) {
+        let mut sinks = self.sinks.lock();
+        sinks.retain(|s| s.wanted());
+        sinks.push(sink);
+    }
+
+    /// Sinks subscribed.
+    pub fn sink_count(&self) -> usize {
+        self.sinks.lock().len()
+    }
+
     /// Deliver to every live subscriber without blocking.
     pub fn publish(&self, event: SceneEvent) {
+        {
+            let mut sinks = self.sinks.lock();
+            if !sinks.is_empty() {
+                sinks.retain(|sink| sink.take(&event));
+            }
+        }
         let mut subs = self.subscribers.lock();
         subs.retain(|s| match s.tx.try_send(event.clone()) {
             Ok(()) => true,
@@ -129,5 +168,46 @@ mod tests {
             object_id: Uuid::nil(),
         });
         assert_eq!(bus.subscribers.lock().len(), 1);
+    }
+
+    /// Takes `limit` events, then declines.
+    struct Counting {
+        seen: AtomicU64,
+        limit: u64,
+    }
+
+    impl EventSink for Counting {
+        fn take(&self, _: &SceneEvent) -> bool {
+            self.seen.fetch_add(1, Ordering::Relaxed) + 1 < self.limit
+        }
+        fn wanted(&self) -> bool {
+            self.seen.load(Ordering::Relaxed) < self.limit
+        }
+    }
+
+    #[test]
+    fn a_sink_sees_events_until_it_declines_and_ended_sinks_are_pruned() {
+        let bus = EventBus::new();
+        let sink = Arc::new(Counting {
+            seen: AtomicU64::new(0),
+            limit: 2,
+        });
+        bus.subscribe_sink(sink.clone());
+        for _ in 0..3 {
+            bus.publish(SceneEvent::ObjectRemoved {
+                region: "R".into(),
+                object_id: Uuid::nil(),
+            });
+        }
+        assert_eq!(sink.seen.load(Ordering::Relaxed), 2);
+        assert_eq!(bus.sink_count(), 0);
+        // An ended sink goes when the next subscribes, without any event.
+        let ended = Arc::new(Counting {
+            seen: AtomicU64::new(5),
+            limit: 1,
+        });
+        bus.subscribe_sink(ended);
+        bus.subscribe_sink(sink);
+        assert_eq!(bus.sink_count(), 1);
     }
 }

@@ -28,7 +28,7 @@ use crate::ipfilter::IpFilter;
 use crate::pool::{AsyncPool, SubmitError};
 use crate::registry::{HandlerRef, Registry};
 use crate::services::Services;
-use crate::stats::Stats;
+use crate::stats::{Outcome, Stats, UNKNOWN};
 use crate::transport::{Bindings, Transport};
 
 /// The message path. Cheap to clone; every clone shares the same services.
@@ -159,7 +159,13 @@ impl Dispatcher {
         let envelope = &request.envelope;
         let admitted = match self.admit(&request.type_name, envelope.capability.0, &envelope.domain, &envelope.scene, started) {
             Ok(a) => a,
-            Err(failure) => return self.answer(&transport, failure.into_reply()),
+            Err(failure) => {
+                let type_name = if self.registry.is_request_type(&request.type_name) { request.type_name.as_str() } else { UNKNOWN };
+                services
+                    .stats
+                    .record_request(UNKNOWN, type_name, &transport, Outcome::Failure, started.elapsed(), false);
+                return self.answer(&transport, failure.into_reply());
+            }
         };
         if admitted.pre_auth && transport == Transport::Udp {
             // Quirk Q6 fixed: their result could never reach anyone.
@@ -170,25 +176,38 @@ impl Dispatcher {
         let handler = admitted.handler;
         let ctx = self.context(&handler, scene, request.envelope.capability.0, admitted.user, source, transport.clone());
         if admitted.pre_auth {
-            return Some(run_decoded(&handler, &ctx, &request, budget));
+            let reply = run_decoded(&handler, &ctx, &request, budget);
+            services
+                .stats
+                .record_request(&ctx.domain, ctx.type_name, &transport, outcome(&reply), started.elapsed(), false);
+            return Some(reply);
         }
         if request.envelope.async_request || transport == Transport::Udp {
             let key = if ctx.capability.is_nil() { source.to_string() } else { ctx.capability.to_string() };
             let stats_services = services.clone();
+            let (domain, type_name) = (handler.domain().clone(), handler.type_name());
             let job = Box::new(move || {
                 let reply = run_decoded(&handler, &ctx, &request, budget);
                 if !reply.is_success() {
                     tracing::info!(type_name = %escape(ctx.type_name), message = %escape(&reply.message), "queued request failed");
                 }
-                stats_services.stats.record(ctx.type_name, started.elapsed());
+                stats_services
+                    .stats
+                    .record_request(&ctx.domain, ctx.type_name, &ctx.transport, outcome(&reply), started.elapsed(), true);
             });
-            return match services.pool.submit(&key, job) {
-                Ok(()) => self.answer(&transport, Reply::queued()),
-                Err(e) => self.answer(&transport, Failure::new(submit_kind(&e), e.to_string()).into_reply()),
+            let (queued, result) = match services.pool.submit(&key, job) {
+                Ok(()) => (Reply::queued(), Outcome::Async),
+                Err(e) => (Failure::new(submit_kind(&e), e.to_string()).into_reply(), Outcome::Failure),
             };
+            services
+                .stats
+                .record_request(&domain, type_name, &transport, result, started.elapsed(), false);
+            return self.answer(&transport, queued);
         }
         let reply = run_decoded(&handler, &ctx, &request, budget);
-        services.stats.record(ctx.type_name, started.elapsed());
+        services
+            .stats
+            .record_request(&ctx.domain, ctx.type_name, &transport, outcome(&reply), started.elapsed(), true);
         Some(reply)
     }
 
@@ -292,6 +311,15 @@ impl Dispatcher {
     /// Drain the asynchronous queue and stop its workers.
     pub fn shutdown(&self) {
         self.services.pool.shutdown();
+    }
+}
+
+/// A finished request's outcome for the statistics.
+fn outcome(reply: &Reply) -> Outcome {
+    if reply.is_success() {
+        Outcome::Success
+    } else {
+        Outcome::Failure
     }
 }
 

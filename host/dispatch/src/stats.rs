@@ -1,9 +1,25 @@
-//! Per-type request statistics for the `dispatcher stats` console command.
+//! Request statistics: per type for the `dispatcher stats` console command,
+//! and per domain, type, transport and result with a latency histogram per
+//! domain for the host's `/metrics` (read at scrape time: one record per
+//! request, kept here only).
+//!
+//! Cardinality is bounded by construction: the type and domain recorded are
+//! those of a registered handler (a name a caller made up is recorded as
+//! [`UNKNOWN`]), transports and results are closed sets.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use parking_lot::Mutex;
+
+use crate::transport::Transport;
+
+/// The label of a type or domain no handler is registered for.
+pub const UNKNOWN: &str = "unknown";
+
+/// Upper bounds (seconds) of the request latency histogram's buckets; a last
+/// bucket (`+Inf`) holds the rest.
+pub const LATENCY_BUCKETS: [f64; 12] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5];
 
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct TypeStats {
@@ -11,31 +27,150 @@ pub struct TypeStats {
     pub total: Duration,
 }
 
+/// How a request ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Outcome {
+    Success,
+    Failure,
+    /// Queued for the asynchronous pool (its handler's result is recorded
+    /// again, as success or failure, when it has run).
+    Async,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Async => "async",
+        }
+    }
+}
+
+/// A transport's label.
+pub fn transport_label(transport: &Transport) -> &'static str {
+    match transport {
+        Transport::Http { .. } => "http",
+        Transport::Udp => "udp",
+        Transport::Script => "script",
+    }
+}
+
+/// One series of `dispatcher_requests_total`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestKey {
+    pub domain: &'static str,
+    pub type_name: &'static str,
+    pub transport: &'static str,
+    pub outcome: Outcome,
+}
+
+/// A latency histogram: per-bucket counts (not cumulative), the last one
+/// beyond [`LATENCY_BUCKETS`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Histogram {
+    pub buckets: [u64; LATENCY_BUCKETS.len() + 1],
+    pub count: u64,
+    pub sum_seconds: f64,
+}
+
+impl Histogram {
+    pub fn observe(&mut self, seconds: f64) {
+        let i = LATENCY_BUCKETS.iter().position(|b| seconds <= *b).unwrap_or(LATENCY_BUCKETS.len());
+        self.buckets[i] += 1;
+        self.count += 1;
+        self.sum_seconds += seconds;
+    }
+}
+
+#[derive(Default)]
+struct Tables {
+    by_type: BTreeMap<String, TypeStats>,
+    requests: HashMap<RequestKey, u64>,
+    latency: HashMap<&'static str, Histogram>,
+    names: HashSet<&'static str>,
+}
+
 #[derive(Default)]
 pub struct Stats {
-    by_type: Mutex<BTreeMap<String, TypeStats>>,
+    tables: Mutex<Tables>,
+}
+
+/// Names are interned once per registered type or domain (a closed set: the
+/// callers pass only registered names or [`UNKNOWN`]), so that the tables
+/// hold `&'static str` keys.
+fn intern(names: &mut HashSet<&'static str>, name: &str) -> &'static str {
+    if let Some(n) = names.get(name) {
+        return n;
+    }
+    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    names.insert(leaked);
+    leaked
 }
 
 impl Stats {
-    /// Record one completed request under its short class name.
+    /// Record one completed request under its short class name (console
+    /// statistics only).
     pub fn record(&self, type_name: &str, elapsed: Duration) {
+        let mut t = self.tables.lock();
+        Self::record_type(&mut t, type_name, elapsed);
+    }
+
+    fn record_type(t: &mut Tables, type_name: &str, elapsed: Duration) {
         let short = type_name.rsplit('.').next().unwrap_or(type_name);
-        let mut map = self.by_type.lock();
         // The name is copied once, on the type's first request.
-        let entry = match map.get_mut(short) {
+        let entry = match t.by_type.get_mut(short) {
             Some(entry) => entry,
-            None => map.entry(short.to_owned()).or_default(),
+            None => t.by_type.entry(short.to_owned()).or_default(),
         };
         entry.count += 1;
         entry.total += elapsed;
     }
 
+    /// Record one request for the metrics and, with `console`, for the
+    /// console statistics (which count only requests that ran their handler
+    /// after admission, pre-authentication messages excepted). `domain` and
+    /// `type_name` must be a registered handler's (or [`UNKNOWN`]); the
+    /// callers guarantee it.
+    pub fn record_request(&self, domain: &str, type_name: &str, transport: &Transport, outcome: Outcome, elapsed: Duration, console: bool) {
+        let mut t = self.tables.lock();
+        if console {
+            Self::record_type(&mut t, type_name, elapsed);
+        }
+        let domain = intern(&mut t.names, domain);
+        let key = RequestKey {
+            domain,
+            type_name: intern(&mut t.names, type_name),
+            transport: transport_label(transport),
+            outcome,
+        };
+        *t.requests.entry(key).or_insert(0) += 1;
+        if outcome != Outcome::Async {
+            t.latency.entry(domain).or_default().observe(elapsed.as_secs_f64());
+        }
+    }
+
     pub fn reset(&self) {
-        self.by_type.lock().clear();
+        let mut t = self.tables.lock();
+        t.by_type.clear();
     }
 
     pub fn snapshot(&self) -> Vec<(String, TypeStats)> {
-        self.by_type.lock().iter().map(|(k, v)| (k.clone(), *v)).collect()
+        self.tables.lock().by_type.iter().map(|(k, v)| (k.clone(), *v)).collect()
+    }
+
+    /// Every request series and its count, sorted.
+    pub fn requests(&self) -> Vec<(RequestKey, u64)> {
+        let mut out: Vec<_> = self.tables.lock().requests.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        out.sort();
+        out
+    }
+
+    /// The latency histogram of each domain, sorted by domain.
+    pub fn latency(&self) -> Vec<(&'static str, Histogram)> {
+        let mut out: Vec<_> = self.tables.lock().latency.iter().map(|(k, v)| (*k, v.clone())).collect();
+        out.sort_by(|a, b| a.0.cmp(b.0));
+        out
     }
 
     /// The console report of dispatcher-core.md §11.
@@ -49,5 +184,38 @@ impl Stats {
         }
         out.push_str(&format!("Current async queue depth {queue_depth}\n"));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_counted_by_series_and_the_histogram_by_domain() {
+        let stats = Stats::default();
+        let http = Transport::Http {
+            path_domain: String::new(),
+        };
+        let ms = Duration::from_millis(1);
+        stats.record_request("Dispatcher", "Dispatcher.Messages.InfoRequest", &http, Outcome::Success, ms, false);
+        stats.record_request("Dispatcher", "Dispatcher.Messages.InfoRequest", &http, Outcome::Success, ms, false);
+        stats.record_request("RemoteControl", "X", &Transport::Udp, Outcome::Async, ms, false);
+        stats.record_request("RemoteControl", "X", &Transport::Udp, Outcome::Failure, Duration::from_secs(9), true);
+        let requests = stats.requests();
+        assert_eq!(requests.len(), 3, "{requests:?}");
+        assert_eq!(requests[0].0.type_name, "Dispatcher.Messages.InfoRequest");
+        assert_eq!(requests[0].1, 2);
+        let latency = stats.latency();
+        assert_eq!(latency.len(), 2);
+        let (domain, h) = &latency[1];
+        assert_eq!(*domain, "RemoteControl");
+        // The queued record is not a latency; the 9 s run falls beyond the last bound.
+        assert_eq!(h.count, 1);
+        assert_eq!(h.buckets[LATENCY_BUCKETS.len()], 1);
+        let (_, d) = &latency[0];
+        assert_eq!(d.buckets[3], 2, "1 ms falls in the 1 ms bucket: {d:?}");
+        // Only the console-recorded request reaches the console table.
+        assert_eq!(stats.snapshot().len(), 1);
     }
 }

@@ -161,7 +161,43 @@ pub struct CloseEndPointRequest {
 }
 type_name!(CloseEndPointRequest, "Dispatcher.Messages.CloseEndPointRequest");
 
+/// Subscribe to the live event stream (docs/live.md): sent as the first
+/// text frame on `/Dispatcher/events`; over plain HTTP it only checks the
+/// subscription and answers the same reply.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SubscribeRequest {
+    /// `objects`, `touch`, `chat`.
+    #[serde(rename = "Topics")]
+    pub topics: Vec<String>,
+    /// Only these objects (empty: every object of the scene).
+    #[serde(rename = "ObjectIDs")]
+    pub object_ids: Vec<WireUuid>,
+}
+type_name!(SubscribeRequest, "Dispatcher.Messages.SubscribeRequest");
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SubscribeResponse {
+    /// The topics subscribed, each once, in the order of [`TOPICS`].
+    #[serde(rename = "Topics")]
+    pub topics: Vec<String>,
+    #[serde(rename = "ObjectIDs")]
+    pub object_ids: Vec<WireUuid>,
+    /// The scene the stream follows.
+    #[serde(rename = "Scene")]
+    pub scene: String,
+}
+type_name!(SubscribeResponse, "Dispatcher.Messages.SubscribeResponse");
+
+/// The topics of the event stream.
+pub const TOPICS: [&str; 3] = ["objects", "touch", "chat"];
+
+/// Most object ids one subscription may name.
+pub const MAX_SUBSCRIBED_OBJECTS: usize = 1000;
+
 requests! {
+    SubscribeRequest => SubscribeResponse, DISPATCHER_GRANT;
     InfoRequest => InfoResponse, "region:read";
     MessageFormatRequest => MessageFormatResponse, "region:read";
     CreateCapabilityRequest => CapabilityResponse, DISPATCHER_GRANT;

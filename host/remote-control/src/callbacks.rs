@@ -63,6 +63,18 @@ pub(crate) fn fan_out(rc: &RemoteControl, host: &RegionHost, region: &Region, ch
                 publish_updated(rc, host, region, object_id, &mut last_updated);
                 dirty.insert(object_id);
             }
+            SceneChange::ObjectAdded { object_id } => {
+                if let Some(object) = region.object(object_id) {
+                    let (p, q, v) = (object.position, object.rotation(), object.velocity());
+                    rc.services.events.publish(SceneEvent::ObjectAdded {
+                        region: host.name.clone(),
+                        object_id,
+                        position: [p.x, p.y, p.z],
+                        rotation: [q.x, q.y, q.z, q.w],
+                        velocity: [v.x, v.y, v.z],
+                    });
+                }
+            }
             SceneChange::ScriptEventQueued { object_id } => {
                 dirty.insert(object_id);
             }

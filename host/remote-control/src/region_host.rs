@@ -73,6 +73,9 @@ pub struct RegionHost {
     pub registrations: Mutex<Registrations>,
     /// Objects whose motion the write-behind has not been given yet.
     pub dirty: Mutex<DirtySet>,
+    /// How long this region's last integration step took (microseconds),
+    /// read by the host's metrics.
+    pub last_tick_micros: std::sync::atomic::AtomicU64,
 }
 
 impl RegionHost {
@@ -83,6 +86,7 @@ impl RegionHost {
             region: RwLock::new(region),
             registrations: Mutex::new(Registrations::default()),
             dirty: Mutex::new(DirtySet::new()),
+            last_tick_micros: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }

@@ -117,8 +117,12 @@ fn run(rc: Weak<RemoteControl>, stop: Arc<Stop>, period: Duration, integrate: bo
 /// One integration step of every region.
 pub fn step(rc: &RemoteControl, dt_s: f32) {
     for host in rc.regions() {
+        let started = Instant::now();
         let mut region = host.region.write();
         let changes = region.integrate(dt_s);
         fan_out(rc, host, &region, &changes);
+        drop(region);
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        host.last_tick_micros.store(micros, std::sync::atomic::Ordering::Relaxed);
     }
 }

@@ -131,6 +131,7 @@ impl Router {
                     self.run_queue.deliver(&s, Event::Updated(e));
                 }
             }
+            SceneEvent::ObjectAdded { .. } => {}
             SceneEvent::ObjectRemoved { region, object_id } => {
                 for s in self.scripts.select(|i| i.region == region && i.object_id == object_id) {
                     self.lifecycle.remove(&s);

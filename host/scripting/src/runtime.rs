@@ -62,6 +62,11 @@ impl Handles {
         self.scripts.get(id)
     }
 
+    /// Every script of the host (metrics read their counters at scrape time).
+    pub fn scripts(&self) -> Vec<Arc<Script>> {
+        self.scripts.all()
+    }
+
     /// Queue an event for a script, as the router and the scheduler do;
     /// guest events need a running script and room in its queue.
     pub fn deliver(&self, script: &Arc<Script>, event: Event) -> bool {

@@ -4,7 +4,7 @@
 import { md5Hex } from "./md5.js";
 
 const REGION_METRES = 256;
-const TOPICS = ["objects", "touch", "chat", "scripts", "script-logs"];
+const TOPICS = ["objects", "touch", "chat"];
 const DEFAULT_CONFIG = { dispatcherPath: "/Dispatcher/", eventsPath: "/Dispatcher/events", metricsPath: "/metrics" };
 
 const $ = (id) => document.getElementById(id);

@@ -72,6 +72,33 @@ pub struct HostConfig {
     pub shutdown_timeout_ms: u64,
     /// `[OAR]` limits on region archives (docs/oar.md, docs/limits.md).
     pub oar: dispatcher_oar::OarLimits,
+    /// `[Metrics]`: the Prometheus exposition (docs/live.md).
+    pub metrics: MetricsConfig,
+    /// `[Events]`: the WebSocket event stream (docs/live.md).
+    pub events: crate::event_stream::EventsConfig,
+}
+
+/// `[Metrics]`: where `/metrics` is served and who may read it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricsConfig {
+    pub enabled: bool,
+    /// `Path`: the HTTP path of the exposition.
+    pub path: String,
+    /// `BearerToken`: when set, a scrape must send `Authorization: Bearer <token>`.
+    pub bearer_token: Option<String>,
+    /// `PerScript`: script figures per script instead of per region.
+    pub per_script: bool,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            enabled: true,
+            path: "/metrics".into(),
+            bearer_token: None,
+            per_script: false,
+        }
+    }
 }
 
 impl Default for HostConfig {
@@ -89,6 +116,8 @@ impl Default for HostConfig {
             remote_control: RemoteControlConfig::default(),
             shutdown_timeout_ms: 10_000,
             oar: dispatcher_oar::OarLimits::default(),
+            metrics: MetricsConfig::default(),
+            events: crate::event_stream::EventsConfig::default(),
         }
     }
 }
@@ -244,6 +273,22 @@ fn apply(c: &mut HostConfig, section: &str, key: &str, v: &str) -> Result<bool, 
         ("oar", "maxarchivebytes") => c.oar.max_archive_bytes = positive(v)?,
         ("oar", "maxmembers") => c.oar.max_members = positive(v)?,
         ("oar", "maxmemberbytes") => c.oar.max_member_bytes = positive(v)?,
+        ("metrics", "enabled") => c.metrics.enabled = parse_bool(v)?,
+        ("metrics", "path") => {
+            if !v.starts_with('/') || v.len() < 2 {
+                return Err("must be an absolute path other than /".into());
+            }
+            c.metrics.path = v.to_owned();
+        }
+        ("metrics", "bearertoken") => c.metrics.bearer_token = (!v.is_empty()).then(|| v.to_owned()),
+        ("metrics", "perscript") => c.metrics.per_script = parse_bool(v)?,
+        ("events", "enabled") => c.events.enabled = parse_bool(v)?,
+        ("events", "maxconnections") => c.events.max_connections = positive(v)?,
+        ("events", "bufferevents") => c.events.buffer_events = positive(v)?,
+        ("events", "pingintervalms") => c.events.ping_interval_ms = positive(v)?,
+        ("events", "maxframebytes") => c.events.max_frame_bytes = positive(v)?,
+        ("events", "subscribetimeoutms") => c.events.subscribe_timeout_ms = positive(v)?,
+        ("events", "writetimeoutms") => c.events.write_timeout_ms = positive(v)?,
         ("remotecontrol", "enabled") => c.remote_control.enabled = parse_bool(v)?,
         ("remotecontrol", "domain") => {
             if v.is_empty() {

@@ -22,7 +22,8 @@ use dispatcher_protocol::{Encoding, Reply};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{
-    HeaderValue, ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS,
+    HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
+    WWW_AUTHENTICATE, X_CONTENT_TYPE_OPTIONS,
 };
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -44,6 +45,18 @@ pub struct HttpState {
     pub rest: Option<Arc<RestService>>,
     /// The dashboard's files (`/` and `/dashboard/`).
     pub dashboard: crate::dashboard::Dashboard,
+    /// `/metrics` (docs/live.md), when enabled.
+    pub metrics: Option<MetricsEndpoint>,
+    /// The WebSocket event stream at `<http_path>events`, when enabled.
+    pub events: Option<Arc<crate::event_stream::EventStreams>>,
+}
+
+/// The metrics exposition and where it is served.
+pub struct MetricsEndpoint {
+    pub path: String,
+    /// `Authorization: Bearer <token>` required when set.
+    pub bearer_token: Option<String>,
+    pub metrics: crate::metrics::Metrics,
 }
 
 type Body = Full<Bytes>;
@@ -136,6 +149,18 @@ fn too_large(max_body_bytes: usize, encoding: Encoding) -> Response<Body> {
 }
 
 async fn handle(state: Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    if let Some(metrics) = state.metrics.as_ref().filter(|m| m.path == req.uri().path()) {
+        return Ok(serve_metrics(metrics, &state.limits, req).await);
+    }
+    if let Some(events) = state.events.as_ref() {
+        let path = req.uri().path();
+        if path
+            .strip_prefix(state.http_path.as_str())
+            .is_some_and(|rest| rest == "events" || rest == "events/")
+        {
+            return Ok(crate::event_stream::upgrade(events, peer, req));
+        }
+    }
     let Some(path_domain) = route(&state.http_path, req.uri().path()) else {
         // The Dispatcher path has priority, then the dashboard's few paths;
         // the REST prefix gets the rest.
@@ -212,6 +237,42 @@ async fn dispatch(dispatcher: &Dispatcher, bytes: &[u8], encoding: Encoding, sou
         // shutting down under the request.
         Err(e) => Some(Reply::failure(format!("Fatal error; the request did not finish: {e}"))),
     }
+}
+
+/// `GET /metrics`: the exposition, after the bearer token when one is set.
+async fn serve_metrics(endpoint: &MetricsEndpoint, limits: &HttpLimits, req: Request<Incoming>) -> Response<Body> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "the metrics path accepts GET only");
+        r.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return refuse(req.into_body(), limits, r).await;
+    }
+    if let Some(token) = &endpoint.bearer_token {
+        let sent = req
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if !sent.is_some_and(|s| constant_time_eq(s.trim().as_bytes(), token.as_bytes())) {
+            let mut r = text(StatusCode::UNAUTHORIZED, "a bearer token is required");
+            r.headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"metrics\""));
+            return refuse(req.into_body(), limits, r).await;
+        }
+    }
+    match endpoint.metrics.scrape() {
+        Ok(body) => {
+            let mut r = Response::new(Full::new(Bytes::from(body)));
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"));
+            r
+        }
+        Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "the metrics could not be encoded"),
+    }
+}
+
+/// Compare secrets without an early exit on the first difference.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Read a REST body: at most `max` bytes kept; beyond that the rest is read
@@ -519,7 +580,8 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>, mut shutdown: w
                 .timer(TokioTimer::new())
                 .header_read_timeout(header_timeout)
                 .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service);
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
             tokio::pin!(conn);
             tokio::select! {
                 r = conn.as_mut() => {

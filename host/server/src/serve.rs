@@ -214,7 +214,17 @@ pub async fn start(config: &HostConfig, store: Arc<Store>) -> anyhow::Result<Run
         "\0disabled\0".into()
     };
     let events_path = format!("{}/events", http_path.trim_end_matches('/'));
-    let dashboard = crate::dashboard::Dashboard::new(&http_path, &events_path, "/metrics");
+    let dashboard = crate::dashboard::Dashboard::new(&http_path, &events_path, &config.metrics.path);
+    let streams = Arc::new(crate::event_stream::StreamCounters::default());
+    let events = (config.events.enabled && config.dispatcher.enabled).then(|| {
+        Arc::new(crate::event_stream::EventStreams {
+            dispatcher: dispatcher.clone(),
+            remote_control: remote_control.as_ref().map(|rc| rc.domain.clone()),
+            rc_domain: config.remote_control.domain.clone(),
+            config: config.events.clone(),
+            counters: streams.clone(),
+        })
+    });
     let state = Arc::new(HttpState {
         dispatcher: dispatcher.clone(),
         dashboard,
@@ -222,6 +232,20 @@ pub async fn start(config: &HostConfig, store: Arc<Store>) -> anyhow::Result<Run
         limits: config.http.clone(),
         max_body_bytes: config.max_body_bytes,
         rest,
+        metrics: config.metrics.enabled.then(|| http::MetricsEndpoint {
+            path: config.metrics.path.clone(),
+            bearer_token: config.metrics.bearer_token.clone(),
+            metrics: crate::metrics::Metrics::new(crate::metrics::MetricsSource {
+                dispatcher: dispatcher.clone(),
+                remote_control: remote_control.as_ref().map(|rc| rc.domain.clone()),
+                scripts: scripts.clone(),
+                database: store.path().to_path_buf(),
+                started: std::time::Instant::now(),
+                per_script: config.metrics.per_script,
+                streams,
+            }),
+        }),
+        events,
     });
     tasks.push(tokio::spawn(http::serve(http_listener, state, shutdown_rx.clone())));
     if config.dispatcher.enabled {

@@ -45,8 +45,8 @@ fn every_registered_type_has_a_grantable_grant_or_dispatcher() {
         );
     }
     let grant_of = |name: &str| grants.iter().find(|(t, _)| t == name).map(|(_, g)| *g);
-    // Every domain is there, each type once (8 + 39 + 9).
-    assert_eq!(grants.len(), 56, "{grants:?}");
+    // Every domain is there, each type once (9 + 39 + 9: the Dispatcher domain's eight and SubscribeRequest).
+    assert_eq!(grants.len(), 57, "{grants:?}");
     assert_eq!(
         grant_of("RemoteControl.Messages.ImportOarRequest"),
         Some("dispatcher"),
@@ -56,6 +56,7 @@ fn every_registered_type_has_a_grantable_grant_or_dispatcher() {
     assert_eq!(grant_of("RemoteControl.Messages.AddAsset"), Some("assets:write"));
     assert_eq!(grant_of("Dispatcher.Messages.InfoRequest"), Some("region:read"));
     assert_eq!(grant_of("Dispatcher.Messages.CreateCapabilityRequest"), Some("dispatcher"));
+    assert_eq!(grant_of("Dispatcher.Messages.SubscribeRequest"), Some("dispatcher"));
     assert_eq!(grant_of("Scripting.Messages.UploadScriptRequest"), Some("scripts"));
     assert_eq!(grant_of("Scripting.Messages.UpdateScriptRequest"), Some("scripts"));
     // The commit flag travels with the type.

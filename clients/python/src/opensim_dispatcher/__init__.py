@@ -9,6 +9,7 @@
 from .aio import AsyncClient
 from .auth import DEFAULT_DOMAINS, Credentials, hash_password
 from .client import Client
+from .events import AsyncEventStream, EventStream
 from .errors import DispatcherError, ProtocolError, RequestFailed, TransportError, Unauthorized, UnknownMessageType
 from .listener import AsyncEndpointListener, EndpointListener
 from .messages import (
@@ -28,11 +29,13 @@ __all__ = [
     "AssetData",
     "AsyncClient",
     "AsyncEndpointListener",
+    "AsyncEventStream",
     "Client",
     "Credentials",
     "DEFAULT_DOMAINS",
     "DispatcherError",
     "EndpointListener",
+    "EventStream",
     "ObjectDynamics",
     "ObjectSpecification",
     "ProtocolError",

@@ -3,13 +3,14 @@
 mod capability;
 mod endpoint;
 mod info;
+mod subscribe;
 
 use std::sync::Arc;
 
 use crate::capabilities::DISPATCHER_DOMAIN;
 use crate::registry::Registry;
 
-/// Register the core's eight request types.
+/// Register the core's eight request types and SubscribeRequest.
 pub fn register(registry: &Arc<Registry>) {
     // Weak: the registry holds these handlers.
     let weak = Arc::downgrade(registry);
@@ -22,4 +23,5 @@ pub fn register(registry: &Arc<Registry>) {
     registry.register(None, DISPATCHER_DOMAIN, endpoint::create);
     registry.register(None, DISPATCHER_DOMAIN, endpoint::renew);
     registry.register(None, DISPATCHER_DOMAIN, endpoint::close);
+    registry.register(None, DISPATCHER_DOMAIN, subscribe::subscribe);
 }

@@ -316,6 +316,12 @@ fn commit_added(rc: &RemoteControl, host: &RegionHost, region: &mut Region, ids:
         }
         return Err(e.to_string());
     }
+    // Committed: the creations go out on the event stream.
+    let changes: Vec<dispatcher_scene::SceneChange> = ids
+        .iter()
+        .map(|id| dispatcher_scene::SceneChange::ObjectAdded { object_id: *id })
+        .collect();
+    fan_out(rc, host, region, &changes);
     Ok(())
 }
 
