@@ -228,7 +228,7 @@ impl MetricsSource {
         // Keyed by region, or by (region, script) with PerScript.
         let mut sums: BTreeMap<(String, String), ScriptSums> = BTreeMap::new();
         for script in &scripts {
-            let region = script.info.region.clone();
+            let region = script.info().region.clone();
             {
                 let control = script.control.lock();
                 if control.removed {
@@ -239,7 +239,7 @@ impl MetricsSource {
                     *faults.entry((region.clone(), fault.as_str())).or_default() += 1;
                 }
             }
-            let key = if self.per_script { (region, script.info.id.to_string()) } else { (region, String::new()) };
+            let key = if self.per_script { (region, script.info().id.to_string()) } else { (region, String::new()) };
             let s = sums.entry(key).or_default();
             let c = &script.counters;
             s.events_handled += c.events_handled.load(Ordering::Relaxed);
