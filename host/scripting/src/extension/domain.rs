@@ -521,7 +521,7 @@ fn start(host: &Arc<ExtensionHost>, ctx: &RequestContext, req: StartExtensionReq
     let ext = managed(host, ctx, req.extension_id.0)?;
     set_state(host, &ext, RunState::Running)?;
     ext.log(&host.calls.limits, "info", "started");
-    Ok(Done)
+    Ok(Done::ok())
 }
 
 fn stop(host: &Arc<ExtensionHost>, ctx: &RequestContext, req: StopExtensionRequest) -> Result<Done, HandlerError> {
@@ -529,7 +529,7 @@ fn stop(host: &Arc<ExtensionHost>, ctx: &RequestContext, req: StopExtensionReque
     set_state(host, &ext, RunState::Stopped)?;
     ext.unload();
     ext.log(&host.calls.limits, "info", "stopped");
-    Ok(Done)
+    Ok(Done::ok())
 }
 
 fn remove(host: &Arc<ExtensionHost>, ctx: &RequestContext, req: RemoveExtensionRequest) -> Result<Done, HandlerError> {
@@ -541,7 +541,7 @@ fn remove(host: &Arc<ExtensionHost>, ctx: &RequestContext, req: RemoveExtensionR
     ext.unload();
     host.extensions.lock().remove(&ext.facts.id);
     ctx.services.capabilities.destroy(ext.installer.capability);
-    Ok(Done)
+    Ok(Done::ok())
 }
 
 fn log(host: &Arc<ExtensionHost>, ctx: &RequestContext, req: GetExtensionLogRequest) -> Result<ScriptLogResponse, HandlerError> {
