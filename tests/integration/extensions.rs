@@ -342,24 +342,3 @@ fn extensions_scope_self_script_sees_only_what_it_may_find_through_spatial() {
     let line = command(&host, &cap, &own2, &script2, r#"send {"$type":"Spatial.Messages.NearestObjectsRequest"}"#, "send ");
     assert!(line.contains("not granted") || line.contains("NotPermitted"), "{line}");
 }
-
-#[test]
-fn extensions_hundred_concurrent_requests_are_all_answered() {
-    let host = Host::start();
-    let cap = cap_of(&host, OWNER, &["Echo"]);
-    install_ok(&host, &cap, "ext-chaos", &[], "Echo");
-    let answers: Vec<(usize, Value)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..100)
-            .map(|i| {
-                let (host, cap) = (&host, &cap);
-                s.spawn(move || (i, call(host, cap, "Echo", "EchoRequest", json!({ "Text": format!("n{i}") }))))
-            })
-            .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
-    });
-    assert_eq!(answers.len(), 100);
-    for (i, reply) in answers {
-        assert_eq!(reply["_Success"], 1, "{reply}");
-        assert_eq!(reply["Body"], format!(r#"{{"Text":"n{i}"}}"#), "{reply}");
-    }
-}
