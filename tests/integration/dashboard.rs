@@ -14,7 +14,9 @@ use crate::support::*;
 use crate::webdriver::Browser;
 
 fn artefact(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artefacts/dashboard").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/test-artefacts/dashboard")
+        .join(name)
 }
 
 /// Whether the map shows an object's marker (its colour) at region
@@ -43,7 +45,11 @@ fn dashboard_sign_in_map_moves_touch_log_and_stop_in_a_real_browser() {
     let browser = Browser::start();
     browser.goto(&host.url("/"));
     browser
-        .wait_until(Duration::from_secs(10), "return document.getElementById('first-name') === document.activeElement;", &[])
+        .wait_until(
+            Duration::from_secs(10),
+            "return document.getElementById('first-name') === document.activeElement;",
+            &[],
+        )
         .expect("the sign-in form has the focus");
     browser.screenshot(&artefact("1-sign-in.png"));
 
@@ -53,7 +59,11 @@ fn dashboard_sign_in_map_moves_touch_log_and_stop_in_a_real_browser() {
     browser.type_into("#password", "wrong");
     browser.click("#login-button");
     browser
-        .wait_until(Duration::from_secs(10), "return document.getElementById('login-error').textContent.startsWith('Cannot sign in');", &[])
+        .wait_until(
+            Duration::from_secs(10),
+            "return document.getElementById('login-error').textContent.startsWith('Cannot sign in');",
+            &[],
+        )
         .expect("a refused sign-in is explained");
     browser.eval("document.getElementById('password').value = '';", &[]);
     browser.type_into("#password", PASSWORD);
@@ -66,15 +76,17 @@ fn dashboard_sign_in_map_moves_touch_log_and_stop_in_a_real_browser() {
     browser
         .wait_until(Duration::from_secs(10), MARKER_AT, &[json!(128.0), json!(128.0)])
         .expect("the object's marker on the map");
-    let listed = browser.eval(
-        "return Array.from(document.querySelectorAll('#object-list button')).map(b => b.dataset.id);",
-        &[],
-    );
+    let listed = browser.eval("return Array.from(document.querySelectorAll('#object-list button')).map(b => b.dataset.id);", &[]);
     assert_eq!(listed, json!([object]));
     browser.screenshot(&artefact("2-map.png"));
 
     // Moved over HTTP: the marker follows within 1 s.
-    ok(rc(&host, &cap, "SetObjectPositionRequest", json!({ "ObjectID": object, "Position": [200.0, 60.0, 25.0] })));
+    ok(rc(
+        &host,
+        &cap,
+        "SetObjectPositionRequest",
+        json!({ "ObjectID": object, "Position": [200.0, 60.0, 25.0] }),
+    ));
     let took = browser
         .wait_until(Duration::from_secs(1), MARKER_AT, &[json!(200.0), json!(60.0)])
         .expect("the marker moved within 1 s");
@@ -84,7 +96,11 @@ fn dashboard_sign_in_map_moves_touch_log_and_stop_in_a_real_browser() {
     // Object details from a click in the list.
     browser.click("#object-list button");
     browser
-        .wait_until(Duration::from_secs(5), "return document.querySelector(\"#details [data-field='Name']\")?.textContent === 'scripted box';", &[])
+        .wait_until(
+            Duration::from_secs(5),
+            "return document.querySelector(\"#details [data-field='Name']\")?.textContent === 'scripted box';",
+            &[],
+        )
         .expect("the object's details");
     browser.screenshot(&artefact("3-object.png"));
 
@@ -94,10 +110,19 @@ fn dashboard_sign_in_map_moves_touch_log_and_stop_in_a_real_browser() {
         .expect("the script is listed");
     browser.click("button[data-action='log']");
     browser
-        .wait_until(Duration::from_secs(5), "return document.getElementById('log').textContent.includes('touch-lift ready');", &[])
+        .wait_until(
+            Duration::from_secs(5),
+            "return document.getElementById('log').textContent.includes('touch-lift ready');",
+            &[],
+        )
         .expect("the log so far");
     let avatar = host.ids[OWNER.0].clone();
-    ok(rc(&host, &cap, "TouchObjectRequest", json!({ "ObjectID": object, "AvatarID": avatar, "LinkNum": 0 })));
+    ok(rc(
+        &host,
+        &cap,
+        "TouchObjectRequest",
+        json!({ "ObjectID": object, "AvatarID": avatar, "LinkNum": 0 }),
+    ));
     browser
         .wait_until(Duration::from_secs(5), "return document.getElementById('log').textContent.includes('now at');", &[])
         .expect("the touch's log line");
@@ -106,7 +131,11 @@ fn dashboard_sign_in_map_moves_touch_log_and_stop_in_a_real_browser() {
     // Stopped with its button: the state changes on the page and on the host.
     browser.click("button[data-action='stop']");
     browser
-        .wait_until(Duration::from_secs(5), "return document.querySelector(\"#scripts td[data-field='State']\")?.textContent === 'stopped';", &[])
+        .wait_until(
+            Duration::from_secs(5),
+            "return document.querySelector(\"#scripts td[data-field='State']\")?.textContent === 'stopped';",
+            &[],
+        )
         .expect("the script shows stopped");
     let status = ok(sc(&host, &cap, "GetScriptStatusRequest", json!({ "ScriptID": script })));
     assert_eq!(status["State"], "stopped");
@@ -115,10 +144,18 @@ fn dashboard_sign_in_map_moves_touch_log_and_stop_in_a_real_browser() {
     // The host goes away: the page says so.
     let _ = host.stop();
     browser
-        .wait_until(Duration::from_secs(10), "return document.getElementById('connection').classList.contains('bad');", &[])
+        .wait_until(
+            Duration::from_secs(10),
+            "return document.getElementById('connection').classList.contains('bad');",
+            &[],
+        )
         .expect("the page says the host is unreachable");
     let said = browser.eval("return document.getElementById('connection').textContent;", &[]);
-    assert!(said.as_str().is_some_and(|t| t.contains("reconnecting") || t.contains("unreachable")), "{said}");
+    assert!(
+        said.as_str()
+            .is_some_and(|t| t.contains("reconnecting") || t.contains("unreachable")),
+        "{said}"
+    );
     browser.screenshot(&artefact("6-unreachable.png"));
 }
 

@@ -25,6 +25,11 @@
 //! | `big` | replies a body of 2 MiB | a Failure naming the reply's size |
 //! | `count` | increments `count` in storage, answers `Count` | — |
 
+// wit-bindgen's export glue for string results forgets the returned buffer
+// (the host frees it through `cabi_post_handle`), which the workspace's
+// `mem_forget` lint flags.
+#![allow(clippy::mem_forget, reason = "wit-bindgen's export glue for string results")]
+
 use std::hint::black_box;
 
 wit_bindgen::generate!({
@@ -47,6 +52,7 @@ fn words() -> (String, String, String) {
 }
 
 #[inline(never)]
+#[allow(unconditional_recursion, reason = "the stack overflow is the point: the `recurse` chaos behaviour")]
 fn recurse(depth: u64) -> u64 {
     let local = black_box([depth; 16]);
     black_box(recurse(black_box(depth + 1))) + local[3]

@@ -8,6 +8,11 @@
 //! intersected with the extension's grants: a caller sees only the objects
 //! it could find itself.
 
+// wit-bindgen's export glue for string results forgets the returned buffer
+// (the host frees it through `cabi_post_handle`), which the workspace's
+// `mem_forget` lint flags.
+#![allow(clippy::mem_forget, reason = "wit-bindgen's export glue for string results")]
+
 wit_bindgen::generate!({
     world: "domain-extension",
     path: "../../wit",

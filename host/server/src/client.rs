@@ -200,7 +200,7 @@ pub fn object(args: &ClientArgs, cmd: &ObjectCommand) -> anyhow::Result<()> {
                     say(id.as_str().unwrap_or(""));
                 }
             }),
-        ObjectCommand::Create { name, position } => create_box(&session, name, position).map(|id| say(id)),
+        ObjectCommand::Create { name, position } => create_box(&session, name, position).map(say),
     };
     session.close();
     result
