@@ -19,11 +19,11 @@ CAP=$(printf '{"$type":"Dispatcher.Messages.CreateCapabilityRequest","FirstName"
 [ -n "$CAP" ] || { echo "no capability: wrong password, or not the estate owner?" >&2; exit 1; }
 
 # 2. Install it for the region: the component as base64, the storage grant.
-printf '{"$type":"Extensions.Messages.InstallExtensionRequest","_Capability":"%s","_Scene":"%s","Scope":"%s","Grants":["storage"],"Component":"%s"}' \
+printf '{"$type":"Extensions.Messages.InstallExtensionRequest","_Domain":"Extensions","_Capability":"%s","_Scene":"%s","Scope":"%s","Grants":["storage"],"Component":"%s"}' \
     "$CAP" "$REGION" "$REGION" "$(base64 -w0 "$COMPONENT")" | post
 echo
 
 # 3. Greet: a request of the new domain, like any other.
-printf '{"$type":"Greeter.Messages.GreetRequest","_Capability":"%s","_Scene":"%s","Name":"curl"}' \
+printf '{"$type":"Greeter.Messages.GreetRequest","_Domain":"Greeter","_Capability":"%s","_Scene":"%s","Name":"curl"}' \
     "$CAP" "$REGION" | post
 echo

@@ -18,6 +18,10 @@ fn ex(host: &Host, cap: &str, kind: &str, extra: Value) -> Value {
     host.call(&request("Extensions", kind, cap, extra))
 }
 
+/// A host where a plain user (no estate role) gets a capability too, so the
+/// tests can show what such a caller may do.
+const PLAIN_USERS: &str = "[Dispatcher]\nGrantGridManagersAccess = true\nGridManagerAccessLevel = 0\n";
+
 /// A capability of `who` for the Extensions domain plus `more`.
 fn cap_of(host: &Host, who: (&str, &str), more: &[&str]) -> String {
     let mut domains = EXT_DOMAINS.to_vec();
@@ -102,7 +106,7 @@ fn extensions_install_as_estate_owner_and_call_over_json_bson_and_udp() {
 
 #[test]
 fn extensions_install_refusals_store_nothing() {
-    let host = Host::start();
+    let host = Host::start_with(PLAIN_USERS);
     let cap = cap_of(&host, OWNER, &[]);
     let visitor = cap_of(&host, VISITOR, &[]);
     let cases: Vec<(Value, &str)> = vec![
@@ -282,7 +286,7 @@ fn extensions_leaderboard_storage_survives_update_stop_and_host_restart() {
 
 #[test]
 fn extensions_spatial_shows_a_plain_user_only_what_find_objects_shows() {
-    let host = Host::start();
+    let host = Host::start_with(PLAIN_USERS);
     let owner = cap_of(&host, OWNER, &["Spatial"]);
     ok(install(&host, &owner, "ext-spatial", REGION, &["objects:read", "scope:region"], ""));
     let objects: Vec<String> = (0..3).map(|_| make_object(&host, &owner)).collect();

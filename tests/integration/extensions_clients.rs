@@ -179,7 +179,7 @@ fn extensions_clients_tutorial_from_curl_http_bson_python_perl_and_a_script() {
     let denied = ok(upload(&host, &cap, &object, &guest("ext-caller"), &[], "Denied"));
     let denied = denied["ScriptID"].as_str().expect("ScriptID").to_owned();
     assert!(
-        wait_log(&host, &cap, &denied, "cannot call Greeter: NotPermitted"),
+        wait_log(&host, &cap, &denied, "cannot call Greeter: Error::NotPermitted(\"ext:Greeter not granted\")"),
         "{}",
         log_text(&host, &cap, &denied)
     );
@@ -195,7 +195,9 @@ fn extensions_clients_js_notes_installed_by_a_god_for_every_region() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ids = seed(dir.path());
     cli(dir.path(), &["region", "create", "--name", SECOND_REGION, "--owner", "Ada Lovelace"]);
-    let host = Host::launch(dir, ids, "");
+    // A god gets a capability for a region they hold no estate role in only
+    // as a grid manager.
+    let host = Host::launch(dir, ids, "[Dispatcher]\nGrantGridManagersAccess = true\nGridManagerAccessLevel = 200\n");
     let notes = guest("ext-notes");
     assert!(notes.len() > 1_000_000, "a componentize-js component");
 
@@ -276,7 +278,17 @@ $client->close;
             .all(|n| n["Author"] == "Ada Lovelace" && n["AuthorID"] == host.ids["Ada"].as_str()),
         "{list}"
     );
-    let mut second = request("Notes", "ListNotesRequest", &cap, json!({}));
+    // Capabilities are bound to a scene: one for the second region.
+    let second_cap = host.call(&json!({
+        "$type": "Dispatcher.Messages.CreateCapabilityRequest", "_domain": "Dispatcher", "_scene": SECOND_REGION,
+        "firstname": OWNER.0, "lastname": OWNER.1, "hashedpasswd": PASSWORD_MD5, "lifespan": 300,
+        "domainlist": ["Dispatcher", "Notes"],
+    }));
+    let second_cap = second_cap["Capability"]
+        .as_str()
+        .expect("a capability for the second region")
+        .to_owned();
+    let mut second = request("Notes", "ListNotesRequest", &second_cap, json!({}));
     second["_scene"] = json!(SECOND_REGION);
     let other = host.call(&second);
     assert_eq!(other["_Success"], 1, "{other}");

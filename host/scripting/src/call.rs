@@ -206,7 +206,7 @@ impl HostState {
     }
 
     /// A refusal, counted.
-    fn deny(&self, text: String) -> HostError {
+    pub(crate) fn deny(&self, text: String) -> HostError {
         self.script.counters.denied_calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         HostError::not_permitted(text)
     }

@@ -49,6 +49,9 @@ pub struct ExtFacts {
     pub installer_id: Uuid,
     /// `StorageQuotaBytes` of `[Extensions]`.
     pub storage_quota_bytes: u64,
+    /// Whether the extension holds the `storage` grant: its storage is its
+    /// own, so this (not a caller's rights) decides the storage imports.
+    pub storage_granted: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -20,6 +20,7 @@ const state = {
   scripts: [],
   logScript: null,
   logSeen: new Set(),
+  logLast: 0, // the highest sequence number shown
   socket: null,
   reconnectDelay: 1000,
   reconnectTimer: null,
@@ -161,6 +162,7 @@ async function selectRegion(scene) {
   state.selected = null;
   state.logScript = null;
   state.logSeen.clear();
+  state.logLast = 0;
   $("log").replaceChildren();
   $("chat").replaceChildren();
   $("details").replaceChildren(paragraph("Select an object on the map or in the list."));
@@ -591,6 +593,7 @@ async function act(action) {
 function showLog(script) {
   state.logScript = script.ScriptID;
   state.logSeen.clear();
+  state.logLast = 0;
   $("log-title").textContent = `Log of ${script.Name}`;
   $("log").replaceChildren();
   refreshLog();
@@ -599,7 +602,8 @@ function showLog(script) {
 async function refreshLog() {
   const id = state.logScript;
   if (!id) return;
-  const since = state.logSeen.size ? Math.max(...state.logSeen) + 1 : 0;
+  // The host answers the lines after `Since`.
+  const since = state.logLast;
   try {
     const reply = await rpc("Scripting.Messages.GetScriptLogRequest", { ScriptID: id, Since: since });
     appendLog(id, reply.Lines || []);
@@ -616,6 +620,7 @@ function appendLog(scriptId, lines) {
     const seq = Number(line.Seq);
     if (state.logSeen.has(seq)) continue;
     state.logSeen.add(seq);
+    state.logLast = Math.max(state.logLast, seq);
     const span = document.createElement("span");
     const level = String(line.Level || "info").toLowerCase();
     span.className = `level-${level}`;

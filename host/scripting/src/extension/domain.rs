@@ -354,6 +354,7 @@ fn install(
         config: req.config.clone(),
         installer_id: user.id,
         storage_quota_bytes: host.limits.storage_quota_bytes,
+        storage_granted: wanted.grants.has("storage"),
     };
     let script = log_script(id, "", user.id);
     let built = host
@@ -422,6 +423,7 @@ fn update(host: &Arc<ExtensionHost>, ctx: &RequestContext, req: UpdateExtensionR
     };
     let _changes = host.changes.lock();
     let mut facts = (*old.facts).clone();
+    facts.storage_granted = wanted.grants.has("storage");
     if let Some(config) = &req.config {
         facts.config = config.clone();
     }
@@ -583,6 +585,7 @@ pub(crate) fn load_persisted(host: &Arc<ExtensionHost>) {
 
 fn load_one(host: &Arc<ExtensionHost>, row: ExtensionRow) -> Result<(), String> {
     let scope = Some(row.scope.clone()).filter(|s| !s.is_empty());
+    let grants = Grants::from_text(&row.grants);
     let facts = Arc::new(ExtFacts {
         id: row.id,
         domain: row.domain.clone(),
@@ -590,10 +593,10 @@ fn load_one(host: &Arc<ExtensionHost>, row: ExtensionRow) -> Result<(), String> 
         config: row.config.clone(),
         installer_id: row.installer_id,
         storage_quota_bytes: host.limits.storage_quota_bytes,
+        storage_granted: grants.has("storage"),
     });
     let script = log_script(row.id, &row.domain, row.installer_id);
     let built = host.build(row.component, &facts, &script)?;
-    let grants = Grants::from_text(&row.grants);
     let act = row.grants.split_whitespace().any(|g| g == ACT_AS_INSTALLER);
     let name = host
         .dispatcher()

@@ -14,7 +14,17 @@ use crate::instance::HostState;
 
 impl HostState {
     fn storage_ready(&mut self, key: Option<&str>) -> Result<(), HostError> {
-        self.require("storage")?;
+        if let Some(ext) = &self.ext {
+            // An extension's storage is its own data, not something its
+            // caller reaches: its own `storage` grant decides, whoever the
+            // request came from (a calling script's grants narrow only what
+            // the extension does to the scene).
+            if !ext.storage_granted {
+                return Err(self.deny("storage not granted".to_owned()));
+            }
+        } else {
+            self.require("storage")?;
+        }
         self.admit()?;
         match key {
             Some(k) if k.len() > self.shared.limits.max_storage_key_bytes => Err(HostError::Guest(GuestError::TooLarge)),
