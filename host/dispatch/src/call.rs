@@ -309,8 +309,9 @@ mod tests {
         let mut sorted = names.clone();
         sorted.sort();
         assert_eq!(names, sorted);
-        // The Dispatcher domain's eight types and the two test types.
-        assert_eq!(grants.len(), 10, "{grants:?}");
+        // The Dispatcher domain's nine types (SubscribeRequest the ninth) and
+        // the two test types.
+        assert_eq!(grants.len(), 11, "{grants:?}");
         d.shutdown();
     }
 }

@@ -162,9 +162,9 @@ pub struct GetExtensionLogRequest {
 }
 type_name!(GetExtensionLogRequest, "Extensions.Messages.GetExtensionLogRequest");
 
-/// The grant of every Extensions-domain message: not grantable to scripts
-/// (a script cannot install or manage extensions).
-pub const EXTENSIONS_GRANT: &str = "extensions";
+/// The grant of every Extensions-domain message: `dispatcher`, the grant no
+/// script is given (a script cannot install or manage extensions).
+pub const EXTENSIONS_GRANT: &str = "dispatcher";
 
 requests! {
     InstallExtensionRequest => InstallExtensionResponse, EXTENSIONS_GRANT, commits;
