@@ -13,7 +13,8 @@ use Time::HiRes qw(sleep time);
 use TestHost;
 
 my $GREET = 'Greeter.Messages.GreetRequest';
-my $host = TestHost->start;
+# The god installs for a region they hold no estate role in: as a grid manager.
+my $host = TestHost->start(ini => "[Dispatcher]\nGrantGridManagersAccess = true\nGridManagerAccessLevel = 200\n");
 my $client = $host->connect(domains => [@OpenSim::Dispatcher::DEFAULT_DOMAINS, 'Greeter']);
 
 # The generic call answers like the typed method.

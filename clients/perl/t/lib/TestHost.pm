@@ -47,7 +47,8 @@ sub _cli ($bin, $dir, @args) {
     return $text;
 }
 
-sub start ($class) {
+# start(ini => TEXT): the host's dispatcher.ini (empty by default).
+sub start ($class, %opt) {
     my $bin = dispatcher_bin();
     my $dir = tempdir('dispatcher-prove-XXXXXX', TMPDIR => 1, CLEANUP => 1);
     my %ids;
@@ -58,6 +59,7 @@ sub start ($class) {
     }
     _cli($bin, $dir, 'region', 'create', '--name', $REGION, '--owner', $OWNER, '--manager', 'Bob Manager');
     open my $config, '>', "$dir/dispatcher.ini" or die $!;
+    print {$config} $opt{ini} // '';
     close $config;
     my $err = gensym;
     open my $null_in, '<', '/dev/null' or die $!;
