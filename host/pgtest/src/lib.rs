@@ -9,7 +9,9 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
 
 /// Why the test server could not be provided.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +85,54 @@ impl PgServer {
         server.start()?;
         server.psql("postgres", &format!("CREATE DATABASE {DATABASE} OWNER {ROLE}"))?;
         Ok(server)
+    }
+
+    /// One server shared by every test of this test process, started on first
+    /// use. A watchdog process stops it and removes its directory when the test
+    /// process ends (statics are never dropped). Give each test its own
+    /// database with [`PgServer::fresh_database`].
+    pub fn shared() -> Result<&'static PgServer, String> {
+        static SHARED: OnceLock<Result<PgServer, String>> = OnceLock::new();
+        SHARED
+            .get_or_init(|| {
+                let server = PgServer::start_new().map_err(|e| e.to_string())?;
+                server.watch_parent().map_err(|e| e.to_string())?;
+                Ok(server)
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// A new empty database with a name unique in this process; its URL.
+    pub fn fresh_database(&self) -> Result<String, PgTestError> {
+        static NEXT: AtomicU32 = AtomicU32::new(1);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        self.create_database(&format!("t{}_{n}", std::process::id()))
+    }
+
+    /// Stops the server and removes its directory once this process has exited.
+    fn watch_parent(&self) -> Result<(), PgTestError> {
+        let pg_ctl = self.bin.join("pg_ctl");
+        let stop = match &self.run_as {
+            Some(user) => format!("runuser -u {user} -- {} -D {} -m immediate stop", pg_ctl.display(), self.data_dir().display()),
+            None => format!("{} -D {} -m immediate stop", pg_ctl.display(), self.data_dir().display()),
+        };
+        let script = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {stop} >/dev/null 2>&1; rm -rf {dir}",
+            pid = std::process::id(),
+            dir = self.dir.path().display()
+        );
+        Command::new("sh")
+            .args(["-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|source| PgTestError::Spawn {
+                program: "sh".into(),
+                source,
+            })?;
+        Ok(())
     }
 
     /// `postgresql://…` URL of the test database.

@@ -96,6 +96,10 @@ impl Store {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
+        if let Some(pg) = self.pg() {
+            crate::pg::accounts::create_account(pg, &account, now)?;
+            return Ok(account);
+        }
         self.with_conn(|conn| {
             let tx = conn.transaction()?;
             let clash: Option<String> = tx
@@ -131,6 +135,9 @@ impl Store {
     }
 
     pub fn list_accounts(&self) -> Result<Vec<Account>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return crate::pg::accounts::list_accounts(pg);
+        }
         self.with_conn(|conn| {
             let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM accounts ORDER BY created, first_name, last_name"))?;
             let rows = stmt.query_map([], from_row)?;
@@ -148,15 +155,28 @@ impl Store {
     }
 
     pub fn account_by_id(&self, id: Uuid) -> Result<Option<Account>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return crate::pg::accounts::account_where(pg, "id = $1", &[&id]);
+        }
         self.account_where("id = ?1", &[&id.to_string()])
     }
 
     /// Names match without regard to case, as in OpenSim's MySQL tables.
     pub fn account_by_name(&self, first: &str, last: &str) -> Result<Option<Account>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return crate::pg::accounts::account_where(
+                pg,
+                "lower(first_name) = lower($1) AND lower(last_name) = lower($2)",
+                &[&first, &last],
+            );
+        }
         self.account_where("first_name = ?1 COLLATE NOCASE AND last_name = ?2 COLLATE NOCASE", &[&first, &last])
     }
 
     pub fn account_by_email(&self, email: &str) -> Result<Option<Account>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return crate::pg::accounts::account_where(pg, "lower(email) = lower($1) AND email <> ''", &[&email]);
+        }
         self.account_where("email = ?1 COLLATE NOCASE AND email <> ''", &[&email])
     }
 
@@ -178,6 +198,14 @@ mod tests {
     fn create_find_and_refuse_duplicates() {
         let dir = tempfile::tempdir().expect("tmp");
         let store = Store::open(dir.path()).expect("open");
+        create_find_and_refuse_duplicates_on(&store);
+        drop(store);
+        let reopened = Store::open(dir.path()).expect("reopen");
+        assert_eq!(reopened.list_accounts().expect("list").len(), 1);
+        create_find_and_refuse_duplicates_on(&crate::testing::postgres());
+    }
+
+    fn create_find_and_refuse_duplicates_on(store: &Store) {
         let a = store
             .create_account(&NewAccount {
                 first_name: "Ada".into(),
@@ -199,8 +227,6 @@ mod tests {
             ..Default::default()
         });
         assert!(matches!(dup, Err(StoreError::Conflict(_))));
-        drop(store);
-        let reopened = Store::open(dir.path()).expect("reopen");
-        assert_eq!(reopened.list_accounts().expect("list"), vec![a]);
+        assert_eq!(store.list_accounts().expect("list"), vec![a]);
     }
 }

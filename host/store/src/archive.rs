@@ -112,7 +112,10 @@ impl Store {
         region_id: Uuid,
         f: impl FnOnce(&ArchiveImport<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
-        let mut conn = self.conn.lock();
+        let Some(conn) = self.sqlite() else {
+            return Err(E::from(StoreError::Invalid("archive import on PostgreSQL is not built yet".into())));
+        };
+        let mut conn = conn.lock();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| E::from(StoreError::from(e)))?;

@@ -5,6 +5,12 @@ use std::path::PathBuf;
 pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("database error: {0}")]
+    Postgres(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("this host no longer holds the lease of region {0}; the write was refused (fenced)")]
+    Fenced(uuid::Uuid),
     #[error("cannot use data directory {0}: {1}")]
     Io(PathBuf, std::io::Error),
     #[error("{0}")]

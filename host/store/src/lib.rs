@@ -1,10 +1,16 @@
-//! The embedded database (SQLite in WAL mode, bundled library).
+//! The database: the embedded SQLite (WAL mode, bundled library; the default)
+//! or PostgreSQL (grid mode, [`Store::open_postgres`]), one interface for both.
 //!
 //! Owns the schema and its migrations and every durable write. A write returns
 //! only after its transaction has committed, so anything acknowledged to a
 //! caller survives a crash. Several processes may open the same data directory
 //! (the `dispatcher user ...` commands next to a running `serve`): SQLite's
 //! locking serialises them and a busy timeout absorbs short waits.
+//!
+//! Each operation has its SQLite form in its module (`objects.rs`, …) and its
+//! PostgreSQL form in `pg/` under the same module name; the public method
+//! picks by backend. In grid mode the PostgreSQL writes of a region's state are
+//! fenced by the region's lease epoch (`pg/fence.rs`).
 
 mod accounts;
 mod appearance;
@@ -16,6 +22,7 @@ mod extensions;
 mod inventory;
 mod migrations;
 mod objects;
+mod pg;
 mod region_state;
 mod regions;
 mod scripts;
@@ -26,12 +33,14 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use rusqlite::Connection;
+use uuid::Uuid;
 
 pub use accounts::{Account, NewAccount};
 pub use archive::ArchiveImport;
 pub use dynamics::{DynamicsWriter, DEFAULT_DYNAMICS_FLUSH_INTERVAL};
 pub use error::StoreError;
 pub use extensions::ExtensionRow;
+pub use pg::PgOptions;
 pub use regions::{NewRegion, Region};
 pub use scripts::{ScriptRow, STORAGE_ENTRY_OVERHEAD_BYTES};
 pub use space::DiskUsage;
@@ -42,11 +51,17 @@ pub const DB_FILE: &str = "dispatcher.db";
 /// How long a write waits for another process's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A handle on the database. Cheap operations take the connection's lock for
-/// their duration; long scans should not be added here without a reader pool.
+/// A handle on the database. With SQLite, cheap operations take the
+/// connection's lock for their duration; with PostgreSQL each takes a pooled
+/// connection.
 pub struct Store {
-    conn: Mutex<Connection>,
+    backend: Backend,
     path: PathBuf,
+}
+
+enum Backend {
+    Sqlite(Mutex<Connection>),
+    Postgres(pg::Postgres),
 }
 
 impl Store {
@@ -66,19 +81,95 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrations::migrate(&mut conn)?;
         Ok(Store {
-            conn: Mutex::new(conn),
+            backend: Backend::Sqlite(Mutex::new(conn)),
             path,
         })
     }
 
+    /// Connect to PostgreSQL at `url` (`postgresql://user:password@host:port/db`)
+    /// and create or migrate the schema. Fails within `options.connect_timeout`
+    /// when the server cannot be reached.
+    pub fn open_postgres(url: &str, options: &PgOptions) -> Result<Store, StoreError> {
+        let pg = pg::Postgres::connect(url, options)?;
+        Ok(Store {
+            backend: Backend::Postgres(pg),
+            path: PathBuf::new(),
+        })
+    }
+
+    /// The SQLite database file (empty for PostgreSQL).
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Run `f` with the connection (for crates that add their own tables through
-    /// [`migrations`] and keep their SQL next to their model).
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
+    /// Grid mode: this host's name in `grid_leases`. From now on every
+    /// PostgreSQL write of a region's state commits only while this host holds
+    /// the region at the epoch given to [`Store::hold_region`].
+    pub fn set_grid_host(&self, host: Option<String>) {
+        if let Some(pg) = self.pg() {
+            pg.fences.set_host(host);
+        }
+    }
+
+    /// Grid mode: this host now holds `region_id` at lease `epoch`.
+    pub fn hold_region(&self, region_id: Uuid, epoch: i64) {
+        if let Some(pg) = self.pg() {
+            pg.fences.hold(region_id, epoch);
+        }
+    }
+
+    /// Grid mode: this host no longer holds `region_id`; its writes are refused.
+    pub fn release_region(&self, region_id: Uuid) {
+        if let Some(pg) = self.pg() {
+            pg.fences.release(region_id);
+        }
+    }
+
+    pub(crate) fn pg(&self) -> Option<&pg::Postgres> {
+        match &self.backend {
+            Backend::Postgres(pg) => Some(pg),
+            Backend::Sqlite(_) => None,
+        }
+    }
+
+    /// Run `f` with the SQLite connection (for benches and crates that keep
+    /// their SQL next to their model). Not available on PostgreSQL.
     pub fn with_conn<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let mut conn = self.conn.lock();
-        f(&mut conn)
+        match &self.backend {
+            Backend::Sqlite(conn) => f(&mut conn.lock()),
+            Backend::Postgres(_) => Err(StoreError::Invalid("this operation is not available on PostgreSQL".into())),
+        }
+    }
+
+    pub(crate) fn sqlite(&self) -> Option<&Mutex<Connection>> {
+        match &self.backend {
+            Backend::Sqlite(conn) => Some(conn),
+            Backend::Postgres(_) => None,
+        }
+    }
+}
+
+/// Store tests run against both backends: SQLite in a temporary directory and
+/// PostgreSQL in a fresh database on the test process's shared server
+/// (dispatcher-pgtest).
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// A store of each kind; the temporary directory lives as long as the store.
+    pub(crate) fn stores() -> Vec<(&'static str, Store, Option<tempfile::TempDir>)> {
+        let dir = tempfile::tempdir().expect("tmp");
+        let sqlite = Store::open(dir.path()).expect("open sqlite");
+        vec![("sqlite", sqlite, Some(dir)), ("postgres", postgres(), None)]
+    }
+
+    pub(crate) fn postgres() -> Store {
+        let server = dispatcher_pgtest::PgServer::shared().expect("PostgreSQL for tests");
+        let url = server.fresh_database().expect("database");
+        Store::open_postgres(&url, &PgOptions::default()).expect("open postgres")
     }
 }

@@ -37,6 +37,10 @@ impl Store {
             owner: new.owner,
             managers: new.managers.clone(),
         };
+        if let Some(pg) = self.pg() {
+            crate::pg::regions::create_region(pg, &region)?;
+            return Ok(region);
+        }
         self.with_conn(|conn| {
             let tx = conn.transaction()?;
             let clash: Option<String> = tx
@@ -67,6 +71,9 @@ impl Store {
 
     /// Every region in creation order.
     pub fn list_regions(&self) -> Result<Vec<Region>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return crate::pg::regions::list_regions(pg);
+        }
         self.with_conn(|conn| {
             let mut stmt = conn.prepare("SELECT id, name, owner FROM regions ORDER BY seq")?;
             let rows: Vec<(String, String, String)> = stmt
@@ -94,8 +101,12 @@ mod tests {
 
     #[test]
     fn regions_keep_order_and_managers() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = Store::open(dir.path()).expect("open");
+        for (_kind, store, _dir) in crate::testing::stores() {
+            regions_keep_order_and_managers_on(&store);
+        }
+    }
+
+    fn regions_keep_order_and_managers_on(store: &Store) {
         let owner = Uuid::new_v4();
         let m = Uuid::new_v4();
         let a = store
