@@ -29,7 +29,7 @@ pub(crate) struct Fences {
 }
 
 // `check` and `check_named` are called by the region writes as they are ported.
-#[allow(dead_code)]
+#[allow(dead_code, reason = "called by the region writes as they are ported")]
 impl Fences {
     pub(crate) fn set_host(&self, host: Option<String>) {
         *self.host.write() = host;
