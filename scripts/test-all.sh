@@ -2,7 +2,8 @@
 # Runs every test of the project on a fresh machine, installing what it needs:
 # the wasm32-wasip2 Rust target, the guest-example toolchains (componentize-py
 # from PyPI, componentize-js from npm), Debian's Perl modules for the Perl client
-# and Chromium with its WebDriver for the dashboard tests,
+# Chromium with its WebDriver for the dashboard tests and PostgreSQL's server
+# binaries for the grid-mode and store tests,
 # then checks formatting (cargo fmt --check) and lints (clippy, warnings denied),
 # then the Rust workspace tests (unit and end-to-end against the real binary), the
 # network load test (scripts/net-load.py), a short fuzz run of the decoders
@@ -23,6 +24,8 @@ perl -MJSON -MLWP::UserAgent -e 1 2>/dev/null || missing+=(libjson-perl libwww-p
 # The dashboard tests drive a real headless Chromium over WebDriver.
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
+# Grid mode's tests start a real PostgreSQL (initdb into a temporary directory).
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 if ((${#missing[@]})); then
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
