@@ -163,7 +163,7 @@ fn live_03_metrics_can_be_switched_off() {
 
 // ----- the event stream ---------------------------------------------------------------
 
-type Ws = tungstenite::WebSocket<std::net::TcpStream>;
+pub(crate) type Ws = tungstenite::WebSocket<std::net::TcpStream>;
 
 const GENERATOR: &str = "cc75083c-3ca0-433d-9ba5-a51e86a98933";
 
@@ -208,7 +208,7 @@ fn create(host: &Host, cap: &str, position: [f64; 3]) -> String {
 }
 
 /// Open the stream; `rcvbuf` shrinks the client's receive buffer (a slow reader).
-fn connect(host: &Host, rcvbuf: Option<usize>) -> Ws {
+pub(crate) fn connect(host: &Host, rcvbuf: Option<usize>) -> Ws {
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
     if let Some(n) = rcvbuf {
         socket.set_recv_buffer_size(n).expect("rcvbuf");
@@ -222,12 +222,12 @@ fn connect(host: &Host, rcvbuf: Option<usize>) -> Ws {
     ws
 }
 
-fn send(ws: &mut Ws, value: &serde_json::Value) {
+pub(crate) fn send(ws: &mut Ws, value: &serde_json::Value) {
     ws.send(tungstenite::Message::text(value.to_string())).expect("send");
 }
 
 /// The next data frame as JSON; `None` when the stream closed.
-fn next(ws: &mut Ws) -> Option<serde_json::Value> {
+pub(crate) fn next(ws: &mut Ws) -> Option<serde_json::Value> {
     loop {
         match ws.read() {
             Ok(tungstenite::Message::Text(t)) => return Some(serde_json::from_str(t.as_str()).expect("frame is JSON")),
@@ -247,7 +247,7 @@ fn subscribe_request(cap: &str, topics: &[&str]) -> serde_json::Value {
 }
 
 /// Subscribe and read the reply and (with objects) the whole snapshot.
-fn subscribed(host: &Host, cap: &str, topics: &[&str], rcvbuf: Option<usize>) -> (Ws, Vec<serde_json::Value>) {
+pub(crate) fn subscribed(host: &Host, cap: &str, topics: &[&str], rcvbuf: Option<usize>) -> (Ws, Vec<serde_json::Value>) {
     let mut ws = connect(host, rcvbuf);
     send(&mut ws, &subscribe_request(cap, topics));
     let reply = next(&mut ws).expect("reply");

@@ -149,3 +149,67 @@ fn protocol_import_and_export_for_the_owner_with_the_scene_matching_the_store() 
     let (_, dir) = host.stop();
     assert_eq!(object_ids(dir.path()), vec![uuid::Uuid::parse_str(PENROSE_OBJECT).expect("id")]);
 }
+
+/// The object ids of a reload snapshot (`Reload: true` on its first frame),
+/// read up to its `Final` frame; the frames are counted.
+fn reload_snapshot(ws: &mut crate::live::Ws) -> (Vec<String>, usize) {
+    let mut ids = Vec::new();
+    let mut frames = 0;
+    loop {
+        let frame = crate::live::next(ws).expect("a snapshot frame after the import");
+        assert_eq!(frame["$type"], "Dispatcher.Messages.ObjectSnapshot", "no per-object frames, one snapshot: {frame}");
+        assert_eq!(frame["Reload"] == true, frames == 0, "Reload on the first frame only: {frame}");
+        frames += 1;
+        for o in frame["Objects"].as_array().expect("Objects") {
+            ids.push(o["ObjectID"].as_str().expect("ObjectID").to_owned());
+        }
+        if frame["Final"] == true {
+            return (ids, frames);
+        }
+    }
+}
+
+#[test]
+fn a_protocol_import_reaches_event_stream_subscribers_as_one_snapshot() {
+    let host = Host::start();
+    let cap = host.capability(&["RemoteControl"]);
+    let (mut ws, before) = crate::live::subscribed(&host, &cap, &["objects", "chat"], None);
+    assert!(before.iter().all(|o| o["ObjectID"] != PENROSE_OBJECT), "{before:?}");
+
+    let penrose = std::fs::read(penrose_path()).expect("read");
+    let reply = host.call(&rc("ImportOarRequest", &cap, json!({"Archive": b64(&penrose)})));
+    assert_eq!(reply["_Success"], 1, "{reply}");
+    let (ids, frames) = reload_snapshot(&mut ws);
+    assert_eq!(ids, vec![PENROSE_OBJECT.to_owned()]);
+    assert_eq!(frames, 1);
+
+    // 1,234 objects replace it: three snapshot frames, not 1,234 events.
+    const OBJECTS: usize = 1_234;
+    let archive = dispatcher_oar::generate::archive(OBJECTS).expect("generate");
+    let reply = host.call(&rc("ImportOarRequest", &cap, json!({"Archive": b64(&archive)})));
+    assert_eq!(reply["_Success"], 1, "{reply}");
+    assert_eq!(reply["Objects"], OBJECTS, "{reply}");
+    let (ids, frames) = reload_snapshot(&mut ws);
+    assert_eq!(frames, OBJECTS.div_ceil(500));
+    let mut want: Vec<String> = (0..OBJECTS)
+        .map(|i| {
+            dispatcher_oar::generate::object(i, uuid::Uuid::nil(), uuid::Uuid::nil())
+                .id()
+                .to_string()
+        })
+        .collect();
+    let mut got = ids;
+    want.sort();
+    got.sort();
+    assert_eq!(got, want, "the snapshot is the imported region, penrose gone");
+
+    // A refused archive changes nothing and sends nothing: the next frame
+    // is the chat line said after it.
+    let bad = host.call(&rc("ImportOarRequest", &cap, json!({"Archive": b64(b"not gzip")})));
+    assert_eq!(bad["_Success"], 0, "{bad}");
+    let said = host.call(&rc("ChatRequest", &cap, json!({"Message": "after the imports", "Channel": 0})));
+    assert_eq!(said["_Success"], 1, "{said}");
+    let frame = crate::live::next(&mut ws).expect("the chat frame");
+    assert_eq!(frame["$type"], "Dispatcher.Messages.ChatEvent", "{frame}");
+    assert_eq!(frame["Text"], "after the imports", "{frame}");
+}

@@ -57,6 +57,11 @@ pub enum SceneEvent {
     },
     /// An object was deleted (scripts in it must go).
     ObjectRemoved { region: String, object_id: Uuid },
+    /// The region's objects changed in bulk (an archive import replaced them
+    /// or added many): one event instead of one per object, so subscribers
+    /// re-read the region (the event streams send a fresh snapshot; scripts
+    /// whose object is gone go).
+    RegionReloaded { region: String },
 }
 
 struct Subscriber {

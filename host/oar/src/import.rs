@@ -9,13 +9,14 @@
 
 use std::io::Read;
 
-use dispatcher_scene::{parse_object, Asset, Region, SceneLimits, SunUpdate};
+use dispatcher_scene::{Asset, Region, SceneLimits, SunUpdate};
 use dispatcher_store::{ArchiveImport, Store};
 use uuid::Uuid;
 
 use crate::limits::OarLimits;
 use crate::paths::Kind;
-use crate::read::{read_archive, Member};
+use crate::pipeline::{self, Arrival, ParsedObject};
+use crate::read::Member;
 use crate::{settings, terrain, OarError};
 
 /// Replace the region, or add to it.
@@ -50,7 +51,7 @@ pub struct ImportSummary {
 /// Imports the archive read from `input` into `region` (whose id names the
 /// store's region) in one transaction. On error nothing changed, in the store
 /// or in `region`.
-pub fn import<R: Read>(
+pub fn import<R: Read + Send>(
     store: &Store,
     region: &mut Region,
     input: R,
@@ -99,7 +100,7 @@ struct Staging<'a> {
     added: &'a mut Vec<Uuid>,
 }
 
-fn run_merge<R: Read>(
+fn run_merge<R: Read + Send>(
     tx: &ArchiveImport<'_>,
     staging: &mut Staging<'_>,
     input: R,
@@ -108,31 +109,29 @@ fn run_merge<R: Read>(
     progress: &mut dyn FnMut(&ImportSummary),
 ) -> Result<ImportSummary, OarError> {
     let mut summary = ImportSummary::default();
-    let mut batch = Vec::with_capacity(PARSE_BATCH_OBJECTS);
-    let control = read_archive(input, &options.limits, |member| {
-        summary.members += 1;
-        match member.kind {
-            Kind::Object => {
-                batch.push(member);
-                if batch.len() >= PARSE_BATCH_OBJECTS {
-                    let ids = add_objects(tx, staging.region, &mut batch, scene_limits, &mut summary)?;
-                    staging.added.extend(ids);
-                    progress(&summary);
+    let control = pipeline::run(input, &options.limits, scene_limits, |arrival| {
+        match arrival {
+            Arrival::Objects(batch) => {
+                summary.members += batch.len();
+                let ids = add_objects(tx, staging.region, batch, &mut summary)?;
+                staging.added.extend(ids);
+                progress(&summary);
+            }
+            Arrival::Member(member) => {
+                summary.members += 1;
+                if let Kind::Asset(id, t) = member.kind {
+                    add_asset(tx, id, t, member, scene_limits, &mut summary)?;
                 }
             }
-            Kind::Asset(id, t) => add_asset(tx, id, t, member, scene_limits, &mut summary)?,
-            _ => {}
         }
         Ok(())
     })?;
-    let ids = add_objects(tx, staging.region, &mut batch, scene_limits, &mut summary)?;
-    staging.added.extend(ids);
     summary.major_version = control.major_version;
     progress(&summary);
     Ok(summary)
 }
 
-fn run<R: Read>(
+fn run<R: Read + Send>(
     tx: &ArchiveImport<'_>,
     region: &mut Region,
     input: R,
@@ -141,18 +140,19 @@ fn run<R: Read>(
     progress: &mut dyn FnMut(&ImportSummary),
 ) -> Result<ImportSummary, OarError> {
     let mut summary = ImportSummary::default();
-    let mut batch = Vec::with_capacity(PARSE_BATCH_OBJECTS);
-    let control = read_archive(input, &options.limits, |member| {
+    let control = pipeline::run(input, &options.limits, scene_limits, |arrival| {
+        let member = match arrival {
+            Arrival::Objects(batch) => {
+                summary.members += batch.len();
+                add_objects(tx, region, batch, &mut summary)?;
+                progress(&summary);
+                return Ok(());
+            }
+            Arrival::Member(member) => member,
+        };
         summary.members += 1;
         match member.kind {
-            Kind::Control => {}
-            Kind::Object => {
-                batch.push(member);
-                if batch.len() >= PARSE_BATCH_OBJECTS {
-                    add_objects(tx, region, &mut batch, scene_limits, &mut summary)?;
-                    progress(&summary);
-                }
-            }
+            Kind::Control | Kind::Object => {}
             Kind::Asset(id, t) => add_asset(tx, id, t, member, scene_limits, &mut summary)?,
             Kind::Terrain if !summary.terrain => {
                 let t = terrain::read(&member.path, &member.data, region.size())?;
@@ -185,53 +185,30 @@ fn run<R: Read>(
         }
         Ok(())
     })?;
-    add_objects(tx, region, &mut batch, scene_limits, &mut summary)?;
     summary.major_version = control.major_version;
     progress(&summary);
     Ok(summary)
 }
 
-/// Object members parsed together: parsing dominates an import, and the
-/// members of one batch are parsed on all cores (bounded memory: one batch
-/// of member bytes and objects at a time).
-pub const PARSE_BATCH_OBJECTS: usize = 1_024;
-/// More parser threads than this gain nothing on the hosts we target.
-const MAX_PARSE_THREADS: usize = 8;
-
-/// Parses the batch (in parallel), then writes and adds its objects in
-/// archive order; the first failure, in archive order, names its member.
+/// Writes and adds a parsed batch in archive order; the first refusal names
+/// its member.
 fn add_objects(
     tx: &ArchiveImport<'_>,
     region: &mut Region,
-    batch: &mut Vec<Member>,
-    scene_limits: &SceneLimits,
+    batch: Vec<(String, Result<ParsedObject, OarError>)>,
     summary: &mut ImportSummary,
 ) -> Result<Vec<Uuid>, OarError> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_PARSE_THREADS);
-    let chunk = batch.len().div_ceil(threads).max(1);
-    let parsed: Vec<Vec<_>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = batch
-            .chunks(chunk)
-            .map(|members| scope.spawn(move || members.iter().map(|m| parse_object(&m.data, scene_limits)).collect::<Vec<_>>()))
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
-    });
-    let results: Vec<_> = parsed.into_iter().flatten().collect();
-    if results.len() != batch.len() {
-        return Err(OarError::Region("an object parser thread failed".into()));
-    }
-    let mut ids = Vec::with_capacity(results.len());
-    for (member, result) in batch.iter().zip(results) {
-        let object = result.map_err(|e| OarError::member(&member.path, e))?;
+    let mut ids = Vec::with_capacity(batch.len());
+    for (path, result) in batch {
+        let ParsedObject { object, encoded } = result?;
         let id = object.id();
         let parts = object.part_count();
-        tx.put_object(&object)?;
-        region.add_object(object).map_err(|e| OarError::member(&member.path, e))?;
+        tx.put_encoded_object(id, &encoded)?;
+        region.add_object(object).map_err(|e| OarError::member(&path, e))?;
         summary.objects += 1;
         summary.parts += parts;
         ids.push(id);
     }
-    batch.clear();
     Ok(ids)
 }
 

@@ -7,7 +7,9 @@
 //! - [`read`]: the streaming reader, one checked member at a time, under
 //!   [`OarLimits`]; [`paths`]: member kinds, asset file names, path safety.
 //! - [`control`] (`archive.xml`), [`settings`] (water, sun), [`terrain`] (`.r32`).
-//! - [`import`]: one store transaction per archive, the region updated with it.
+//! - [`import`]: one store transaction per archive, the region updated with it;
+//!   [`pipeline`]: its stages overlapped (a reader thread, parsers on all
+//!   cores, the store and scene on the calling thread; a bounded queue).
 //! - [`export`]: the archive OpenSim 0.9 loads; [`region`]: a region from the store.
 //! - [`generate`]: synthetic archives of any size (tests, benchmark).
 //!
@@ -22,6 +24,7 @@ pub mod generate;
 pub mod import;
 pub mod limits;
 pub mod paths;
+pub mod pipeline;
 pub mod read;
 pub mod region;
 pub mod settings;

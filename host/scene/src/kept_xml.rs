@@ -244,6 +244,15 @@ impl KeptXml {
         KeptXml(pack(&out))
     }
 
+    /// The fragment of elements already serialised in canonical form (as
+    /// [`Element::write`] writes them; the streaming object reader does).
+    pub(crate) fn from_canonical(text: &str) -> Self {
+        if text.is_empty() {
+            return KeptXml::new();
+        }
+        KeptXml(pack(text))
+    }
+
     /// Packed text read back from storage: checked, so writing never meets
     /// a bad token.
     fn from_packed(packed: Box<str>) -> Result<Self, String> {

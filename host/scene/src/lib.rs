@@ -8,8 +8,8 @@
 //!   [`texture_entry`] are the object data.
 //! - [`asset`]: asset records and the type/content-type table.
 //! - [`object_xml`]: the OpenSim serialised-object format, read and written
-//!   (over the small tree of [`xml_tree`]; unread elements kept as text in
-//!   [`kept_xml`]).
+//!   (read streaming from quick-xml's events in `object_stream`, or over the
+//!   small tree of [`xml_tree`]; unread elements kept as text in [`kept_xml`]).
 //! - [`dependencies`]: the asset closure of `GetDependentAssets`.
 //! - [`appearance`] and [`inventory`]: per-avatar data.
 //! - [`limits`], [`error`], [`change`]: caps, refusals, and what changed.
@@ -34,6 +34,7 @@ pub mod kept_xml;
 pub mod limits;
 pub mod math;
 pub mod object;
+mod object_stream;
 pub mod object_xml;
 pub mod part;
 mod part_index;
@@ -54,7 +55,7 @@ pub use kept_xml::KeptXml;
 pub use limits::SceneLimits;
 pub use math::{Color, Quaternion, Vector3};
 pub use object::{RezParams, SceneObject, ScriptEvent};
-pub use object_xml::{parse_object, write_object, write_object_asset, write_object_xml2, ObjectXmlError};
+pub use object_xml::{parse_object, parse_object_tree, write_object, write_object_asset, write_object_xml2, ObjectXmlError};
 pub use part::{Part, TaskInventoryItem};
 pub use permissions::Permissions;
 pub use region::{DynamicsUpdate, FindQuery, Region};

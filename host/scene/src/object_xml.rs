@@ -234,14 +234,28 @@ fn document_text(data: &[u8]) -> Result<&str, ObjectXmlError> {
     Ok(text.trim_start_matches('\u{feff}').trim())
 }
 
-/// Decodes an object asset or archive object.
-pub fn parse_object(data: &[u8], limits: &SceneLimits) -> Result<SceneObject, ObjectXmlError> {
+fn check_size(data: &[u8], limits: &SceneLimits) -> Result<(), ObjectXmlError> {
     if data.len() > limits.max_object_xml_bytes {
         return Err(ObjectXmlError::TooLarge {
             bytes: data.len(),
             limit: limits.max_object_xml_bytes,
         });
     }
+    Ok(())
+}
+
+/// Decodes an object asset or archive object, streaming (no element tree:
+/// see [`crate::object_stream`]).
+pub fn parse_object(data: &[u8], limits: &SceneLimits) -> Result<SceneObject, ObjectXmlError> {
+    check_size(data, limits)?;
+    crate::object_stream::parse(document_text(data)?, limits)
+}
+
+/// Decodes an object asset or archive object over the element tree of
+/// [`crate::xml_tree`]: the reference [`parse_object`] is checked against
+/// (tests) and measured against (the OAR benchmark).
+pub fn parse_object_tree(data: &[u8], limits: &SceneLimits) -> Result<SceneObject, ObjectXmlError> {
+    check_size(data, limits)?;
     let xml_limits = XmlLimits {
         max_depth: limits.max_xml_depth,
         max_elements: limits.max_xml_elements,
@@ -561,6 +575,68 @@ mod tests {
         assert_eq!(obj.root().extra.names(), vec!["Mystery"]);
         let again = parse_object(write_object(&obj).as_bytes(), &limits()).unwrap();
         assert_eq!(again, obj);
+    }
+
+    /// The streaming reader and the element-tree reader agree, on odd but
+    /// valid documents (same object) and on broken ones (both refuse).
+    #[test]
+    fn streaming_and_tree_readers_agree() {
+        let l = limits();
+        let part = |inner: &str| {
+            format!(
+                "<SceneObjectGroup><SceneObjectPart xmlns:xsi=\"x\"><UUID><UUID>00000000-0000-0000-0000-000000000001</UUID></UUID>{inner}</SceneObjectPart></SceneObjectGroup>"
+            )
+        };
+        let same = [
+            part("<Name>a &amp; b &#x41;<![CDATA[<c>]]></Name>"),
+            part("<Mystery k=\"1 &lt; 2\" j='q'><A>x&gt;</A>\n  <B />  <C>  </C>text beside<D><E>deep</E></D></Mystery>"),
+            part("<Empty></Empty><Spaces>  </Spaces><!-- note --><?pi x?>"),
+            part("<GroupPosition><Y>2</Y><X>1</X><X>bad but unread</X><Q>9</Q></GroupPosition><Scale><Z>3</Z></Scale>"),
+            part("<OwnerID><Guid>00000000-0000-0000-0000-000000000003</Guid><UUID>00000000-0000-0000-0000-000000000004</UUID></OwnerID>"),
+            part("<GroupID> 00000000-0000-0000-0000-000000000005 </GroupID><CreatorID />"),
+            part("<Name>one</Name><Name>two</Name><Description><Inner>x</Inner>  </Description>"),
+            part("<Flags>Scripted, Touch,None</Flags><BaseMask>-1</BaseMask><Shape><PCode>9</PCode><TextureEntry>\n</TextureEntry><Odd><X/></Odd></Shape>"),
+            part("<TaskInventory><TaskInventoryItem><Name>n</Name><Extra>e</Extra></TaskInventoryItem><Other><Type>7</Type></Other></TaskInventory>"),
+            "<SceneObjectGroup><RootPart><Junk/><SceneObjectPart><UUID>00000000-0000-0000-0000-000000000009</UUID></SceneObjectPart></RootPart>\
+             <OtherParts>ws<Part><SceneObjectPart><UUID /><LinkNum>3</LinkNum></SceneObjectPart></Part><SceneObjectPart><UUID /><LinkNum>2</LinkNum></SceneObjectPart><Zzz/></OtherParts>\
+             <KeptAtGroup a=\"&quot;\">v</KeptAtGroup></SceneObjectGroup>\n<!-- after -->\n"
+                .to_string(),
+        ];
+        for doc in &same {
+            let streamed = parse_object(doc.as_bytes(), &l).unwrap_or_else(|e| panic!("{doc}: {e}"));
+            assert_eq!(parse_object_tree(doc.as_bytes(), &l), Ok(streamed.clone()), "{doc}");
+        }
+        let refused = [
+            part("<Name>x</Nome>"),
+            part("<Name>&bogus;</Name>"),
+            part("<LinkNum>x</LinkNum>"),
+            part("<GroupPosition><X>nan?</X></GroupPosition>"),
+            part("<OwnerID><UUID>not-a-uuid</UUID></OwnerID>"),
+            part("<Shape><TextureEntry>***</TextureEntry></Shape>"),
+            part("<Mystery a=\"1\" a=\"2\" />"),
+            format!("{}<Second/>", part("")),
+            format!("{}trailing text", part("")),
+            "<SceneObjectGroup><SceneObjectPart><UUID><UUID>00000000-0000-0000-0000-000000000001</UUID></UUID>".to_string(),
+            "<SceneObjectGroup><OtherParts><SceneObjectPart><UUID /></SceneObjectPart></OtherParts></SceneObjectGroup>".to_string(),
+        ];
+        for doc in &refused {
+            assert!(parse_object(doc.as_bytes(), &l).is_err(), "streamed accepted {doc}");
+            assert!(parse_object_tree(doc.as_bytes(), &l).is_err(), "tree accepted {doc}");
+        }
+        // The caps hold for skipped elements too.
+        let few = SceneLimits {
+            max_xml_elements: 6,
+            ..limits()
+        };
+        let doc = part("<GroupPosition><X>1</X><Unread/><Unread/><Unread/></GroupPosition>");
+        assert!(matches!(
+            parse_object(doc.as_bytes(), &few),
+            Err(ObjectXmlError::Xml(XmlError::TooManyElements { .. }))
+        ));
+        assert!(matches!(
+            parse_object_tree(doc.as_bytes(), &few),
+            Err(ObjectXmlError::Xml(XmlError::TooManyElements { .. }))
+        ));
     }
 
     #[test]

@@ -10,7 +10,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use dispatcher_scene::{
-    dependent_assets, parse_object, write_object, write_object_asset, Asset, AssetType, PrimType, SceneLimits, SceneObject, Uuid, Vector3,
+    dependent_assets, parse_object, parse_object_tree, write_object, write_object_asset, Asset, AssetType, PrimType, SceneLimits,
+    SceneObject, Uuid, Vector3,
 };
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -32,6 +33,21 @@ fn round_trip(obj: &SceneObject) {
     assert_eq!(&again, obj, "write -> parse changed the object");
     assert_eq!(write_object(&again), write_object(obj));
     assert_eq!(parse_object(&write_object_asset(obj), &limits).unwrap(), *obj);
+}
+
+#[test]
+fn the_streaming_reader_matches_the_tree_reader_on_the_fixtures() {
+    let limits = SceneLimits::default();
+    for name in [REGION_OBJECT, OBJECT_ASSET] {
+        let data = fixture(name);
+        let streamed = parse_object(&data, &limits).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(parse_object_tree(&data, &limits), Ok(streamed.clone()), "{name}");
+        assert!(!streamed.root().extra.is_empty(), "{name}: OpenSim's extra elements are kept");
+        assert_eq!(
+            write_object(&parse_object(write_object(&streamed).as_bytes(), &limits).unwrap()),
+            write_object(&streamed)
+        );
+    }
 }
 
 #[test]
@@ -143,6 +159,8 @@ fn every_object_in_the_archive_parses_and_round_trips() {
         let mut data = Vec::new();
         entry.read_to_end(&mut data).unwrap();
         let obj = parse_object(&data, &limits).unwrap_or_else(|e| panic!("{name}: {e}"));
+        // The streaming reader reads what the element tree reads.
+        assert_eq!(parse_object_tree(&data, &limits).as_ref(), Ok(&obj), "{name}");
         round_trip(&obj);
         objects.push((name, obj));
     }

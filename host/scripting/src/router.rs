@@ -137,6 +137,13 @@ impl Router {
                     self.lifecycle.remove(&s);
                 }
             }
+            SceneEvent::RegionReloaded { region } => {
+                for s in self.scripts.select(|i| i.region == region) {
+                    if self.scene.object(&region, s.info().object_id).is_none() {
+                        self.lifecycle.remove(&s);
+                    }
+                }
+            }
         }
     }
 

@@ -241,6 +241,11 @@ function handleFrame(frame) {
       break;
     case "ObjectSnapshot":
     case "ObjectsSnapshot":
+      // After an archive import the host sends the region again.
+      if (frame.Reload === true) {
+        state.objects.clear();
+        state.listDirty = true;
+      }
       for (const record of frame.Objects || []) upsertObject(record);
       break;
     case "ObjectUpdated":

@@ -9,7 +9,9 @@
 //! reader never slows the region: positions are coalesced per object (latest
 //! wins) and other events beyond `[Events] BufferEvents` are dropped and
 //! counted in the next frame's `Dropped`; a reader that takes no frame within
-//! `WriteTimeoutMs` is closed.
+//! `WriteTimeoutMs` is closed. A bulk change of the region (an archive
+//! import, `RegionReloaded`) replaces the object frames still queued by one
+//! fresh snapshot.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -282,6 +284,15 @@ struct Buffer {
     frames: usize,
     /// Dropped since the last frame sent.
     dropped: u64,
+    /// The region was reloaded (an archive import): a fresh snapshot is due.
+    reload: bool,
+}
+
+fn is_object_frame(entry: &Entry) -> bool {
+    match entry {
+        Entry::Position(_) => true,
+        Entry::Frame(frame) => frame.get("$type").and_then(Value::as_str) == Some("Dispatcher.Messages.ObjectUpdated"),
+    }
 }
 
 struct Shared {
@@ -355,6 +366,18 @@ impl dispatcher_dispatch::EventSink for Shared {
                 m.insert("ObjectID".into(), json!(object_id.to_string()));
                 m
             }
+            SceneEvent::RegionReloaded { region } if f.objects && *region == f.scene => {
+                // The snapshot supersedes object frames still queued;
+                // reloads in a row coalesce into one snapshot.
+                let mut b = self.buffer.lock();
+                b.queue.retain(|e| !is_object_frame(e));
+                b.positions.clear();
+                b.frames = b.queue.iter().filter(|e| matches!(e, Entry::Frame(_))).count();
+                b.reload = true;
+                drop(b);
+                self.wake.notify_one();
+                return true;
+            }
             SceneEvent::Touch {
                 region,
                 object_id,
@@ -404,6 +427,11 @@ impl dispatcher_dispatch::EventSink for Shared {
 }
 
 impl Shared {
+    /// Whether a reload snapshot is due (and no longer, once asked).
+    fn take_reload(&self) -> bool {
+        std::mem::take(&mut self.buffer.lock().reload)
+    }
+
     /// The next frame to send, with the drop count since the last one.
     fn next(&self) -> Option<Map<String, Value>> {
         let mut b = self.buffer.lock();
@@ -531,7 +559,9 @@ async fn refuse_with(ws: &mut Ws, streams: &EventStreams, failure: &Reply) -> Cl
 }
 
 /// The objects the subscription may see now, in frames of [`SNAPSHOT_CHUNK`].
-fn snapshot(streams: &EventStreams, filter: &Filter) -> Vec<String> {
+/// After a reload the first frame carries `Reload: true`: the objects known
+/// so far are to be forgotten.
+fn snapshot(streams: &EventStreams, filter: &Filter, reload: bool) -> Vec<String> {
     let Some(host) = streams.remote_control.as_ref().and_then(|rc| rc.region(&filter.scene)) else {
         return Vec::new();
     };
@@ -559,12 +589,15 @@ fn snapshot(streams: &EventStreams, filter: &Filter) -> Vec<String> {
         .into_iter()
         .enumerate()
         .map(|(i, chunk)| {
-            json!({
+            let mut frame = json!({
                 "$type": "Dispatcher.Messages.ObjectSnapshot",
                 "Objects": chunk,
                 "Final": i == last,
-            })
-            .to_string()
+            });
+            if reload && i == 0 {
+                frame["Reload"] = json!(true);
+            }
+            frame.to_string()
         })
         .collect()
 }
@@ -609,7 +642,7 @@ async fn run(streams: &EventStreams, peer: SocketAddr, mut ws: Ws) {
 /// The stream after a successful subscription; `Ok` when the client closed.
 async fn serve(streams: &EventStreams, ws: &mut Ws, shared: &Shared, capability: Uuid, wants_snapshot: bool) -> Result<(), CloseReason> {
     if wants_snapshot {
-        for frame in snapshot(streams, &shared.filter) {
+        for frame in snapshot(streams, &shared.filter, false) {
             send(ws, streams, frame).await?;
         }
     }
@@ -619,6 +652,11 @@ async fn serve(streams: &EventStreams, ws: &mut Ws, shared: &Shared, capability:
     ping.tick().await;
     let mut check = tokio::time::interval(CAPABILITY_CHECK);
     loop {
+        if shared.take_reload() {
+            for frame in snapshot(streams, &shared.filter, true) {
+                send(ws, streams, frame).await?;
+            }
+        }
         // Frames first, a batch at a time, so the socket is read in between.
         let mut sent = 0;
         while sent < DRAIN_BATCH {

@@ -10,7 +10,7 @@ use dispatcher_scene::{Asset, SceneObject, Sun, Terrain};
 use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
 use uuid::Uuid;
 
-use crate::objects::{encode, encode_object};
+use crate::objects::{encode, encode_scene_object};
 use crate::{Store, StoreError};
 
 /// The writes of one archive import, all inside one transaction.
@@ -38,13 +38,18 @@ impl ArchiveImport<'_> {
 
     /// Inserts or replaces the object.
     pub fn put_object(&self, object: &SceneObject) -> Result<(), StoreError> {
-        let (region_id, object_id, data) = encode_object(self.region_id, object)?;
+        self.put_encoded_object(object.id(), &encode_scene_object(object)?)
+    }
+
+    /// Inserts or replaces an object already encoded with
+    /// [`crate::encode_scene_object`].
+    pub fn put_encoded_object(&self, object_id: Uuid, data: &[u8]) -> Result<(), StoreError> {
         self.tx
             .prepare_cached(
                 "INSERT INTO scene_objects (region_id, object_id, data) VALUES (?1, ?2, ?3)
                  ON CONFLICT (region_id, object_id) DO UPDATE SET data = excluded.data",
             )?
-            .execute(params![region_id.as_bytes(), object_id.as_bytes(), data])?;
+            .execute(params![self.region_id.as_bytes(), object_id.as_bytes(), data])?;
         Ok(())
     }
 

@@ -41,6 +41,7 @@ pub use dynamics::{DynamicsWriter, DEFAULT_DYNAMICS_FLUSH_INTERVAL};
 pub use error::StoreError;
 pub use extensions::ExtensionRow;
 pub use pg::PgOptions;
+pub use objects::encode_scene_object;
 pub use regions::{NewRegion, Region};
 pub use scripts::{ScriptRow, STORAGE_ENTRY_OVERHEAD_BYTES};
 pub use space::DiskUsage;

@@ -51,6 +51,14 @@ fn encode_positional(object: &SceneObject) -> Result<Vec<u8>, StoreError> {
     Ok(out)
 }
 
+/// An object encoded as the store holds it, ready for
+/// [`crate::ArchiveImport::put_encoded_object`]: encoding is pure, so an
+/// import does it on its parser threads, off the thread holding the
+/// transaction.
+pub fn encode_scene_object(object: &SceneObject) -> Result<Vec<u8>, StoreError> {
+    encode_positional(object)
+}
+
 /// A one-part object with its kept XML encodes to about this many bytes.
 const ENCODED_OBJECT_BYTES_HINT: usize = 4096;
 

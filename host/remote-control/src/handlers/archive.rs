@@ -5,6 +5,8 @@
 //! one transaction and the in-memory region change together (dispatcher-oar
 //! guarantees that on failure neither changed), so the scene matches the store
 //! afterwards. Callback registrations of objects that are gone are dropped.
+//! A successful import publishes one `RegionReloaded` scene event after the
+//! lock is released.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -87,6 +89,13 @@ pub fn import_oar(
         }
         host.dirty.lock().clear();
     }
+    drop(region);
+    // One coalesced event, not one per object: subscribers re-read the region
+    // (event streams send a fresh snapshot; scripts of objects that are gone
+    // go).
+    rc.services
+        .events
+        .publish(dispatcher_dispatch::SceneEvent::RegionReloaded { region: host.name.clone() });
     Ok(ImportOarResponse {
         objects: summary.objects as u64,
         parts: summary.parts as u64,
