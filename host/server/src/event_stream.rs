@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use dispatcher_dispatch::{Dispatcher, SceneEvent, Transport};
+use dispatcher_dispatch::{Dispatcher, SceneEvent, ScriptEvent, ScriptEventKind, Transport};
 use dispatcher_messages::dispatcher::SubscribeResponse;
 use dispatcher_protocol::{Encoding, Reply};
 use futures_util::{SinkExt, StreamExt};
@@ -29,7 +29,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Map, Value};
 use tokio::sync::Notify;
-use tokio_tungstenite::tungstenite::error::Error as WsError;
+use tokio_tungstenite::tungstenite::error::{Error as WsError, ProtocolError};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
@@ -94,12 +94,12 @@ pub enum CloseReason {
     SlowReader,
     /// The capability expired or was destroyed.
     CapabilityEnded,
-    /// The peer went away (not counted: an ordinary end).
+    /// The client closed the stream or went away after subscribing.
     PeerGone,
 }
 
 impl CloseReason {
-    pub const ALL: [CloseReason; 7] = [
+    pub const ALL: [CloseReason; 8] = [
         CloseReason::TooMany,
         CloseReason::NoSubscription,
         CloseReason::Refused,
@@ -107,6 +107,7 @@ impl CloseReason {
         CloseReason::Oversized,
         CloseReason::SlowReader,
         CloseReason::CapabilityEnded,
+        CloseReason::PeerGone,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -156,6 +157,8 @@ pub struct EventStreams {
     pub remote_control: Option<Arc<dispatcher_remote_control::RemoteControl>>,
     /// The RemoteControl domain's name: objects, touch and chat need it.
     pub rc_domain: String,
+    /// The Scripting domain's name: scripts and script-logs need it.
+    pub scripting_domain: String,
     pub config: EventsConfig,
     pub counters: Arc<StreamCounters>,
 }
@@ -234,7 +237,11 @@ pub fn upgrade(streams: &Arc<EventStreams>, peer: SocketAddr, mut req: Request<I
                 let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
                 run(&streams, peer, ws).await;
             }
-            Err(e) => tracing::debug!(%peer, error = %e, "event stream upgrade failed"),
+            Err(e) => {
+                // The client left before the upgrade completed.
+                streams.counters.close(CloseReason::NoSubscription);
+                tracing::debug!(%peer, error = %e, "event stream upgrade failed");
+            }
         }
     });
     let accept = derive_accept_key(&key);
@@ -256,6 +263,12 @@ struct Filter {
     objects: bool,
     touch: bool,
     chat: bool,
+    scripts: bool,
+    logs: bool,
+    /// Who subscribed: reads the logs of scripts they own or uploaded.
+    user: Uuid,
+    /// Reads every script's log (an estate role, a god, or no authentication).
+    all_logs: bool,
     /// Empty: every object.
     ids: HashSet<Uuid>,
 }
@@ -263,6 +276,13 @@ struct Filter {
 impl Filter {
     fn object(&self, id: Uuid) -> bool {
         self.ids.is_empty() || self.ids.contains(&id)
+    }
+
+    /// Whether this subscriber may read the log of a script (as
+    /// GetScriptLogRequest decides: the estate, the object's owner, the
+    /// uploader).
+    fn log_readable(&self, event: &ScriptEvent) -> bool {
+        self.all_logs || event.owner_id == self.user || event.uploader_id == self.user
     }
 }
 
@@ -311,6 +331,43 @@ fn object_frame(kind: &str, object_id: Uuid, position: [f32; 3], rotation: [f32;
 impl dispatcher_dispatch::EventSink for Shared {
     fn wanted(&self) -> bool {
         !self.closed.load(Ordering::Relaxed)
+    }
+
+    /// Script status changes and log lines, filtered by the rights of
+    /// ListScripts and GetScriptLog.
+    fn take_script(&self, event: &ScriptEvent) -> bool {
+        if self.closed.load(Ordering::Relaxed) {
+            return false;
+        }
+        let f = &self.filter;
+        if event.region != f.scene || !f.object(event.object_id) {
+            return true;
+        }
+        let frame = match &event.kind {
+            ScriptEventKind::Status { change, status } if f.scripts => {
+                let mut m = match serde_json::to_value(status) {
+                    Ok(Value::Object(m)) => m,
+                    _ => return true,
+                };
+                m.insert("$type".into(), json!("Dispatcher.Messages.ScriptStatusEvent"));
+                m.insert("Change".into(), json!(change));
+                m
+            }
+            ScriptEventKind::Log(line) if f.logs && f.log_readable(event) => {
+                let mut m = Map::new();
+                m.insert("$type".into(), json!("Dispatcher.Messages.ScriptLogEvent"));
+                m.insert("ScriptID".into(), json!(event.script_id.to_string()));
+                m.insert("ObjectID".into(), json!(event.object_id.to_string()));
+                m.insert("Seq".into(), json!(line.seq));
+                m.insert("Time".into(), json!(line.time));
+                m.insert("Level".into(), json!(line.level));
+                m.insert("Text".into(), json!(line.text));
+                m
+            }
+            _ => return true,
+        };
+        self.push_frame(frame);
+        true
     }
 
     /// Copy what this stream wants, never block.
@@ -389,6 +446,15 @@ impl dispatcher_dispatch::EventSink for Shared {
             }
             _ => return true,
         };
+        self.push_frame(frame);
+        true
+    }
+}
+
+impl Shared {
+    /// Queue a frame other than a position, or drop and count it when the
+    /// buffer is full.
+    fn push_frame(&self, frame: Map<String, Value>) {
         let mut b = self.buffer.lock();
         if b.frames >= self.limit {
             b.dropped += 1;
@@ -399,11 +465,8 @@ impl dispatcher_dispatch::EventSink for Shared {
         }
         drop(b);
         self.wake.notify_one();
-        true
     }
-}
 
-impl Shared {
     /// The next frame to send, with the drop count since the last one.
     fn next(&self) -> Option<Map<String, Value>> {
         let mut b = self.buffer.lock();
@@ -463,6 +526,13 @@ async fn subscribe(streams: &EventStreams, peer: SocketAddr, ws: &mut Ws) -> Res
             close(ws, CloseCode::Size, "frame too large").await;
             return Err(CloseReason::Oversized);
         }
+        // The client went away before subscribing.
+        Ok(Some(Err(
+            WsError::Io(_)
+            | WsError::ConnectionClosed
+            | WsError::AlreadyClosed
+            | WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake),
+        ))) => return Err(CloseReason::NoSubscription),
         Ok(Some(Err(_))) => return Err(CloseReason::Garbage),
         Ok(Some(Ok(Message::Text(text)))) => text.as_str().to_owned(),
         Ok(Some(Ok(_))) => {
@@ -501,11 +571,33 @@ async fn subscribe(streams: &EventStreams, peer: SocketAddr, ws: &mut Ws) -> Res
         Ok(r) => r,
         Err(e) => return Err(refuse_with(ws, streams, &Reply::failure(format!("Fatal error; {e}"))).await),
     };
+    let has = |topic: &str| response.topics.iter().any(|t| t == topic);
     // The topics' rights: objects, touch and chat are the RemoteControl
-    // domain's, checked as for its requests (FindObjects, touch, chat).
-    if d.services().config.use_authentication {
-        if let Err(e) = d.services().capabilities.authorize(capability, &streams.rc_domain, &response.scene) {
-            return Err(refuse_with(ws, streams, &Reply::failure(e.to_string())).await);
+    // domain's, checked as for its requests (FindObjects, touch, chat);
+    // scripts and script-logs the Scripting domain's (ListScripts,
+    // GetScriptLog: a signed-in user; logs of the scripts they manage).
+    let services = d.services();
+    let mut user = Uuid::nil();
+    let mut all_logs = true;
+    if services.config.use_authentication {
+        let mut domains = Vec::new();
+        if has("objects") || has("touch") || has("chat") {
+            domains.push(streams.rc_domain.as_str());
+        }
+        if has("scripts") || has("script-logs") {
+            domains.push(streams.scripting_domain.as_str());
+        }
+        for domain in domains {
+            match services.capabilities.authorize(capability, domain, &response.scene) {
+                Ok(cap) => user = cap.user_id,
+                Err(e) => return Err(refuse_with(ws, streams, &Reply::failure(e.to_string())).await),
+            }
+        }
+        if has("script-logs") {
+            all_logs = match dispatcher_scripting::domain::estate_role(&*services.directory, user, &response.scene) {
+                Ok(estate) => estate,
+                Err(e) => return Err(refuse_with(ws, streams, &Reply::failure(format!("Fatal error; {e}"))).await),
+            };
         }
     }
     if streams.remote_control.as_ref().and_then(|rc| rc.region(&response.scene)).is_none() {
@@ -514,9 +606,13 @@ async fn subscribe(streams: &EventStreams, peer: SocketAddr, ws: &mut Ws) -> Res
     }
     let filter = Filter {
         scene: response.scene.clone(),
-        objects: response.topics.iter().any(|t| t == "objects"),
-        touch: response.topics.iter().any(|t| t == "touch"),
-        chat: response.topics.iter().any(|t| t == "chat"),
+        objects: has("objects"),
+        touch: has("touch"),
+        chat: has("chat"),
+        scripts: has("scripts"),
+        logs: has("script-logs"),
+        user,
+        all_logs,
         ids: response.object_ids.iter().map(|id| id.0).collect(),
     };
     send(ws, streams, String::from_utf8_lossy(&encoded).into_owned()).await?;
@@ -591,6 +687,9 @@ async fn run(streams: &EventStreams, peer: SocketAddr, mut ws: Ws) {
     streams.dispatcher.services().events.subscribe_sink(shared.clone());
     let result = serve(streams, &mut ws, &shared, capability, wants_snapshot).await;
     shared.closed.store(true, Ordering::Relaxed);
+    if result.is_ok() {
+        counters.close(CloseReason::PeerGone);
+    }
     if let Err(reason) = result {
         counters.close(reason);
         let (code, text) = match reason {

@@ -20,9 +20,10 @@ mod region_state;
 mod regions;
 mod scripts;
 mod space;
+mod timing;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use rusqlite::Connection;
@@ -35,6 +36,19 @@ pub use extensions::ExtensionRow;
 pub use regions::{NewRegion, Region};
 pub use scripts::{ScriptRow, STORAGE_ENTRY_OVERHEAD_BYTES};
 pub use space::DiskUsage;
+pub use timing::{CommitHistogram, CommitTiming, COMMIT_BUCKETS};
+
+/// Run `f` on the connection and, when it succeeded having changed rows (so
+/// committed a write), observe its time in the commit latency histogram.
+pub(crate) fn timed<T, E>(timing: &CommitTiming, conn: &mut Connection, f: impl FnOnce(&mut Connection) -> Result<T, E>) -> Result<T, E> {
+    let before = conn.total_changes();
+    let started = Instant::now();
+    let result = f(conn);
+    if result.is_ok() && conn.total_changes() != before {
+        timing.observe(started.elapsed());
+    }
+    result
+}
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "dispatcher.db";
@@ -47,6 +61,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Store {
     conn: Mutex<Connection>,
     path: PathBuf,
+    /// The commit latency histogram (`/metrics`).
+    timing: CommitTiming,
 }
 
 impl Store {
@@ -68,6 +84,7 @@ impl Store {
         Ok(Store {
             conn: Mutex::new(conn),
             path,
+            timing: CommitTiming::default(),
         })
     }
 
@@ -79,6 +96,11 @@ impl Store {
     /// [`migrations`] and keep their SQL next to their model).
     pub fn with_conn<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let mut conn = self.conn.lock();
-        f(&mut conn)
+        timed(&self.timing, &mut conn, f)
+    }
+
+    /// Time of each committing store call (`/metrics`).
+    pub fn commit_timing(&self) -> &CommitTiming {
+        &self.timing
     }
 }
