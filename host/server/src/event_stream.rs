@@ -297,11 +297,22 @@ enum Entry {
 #[derive(Default)]
 struct Buffer {
     queue: VecDeque<Entry>,
-    positions: HashMap<Uuid, Map<String, Value>>,
+    /// The latest motion of each object waiting to be sent; its frame is
+    /// built only when sent (publishing runs under the region's lock, and
+    /// most positions of a busy region are replaced before they are sent).
+    positions: HashMap<Uuid, Motion>,
     /// `Entry::Frame`s in the queue.
     frames: usize,
     /// Dropped since the last frame sent.
     dropped: u64,
+}
+
+/// An object's motion as published.
+#[derive(Clone, Copy)]
+struct Motion {
+    position: [f32; 3],
+    rotation: [f32; 4],
+    velocity: [f32; 3],
 }
 
 struct Shared {
@@ -384,9 +395,13 @@ impl dispatcher_dispatch::EventSink for Shared {
                 rotation,
                 velocity,
             } if f.objects && *region == f.scene && f.object(*object_id) => {
-                let frame = object_frame("moved", *object_id, *position, *rotation, *velocity);
+                let motion = Motion {
+                    position: *position,
+                    rotation: *rotation,
+                    velocity: *velocity,
+                };
                 let mut b = self.buffer.lock();
-                match b.positions.insert(*object_id, frame) {
+                match b.positions.insert(*object_id, motion) {
                     Some(_) => {
                         self.counters.coalesced.fetch_add(1, Ordering::Relaxed);
                     }
@@ -477,7 +492,7 @@ impl Shared {
                     frame
                 }
                 Entry::Position(id) => match b.positions.remove(&id) {
-                    Some(frame) => frame,
+                    Some(m) => object_frame("moved", id, m.position, m.rotation, m.velocity),
                     None => continue,
                 },
             };
@@ -499,6 +514,27 @@ async fn send(ws: &mut Ws, streams: &EventStreams, text: String) -> Result<(), C
             Ok(())
         }
         // The peer went away: nothing to count.
+        Ok(Err(_)) => Err(CloseReason::PeerGone),
+        Err(_) => Err(CloseReason::SlowReader),
+    }
+}
+
+/// Send a batch of frames with one flush (one socket write for the batch
+/// rather than one per frame), within the write timeout.
+async fn send_batch(ws: &mut Ws, streams: &EventStreams, frames: Vec<String>) -> Result<(), CloseReason> {
+    let n = frames.len() as u64;
+    let timeout = Duration::from_millis(streams.config.write_timeout_ms);
+    let write = async {
+        for text in frames {
+            ws.feed(Message::text(text)).await?;
+        }
+        ws.flush().await
+    };
+    match tokio::time::timeout(timeout, write).await {
+        Ok(Ok(())) => {
+            streams.counters.frames_sent.fetch_add(n, Ordering::Relaxed);
+            Ok(())
+        }
         Ok(Err(_)) => Err(CloseReason::PeerGone),
         Err(_) => Err(CloseReason::SlowReader),
     }
@@ -719,11 +755,14 @@ async fn serve(streams: &EventStreams, ws: &mut Ws, shared: &Shared, capability:
     let mut check = tokio::time::interval(CAPABILITY_CHECK);
     loop {
         // Frames first, a batch at a time, so the socket is read in between.
-        let mut sent = 0;
-        while sent < DRAIN_BATCH {
+        let mut batch = Vec::new();
+        while batch.len() < DRAIN_BATCH {
             let Some(frame) = shared.next() else { break };
-            send(ws, streams, Value::Object(frame).to_string()).await?;
-            sent += 1;
+            batch.push(Value::Object(frame).to_string());
+        }
+        let sent = batch.len();
+        if sent > 0 {
+            send_batch(ws, streams, batch).await?;
         }
         if sent == DRAIN_BATCH {
             tokio::task::yield_now().await;
