@@ -456,3 +456,242 @@ fn live_08_a_slow_reader_gets_coalesced_positions_and_a_dropped_count() {
     assert!(moved < moves, "{moved} of {moves} moves delivered");
     assert_eq!(last_position, json!(last));
 }
+
+/// Script frames of a stream (status changes as `change:state`, log lines as
+/// `log:text`) up to the first that starts with `last`.
+fn script_frames(ws: &mut Ws, script: &str, last: &str) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    while !seen.iter().any(|s| s.starts_with(last)) {
+        let frame = next(ws).unwrap_or_else(|| panic!("the stream ended after {seen:?}"));
+        let label = match frame["$type"].as_str().unwrap_or_default() {
+            "Dispatcher.Messages.ScriptStatusEvent" => {
+                assert_eq!(frame["ScriptID"], script, "{frame}");
+                format!("{}:{}", frame["Change"].as_str().unwrap_or_default(), frame["State"].as_str().unwrap_or_default())
+            }
+            "Dispatcher.Messages.ScriptLogEvent" => {
+                assert_eq!(frame["ScriptID"], script, "{frame}");
+                assert!(frame["Seq"].as_u64().is_some_and(|s| s > 0), "{frame}");
+                format!("log:{}", frame["Text"].as_str().unwrap_or_default())
+            }
+            other => panic!("unexpected frame {other}: {frame}"),
+        };
+        seen.push(label);
+    }
+    seen
+}
+
+#[test]
+fn live_09_script_states_and_log_lines_arrive_in_order_and_filtered_by_rights() {
+    use crate::scripting::{make_object, ok, sc, upload_ok};
+    // Level-0 users get capabilities too: the visitor is signed in without
+    // an estate role.
+    let host = Host::start_with("[Dispatcher]\nGrantGridManagersAccess = true\nGridManagerAccessLevel = 0\n");
+    let owner = host.capability(&["RemoteControl", "Scripting"]);
+    let visitor = host.create_capability(VISITOR, &["Scripting"], 300);
+    let visitor = visitor["Capability"].as_str().unwrap_or_else(|| panic!("{visitor}")).to_owned();
+    // Without the Scripting domain the topics are refused, as ListScripts is.
+    let rc_only = host.capability(&["RemoteControl"]);
+    let mut ws = connect(&host, None);
+    send(&mut ws, &subscribe_request(&rc_only, &["scripts"]));
+    assert_failure_then_close(&mut ws, "message domain");
+
+    let object = make_object(&host, &owner);
+    // The estate owner reads every script's log; a visitor may list the
+    // region's scripts (state changes) but reads no log of a script it
+    // neither owns nor uploaded.
+    let (mut estate, _) = subscribed(&host, &owner, &["scripts", "script-logs"], None);
+    let (mut outsider, _) = subscribed(&host, &visitor, &["scripts", "script-logs"], None);
+
+    let script = upload_ok(&host, &owner, &object, "touch-lift", &["objects:read", "objects:write"], "");
+    let ready = "log:touch-lift ready: touch me to lift me";
+    assert_eq!(script_frames(&mut estate, &script, ready), ["created:running", "started:running", ready]);
+    rc(&host, &owner, "TouchObjectRequest", json!({"ObjectID": object}));
+    let touched = script_frames(&mut estate, &script, "log:touched by");
+    assert_eq!(touched.len(), 1, "{touched:?}");
+    ok(sc(&host, &owner, "StopScriptRequest", json!({"ScriptID": script})));
+    ok(sc(&host, &owner, "StartScriptRequest", json!({"ScriptID": script})));
+    let seen = script_frames(&mut estate, &script, ready);
+    assert_eq!(seen, ["stopped:stopped", "started:running", ready]);
+    ok(sc(&host, &owner, "RemoveScriptRequest", json!({"ScriptID": script})));
+    assert_eq!(script_frames(&mut estate, &script, "removed:stopped"), ["removed:stopped"]);
+
+    let seen = script_frames(&mut outsider, &script, "removed:stopped");
+    assert_eq!(
+        seen,
+        ["created:running", "started:running", "stopped:stopped", "started:running", "removed:stopped"],
+        "the visitor sees the states and none of the log lines"
+    );
+}
+
+#[test]
+fn live_10_store_commit_latency_and_write_behind_lag_move() {
+    let host = Host::start();
+    let cap = host.capability(&["RemoteControl"]);
+    add_generator(&host, &cap);
+    let commits = |s: &Scrape| s.get("dispatcher_store_commit_duration_seconds_count", &[]);
+    let before = scrape(&host);
+    let ids: Vec<String> = (0..3).map(|i| create(&host, &cap, [10.0 + f64::from(i), 10.0, 25.0])).collect();
+    let after = scrape(&host);
+    // Each create commits before its reply (the asset too, and capability
+    // logins touch the accounts table: at least three).
+    assert!(commits(&after) - commits(&before) >= 3.0, "{}", after.text);
+    assert!(after.get("dispatcher_store_commit_duration_seconds_sum", &[]) > 0.0, "{}", after.text);
+    assert!(
+        after
+            .text
+            .lines()
+            .any(|l| l.starts_with("dispatcher_store_commit_duration_seconds_bucket{le=\"0.0001\"}")),
+        "{}",
+        after.text
+    );
+    // A move is written behind: right after it the lag and the pending count
+    // are above zero, and within the flush interval they are back to zero.
+    let mut seen = None;
+    for round in 0..50 {
+        rc(
+            &host,
+            &cap,
+            "SetObjectPositionRequest",
+            json!({"ObjectID": ids[round % 3], "Position": [20.0 + round as f64, 10.0, 25.0]}),
+        );
+        let s = scrape(&host);
+        let lag = s.get("dispatcher_store_write_behind_lag_seconds", &[]);
+        if lag > 0.0 && s.get("dispatcher_store_write_behind_pending_objects", &[]) >= 1.0 {
+            seen = Some(lag);
+            break;
+        }
+    }
+    let lag = seen.expect("a move was seen waiting for the write-behind");
+    assert!(lag < 5.0, "lag {lag}");
+    let flushed = eventually(std::time::Duration::from_secs(5), || {
+        let s = scrape(&host);
+        s.get("dispatcher_store_write_behind_lag_seconds", &[]) == 0.0 && s.get("dispatcher_store_write_behind_pending_objects", &[]) == 0.0
+    });
+    assert!(flushed, "the write-behind never caught up");
+    let last = scrape(&host);
+    assert!(commits(&last) > commits(&after), "the write-behind's batch commit is timed too");
+}
+
+/// How one connection of the churn ends.
+#[derive(Clone, Copy)]
+enum Churn {
+    /// Connect and leave before sending a byte.
+    Silent,
+    /// Leave in the middle of the upgrade request's headers.
+    MidHandshake,
+    /// Upgrade, then leave without subscribing.
+    HalfOpen,
+    /// Upgrade, subscribe, read the reply, leave without a close frame.
+    Subscribed,
+}
+
+const CHURN: [Churn; 4] = [Churn::Silent, Churn::MidHandshake, Churn::HalfOpen, Churn::Subscribed];
+
+/// Open one connection of the given kind and return what must be dropped.
+fn churn_one(host: &Host, cap: &str, kind: Churn) -> Option<Box<dyn std::any::Any>> {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(host.http).expect("connect");
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).expect("timeout");
+    match kind {
+        Churn::Silent => Some(Box::new(stream)),
+        Churn::MidHandshake => {
+            let head = format!("GET /Dispatcher/events HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Up", host.http);
+            stream.write_all(head.as_bytes()).expect("write");
+            Some(Box::new(stream))
+        }
+        Churn::HalfOpen | Churn::Subscribed => {
+            let url = format!("ws://{}/Dispatcher/events", host.http);
+            let (mut ws, response) = tungstenite::client(url.as_str(), stream).expect("WebSocket handshake");
+            assert_eq!(response.status().as_u16(), 101);
+            if matches!(kind, Churn::Subscribed) {
+                send(&mut ws, &subscribe_request(cap, &["objects", "chat"]));
+                let reply = next(&mut ws).expect("reply");
+                assert_eq!(reply["$type"], "Dispatcher.Messages.SubscribeResponse", "{reply}");
+            }
+            Some(Box::new(ws))
+        }
+    }
+}
+
+#[test]
+fn live_11_a_thousand_connections_opened_and_dropped_cost_no_memory_or_latency_and_are_counted() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+    let host = Host::start();
+    let cap = host.capability(&["RemoteControl"]);
+    add_generator(&host, &cap);
+    // Some objects, so that each subscription sends a snapshot.
+    for i in 0..20 {
+        create(&host, &cap, [10.0 + f64::from(i), 10.0, 25.0]);
+    }
+    // Warm up: the first streams allocate what every later one reuses.
+    for kind in CHURN {
+        drop(churn_one(&host, &cap, kind));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let before = scrape(&host);
+
+    const TOTAL: usize = 1000;
+    const WAVE: usize = 50;
+    let done = AtomicBool::new(false);
+    let (probes, slowest) = std::thread::scope(|scope| {
+        // A request every 20 ms while the churn runs: each must be answered,
+        // promptly.
+        let url = host.url("/Dispatcher/");
+        let done = &done;
+        let prober = scope.spawn(move || {
+            let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+            let (mut answered, mut slowest) = (0, Duration::ZERO);
+            while !done.load(Ordering::Relaxed) {
+                let started = Instant::now();
+                let body = json!({"$type": "Dispatcher.Messages.InfoRequest", "_domain": "Dispatcher"}).to_string();
+                let mut response = agent
+                    .post(&url)
+                    .header("Content-Type", "application/json")
+                    .send(body.as_bytes())
+                    .expect("a request during the churn");
+                let text = response.body_mut().read_to_string().expect("reply");
+                let reply: serde_json::Value = serde_json::from_str(&text).expect("JSON reply");
+                assert_eq!(reply["_Success"], 1, "{reply}");
+                slowest = slowest.max(started.elapsed());
+                answered += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            (answered, slowest)
+        });
+        for wave in 0..TOTAL / WAVE {
+            let open: Vec<_> = (0..WAVE)
+                .map(|i| churn_one(&host, &cap, CHURN[(wave * WAVE + i) % CHURN.len()]))
+                .collect();
+            drop(open);
+        }
+        done.store(true, Ordering::Relaxed);
+        prober.join().expect("prober")
+    });
+    assert!(probes >= 5, "only {probes} requests answered during the churn");
+    assert!(slowest < Duration::from_secs(2), "a request took {slowest:?} during the churn");
+
+    let quarter = (TOTAL / CHURN.len()) as f64;
+    let mut after = scrape(&host);
+    let settled = eventually(Duration::from_secs(15), || {
+        after = scrape(&host);
+        after.get("dispatcher_event_streams", &[]) == 0.0 && after.get("dispatcher_http_connections", &[]) <= 1.0
+    });
+    assert!(settled, "connections left open:\n{}", after.text);
+    let delta = |name: &str, labels: &[(&str, &str)]| after.get(name, labels) - before.get(name, labels);
+    let closed = |reason: &str| delta("dispatcher_event_stream_closed_total", &[("reason", reason)]);
+    assert_eq!(delta("dispatcher_event_streams_opened_total", &[]), 2.0 * quarter, "{}", after.text);
+    assert_eq!(closed("no_subscription"), quarter, "half-open upgrades: {}", after.text);
+    assert_eq!(closed("peer_gone"), quarter, "dropped after subscribing: {}", after.text);
+    for reason in ["refused", "garbage", "oversized", "slow_reader", "too_many"] {
+        assert_eq!(closed(reason), 0.0, "{reason}: {}", after.text);
+    }
+    // Every connection had a slot (the scrapes and probes too), the ones
+    // dropped mid-handshake ended broken.
+    assert!(delta("dispatcher_http_connections_accepted_total", &[]) >= TOTAL as f64, "{}", after.text);
+    assert!(delta("dispatcher_http_connections_broken_total", &[]) >= quarter, "{}", after.text);
+    assert_eq!(delta("dispatcher_http_connections_refused_total", &[]), 0.0);
+    // Memory: the churn leaves nothing behind (allocator slack aside).
+    let grown = after.get("dispatcher_process_resident_memory_bytes", &[]) - before.get("dispatcher_process_resident_memory_bytes", &[]);
+    assert!(grown < 32.0 * 1024.0 * 1024.0, "RSS grew by {grown} bytes");
+}

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 
+use dispatcher_messages::scripting::{LogLineRecord, ScriptStatus};
 use parking_lot::Mutex;
 use uuid::Uuid;
 
@@ -64,6 +65,33 @@ pub enum SceneEvent {
     RegionReloaded { region: String },
 }
 
+/// A script's status change or log line (the event stream's `scripts` and
+/// `script-logs` topics, docs/live.md). Published by the scripting runtime,
+/// delivered to sinks only: the queue subscribers (callbacks, the scripts'
+/// router) have no use for them, and a chatty script must not crowd scene
+/// events out of their bounded queues.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScriptEvent {
+    pub region: String,
+    pub script_id: Uuid,
+    pub object_id: Uuid,
+    /// The object's owner and the script's uploader: with the estate roles,
+    /// who may read the script's log (as GetScriptLogRequest decides).
+    pub owner_id: Uuid,
+    pub uploader_id: Uuid,
+    pub kind: ScriptEventKind,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ScriptEventKind {
+    /// The state changed: `change` names how (`created`, `started`,
+    /// `stopped`, `fault`, `faulted`, `updated`, `removed`); `status` is the
+    /// record ListScriptsRequest would answer right after it.
+    Status { change: &'static str, status: Box<ScriptStatus> },
+    /// A line entered the script's log.
+    Log(LogLineRecord),
+}
+
 struct Subscriber {
     tx: SyncSender<SceneEvent>,
     dropped: Arc<AtomicU64>,
@@ -75,6 +103,11 @@ struct Subscriber {
 pub trait EventSink: Send + Sync {
     /// Take one event; false unsubscribes.
     fn take(&self, event: &SceneEvent) -> bool;
+    /// Take one script event; false unsubscribes. Sinks that follow no
+    /// script keep the default.
+    fn take_script(&self, _event: &ScriptEvent) -> bool {
+        true
+    }
     /// Whether it still wants events: a sink that ended is dropped when the
     /// next one subscribes, so ended sinks do not pile up in a quiet region.
     fn wanted(&self) -> bool;
@@ -127,6 +160,18 @@ impl EventBus {
     /// Sinks subscribed.
     pub fn sink_count(&self) -> usize {
         self.sinks.lock().len()
+    }
+
+    /// Deliver a script event to every sink without blocking; `event` is
+    /// built only when some sink is subscribed (log lines are frequent).
+    /// The event is built outside the bus's lock (it reads the script's own
+    /// locks).
+    pub fn publish_script(&self, event: impl FnOnce() -> ScriptEvent) {
+        if self.sinks.lock().is_empty() {
+            return;
+        }
+        let event = event();
+        self.sinks.lock().retain(|sink| sink.take_script(&event));
     }
 
     /// Deliver to every live subscriber without blocking.
@@ -214,5 +259,56 @@ mod tests {
         bus.subscribe_sink(ended);
         bus.subscribe_sink(sink);
         assert_eq!(bus.sink_count(), 1);
+    }
+
+    /// Keeps the script events it is given.
+    #[derive(Default)]
+    struct Scripts(Mutex<Vec<ScriptEvent>>);
+
+    impl EventSink for Scripts {
+        fn take(&self, _: &SceneEvent) -> bool {
+            true
+        }
+        fn take_script(&self, event: &ScriptEvent) -> bool {
+            self.0.lock().push(event.clone());
+            true
+        }
+        fn wanted(&self) -> bool {
+            true
+        }
+    }
+
+    fn log_event(seq: u64) -> ScriptEvent {
+        ScriptEvent {
+            region: "R".into(),
+            script_id: Uuid::from_u128(1),
+            object_id: Uuid::from_u128(2),
+            owner_id: Uuid::from_u128(3),
+            uploader_id: Uuid::from_u128(3),
+            kind: ScriptEventKind::Log(LogLineRecord {
+                seq,
+                time: 0,
+                level: "info".into(),
+                text: format!("line {seq}"),
+            }),
+        }
+    }
+
+    #[test]
+    fn script_events_reach_sinks_only_and_are_built_only_for_them() {
+        let bus = EventBus::new();
+        let queue = bus.subscribe(10);
+        let mut built = 0;
+        bus.publish_script(|| {
+            built += 1;
+            log_event(1)
+        });
+        assert_eq!(built, 0, "no sink: the event is not even built");
+        let sink = Arc::new(Scripts::default());
+        bus.subscribe_sink(sink.clone());
+        bus.publish_script(|| log_event(2));
+        bus.publish_script(|| log_event(3));
+        assert_eq!(*sink.0.lock(), vec![log_event(2), log_event(3)]);
+        assert_eq!(queue.events.try_iter().count(), 0, "queue subscribers never see script events");
     }
 }

@@ -49,7 +49,7 @@ pub use directory::{Account, Directory, DirectoryError, SceneInfo};
 pub use dispatcher_guard::escape;
 pub use endpoints::{CallbackSink, EndpointRegistry};
 pub use error::{Failure, FailureKind, HandlerError};
-pub use events::{EventBus, EventSink, SceneEvent, Subscription};
+pub use events::{EventBus, EventSink, SceneEvent, ScriptEvent, ScriptEventKind, Subscription};
 pub use pipeline::Dispatcher;
 pub use registry::Registry;
 pub use services::Services;

@@ -167,7 +167,7 @@ type_name!(CloseEndPointRequest, "Dispatcher.Messages.CloseEndPointRequest");
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SubscribeRequest {
-    /// `objects`, `touch`, `chat`.
+    /// `objects`, `touch`, `chat`, `scripts`, `script-logs`.
     #[serde(rename = "Topics")]
     pub topics: Vec<String>,
     /// Only these objects (empty: every object of the scene).
@@ -191,7 +191,7 @@ pub struct SubscribeResponse {
 type_name!(SubscribeResponse, "Dispatcher.Messages.SubscribeResponse");
 
 /// The topics of the event stream.
-pub const TOPICS: [&str; 3] = ["objects", "touch", "chat"];
+pub const TOPICS: [&str; 5] = ["objects", "touch", "chat", "scripts", "script-logs"];
 
 /// Most object ids one subscription may name.
 pub const MAX_SUBSCRIBED_OBJECTS: usize = 1000;

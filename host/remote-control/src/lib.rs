@@ -171,15 +171,31 @@ impl RemoteControl {
     /// changed since the last hand-off (each cloned once, however often it moved).
     pub fn handoff_dirty(&self) {
         for host in self.regions.values() {
-            let ids: Vec<_> = host.dirty.lock().drain().collect();
+            let (ids, since) = host.dirty.lock().take();
             if ids.is_empty() {
                 continue;
             }
             // Under the read lock: a delete (write lock) either precedes this and
             // the object is skipped, or follows it and forgets the queued state.
             let region = host.region.read();
-            self.persist.queue_dynamics(host.id, ids.iter().filter_map(|id| region.object(*id)));
+            self.persist
+                .queue_dynamics(host.id, ids.iter().filter_map(|id| region.object(*id)), since);
         }
+    }
+
+    /// The write-behind lag (how long the oldest motion change not yet
+    /// committed has waited, whether still in a region's dirty set or queued
+    /// in the writer; zero when all is written) and the objects waiting.
+    pub fn write_behind(&self) -> (std::time::Duration, usize) {
+        let (mut lag, mut waiting) = self.persist.write_behind();
+        for host in self.regions.values() {
+            let dirty = host.dirty.lock();
+            waiting += dirty.len();
+            if let Some(since) = dirty.since() {
+                lag = lag.max(since.elapsed());
+            }
+        }
+        (lag, waiting)
     }
 
     /// Commit everything the write-behind still holds (shutdown, tests).

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use dispatcher_scene::{Region, SceneLimits, SceneObject, Uuid};
 use dispatcher_store::{DynamicsWriter, Store, StoreError};
@@ -52,6 +52,12 @@ impl Persistence {
         self.store.delete_objects(region_id, ids)
     }
 
+    /// How long the oldest motion not yet committed has waited (zero when
+    /// all is written), and how many objects wait.
+    pub fn write_behind(&self) -> (Duration, usize) {
+        (self.writer.lag(), self.writer.pending_len())
+    }
+
     /// Drops the region's pending motion (an archive import replaces or adds
     /// objects in its own transaction; nothing queued before may write back).
     pub fn forget_region(&self, region_id: Uuid) {
@@ -65,9 +71,12 @@ impl Persistence {
 
     /// High-rate motion: the objects' current states, coalesced by the writer
     /// and committed within [`DYNAMICS_FLUSH_INTERVAL`].
-    pub fn queue_dynamics<'a>(&self, region_id: Uuid, objects: impl IntoIterator<Item = &'a SceneObject>) {
+    pub fn queue_dynamics<'a>(&self, region_id: Uuid, objects: impl IntoIterator<Item = &'a SceneObject>, since: Option<Instant>) {
         for object in objects {
             self.writer.queue(region_id, object);
+        }
+        if let Some(since) = since {
+            self.writer.changed_since(since);
         }
     }
 
@@ -82,7 +91,53 @@ impl Persistence {
 /// Objects of one region whose motion changed since they were last handed to
 /// the write-behind. Handlers only insert ids (cheap at any rate); the tick
 /// clones each dirty object once per hand-off.
-pub type DirtySet = HashSet<Uuid>;
+#[derive(Debug, Default)]
+pub struct DirtySet {
+    ids: HashSet<Uuid>,
+    /// When the first of `ids` changed (the write-behind lag counts from it).
+    since: Option<Instant>,
+}
+
+impl DirtySet {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn insert(&mut self, id: Uuid) {
+        self.since.get_or_insert_with(Instant::now);
+        self.ids.insert(id);
+    }
+
+    pub fn remove(&mut self, id: &Uuid) {
+        self.ids.remove(id);
+        if self.ids.is_empty() {
+            self.since = None;
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.ids.clear();
+        self.since = None;
+    }
+
+    /// The ids, and when the first of them changed; leaves the set empty.
+    pub fn take(&mut self) -> (Vec<Uuid>, Option<Instant>) {
+        (self.ids.drain().collect(), self.since.take())
+    }
+
+    /// When the oldest change not yet handed off was made.
+    pub fn since(&self) -> Option<Instant> {
+        self.since
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
 
 /// Assets, terrain, sun, appearance and the Current Outfit folder.
 /// Every call commits before it returns, so a handler replies after it.

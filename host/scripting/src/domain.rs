@@ -2,7 +2,6 @@
 //! run before anything is stored, each failing with its own message; the asset
 //! and the script row are then committed together.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -75,15 +74,19 @@ struct Role {
 }
 
 fn role(ctx: &RequestContext, user: &AuthUser, object_owner: Uuid) -> Result<Role, HandlerError> {
-    let dir = &ctx.services.directory;
-    let internal = |e: dispatcher_dispatch::DirectoryError| HandlerError::Internal(e.to_string());
-    let scene = dir.scene(&ctx.scene).map_err(internal)?;
-    let god = dir.account_by_id(user.id).map_err(internal)?.is_some_and(|a| a.level >= GOD_LEVEL);
-    let estate = god || scene.is_some_and(|s| s.estate_owner == user.id || s.estate_managers.contains(&user.id));
+    let estate = estate_role(&*ctx.services.directory, user.id, &ctx.scene).map_err(|e| HandlerError::Internal(e.to_string()))?;
     Ok(Role {
         estate,
         object_owner: user.id == object_owner,
     })
+}
+
+/// Whether `user` manages every script of `scene`: a god, the estate's owner
+/// or one of its managers (the event stream's `script-logs` topic asks too).
+pub fn estate_role(dir: &dyn dispatcher_dispatch::Directory, user: Uuid, scene: &str) -> Result<bool, dispatcher_dispatch::DirectoryError> {
+    let region = dir.scene(scene)?;
+    let god = dir.account_by_id(user)?.is_some_and(|a| a.level >= GOD_LEVEL);
+    Ok(god || region.is_some_and(|s| s.estate_owner == user || s.estate_managers.contains(&user)))
 }
 
 /// The script making this request, when a script makes it: requests from
@@ -164,29 +167,6 @@ fn managed(shared: &Lifecycle, ctx: &RequestContext, id: WireUuid, how: Manage) 
         Ok(script)
     } else {
         Err(not_permitted(format!("not permitted to manage script {id}")))
-    }
-}
-
-fn status_of(script: &Script) -> ScriptStatus {
-    let c = script.control.lock();
-    let n = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-    let k = &script.counters;
-    ScriptStatus {
-        script_id: script.info().id.into(),
-        object_id: script.info().object_id.into(),
-        name: script.info().name.clone(),
-        hash: script.info().hash.clone(),
-        state: c.state.as_str().into(),
-        grants: script.info().grants.to_vec(),
-        fault_reason: c.fault.map(|f| f.as_str().to_owned()).unwrap_or_default(),
-        events_handled: n(&k.events_handled),
-        events_dropped: n(&k.events_dropped),
-        cpu_micros: n(&k.cpu_micros),
-        fuel_consumed: n(&k.fuel_consumed),
-        memory_bytes: n(&k.memory_bytes),
-        restarts: c.restarts,
-        denied_calls: n(&k.denied_calls),
-        rate_limited_calls: n(&k.rate_limited_calls),
     }
 }
 
@@ -299,7 +279,7 @@ fn upload(
         grants: grants.clone(),
         capability: cap.id,
     };
-    let script = Arc::new(Script::new(info, state, None));
+    let script = Arc::new(Script::new(info, state, None).with_feed(ctx.services.clone()));
     shared.scripts.insert(script.clone());
     drop(components);
     shared.scene.add_script_item(
@@ -313,6 +293,7 @@ fn upload(
             creator_id: user.id,
         },
     );
+    script.publish_status("created");
     if state == RunState::Running {
         shared.start(&script);
     }
@@ -510,13 +491,13 @@ fn list(shared: &Arc<Lifecycle>, ctx: &RequestContext, req: ListScriptsRequest) 
     }
     scripts.sort_by_key(|s| (s.info().object_id, s.info().name.clone(), s.info().id));
     Ok(ListScriptsResponse {
-        scripts: scripts.iter().map(|s| status_of(s)).collect(),
+        scripts: scripts.iter().map(|s| s.status()).collect(),
     })
 }
 
 fn status(shared: &Arc<Lifecycle>, ctx: &RequestContext, req: GetScriptStatusRequest) -> Result<ScriptStatusResponse, HandlerError> {
     let script = managed(shared, ctx, req.script_id, Manage::Observe)?;
-    Ok(ScriptStatusResponse(status_of(&script)))
+    Ok(ScriptStatusResponse(script.status()))
 }
 
 fn start(shared: &Arc<Lifecycle>, ctx: &RequestContext, req: StartScriptRequest) -> Result<Done, HandlerError> {

@@ -375,10 +375,7 @@ pub fn new_store(
 }
 
 pub(crate) fn script_log(shared: &CallContext, script: &Script, level: &'static str, text: &str) {
-    script
-        .log
-        .lock()
-        .push(level, text, shared.limits.log_ring_lines, shared.limits.max_log_line_bytes);
+    script.push_log(level, text, shared.limits.log_ring_lines, shared.limits.max_log_line_bytes);
 }
 
 /// Name the way a guest call ended in error.

@@ -81,10 +81,7 @@ impl Lifecycle {
     }
 
     pub fn log(&self, script: &Script, level: &'static str, text: &str) {
-        script
-            .log
-            .lock()
-            .push(level, text, self.limits.log_ring_lines, self.limits.max_log_line_bytes);
+        script.push_log(level, text, self.limits.log_ring_lines, self.limits.max_log_line_bytes);
     }
 
     /// The compiled component of a script (memory cache, disk cache, or the
@@ -121,6 +118,7 @@ impl Lifecycle {
         }
         script.clear_activity();
         self.persist_state(script, RunState::Running, None);
+        script.publish_status("started");
         self.run_queue.deliver(script, Event::Start);
     }
 
@@ -129,6 +127,7 @@ impl Lifecycle {
         script.interrupt();
         script.clear_activity();
         self.persist_state(script, RunState::Stopped, None);
+        script.publish_status("stopped");
         self.run_queue.deliver(script, Event::Unload);
     }
 
@@ -154,6 +153,7 @@ impl Lifecycle {
         if let Some(swap) = self.take_swap(script.id()) {
             let _ = swap.reply.try_send(SwapOutcome::Failed("the script was removed".into()));
         }
+        script.publish_status("removed");
         self.run_queue.deliver(script, Event::Unload);
         self.dispatcher.services().capabilities.destroy(script.info().capability);
         self.scene
@@ -243,6 +243,7 @@ impl Lifecycle {
             );
         }
         self.log(script, "info", &format!("updated to component {}", info.hash));
+        script.publish_status("updated");
         let _ = swap.reply.try_send(SwapOutcome::Swapped);
         SwapOutcome::Swapped
     }
@@ -293,6 +294,7 @@ impl Lifecycle {
         if gave_up {
             self.log(script, "error", &format!("faulted ({}) after {} restarts", fault.as_str(), restarts - 1));
             self.persist_state(script, RunState::Faulted, Some(fault));
+            script.publish_status("faulted");
             return;
         }
         let delay_ms = self.restart_delay_ms(restarts);
@@ -300,6 +302,7 @@ impl Lifecycle {
         // Durable, so that a host restart (or crash) starts it with backoff
         // instead of at once.
         self.persist_state(script, RunState::Running, Some(fault));
+        script.publish_status("fault");
         self.scheduler.restart(script.info().id, delay_ms);
     }
 
@@ -341,7 +344,7 @@ impl Lifecycle {
             };
             let state = RunState::parse(&row.state);
             let fault = Fault::parse(&row.fault_reason);
-            let script = Arc::new(Script::new(info, state, fault));
+            let script = Arc::new(Script::new(info, state, fault).with_feed(services.clone()));
             self.scripts.insert(script.clone());
             if state != RunState::Running {
                 continue;

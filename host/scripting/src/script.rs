@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use dispatcher_dispatch::{ScriptEvent, ScriptEventKind, Services};
 use parking_lot::{Mutex, RwLock};
 use uuid::Uuid;
 
@@ -16,6 +17,7 @@ use crate::bindings::opensim::dispatcher::log::Level;
 use crate::cpu_clock::TurnClock;
 use crate::fault::Fault;
 use crate::grants::Grants;
+use crate::messages::{LogLineRecord, ScriptStatus};
 
 /// Who and where the script is, and the component it runs. Identity and
 /// place never change; an update (`UpdateScriptRequest`) replaces the
@@ -164,7 +166,8 @@ pub fn truncate(text: &str, max: usize) -> &str {
 }
 
 impl LogRing {
-    pub fn push(&mut self, level: &'static str, text: &str, capacity_lines: usize, max_line_bytes: usize) {
+    /// Append a line; the line as kept (its number, time, cut text).
+    pub fn push(&mut self, level: &'static str, text: &str, capacity_lines: usize, max_line_bytes: usize) -> &LogLine {
         self.next_seq += 1;
         self.lines.push_back(LogLine {
             seq: self.next_seq,
@@ -175,6 +178,8 @@ impl LogRing {
         while self.lines.len() > capacity_lines.max(1) {
             self.lines.pop_front();
         }
+        let last = self.lines.len() - 1;
+        &self.lines[last]
     }
 
     /// Lines with a sequence number above `since`.
@@ -274,6 +279,9 @@ pub struct Script {
     /// `StorageWritesPerSecond`: kept with the script, so restarts do not
     /// refill it.
     pub(crate) storage_writes: Mutex<StorageWriteBudget>,
+    /// Where its status changes and log lines are published (the event
+    /// bus's script events, docs/live.md); `None` for an extension's.
+    feed: Option<Arc<Services>>,
 }
 
 impl Script {
@@ -300,6 +308,80 @@ impl Script {
             kill: AtomicU64::new(0),
             heavy: AtomicBool::new(false),
             storage_writes: Mutex::new(StorageWriteBudget::default()),
+            feed: None,
+        }
+    }
+
+    /// Publish this script's status changes and log lines on `services`'
+    /// event bus.
+    pub fn with_feed(mut self, services: Arc<Services>) -> Script {
+        self.feed = Some(services);
+        self
+    }
+
+    /// Append a line to the log ring (and publish it on the feed).
+    pub fn push_log(&self, level: &'static str, text: &str, capacity_lines: usize, max_line_bytes: usize) {
+        let record = {
+            let mut ring = self.log.lock();
+            let line = ring.push(level, text, capacity_lines, max_line_bytes);
+            self.feed.as_ref().map(|_| LogLineRecord {
+                seq: line.seq,
+                time: line.time_ms,
+                level: line.level.into(),
+                text: line.text.clone(),
+            })
+        };
+        if let (Some(services), Some(record)) = (&self.feed, record) {
+            services.events.publish_script(|| self.event(ScriptEventKind::Log(record)));
+        }
+    }
+
+    /// Publish a status change (`change` names it, docs/live.md).
+    pub fn publish_status(&self, change: &'static str) {
+        if let Some(services) = &self.feed {
+            services.events.publish_script(|| {
+                self.event(ScriptEventKind::Status {
+                    change,
+                    status: Box::new(self.status()),
+                })
+            });
+        }
+    }
+
+    fn event(&self, kind: ScriptEventKind) -> ScriptEvent {
+        let info = self.info();
+        ScriptEvent {
+            region: info.region.clone(),
+            script_id: info.id,
+            object_id: info.object_id,
+            owner_id: info.owner_id,
+            uploader_id: info.uploader_id,
+            kind,
+        }
+    }
+
+    /// The status record of ListScripts and GetScriptStatus.
+    pub fn status(&self) -> ScriptStatus {
+        let info = self.info();
+        let c = self.control.lock();
+        let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let k = &self.counters;
+        ScriptStatus {
+            script_id: info.id.into(),
+            object_id: info.object_id.into(),
+            name: info.name.clone(),
+            hash: info.hash.clone(),
+            state: c.state.as_str().into(),
+            grants: info.grants.to_vec(),
+            fault_reason: c.fault.map(|f| f.as_str().to_owned()).unwrap_or_default(),
+            events_handled: n(&k.events_handled),
+            events_dropped: n(&k.events_dropped),
+            cpu_micros: n(&k.cpu_micros),
+            fuel_consumed: n(&k.fuel_consumed),
+            memory_bytes: n(&k.memory_bytes),
+            restarts: c.restarts,
+            denied_calls: n(&k.denied_calls),
+            rate_limited_calls: n(&k.rate_limited_calls),
         }
     }
 

@@ -84,10 +84,7 @@ impl LogStream {
     fn emit(&mut self) {
         let text = String::from_utf8_lossy(&self.pending).into_owned();
         self.pending.clear();
-        self.script
-            .log
-            .lock()
-            .push(self.level, &text, self.log_ring_lines, self.max_line_bytes);
+        self.script.push_log(self.level, &text, self.log_ring_lines, self.max_line_bytes);
     }
 }
 

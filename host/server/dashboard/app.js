@@ -4,7 +4,10 @@
 import { md5Hex } from "./md5.js";
 
 const REGION_METRES = 256;
-const TOPICS = ["objects", "touch", "chat"];
+const TOPICS = ["objects", "touch", "chat", "scripts", "script-logs"];
+// Script counters (CPU, events) change without a state change: the list is
+// refreshed on every state change from the stream, and this often for them.
+const COUNTERS_REFRESH_MS = 10000;
 const DEFAULT_CONFIG = { dispatcherPath: "/Dispatcher/", eventsPath: "/Dispatcher/events", metricsPath: "/metrics" };
 
 const $ = (id) => document.getElementById(id);
@@ -26,6 +29,8 @@ const state = {
   reconnectTimer: null,
   renewTimer: null,
   pollTimer: null,
+  countersTimer: null,
+  scriptsRefresh: null,
   dropped: 0,
   lastRequests: null,
   terrain: null, // an offscreen canvas with the terrain's shading
@@ -130,6 +135,7 @@ function signOut(message = "") {
   sessionStorage.removeItem("dispatcher.session");
   clearInterval(state.renewTimer);
   clearInterval(state.pollTimer);
+  clearInterval(state.countersTimer);
   clearTimeout(state.reconnectTimer);
   if (state.socket) state.socket.close();
   state.socket = null;
@@ -169,12 +175,20 @@ async function selectRegion(scene) {
   state.dirty = state.listDirty = true;
   connectEvents();
   clearInterval(state.pollTimer);
-  state.pollTimer = setInterval(poll, 2000);
+  state.pollTimer = setInterval(refreshFigures, 2000);
+  clearInterval(state.countersTimer);
+  state.countersTimer = setInterval(refreshScripts, COUNTERS_REFRESH_MS);
   await Promise.allSettled([refreshScripts(), loadTerrain()]);
 }
 
-async function poll() {
-  await Promise.allSettled([refreshScripts(), refreshFigures(), refreshLog()]);
+// A burst of state changes (a region's scripts restarting) costs one
+// ListScripts.
+function scriptsChanged() {
+  if (state.scriptsRefresh) return;
+  state.scriptsRefresh = setTimeout(() => {
+    state.scriptsRefresh = null;
+    refreshScripts();
+  }, 100);
 }
 
 // ---- the event stream ---------------------------------------------------
@@ -238,6 +252,9 @@ function handleFrame(frame) {
     case "SubscribeResponse":
       state.reconnectDelay = 1000;
       showConnection(true, "Live");
+      // What changed while the stream was down.
+      scriptsChanged();
+      refreshLog();
       break;
     case "ObjectSnapshot":
     case "ObjectsSnapshot":
@@ -259,13 +276,11 @@ function handleFrame(frame) {
     case "Chat":
       appendChat(frame);
       break;
-    case "ScriptStatusChanged":
-    case "ScriptStatus":
-      refreshScripts();
+    case "ScriptStatusEvent":
+      scriptsChanged();
       break;
-    case "ScriptLogLine":
-    case "ScriptLog":
-      appendLog(frame.ScriptID, frame.Lines || [frame]);
+    case "ScriptLogEvent":
+      appendLog(frame.ScriptID, [frame]);
       break;
     default:
       break;

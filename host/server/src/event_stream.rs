@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use dispatcher_dispatch::{Dispatcher, SceneEvent, Transport};
+use dispatcher_dispatch::{Dispatcher, SceneEvent, ScriptEvent, ScriptEventKind, Transport};
 use dispatcher_messages::dispatcher::SubscribeResponse;
 use dispatcher_protocol::{Encoding, Reply};
 use futures_util::{SinkExt, StreamExt};
@@ -31,7 +31,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Map, Value};
 use tokio::sync::Notify;
-use tokio_tungstenite::tungstenite::error::Error as WsError;
+use tokio_tungstenite::tungstenite::error::{Error as WsError, ProtocolError};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
@@ -96,12 +96,12 @@ pub enum CloseReason {
     SlowReader,
     /// The capability expired or was destroyed.
     CapabilityEnded,
-    /// The peer went away (not counted: an ordinary end).
+    /// The client closed the stream or went away after subscribing.
     PeerGone,
 }
 
 impl CloseReason {
-    pub const ALL: [CloseReason; 7] = [
+    pub const ALL: [CloseReason; 8] = [
         CloseReason::TooMany,
         CloseReason::NoSubscription,
         CloseReason::Refused,
@@ -109,6 +109,7 @@ impl CloseReason {
         CloseReason::Oversized,
         CloseReason::SlowReader,
         CloseReason::CapabilityEnded,
+        CloseReason::PeerGone,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -158,6 +159,8 @@ pub struct EventStreams {
     pub remote_control: Option<Arc<dispatcher_remote_control::RemoteControl>>,
     /// The RemoteControl domain's name: objects, touch and chat need it.
     pub rc_domain: String,
+    /// The Scripting domain's name: scripts and script-logs need it.
+    pub scripting_domain: String,
     pub config: EventsConfig,
     pub counters: Arc<StreamCounters>,
 }
@@ -236,7 +239,11 @@ pub fn upgrade(streams: &Arc<EventStreams>, peer: SocketAddr, mut req: Request<I
                 let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
                 run(&streams, peer, ws).await;
             }
-            Err(e) => tracing::debug!(%peer, error = %e, "event stream upgrade failed"),
+            Err(e) => {
+                // The client left before the upgrade completed.
+                streams.counters.close(CloseReason::NoSubscription);
+                tracing::debug!(%peer, error = %e, "event stream upgrade failed");
+            }
         }
     });
     let accept = derive_accept_key(&key);
@@ -258,6 +265,12 @@ struct Filter {
     objects: bool,
     touch: bool,
     chat: bool,
+    scripts: bool,
+    logs: bool,
+    /// Who subscribed: reads the logs of scripts they own or uploaded.
+    user: Uuid,
+    /// Reads every script's log (an estate role, a god, or no authentication).
+    all_logs: bool,
     /// Empty: every object.
     ids: HashSet<Uuid>,
 }
@@ -265,6 +278,13 @@ struct Filter {
 impl Filter {
     fn object(&self, id: Uuid) -> bool {
         self.ids.is_empty() || self.ids.contains(&id)
+    }
+
+    /// Whether this subscriber may read the log of a script (as
+    /// GetScriptLogRequest decides: the estate, the object's owner, the
+    /// uploader).
+    fn log_readable(&self, event: &ScriptEvent) -> bool {
+        self.all_logs || event.owner_id == self.user || event.uploader_id == self.user
     }
 }
 
@@ -279,7 +299,10 @@ enum Entry {
 #[derive(Default)]
 struct Buffer {
     queue: VecDeque<Entry>,
-    positions: HashMap<Uuid, Map<String, Value>>,
+    /// The latest motion of each object waiting to be sent; its frame is
+    /// built only when sent (publishing runs under the region's lock, and
+    /// most positions of a busy region are replaced before they are sent).
+    positions: HashMap<Uuid, Motion>,
     /// `Entry::Frame`s in the queue.
     frames: usize,
     /// Dropped since the last frame sent.
@@ -293,6 +316,14 @@ fn is_object_frame(entry: &Entry) -> bool {
         Entry::Position(_) => true,
         Entry::Frame(frame) => frame.get("$type").and_then(Value::as_str) == Some("Dispatcher.Messages.ObjectUpdated"),
     }
+}
+
+/// An object's motion as published.
+#[derive(Clone, Copy)]
+struct Motion {
+    position: [f32; 3],
+    rotation: [f32; 4],
+    velocity: [f32; 3],
 }
 
 struct Shared {
@@ -324,6 +355,43 @@ impl dispatcher_dispatch::EventSink for Shared {
         !self.closed.load(Ordering::Relaxed)
     }
 
+    /// Script status changes and log lines, filtered by the rights of
+    /// ListScripts and GetScriptLog.
+    fn take_script(&self, event: &ScriptEvent) -> bool {
+        if self.closed.load(Ordering::Relaxed) {
+            return false;
+        }
+        let f = &self.filter;
+        if event.region != f.scene || !f.object(event.object_id) {
+            return true;
+        }
+        let frame = match &event.kind {
+            ScriptEventKind::Status { change, status } if f.scripts => {
+                let mut m = match serde_json::to_value(status) {
+                    Ok(Value::Object(m)) => m,
+                    _ => return true,
+                };
+                m.insert("$type".into(), json!("Dispatcher.Messages.ScriptStatusEvent"));
+                m.insert("Change".into(), json!(change));
+                m
+            }
+            ScriptEventKind::Log(line) if f.logs && f.log_readable(event) => {
+                let mut m = Map::new();
+                m.insert("$type".into(), json!("Dispatcher.Messages.ScriptLogEvent"));
+                m.insert("ScriptID".into(), json!(event.script_id.to_string()));
+                m.insert("ObjectID".into(), json!(event.object_id.to_string()));
+                m.insert("Seq".into(), json!(line.seq));
+                m.insert("Time".into(), json!(line.time));
+                m.insert("Level".into(), json!(line.level));
+                m.insert("Text".into(), json!(line.text));
+                m
+            }
+            _ => return true,
+        };
+        self.push_frame(frame);
+        true
+    }
+
     /// Copy what this stream wants, never block.
     fn take(&self, event: &SceneEvent) -> bool {
         if self.closed.load(Ordering::Relaxed) {
@@ -338,9 +406,13 @@ impl dispatcher_dispatch::EventSink for Shared {
                 rotation,
                 velocity,
             } if f.objects && *region == f.scene && f.object(*object_id) => {
-                let frame = object_frame("moved", *object_id, *position, *rotation, *velocity);
+                let motion = Motion {
+                    position: *position,
+                    rotation: *rotation,
+                    velocity: *velocity,
+                };
                 let mut b = self.buffer.lock();
-                match b.positions.insert(*object_id, frame) {
+                match b.positions.insert(*object_id, motion) {
                     Some(_) => {
                         self.counters.coalesced.fetch_add(1, Ordering::Relaxed);
                     }
@@ -412,6 +484,15 @@ impl dispatcher_dispatch::EventSink for Shared {
             }
             _ => return true,
         };
+        self.push_frame(frame);
+        true
+    }
+}
+
+impl Shared {
+    /// Queue a frame other than a position, or drop and count it when the
+    /// buffer is full.
+    fn push_frame(&self, frame: Map<String, Value>) {
         let mut b = self.buffer.lock();
         if b.frames >= self.limit {
             b.dropped += 1;
@@ -422,11 +503,8 @@ impl dispatcher_dispatch::EventSink for Shared {
         }
         drop(b);
         self.wake.notify_one();
-        true
     }
-}
 
-impl Shared {
     /// Whether a reload snapshot is due (and no longer, once asked).
     fn take_reload(&self) -> bool {
         std::mem::take(&mut self.buffer.lock().reload)
@@ -442,7 +520,7 @@ impl Shared {
                     frame
                 }
                 Entry::Position(id) => match b.positions.remove(&id) {
-                    Some(frame) => frame,
+                    Some(m) => object_frame("moved", id, m.position, m.rotation, m.velocity),
                     None => continue,
                 },
             };
@@ -464,6 +542,27 @@ async fn send(ws: &mut Ws, streams: &EventStreams, text: String) -> Result<(), C
             Ok(())
         }
         // The peer went away: nothing to count.
+        Ok(Err(_)) => Err(CloseReason::PeerGone),
+        Err(_) => Err(CloseReason::SlowReader),
+    }
+}
+
+/// Send a batch of frames with one flush (one socket write for the batch
+/// rather than one per frame), within the write timeout.
+async fn send_batch(ws: &mut Ws, streams: &EventStreams, frames: Vec<String>) -> Result<(), CloseReason> {
+    let n = frames.len() as u64;
+    let timeout = Duration::from_millis(streams.config.write_timeout_ms);
+    let write = async {
+        for text in frames {
+            ws.feed(Message::text(text)).await?;
+        }
+        ws.flush().await
+    };
+    match tokio::time::timeout(timeout, write).await {
+        Ok(Ok(())) => {
+            streams.counters.frames_sent.fetch_add(n, Ordering::Relaxed);
+            Ok(())
+        }
         Ok(Err(_)) => Err(CloseReason::PeerGone),
         Err(_) => Err(CloseReason::SlowReader),
     }
@@ -491,6 +590,13 @@ async fn subscribe(streams: &EventStreams, peer: SocketAddr, ws: &mut Ws) -> Res
             close(ws, CloseCode::Size, "frame too large").await;
             return Err(CloseReason::Oversized);
         }
+        // The client went away before subscribing.
+        Ok(Some(Err(
+            WsError::Io(_)
+            | WsError::ConnectionClosed
+            | WsError::AlreadyClosed
+            | WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake),
+        ))) => return Err(CloseReason::NoSubscription),
         Ok(Some(Err(_))) => return Err(CloseReason::Garbage),
         Ok(Some(Ok(Message::Text(text)))) => text.as_str().to_owned(),
         Ok(Some(Ok(_))) => {
@@ -529,11 +635,33 @@ async fn subscribe(streams: &EventStreams, peer: SocketAddr, ws: &mut Ws) -> Res
         Ok(r) => r,
         Err(e) => return Err(refuse_with(ws, streams, &Reply::failure(format!("Fatal error; {e}"))).await),
     };
+    let has = |topic: &str| response.topics.iter().any(|t| t == topic);
     // The topics' rights: objects, touch and chat are the RemoteControl
-    // domain's, checked as for its requests (FindObjects, touch, chat).
-    if d.services().config.use_authentication {
-        if let Err(e) = d.services().capabilities.authorize(capability, &streams.rc_domain, &response.scene) {
-            return Err(refuse_with(ws, streams, &Reply::failure(e.to_string())).await);
+    // domain's, checked as for its requests (FindObjects, touch, chat);
+    // scripts and script-logs the Scripting domain's (ListScripts,
+    // GetScriptLog: a signed-in user; logs of the scripts they manage).
+    let services = d.services();
+    let mut user = Uuid::nil();
+    let mut all_logs = true;
+    if services.config.use_authentication {
+        let mut domains = Vec::new();
+        if has("objects") || has("touch") || has("chat") {
+            domains.push(streams.rc_domain.as_str());
+        }
+        if has("scripts") || has("script-logs") {
+            domains.push(streams.scripting_domain.as_str());
+        }
+        for domain in domains {
+            match services.capabilities.authorize(capability, domain, &response.scene) {
+                Ok(cap) => user = cap.user_id,
+                Err(e) => return Err(refuse_with(ws, streams, &Reply::failure(e.to_string())).await),
+            }
+        }
+        if has("script-logs") {
+            all_logs = match dispatcher_scripting::domain::estate_role(&*services.directory, user, &response.scene) {
+                Ok(estate) => estate,
+                Err(e) => return Err(refuse_with(ws, streams, &Reply::failure(format!("Fatal error; {e}"))).await),
+            };
         }
     }
     if streams.remote_control.as_ref().and_then(|rc| rc.region(&response.scene)).is_none() {
@@ -542,9 +670,13 @@ async fn subscribe(streams: &EventStreams, peer: SocketAddr, ws: &mut Ws) -> Res
     }
     let filter = Filter {
         scene: response.scene.clone(),
-        objects: response.topics.iter().any(|t| t == "objects"),
-        touch: response.topics.iter().any(|t| t == "touch"),
-        chat: response.topics.iter().any(|t| t == "chat"),
+        objects: has("objects"),
+        touch: has("touch"),
+        chat: has("chat"),
+        scripts: has("scripts"),
+        logs: has("script-logs"),
+        user,
+        all_logs,
         ids: response.object_ids.iter().map(|id| id.0).collect(),
     };
     send(ws, streams, String::from_utf8_lossy(&encoded).into_owned()).await?;
@@ -624,6 +756,9 @@ async fn run(streams: &EventStreams, peer: SocketAddr, mut ws: Ws) {
     streams.dispatcher.services().events.subscribe_sink(shared.clone());
     let result = serve(streams, &mut ws, &shared, capability, wants_snapshot).await;
     shared.closed.store(true, Ordering::Relaxed);
+    if result.is_ok() {
+        counters.close(CloseReason::PeerGone);
+    }
     if let Err(reason) = result {
         counters.close(reason);
         let (code, text) = match reason {
@@ -658,11 +793,14 @@ async fn serve(streams: &EventStreams, ws: &mut Ws, shared: &Shared, capability:
             }
         }
         // Frames first, a batch at a time, so the socket is read in between.
-        let mut sent = 0;
-        while sent < DRAIN_BATCH {
+        let mut batch = Vec::new();
+        while batch.len() < DRAIN_BATCH {
             let Some(frame) = shared.next() else { break };
-            send(ws, streams, Value::Object(frame).to_string()).await?;
-            sent += 1;
+            batch.push(Value::Object(frame).to_string());
+        }
+        let sent = batch.len();
+        if sent > 0 {
+            send_batch(ws, streams, batch).await?;
         }
         if sent == DRAIN_BATCH {
             tokio::task::yield_now().await;

@@ -49,6 +49,8 @@ pub struct HttpState {
     pub metrics: Option<MetricsEndpoint>,
     /// The WebSocket event stream at `<http_path>events`, when enabled.
     pub events: Option<Arc<crate::event_stream::EventStreams>>,
+    /// The listener's connection counters (`/metrics`).
+    pub connections: Arc<crate::metrics::ConnectionCounters>,
 }
 
 /// The metrics exposition and where it is served.
@@ -519,6 +521,7 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>, mut shutdown: w
         };
         backoff = Duration::from_millis(5);
         let Some(address_slot) = per_address.enter(peer.ip(), state.limits.max_connections_per_address) else {
+            state.connections.refused.fetch_add(1, Ordering::Relaxed);
             refuse_connection(&stream, peer);
             continue;
         };
@@ -557,6 +560,8 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>, mut shutdown: w
             }
         };
         let _ = stream.set_nodelay(true);
+        state.connections.accepted.fetch_add(1, Ordering::Relaxed);
+        state.connections.open.fetch_add(1, Ordering::Relaxed);
         let state = state.clone();
         let mut conn_shutdown = shutdown.clone();
         let id = next_id;
@@ -564,6 +569,7 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>, mut shutdown: w
         let evicted = waiting.add(peer.ip(), id);
         let waiting = waiting.clone();
         tasks.spawn(async move {
+            let counters = state.connections.clone();
             let header_timeout = Duration::from_millis(state.limits.header_timeout_ms);
             let seen = Arc::new(AtomicBool::new(false));
             let (seen_in_service, waiting_in_service) = (seen.clone(), waiting.clone());
@@ -583,10 +589,13 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>, mut shutdown: w
             tokio::select! {
                 r = conn.as_mut() => {
                     if let Err(e) = r {
+                        let counter = if e.is_timeout() { &counters.header_timeouts } else { &counters.broken };
+                        counter.fetch_add(1, Ordering::Relaxed);
                         tracing::debug!(%peer, error = %e, "connection ended with an error");
                     }
                 }
                 _ = evicted.notified() => {
+                    counters.header_timeouts.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(%peer, "no request headers in time under pressure; connection closed");
                 }
                 _ = conn_shutdown.changed() => {
@@ -595,6 +604,7 @@ pub async fn serve(listener: TcpListener, state: Arc<HttpState>, mut shutdown: w
                 }
             }
             waiting.remove(peer.ip(), id);
+            counters.open.fetch_sub(1, Ordering::Relaxed);
             drop(address_slot);
             drop(permit);
         });

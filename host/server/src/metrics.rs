@@ -11,12 +11,13 @@
 use std::collections::BTreeMap;
 use std::fmt::Error as FmtError;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use dispatcher_dispatch::stats::LATENCY_BUCKETS;
 use dispatcher_dispatch::Dispatcher;
+use dispatcher_store::COMMIT_BUCKETS;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, NoLabelSet};
 use prometheus_client::metrics::counter::ConstCounter;
@@ -31,10 +32,14 @@ pub struct MetricsSource {
     pub scripts: Arc<dispatcher_scripting::ScriptHost>,
     /// The database file (its `-wal` beside it is counted too).
     pub database: PathBuf,
+    /// The store: its commit latency histogram.
+    pub store: Arc<dispatcher_store::Store>,
     pub started: Instant,
     pub per_script: bool,
     /// The event streams' counters.
     pub streams: Arc<crate::event_stream::StreamCounters>,
+    /// The HTTP listener's connection counters.
+    pub connections: Arc<ConnectionCounters>,
 }
 
 impl std::fmt::Debug for MetricsSource {
@@ -43,6 +48,25 @@ impl std::fmt::Debug for MetricsSource {
             .field("database", &self.database)
             .finish_non_exhaustive()
     }
+}
+
+/// What the listener counts of its connections (docs/live.md).
+#[derive(Debug, Default)]
+pub struct ConnectionCounters {
+    /// Connections being served (an upgraded event stream is counted by the
+    /// stream, not here, once its HTTP exchange is over).
+    pub open: AtomicU64,
+    /// Connections given a slot.
+    pub accepted: AtomicU64,
+    /// Connections refused over the per-address cap.
+    pub refused: AtomicU64,
+    /// Connections closed without their first request's headers: past the
+    /// header deadline, or evicted under pressure.
+    pub header_timeouts: AtomicU64,
+    /// Connections that ended in an error other than the header deadline:
+    /// the client left mid-request (an upgrade dropped mid-handshake) or
+    /// sent what HTTP cannot read.
+    pub broken: AtomicU64,
 }
 
 /// The exposition: a registry holding the one collector.
@@ -303,6 +327,37 @@ impl MetricsSource {
     }
 
     fn encode_streams(&self, e: &mut DescriptorEncoder) -> Result<(), FmtError> {
+        let h = &self.connections;
+        single(
+            e,
+            "dispatcher_http_connections",
+            "HTTP connections being served (an upgraded event stream counts as a stream instead).",
+            gauge(h.open.load(Ordering::Relaxed) as f64),
+        )?;
+        single(
+            e,
+            "dispatcher_http_connections_accepted",
+            "HTTP connections given a slot.",
+            counter(h.accepted.load(Ordering::Relaxed)),
+        )?;
+        single(
+            e,
+            "dispatcher_http_connections_refused",
+            "HTTP connections refused over the per-address cap.",
+            counter(h.refused.load(Ordering::Relaxed)),
+        )?;
+        single(
+            e,
+            "dispatcher_http_connections_header_timeouts",
+            "HTTP connections closed without their first request's headers (deadline, or evicted under pressure).",
+            counter(h.header_timeouts.load(Ordering::Relaxed)),
+        )?;
+        single(
+            e,
+            "dispatcher_http_connections_broken",
+            "HTTP connections ended in an error: the client left mid-request (or mid-handshake) or sent what HTTP cannot read.",
+            counter(h.broken.load(Ordering::Relaxed)),
+        )?;
         let c = &self.streams;
         let open = c.open.load(Ordering::Relaxed) as usize;
         single(e, "dispatcher_event_streams", "Event-stream connections open (or being refused).", gauge_i(open))?;
@@ -333,7 +388,7 @@ impl MetricsSource {
         family(
             e,
             "dispatcher_event_stream_closed",
-            "Event streams refused or closed by the host, by reason.",
+            "Event streams refused or ended, by reason (peer_gone: the client closed or went away).",
             MetricType::Counter,
             c.closed().into_iter().map(|(reason, n)| ([("reason", reason)], counter(n))),
         )
@@ -347,6 +402,36 @@ impl MetricsSource {
             size += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         }
         single(e, "dispatcher_database_size_bytes", "Database file and its write-ahead log.", gauge(size as f64))?;
+        let h = self.store.commit_timing().histogram();
+        // Per-bucket counts: the encoder makes them cumulative.
+        let buckets: Vec<(f64, u64)> = COMMIT_BUCKETS
+            .iter()
+            .copied()
+            .chain([f64::INFINITY])
+            .zip(h.buckets.iter().copied())
+            .collect();
+        let mut metric = e.encode_descriptor(
+            "dispatcher_store_commit_duration_seconds",
+            "Time of each committing write transaction on the database, from taking the connection to the commit.",
+            None,
+            MetricType::Histogram,
+        )?;
+        metric.encode_histogram::<NoLabelSet>(h.sum_seconds, h.count, &buckets, None)?;
+        if let Some(rc) = &self.remote_control {
+            let (lag, pending) = rc.write_behind();
+            single(
+                e,
+                "dispatcher_store_write_behind_lag_seconds",
+                "Age of the oldest motion change not yet committed by the write-behind (0: all written).",
+                gauge(lag.as_secs_f64()),
+            )?;
+            single(
+                e,
+                "dispatcher_store_write_behind_pending_objects",
+                "Objects whose motion waits for the write-behind.",
+                gauge_i(pending),
+            )?;
+        }
         let process = crate::process::read();
         single(e, "dispatcher_process_resident_memory_bytes", "Resident set size.", gauge(process.rss_bytes as f64))?;
         single(

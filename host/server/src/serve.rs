@@ -216,11 +216,13 @@ pub async fn start(config: &HostConfig, store: Arc<Store>) -> anyhow::Result<Run
     let events_path = format!("{}/events", http_path.trim_end_matches('/'));
     let dashboard = crate::dashboard::Dashboard::new(&http_path, &events_path, &config.metrics.path);
     let streams = Arc::new(crate::event_stream::StreamCounters::default());
+    let connections = Arc::new(crate::metrics::ConnectionCounters::default());
     let events = (config.events.enabled && config.dispatcher.enabled).then(|| {
         Arc::new(crate::event_stream::EventStreams {
             dispatcher: dispatcher.clone(),
             remote_control: remote_control.as_ref().map(|rc| rc.domain.clone()),
             rc_domain: config.remote_control.domain.clone(),
+            scripting_domain: dispatcher_scripting::grants::SCRIPTING.to_owned(),
             config: config.events.clone(),
             counters: streams.clone(),
         })
@@ -240,12 +242,15 @@ pub async fn start(config: &HostConfig, store: Arc<Store>) -> anyhow::Result<Run
                 remote_control: remote_control.as_ref().map(|rc| rc.domain.clone()),
                 scripts: scripts.clone(),
                 database: store.path().to_path_buf(),
+                store: store.clone(),
                 started: std::time::Instant::now(),
                 per_script: config.metrics.per_script,
                 streams,
+                connections: connections.clone(),
             }),
         }),
         events,
+        connections,
     });
     tasks.push(tokio::spawn(http::serve(http_listener, state, shutdown_rx.clone())));
     if config.dispatcher.enabled {

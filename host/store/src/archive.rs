@@ -121,13 +121,15 @@ impl Store {
             return Err(E::from(StoreError::Invalid("archive import on PostgreSQL is not built yet".into())));
         };
         let mut conn = conn.lock();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| E::from(StoreError::from(e)))?;
-        let import = ArchiveImport { tx, region_id };
-        let value = f(&import)?;
-        import.tx.commit().map_err(|e| E::from(StoreError::from(e)))?;
-        Ok(value)
+        crate::timed(&self.timing, &mut conn, |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| E::from(StoreError::from(e)))?;
+            let import = ArchiveImport { tx, region_id };
+            let value = f(&import)?;
+            import.tx.commit().map_err(|e| E::from(StoreError::from(e)))?;
+            Ok(value)
+        })
     }
 
     /// The region's kept archive members, in path order.

@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use dispatcher_scene::SceneObject;
 use parking_lot::{Condvar, Mutex};
@@ -33,6 +33,20 @@ type Pending = HashMap<(Uuid, Uuid), SceneObject>;
 struct State {
     pending: Pending,
     stopping: bool,
+    /// When the oldest change in `pending` was queued.
+    oldest: Option<Instant>,
+    /// When the oldest change of the batch being written was queued.
+    writing: Option<Instant>,
+}
+
+impl State {
+    /// The older of two optional instants.
+    fn min(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
 }
 
 struct Shared {
@@ -55,8 +69,14 @@ impl Shared {
     /// back (where no newer state arrived meanwhile) for the next attempt.
     fn write_pending(&self) -> Result<usize, StoreError> {
         let _order = self.write_lock.lock();
-        let batch = std::mem::take(&mut self.state.lock().pending);
+        let (batch, oldest) = {
+            let mut state = self.state.lock();
+            let oldest = state.oldest.take();
+            state.writing = oldest;
+            (std::mem::take(&mut state.pending), oldest)
+        };
         if batch.is_empty() {
+            self.state.lock().writing = None;
             return Ok(0);
         }
         let result = batch
@@ -64,11 +84,13 @@ impl Shared {
             .map(|((region, _), obj)| encode_object(*region, obj))
             .collect::<Result<Vec<_>, _>>()
             .and_then(|rows| self.store.with_conn(|conn| write_objects(conn, &rows)));
+        let mut state = self.state.lock();
+        state.writing = None;
         if let Err(e) = result {
-            let mut state = self.state.lock();
             for (key, obj) in batch {
                 state.pending.entry(key).or_insert(obj);
             }
+            state.oldest = State::min(state.oldest, oldest);
             return Err(e);
         }
         Ok(batch.len())
@@ -103,6 +125,8 @@ impl DynamicsWriter {
             state: Mutex::new(State {
                 pending: HashMap::new(),
                 stopping: false,
+                oldest: None,
+                writing: None,
             }),
             wake: Condvar::new(),
             write_lock: Mutex::new(()),
@@ -125,7 +149,25 @@ impl DynamicsWriter {
     /// Records the object's current state; a later `queue` of the same object
     /// replaces this one before it is written.
     pub fn queue(&self, region_id: Uuid, object: &SceneObject) {
-        self.shared.state.lock().pending.insert((region_id, object.id()), object.clone());
+        let mut state = self.shared.state.lock();
+        state.pending.insert((region_id, object.id()), object.clone());
+        state.oldest.get_or_insert_with(Instant::now);
+    }
+
+    /// The changes just queued were first made at `since` (the caller held
+    /// them before queuing): the lag counts from then.
+    pub fn changed_since(&self, since: Instant) {
+        let mut state = self.shared.state.lock();
+        if !state.pending.is_empty() {
+            state.oldest = State::min(state.oldest, Some(since));
+        }
+    }
+
+    /// The write-behind lag: how long the oldest change not yet committed
+    /// has waited (zero when everything queued is written).
+    pub fn lag(&self) -> Duration {
+        let state = self.shared.state.lock();
+        State::min(state.oldest, state.writing).map_or(Duration::ZERO, |t| t.elapsed())
     }
 
     /// Drops pending states of these objects, after waiting out a batch being
@@ -137,13 +179,20 @@ impl DynamicsWriter {
         for id in object_ids {
             state.pending.remove(&(region_id, *id));
         }
+        if state.pending.is_empty() {
+            state.oldest = None;
+        }
     }
 
     /// [`forget`](Self::forget) for every object of the region (before
     /// `Store::delete_all_objects`).
     pub fn forget_region(&self, region_id: Uuid) {
         let _order = self.shared.write_lock.lock();
-        self.shared.state.lock().pending.retain(|(region, _), _| *region != region_id);
+        let mut state = self.shared.state.lock();
+        state.pending.retain(|(region, _), _| *region != region_id);
+        if state.pending.is_empty() {
+            state.oldest = None;
+        }
     }
 
     /// Objects queued and not yet taken for writing.
@@ -253,5 +302,31 @@ mod tests {
         writer.forget_region(r2);
         drop(writer);
         assert_eq!(store.load_objects(r2).expect("load").len(), 1, "only the flushed one");
+    }
+
+    #[test]
+    fn the_lag_is_the_age_of_the_oldest_unwritten_change_and_commits_are_timed() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = store(&dir);
+        // A long interval: only flush() writes.
+        let writer = DynamicsWriter::start(Arc::clone(&store), Duration::from_secs(3600));
+        assert_eq!(writer.lag(), Duration::ZERO);
+        let region = Uuid::from_u128(1);
+        let commits = store.commit_timing().histogram().count;
+        writer.queue(region, &sample(1, 1.0));
+        std::thread::sleep(Duration::from_millis(30));
+        // A later change does not make the oldest younger.
+        writer.queue(region, &sample(2, 1.0));
+        assert!(writer.lag() >= Duration::from_millis(30), "{:?}", writer.lag());
+        writer.flush().expect("flush");
+        assert_eq!(writer.lag(), Duration::ZERO);
+        assert_eq!(store.commit_timing().histogram().count, commits + 1, "the batch's commit is timed");
+        // A read commits nothing.
+        store.load_objects(region).expect("load");
+        assert_eq!(store.commit_timing().histogram().count, commits + 1);
+        writer.queue(region, &sample(3, 1.0));
+        assert!(writer.lag() > Duration::ZERO);
+        writer.forget(region, &[Uuid::from_u128(3)]);
+        assert_eq!(writer.lag(), Duration::ZERO, "nothing left to write");
     }
 }

@@ -27,9 +27,10 @@ mod region_state;
 mod regions;
 mod scripts;
 mod space;
+mod timing;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use rusqlite::Connection;
@@ -45,6 +46,19 @@ pub use objects::encode_scene_object;
 pub use regions::{NewRegion, Region};
 pub use scripts::{ScriptRow, STORAGE_ENTRY_OVERHEAD_BYTES};
 pub use space::DiskUsage;
+pub use timing::{CommitHistogram, CommitTiming, COMMIT_BUCKETS};
+
+/// Run `f` on the connection and, when it succeeded having changed rows (so
+/// committed a write), observe its time in the commit latency histogram.
+pub(crate) fn timed<T, E>(timing: &CommitTiming, conn: &mut Connection, f: impl FnOnce(&mut Connection) -> Result<T, E>) -> Result<T, E> {
+    let before = conn.total_changes();
+    let started = Instant::now();
+    let result = f(conn);
+    if result.is_ok() && conn.total_changes() != before {
+        timing.observe(started.elapsed());
+    }
+    result
+}
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "dispatcher.db";
@@ -58,6 +72,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Store {
     backend: Backend,
     path: PathBuf,
+    /// The commit latency histogram (`/metrics`).
+    timing: CommitTiming,
 }
 
 enum Backend {
@@ -84,6 +100,7 @@ impl Store {
         Ok(Store {
             backend: Backend::Sqlite(Mutex::new(conn)),
             path,
+            timing: CommitTiming::default(),
         })
     }
 
@@ -95,6 +112,7 @@ impl Store {
         Ok(Store {
             backend: Backend::Postgres(pg),
             path: PathBuf::new(),
+            timing: CommitTiming::default(),
         })
     }
 
@@ -141,9 +159,14 @@ impl Store {
     /// their SQL next to their model). Not available on PostgreSQL.
     pub fn with_conn<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         match &self.backend {
-            Backend::Sqlite(conn) => f(&mut conn.lock()),
+            Backend::Sqlite(conn) => timed(&self.timing, &mut conn.lock(), f),
             Backend::Postgres(_) => Err(StoreError::Invalid("this operation is not available on PostgreSQL".into())),
         }
+    }
+
+    /// Time of each committing store call (`/metrics`; SQLite only so far).
+    pub fn commit_timing(&self) -> &CommitTiming {
+        &self.timing
     }
 
     pub(crate) fn sqlite(&self) -> Option<&Mutex<Connection>> {

@@ -162,10 +162,7 @@ impl Extension {
     }
 
     pub fn log(&self, limits: &ScriptingLimits, level: &'static str, text: &str) {
-        self.script
-            .log
-            .lock()
-            .push(level, text, limits.log_ring_lines, limits.max_log_line_bytes);
+        self.script.push_log(level, text, limits.log_ring_lines, limits.max_log_line_bytes);
     }
 }
 

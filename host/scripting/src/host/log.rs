@@ -11,9 +11,7 @@ impl Host for HostState {
             Ok(()) => {
                 let limits = &self.shared.limits;
                 self.script
-                    .log
-                    .lock()
-                    .push(level_name(level), &text, limits.log_ring_lines, limits.max_log_line_bytes);
+                    .push_log(level_name(level), &text, limits.log_ring_lines, limits.max_log_line_bytes);
                 Ok(())
             }
             Err(HostError::Fault(f)) => Err(wasmtime::Error::new(f)),
