@@ -21,7 +21,7 @@ use dispatcher_scene::SceneObject;
 use parking_lot::{Condvar, Mutex};
 use uuid::Uuid;
 
-use crate::objects::{encode_object, write_objects};
+use crate::objects::encode_object;
 use crate::{Store, StoreError};
 
 /// How often pending dynamics are written when the host configures nothing.
@@ -63,7 +63,7 @@ impl Shared {
             .iter()
             .map(|((region, _), obj)| encode_object(*region, obj))
             .collect::<Result<Vec<_>, _>>()
-            .and_then(|rows| self.store.with_conn(|conn| write_objects(conn, &rows)));
+            .and_then(|rows| self.store.write_encoded_objects(&rows));
         if let Err(e) = result {
             let mut state = self.state.lock();
             for (key, obj) in batch {

@@ -11,8 +11,11 @@
 //! at the epoch it loaded the region with.
 
 pub(crate) mod accounts;
+// pg-store-a: objects, dynamics, region state, archives, assets, appearance.
+pub(crate) mod assets;
 pub(crate) mod fence;
 mod migrations;
+pub(crate) mod objects;
 pub(crate) mod regions;
 
 use std::future::Future;
