@@ -11,12 +11,16 @@
 //! at the epoch it loaded the region with.
 
 pub(crate) mod accounts;
-// pg-store-a: objects, dynamics, region state, archives, assets, appearance.
-pub(crate) mod assets;
 pub(crate) mod fence;
 mod migrations;
-pub(crate) mod objects;
 pub(crate) mod regions;
+
+// Objects, region state, archives, assets, appearance.
+pub(crate) mod appearance;
+pub(crate) mod archive;
+pub(crate) mod assets;
+pub(crate) mod objects;
+pub(crate) mod region_state;
 
 use std::future::Future;
 use std::time::Duration;

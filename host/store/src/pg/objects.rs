@@ -22,7 +22,7 @@ pub(crate) const UPSERT_OBJECTS: &str = "INSERT INTO scene_objects (region_id, o
      ON CONFLICT (region_id, object_id) DO UPDATE SET data = excluded.data";
 
 /// Rows per multi-row statement: bounds one message to a few tens of MiB.
-const WRITE_CHUNK_ROWS: usize = 4096;
+pub(crate) const WRITE_CHUNK_ROWS: usize = 4096;
 
 /// Rows fetched from the load portal at a time.
 const LOAD_PAGE_ROWS: i32 = 1024;
