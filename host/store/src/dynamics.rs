@@ -21,7 +21,7 @@ use dispatcher_scene::SceneObject;
 use parking_lot::{Condvar, Mutex};
 use uuid::Uuid;
 
-use crate::objects::encode_object;
+use crate::objects::encode_objects;
 use crate::{Store, StoreError};
 
 /// How often pending dynamics are written when the host configures nothing.
@@ -59,11 +59,8 @@ impl Shared {
         if batch.is_empty() {
             return Ok(0);
         }
-        let result = batch
-            .iter()
-            .map(|((region, _), obj)| encode_object(*region, obj))
-            .collect::<Result<Vec<_>, _>>()
-            .and_then(|rows| self.store.write_encoded_objects(&rows));
+        let objects: Vec<(Uuid, &SceneObject)> = batch.iter().map(|((region, _), obj)| (*region, obj)).collect();
+        let result = encode_objects(&objects).and_then(|rows| self.store.write_encoded_objects(&rows));
         if let Err(e) = result {
             let mut state = self.state.lock();
             for (key, obj) in batch {

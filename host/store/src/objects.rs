@@ -66,6 +66,39 @@ pub(crate) fn encode_object(region_id: Uuid, object: &SceneObject) -> Result<Enc
     Ok((region_id, object.id(), encode_positional(object)?))
 }
 
+/// Batches smaller than this are encoded on the calling thread.
+const PARALLEL_ENCODE_MIN_OBJECTS: usize = 2048;
+/// More encoder threads than this gain nothing on the hosts we target.
+const MAX_ENCODER_THREADS: usize = 8;
+
+/// Encodes a batch in order, on all cores when it is large (a write-behind
+/// flush of every object of a busy region).
+pub(crate) fn encode_objects(objects: &[(Uuid, &SceneObject)]) -> Result<Vec<EncodedObject>, StoreError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_ENCODER_THREADS);
+    if objects.len() < PARALLEL_ENCODE_MIN_OBJECTS || threads < 2 {
+        return objects.iter().map(|(region, o)| encode_object(*region, o)).collect();
+    }
+    let chunk = objects.len().div_ceil(threads);
+    let encoded: Vec<Result<Vec<EncodedObject>, StoreError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = objects
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(|(region, o)| encode_object(*region, o)).collect()))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(StoreError::Invalid("an object encoder thread failed".into())))
+            })
+            .collect()
+    });
+    let mut out = Vec::with_capacity(objects.len());
+    for part in encoded {
+        out.extend(part?);
+    }
+    Ok(out)
+}
+
 /// Writes encoded objects in one immediate transaction (immediate, so that a
 /// second process holding the lock makes us wait at the start instead of
 /// failing half-way).
@@ -91,7 +124,8 @@ impl Store {
     /// Inserts or replaces several objects in one transaction.
     pub fn save_objects(&self, region_id: Uuid, objects: &[SceneObject]) -> Result<(), StoreError> {
         // Encode before taking the connection: other writers need not wait on it.
-        let rows = objects.iter().map(|o| encode_object(region_id, o)).collect::<Result<Vec<_>, _>>()?;
+        let batch: Vec<(Uuid, &SceneObject)> = objects.iter().map(|o| (region_id, o)).collect();
+        let rows = encode_objects(&batch)?;
         self.write_encoded_objects(&rows)
     }
 
