@@ -4,7 +4,9 @@
 //! An import writes everything through one [`ArchiveImport`]: if the closure
 //! given to [`Store::import_archive`] fails, the transaction rolls back and the
 //! database is as it was (a broken archive changes nothing). Statements are
-//! prepared once per transaction (`prepare_cached`).
+//! prepared once per transaction (`prepare_cached`). On PostgreSQL the same
+//! methods write through `pg/archive.rs` (objects buffered into multi-row
+//! upserts; the transaction fenced by the region's lease in grid mode).
 
 use dispatcher_scene::{Asset, SceneObject, Sun, Terrain};
 use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
