@@ -30,10 +30,16 @@ fn from_row(row: &Row<'_>, id: Uuid) -> Result<Asset, StoreError> {
 impl Store {
     /// Stores the asset, replacing one with the same id.
     pub fn put_asset(&self, asset: &Asset) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return crate::pg::assets::put_asset(pg, asset);
+        }
         self.with_conn(|conn| put_asset_tx(conn, asset))
     }
 
     pub fn get_asset(&self, id: Uuid) -> Result<Option<Asset>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return crate::pg::assets::get_asset(pg, id);
+        }
         self.with_conn(|conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT asset_type, name, description, content_type, creator_id, local, temporary, data
@@ -49,6 +55,9 @@ impl Store {
 
     /// True when an asset with this id is stored (reads no data).
     pub fn asset_exists(&self, id: Uuid) -> Result<bool, StoreError> {
+        if let Some(pg) = self.pg() {
+            return crate::pg::assets::asset_exists(pg, id);
+        }
         self.with_conn(|conn| {
             let found = conn
                 .prepare_cached("SELECT 1 FROM assets WHERE id = ?1")?
@@ -101,35 +110,41 @@ mod tests {
 
     #[test]
     fn assets_round_trip_every_field_and_survive_reopen() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = Store::open(dir.path()).expect("open");
-        let wasm = Asset::from_content_type(Uuid::from_u128(1), "application/wasm", vec![0, 97, 115, 109]);
-        let odd = Asset {
-            content_type: Some("text/x-odd".into()),
-            ..asset(2, AssetType::Other(-7), Vec::new())
-        };
-        let big = asset(3, AssetType::Texture, (0..2_000_000u32).map(|i| i as u8).collect());
-        for a in [&wasm, &odd, &big] {
-            store.put_asset(a).expect("put");
+        for (_kind, store, dir) in crate::testing::stores() {
+            let wasm = Asset::from_content_type(Uuid::from_u128(1), "application/wasm", vec![0, 97, 115, 109]);
+            let odd = Asset {
+                content_type: Some("text/x-odd".into()),
+                ..asset(2, AssetType::Other(-7), Vec::new())
+            };
+            let big = asset(3, AssetType::Texture, (0..2_000_000u32).map(|i| i as u8).collect());
+            for a in [&wasm, &odd, &big] {
+                store.put_asset(a).expect("put");
+            }
+            assert!(store.asset_exists(Uuid::from_u128(3)).expect("exists"));
+            assert!(!store.asset_exists(Uuid::from_u128(4)).expect("exists"));
+            assert_eq!(store.get_asset(Uuid::from_u128(4)).expect("get"), None);
+            let store = match &dir {
+                // SQLite: the file is read back by a new connection.
+                Some(dir) => {
+                    drop(store);
+                    Store::open(dir.path()).expect("reopen")
+                }
+                None => store,
+            };
+            assert_eq!(store.get_asset(wasm.id).expect("get"), Some(wasm.clone()));
+            assert_eq!(store.get_asset(odd.id).expect("get"), Some(odd));
+            assert_eq!(store.get_asset(big.id).expect("get"), Some(big));
+            assert_eq!(store.get_asset(wasm.id).expect("get").map(|a| a.asset_type), Some(AssetType::WasmComponent));
         }
-        assert!(store.asset_exists(Uuid::from_u128(3)).expect("exists"));
-        assert!(!store.asset_exists(Uuid::from_u128(4)).expect("exists"));
-        assert_eq!(store.get_asset(Uuid::from_u128(4)).expect("get"), None);
-        drop(store);
-        let store = Store::open(dir.path()).expect("reopen");
-        assert_eq!(store.get_asset(wasm.id).expect("get"), Some(wasm.clone()));
-        assert_eq!(store.get_asset(odd.id).expect("get"), Some(odd));
-        assert_eq!(store.get_asset(big.id).expect("get"), Some(big));
-        assert_eq!(store.get_asset(wasm.id).expect("get").map(|a| a.asset_type), Some(AssetType::WasmComponent));
     }
 
     #[test]
     fn put_replaces_an_existing_asset() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = Store::open(dir.path()).expect("open");
-        store.put_asset(&asset(1, AssetType::Notecard, b"one".to_vec())).expect("put");
-        let second = asset(1, AssetType::LslText, b"two".to_vec());
-        store.put_asset(&second).expect("put");
-        assert_eq!(store.get_asset(second.id).expect("get"), Some(second));
+        for (_kind, store, _dir) in crate::testing::stores() {
+            store.put_asset(&asset(1, AssetType::Notecard, b"one".to_vec())).expect("put");
+            let second = asset(1, AssetType::LslText, b"two".to_vec());
+            store.put_asset(&second).expect("put");
+            assert_eq!(store.get_asset(second.id).expect("get"), Some(second));
+        }
     }
 }

@@ -21,7 +21,7 @@ use dispatcher_scene::SceneObject;
 use parking_lot::{Condvar, Mutex};
 use uuid::Uuid;
 
-use crate::objects::{encode_object, write_objects};
+use crate::objects::encode_objects;
 use crate::{Store, StoreError};
 
 /// How often pending dynamics are written when the host configures nothing.
@@ -79,11 +79,8 @@ impl Shared {
             self.state.lock().writing = None;
             return Ok(0);
         }
-        let result = batch
-            .iter()
-            .map(|((region, _), obj)| encode_object(*region, obj))
-            .collect::<Result<Vec<_>, _>>()
-            .and_then(|rows| self.store.with_conn(|conn| write_objects(conn, &rows)));
+        let objects: Vec<(Uuid, &SceneObject)> = batch.iter().map(|((region, _), obj)| (*region, obj)).collect();
+        let result = encode_objects(&objects).and_then(|rows| self.store.write_encoded_objects(&rows));
         let mut state = self.state.lock();
         state.writing = None;
         if let Err(e) = result {
@@ -233,75 +230,80 @@ mod tests {
     use crate::objects::tests::sample;
     use std::time::Instant;
 
-    fn store(dir: &tempfile::TempDir) -> Arc<Store> {
-        Arc::new(Store::open(dir.path()).expect("open"))
+    /// A store of each kind behind an `Arc`, with the SQLite directory.
+    fn stores() -> Vec<(&'static str, Arc<Store>, Option<tempfile::TempDir>)> {
+        crate::testing::stores()
+            .into_iter()
+            .map(|(kind, store, dir)| (kind, Arc::new(store), dir))
+            .collect()
     }
 
     #[test]
     fn background_thread_writes_within_the_interval_and_latest_state_wins() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = store(&dir);
-        let interval = Duration::from_millis(200);
-        let writer = DynamicsWriter::start(Arc::clone(&store), interval);
-        let region = Uuid::from_u128(1);
-        let queued_at = Instant::now();
-        writer.queue(region, &sample(1, 1.0));
-        writer.queue(region, &sample(2, 1.0));
-        writer.queue(region, &sample(1, 77.0));
-        assert_eq!(writer.pending_len(), 2, "the two states of object 1 coalesce");
-        loop {
-            let loaded = store.load_objects(region).expect("load");
-            if loaded.len() == 2 {
-                let latest = loaded.iter().find(|o| o.id() == Uuid::from_u128(1)).expect("obj 1");
-                assert_eq!(latest.position.x, 77.0);
-                break;
+        for (kind, store, _dir) in stores() {
+            let interval = Duration::from_millis(200);
+            let writer = DynamicsWriter::start(Arc::clone(&store), interval);
+            let region = Uuid::from_u128(1);
+            let queued_at = Instant::now();
+            writer.queue(region, &sample(1, 1.0));
+            writer.queue(region, &sample(2, 1.0));
+            writer.queue(region, &sample(1, 77.0));
+            assert_eq!(writer.pending_len(), 2, "the two states of object 1 coalesce");
+            loop {
+                let loaded = store.load_objects(region).expect("load");
+                if loaded.len() == 2 {
+                    let latest = loaded.iter().find(|o| o.id() == Uuid::from_u128(1)).expect("obj 1");
+                    assert_eq!(latest.position.x, 77.0, "{kind}");
+                    break;
+                }
+                // One interval plus generous slack for a busy 2-core machine.
+                assert!(queued_at.elapsed() < interval + Duration::from_secs(2), "{kind}: not written in time");
+                std::thread::sleep(Duration::from_millis(10));
             }
-            // One interval plus generous slack for a busy 2-core machine.
-            assert!(queued_at.elapsed() < interval + Duration::from_secs(2), "not written in time");
-            std::thread::sleep(Duration::from_millis(10));
         }
-        assert!(queued_at.elapsed() >= Duration::from_millis(1), "sanity");
     }
 
     #[test]
     fn flush_commits_before_returning_and_drop_writes_the_rest() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = store(&dir);
-        let hour = Duration::from_secs(3600);
-        let writer = DynamicsWriter::start(Arc::clone(&store), hour);
-        let region = Uuid::from_u128(1);
-        writer.queue(region, &sample(1, 1.0));
-        writer.flush().expect("flush");
-        assert_eq!(writer.pending_len(), 0);
-        assert_eq!(store.load_objects(region).expect("load"), vec![sample(1, 1.0)]);
-        writer.queue(region, &sample(1, 2.0));
-        writer.queue(region, &sample(3, 2.0));
-        drop(writer);
-        assert_eq!(store.load_objects(region).expect("load"), vec![sample(1, 2.0), sample(3, 2.0)]);
-        drop(store);
-        let reopened = Store::open(dir.path()).expect("reopen");
-        assert_eq!(reopened.load_objects(region).expect("load").len(), 2);
+        for (kind, store, dir) in stores() {
+            let hour = Duration::from_secs(3600);
+            let writer = DynamicsWriter::start(Arc::clone(&store), hour);
+            let region = Uuid::from_u128(1);
+            writer.queue(region, &sample(1, 1.0));
+            writer.flush().expect("flush");
+            assert_eq!(writer.pending_len(), 0);
+            assert_eq!(store.load_objects(region).expect("load"), vec![sample(1, 1.0)], "{kind}");
+            writer.queue(region, &sample(1, 2.0));
+            writer.queue(region, &sample(3, 2.0));
+            drop(writer);
+            assert_eq!(store.load_objects(region).expect("load"), vec![sample(1, 2.0), sample(3, 2.0)], "{kind}");
+            if let Some(dir) = dir {
+                drop(store);
+                let reopened = Store::open(dir.path()).expect("reopen");
+                assert_eq!(reopened.load_objects(region).expect("load").len(), 2);
+            }
+        }
     }
 
     #[test]
     fn forgotten_objects_are_not_written_back_after_delete() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = store(&dir);
-        let writer = DynamicsWriter::start(Arc::clone(&store), Duration::from_secs(3600));
-        let (r1, r2) = (Uuid::from_u128(1), Uuid::from_u128(2));
-        store.save_objects(r1, &[sample(1, 0.0), sample(2, 0.0)]).expect("save");
-        writer.queue(r1, &sample(1, 5.0));
-        writer.queue(r1, &sample(2, 5.0));
-        writer.queue(r2, &sample(3, 5.0));
-        writer.forget(r1, &[Uuid::from_u128(1)]);
-        store.delete_objects(r1, &[Uuid::from_u128(1)]).expect("delete");
-        writer.flush().expect("flush");
-        let ids: Vec<Uuid> = store.load_objects(r1).expect("load").iter().map(|o| o.id()).collect();
-        assert_eq!(ids, vec![Uuid::from_u128(2)]);
-        writer.queue(r2, &sample(4, 5.0));
-        writer.forget_region(r2);
-        drop(writer);
-        assert_eq!(store.load_objects(r2).expect("load").len(), 1, "only the flushed one");
+        for (kind, store, _dir) in stores() {
+            let writer = DynamicsWriter::start(Arc::clone(&store), Duration::from_secs(3600));
+            let (r1, r2) = (Uuid::from_u128(1), Uuid::from_u128(2));
+            store.save_objects(r1, &[sample(1, 0.0), sample(2, 0.0)]).expect("save");
+            writer.queue(r1, &sample(1, 5.0));
+            writer.queue(r1, &sample(2, 5.0));
+            writer.queue(r2, &sample(3, 5.0));
+            writer.forget(r1, &[Uuid::from_u128(1)]);
+            store.delete_objects(r1, &[Uuid::from_u128(1)]).expect("delete");
+            writer.flush().expect("flush");
+            let ids: Vec<Uuid> = store.load_objects(r1).expect("load").iter().map(|o| o.id()).collect();
+            assert_eq!(ids, vec![Uuid::from_u128(2)], "{kind}");
+            writer.queue(r2, &sample(4, 5.0));
+            writer.forget_region(r2);
+            drop(writer);
+            assert_eq!(store.load_objects(r2).expect("load").len(), 1, "{kind}: only the flushed one");
+        }
     }
 
     #[test]

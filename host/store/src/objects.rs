@@ -74,6 +74,39 @@ pub(crate) fn encode_object(region_id: Uuid, object: &SceneObject) -> Result<Enc
     Ok((region_id, object.id(), encode_positional(object)?))
 }
 
+/// Batches smaller than this are encoded on the calling thread.
+const PARALLEL_ENCODE_MIN_OBJECTS: usize = 2048;
+/// More encoder threads than this gain nothing on the hosts we target.
+const MAX_ENCODER_THREADS: usize = 8;
+
+/// Encodes a batch in order, on all cores when it is large (a write-behind
+/// flush of every object of a busy region).
+pub(crate) fn encode_objects(objects: &[(Uuid, &SceneObject)]) -> Result<Vec<EncodedObject>, StoreError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_ENCODER_THREADS);
+    if objects.len() < PARALLEL_ENCODE_MIN_OBJECTS || threads < 2 {
+        return objects.iter().map(|(region, o)| encode_object(*region, o)).collect();
+    }
+    let chunk = objects.len().div_ceil(threads);
+    let encoded: Vec<Result<Vec<EncodedObject>, StoreError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = objects
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(|(region, o)| encode_object(*region, o)).collect()))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(StoreError::Invalid("an object encoder thread failed".into())))
+            })
+            .collect()
+    });
+    let mut out = Vec::with_capacity(objects.len());
+    for part in encoded {
+        out.extend(part?);
+    }
+    Ok(out)
+}
+
 /// Writes encoded objects in one immediate transaction (immediate, so that a
 /// second process holding the lock makes us wait at the start instead of
 /// failing half-way).
@@ -99,13 +132,25 @@ impl Store {
     /// Inserts or replaces several objects in one transaction.
     pub fn save_objects(&self, region_id: Uuid, objects: &[SceneObject]) -> Result<(), StoreError> {
         // Encode before taking the connection: other writers need not wait on it.
-        let rows = objects.iter().map(|o| encode_object(region_id, o)).collect::<Result<Vec<_>, _>>()?;
-        self.with_conn(|conn| write_objects(conn, &rows))
+        let batch: Vec<(Uuid, &SceneObject)> = objects.iter().map(|o| (region_id, o)).collect();
+        let rows = encode_objects(&batch)?;
+        self.write_encoded_objects(&rows)
+    }
+
+    /// Writes encoded objects (of any regions) in one transaction.
+    pub(crate) fn write_encoded_objects(&self, rows: &[EncodedObject]) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return crate::pg::objects::write_objects(pg, rows);
+        }
+        self.with_conn(|conn| write_objects(conn, rows))
     }
 
     /// Deletes the listed objects of the region, in one transaction. Ids that are
     /// not stored are ignored.
     pub fn delete_objects(&self, region_id: Uuid, object_ids: &[Uuid]) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return crate::pg::objects::delete_objects(pg, region_id, object_ids);
+        }
         self.with_conn(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             {
@@ -121,6 +166,9 @@ impl Store {
 
     /// Deletes every object of the region.
     pub fn delete_all_objects(&self, region_id: Uuid) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return crate::pg::objects::delete_all_objects(pg, region_id);
+        }
         self.with_conn(|conn| {
             conn.execute("DELETE FROM scene_objects WHERE region_id = ?1", params![region_id.as_bytes()])?;
             Ok(())
@@ -129,6 +177,9 @@ impl Store {
 
     /// Every object of the region, in creation order.
     pub fn load_objects(&self, region_id: Uuid) -> Result<Vec<SceneObject>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return crate::pg::objects::load_objects(pg, region_id);
+        }
         self.with_conn(|conn| {
             let mut stmt = conn.prepare_cached(LOAD_OBJECTS)?;
             let mut rows = stmt.query(params![region_id.as_bytes()])?;
@@ -149,7 +200,7 @@ impl Store {
 /// Loading a region: decoding dominates (every object is hundreds of small
 /// allocations), so rows are read on the calling thread and decoded in chunks
 /// on all cores, then put back in row order.
-mod load {
+pub(crate) mod load {
     use std::sync::mpsc;
 
     use dispatcher_scene::SceneObject;
@@ -174,7 +225,7 @@ mod load {
     }
 
     /// Decodes every row `next_row` yields, in order.
-    pub(super) fn decode_rows(mut next_row: impl FnMut() -> Result<Option<Vec<u8>>, StoreError>) -> Result<Vec<SceneObject>, StoreError> {
+    pub(crate) fn decode_rows(mut next_row: impl FnMut() -> Result<Option<Vec<u8>>, StoreError>) -> Result<Vec<SceneObject>, StoreError> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_DECODER_THREADS);
         let (chunk_tx, chunk_rx) = mpsc::sync_channel::<(usize, Vec<Vec<u8>>)>(threads * CHUNKS_AHEAD_PER_DECODER);
         let chunk_rx = Mutex::new(chunk_rx);
@@ -235,6 +286,7 @@ mod load {
 pub(crate) mod tests {
     use super::*;
     use dispatcher_scene::{AssetType, Part, TaskInventoryItem, Vector3};
+    use std::time::Duration;
 
     /// A two-part object with task inventory on both parts and a kept element.
     pub(crate) fn sample(id: u128, x: f32) -> SceneObject {
@@ -253,68 +305,131 @@ pub(crate) mod tests {
         Store::open(dir.path()).expect("open")
     }
 
+    /// The same store, or for SQLite the file opened again by a new connection.
+    pub(crate) fn reopen(store: Store, dir: &Option<tempfile::TempDir>) -> Store {
+        match dir {
+            Some(dir) => {
+                drop(store);
+                open(dir)
+            }
+            None => store,
+        }
+    }
+
+    /// Inserts a row as it is, bypassing the encoder, on either backend.
+    pub(crate) fn raw_insert_object(store: &Store, region: Uuid, object: Uuid, data: &[u8]) {
+        if let Some(pg) = store.pg() {
+            pg.block(async {
+                let client = pg.client().await?;
+                client
+                    .execute(
+                        "INSERT INTO scene_objects (region_id, object_id, data) VALUES ($1, $2, $3)",
+                        &[&region, &object, &data],
+                    )
+                    .await?;
+                Ok::<_, StoreError>(())
+            })
+            .expect("raw insert");
+            return;
+        }
+        store
+            .with_conn(|c| {
+                c.execute(
+                    "INSERT INTO scene_objects (region_id, object_id, data) VALUES (?1, ?2, ?3)",
+                    params![region.as_bytes(), object.as_bytes(), data],
+                )?;
+                Ok(())
+            })
+            .expect("raw insert");
+    }
+
     #[test]
     fn objects_round_trip_in_creation_order_and_survive_reopen() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = open(&dir);
-        let region = Uuid::from_u128(1);
-        let objs = vec![sample(300, 1.0), sample(100, 2.0), sample(200, 3.0)];
-        store.save_objects(region, &objs).expect("save");
-        assert_eq!(store.load_objects(region).expect("load"), objs);
-        drop(store);
-        let store = open(&dir);
-        assert_eq!(store.load_objects(region).expect("load"), objs);
-        assert!(store.load_objects(Uuid::from_u128(2)).expect("other").is_empty());
+        for (_kind, store, dir) in crate::testing::stores() {
+            let region = Uuid::from_u128(1);
+            let objs = vec![sample(300, 1.0), sample(100, 2.0), sample(200, 3.0)];
+            store.save_objects(region, &objs).expect("save");
+            assert_eq!(store.load_objects(region).expect("load"), objs);
+            let store = reopen(store, &dir);
+            assert_eq!(store.load_objects(region).expect("load"), objs);
+            assert!(store.load_objects(Uuid::from_u128(2)).expect("other").is_empty());
+        }
     }
 
     #[test]
     fn save_replaces_whole_object_and_keeps_its_place() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = open(&dir);
-        let region = Uuid::from_u128(1);
-        store.save_object(region, &sample(1, 1.0)).expect("a");
-        store.save_object(region, &sample(2, 1.0)).expect("b");
-        let mut changed = sample(1, 99.0);
-        changed.root_mut().inventory.clear();
-        store.save_object(region, &changed).expect("replace");
-        let loaded = store.load_objects(region).expect("load");
-        assert_eq!(loaded, vec![changed, sample(2, 1.0)]);
+        for (_kind, store, _dir) in crate::testing::stores() {
+            let region = Uuid::from_u128(1);
+            store.save_object(region, &sample(1, 1.0)).expect("a");
+            store.save_object(region, &sample(2, 1.0)).expect("b");
+            let mut changed = sample(1, 99.0);
+            changed.root_mut().inventory.clear();
+            store.save_object(region, &changed).expect("replace");
+            let loaded = store.load_objects(region).expect("load");
+            assert_eq!(loaded, vec![changed, sample(2, 1.0)]);
+        }
+    }
+
+    #[test]
+    fn an_object_listed_twice_in_a_batch_keeps_its_first_place_and_last_value() {
+        for (kind, store, _dir) in crate::testing::stores() {
+            let region = Uuid::from_u128(1);
+            store
+                .save_objects(region, &[sample(5, 1.0), sample(6, 1.0), sample(5, 3.0), sample(4, 1.0)])
+                .expect("save");
+            let loaded = store.load_objects(region).expect("load");
+            assert_eq!(loaded, vec![sample(5, 3.0), sample(6, 1.0), sample(4, 1.0)], "{kind}");
+        }
+    }
+
+    #[test]
+    fn large_batches_keep_creation_order_across_statements_and_pages() {
+        // More rows than one multi-row statement and one load page hold on PostgreSQL.
+        for (kind, store, _dir) in crate::testing::stores() {
+            let region = Uuid::from_u128(1);
+            let objs: Vec<SceneObject> = (0..9_000u128).rev().map(|n| sample(1_000_000 + n * 3, n as f32)).collect();
+            store.save_objects(region, &objs).expect("save");
+            store.save_object(region, &sample(5, 0.0)).expect("one more");
+            let loaded = store.load_objects(region).expect("load");
+            assert_eq!(loaded.len(), objs.len() + 1, "{kind}");
+            assert_eq!(&loaded[..objs.len()], &objs[..], "{kind}");
+            assert_eq!(loaded[objs.len()], sample(5, 0.0), "{kind}");
+        }
     }
 
     #[test]
     fn delete_semantics() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = open(&dir);
-        let (r1, r2) = (Uuid::from_u128(1), Uuid::from_u128(2));
-        store
-            .save_objects(r1, &[sample(1, 0.0), sample(2, 0.0), sample(3, 0.0)])
-            .expect("r1");
-        // The same object id in another region is another row.
-        store.save_objects(r2, &[sample(1, 5.0)]).expect("r2");
-        store
-            .delete_objects(r1, &[Uuid::from_u128(2), Uuid::from_u128(999)])
-            .expect("delete");
-        let ids = |r| -> Vec<Uuid> { store.load_objects(r).expect("load").iter().map(|o| o.id()).collect() };
-        assert_eq!(ids(r1), vec![Uuid::from_u128(1), Uuid::from_u128(3)]);
-        assert_eq!(ids(r2), vec![Uuid::from_u128(1)]);
-        store.delete_all_objects(r1).expect("all");
-        assert!(ids(r1).is_empty());
-        assert_eq!(ids(r2), vec![Uuid::from_u128(1)]);
-        drop(store);
-        let store = open(&dir);
-        assert!(store.load_objects(r1).expect("load").is_empty());
+        for (_kind, store, dir) in crate::testing::stores() {
+            let (r1, r2) = (Uuid::from_u128(1), Uuid::from_u128(2));
+            store
+                .save_objects(r1, &[sample(1, 0.0), sample(2, 0.0), sample(3, 0.0)])
+                .expect("r1");
+            // The same object id in another region is another row.
+            store.save_objects(r2, &[sample(1, 5.0)]).expect("r2");
+            store
+                .delete_objects(r1, &[Uuid::from_u128(2), Uuid::from_u128(999)])
+                .expect("delete");
+            let ids = |store: &Store, r| -> Vec<Uuid> { store.load_objects(r).expect("load").iter().map(|o| o.id()).collect() };
+            assert_eq!(ids(&store, r1), vec![Uuid::from_u128(1), Uuid::from_u128(3)]);
+            assert_eq!(ids(&store, r2), vec![Uuid::from_u128(1)]);
+            store.delete_all_objects(r1).expect("all");
+            assert!(ids(&store, r1).is_empty());
+            assert_eq!(ids(&store, r2), vec![Uuid::from_u128(1)]);
+            let store = reopen(store, &dir);
+            assert!(store.load_objects(r1).expect("load").is_empty());
+        }
     }
 
     #[test]
     fn penrose_fixture_round_trips() {
         let xml = include_bytes!("../../scene/tests/fixtures/penrose_assets_region_object.xml");
         let obj = dispatcher_scene::parse_object(xml, &dispatcher_scene::SceneLimits::default()).expect("parse");
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = open(&dir);
-        store.save_object(Uuid::from_u128(1), &obj).expect("save");
-        let back = store.load_objects(Uuid::from_u128(1)).expect("load");
-        assert_eq!(back, vec![obj.clone()]);
-        assert_eq!(dispatcher_scene::write_object(&back[0]), dispatcher_scene::write_object(&obj));
+        for (_kind, store, _dir) in crate::testing::stores() {
+            store.save_object(Uuid::from_u128(1), &obj).expect("save");
+            let back = store.load_objects(Uuid::from_u128(1)).expect("load");
+            assert_eq!(back, vec![obj.clone()]);
+            assert_eq!(dispatcher_scene::write_object(&back[0]), dispatcher_scene::write_object(&obj));
+        }
     }
 
     #[test]
@@ -324,21 +439,13 @@ pub(crate) mod tests {
         assert_eq!(row[0], ENCODING_MSGPACK_POSITIONAL);
         let named = encode(&obj, "scene object").expect("named");
         assert!(row.len() < named.len());
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = open(&dir);
-        let region = Uuid::from_u128(1);
-        store.save_object(region, &sample(1, 0.0)).expect("save");
-        // A row from before the positional encoding (version 1).
-        store
-            .with_conn(|c| {
-                c.execute(
-                    "INSERT INTO scene_objects (region_id, object_id, data) VALUES (?1, ?2, ?3)",
-                    params![region.as_bytes(), obj.id().as_bytes(), named],
-                )?;
-                Ok(())
-            })
-            .expect("raw insert");
-        assert_eq!(store.load_objects(region).expect("load"), vec![sample(1, 0.0), obj]);
+        for (_kind, store, _dir) in crate::testing::stores() {
+            let region = Uuid::from_u128(1);
+            store.save_object(region, &sample(1, 0.0)).expect("save");
+            // A row from before the positional encoding (version 1).
+            raw_insert_object(&store, region, obj.id(), &named);
+            assert_eq!(store.load_objects(region).expect("load"), vec![sample(1, 0.0), obj.clone()]);
+        }
     }
 
     #[test]
@@ -373,19 +480,119 @@ pub(crate) mod tests {
         assert!(matches!(decode::<SceneObject>(&[], "x"), Err(StoreError::Corrupt(_))));
         assert!(matches!(decode::<SceneObject>(&[9, 1, 2], "x"), Err(StoreError::Corrupt(_))));
         assert!(matches!(decode::<SceneObject>(&[1, 0xc1, 0xff], "x"), Err(StoreError::Corrupt(_))));
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = open(&dir);
-        let region = Uuid::from_u128(1);
+        for (kind, store, _dir) in crate::testing::stores() {
+            let region = Uuid::from_u128(1);
+            raw_insert_object(&store, region, Uuid::from_u128(5), &[0x01, 0xff]);
+            assert!(matches!(store.load_objects(region), Err(StoreError::Corrupt(_))), "{kind}");
+        }
+    }
+
+    /// Runs raw SQL on the PostgreSQL store's database.
+    pub(crate) fn pg_execute(store: &Store, sql: &str) {
+        let pg = store.pg().expect("a PostgreSQL store");
+        pg.block(async {
+            let client = pg.client().await?;
+            client.batch_execute(sql).await?;
+            Ok::<_, StoreError>(())
+        })
+        .expect(sql);
+    }
+
+    #[test]
+    fn region_writes_are_fenced_by_the_lease_on_postgres() {
+        use crate::DynamicsWriter;
+        use dispatcher_scene::{Sun, Terrain};
+        use std::sync::Arc;
+        let store = Arc::new(crate::testing::postgres());
+        let (region, unheld) = (Uuid::from_u128(0xf1), Uuid::from_u128(0xf2));
+        pg_execute(
+            &store,
+            &format!(
+                "CREATE TABLE IF NOT EXISTS grid_leases (region_id TEXT PRIMARY KEY, host TEXT NOT NULL, epoch BIGINT NOT NULL, expires TIMESTAMPTZ NOT NULL);
+                 INSERT INTO grid_leases VALUES ('{region}', 'a', 1, now() + interval '1 hour'), ('{unheld}', 'a', 1, now() + interval '1 hour')"
+            ),
+        );
+        store.set_grid_host(Some("a".into()));
+        store.hold_region(region, 1);
+        let writer = DynamicsWriter::start(Arc::clone(&store), Duration::from_secs(3600));
+
+        // Held: every write of the region commits.
         store
-            .with_conn(|c| {
-                c.execute(
-                    "INSERT INTO scene_objects (region_id, object_id, data) VALUES (?1, ?2, x'01ff')",
-                    params![region.as_bytes(), Uuid::from_u128(5).as_bytes()],
-                )?;
-                Ok(())
-            })
-            .expect("raw insert");
-        assert!(matches!(store.load_objects(region), Err(StoreError::Corrupt(_))));
+            .save_objects(region, &[sample(1, 0.0), sample(2, 0.0), sample(3, 0.0)])
+            .expect("save");
+        store.delete_objects(region, &[Uuid::from_u128(3)]).expect("delete");
+        store.save_terrain(region, &Terrain::flat(4, 4, 1.0)).expect("terrain");
+        store.save_sun(region, &Sun::default()).expect("sun");
+        store.save_water_height(region, 20.0).expect("water");
+        store
+            .import_archive(region, |tx| tx.put_kept_member("settings/a.xml", b"a"))
+            .expect("import");
+        writer.queue(region, &sample(1, 5.0));
+        writer.flush().expect("dynamics");
+        let objects = store.load_objects(region).expect("load");
+        assert_eq!(objects, vec![sample(1, 5.0), sample(2, 0.0)]);
+
+        // A region this host never loaded is not written, nor a batch that includes it.
+        let fenced = |r: Result<(), StoreError>, what: &str, id: Uuid| {
+            assert!(matches!(r, Err(StoreError::Fenced(f)) if f == id), "{what}");
+        };
+        fenced(store.save_object(unheld, &sample(9, 0.0)), "unheld region", unheld);
+        let batch = [
+            encode_object(region, &sample(2, 7.0)).expect("encode"),
+            encode_object(unheld, &sample(9, 0.0)).expect("encode"),
+        ];
+        fenced(store.write_encoded_objects(&batch), "mixed batch", unheld);
+        assert_eq!(store.load_objects(region).expect("load"), objects, "all or nothing");
+        assert!(store.load_objects(unheld).expect("load").is_empty());
+
+        // Another host takes the region over at a higher epoch.
+        pg_execute(&store, &format!("UPDATE grid_leases SET host = 'b', epoch = 2 WHERE region_id = '{region}'"));
+        fenced(store.save_object(region, &sample(4, 0.0)), "save", region);
+        fenced(store.save_objects(region, &[sample(1, 8.0)]), "save batch", region);
+        fenced(store.delete_objects(region, &[Uuid::from_u128(1)]), "delete", region);
+        fenced(store.delete_all_objects(region), "delete all", region);
+        fenced(store.save_terrain(region, &Terrain::flat(8, 8, 9.0)), "terrain", region);
+        fenced(
+            store.save_sun(
+                region,
+                &Sun {
+                    year_length_days: 2,
+                    ..Sun::default()
+                },
+            ),
+            "sun",
+            region,
+        );
+        fenced(store.save_water_height(region, 1.0), "water", region);
+        fenced(
+            store.import_archive(region, |tx| {
+                tx.clear_region()?;
+                tx.put_kept_member("settings/b.xml", b"b")
+            }),
+            "import",
+            region,
+        );
+        writer.queue(region, &sample(2, 6.0));
+        fenced(writer.flush(), "dynamics", region);
+        assert_eq!(writer.pending_len(), 1, "a refused batch stays queued");
+        writer.forget_region(region);
+        drop(writer);
+
+        // Nothing changed.
+        assert_eq!(store.load_objects(region).expect("load"), objects);
+        assert_eq!(store.load_terrain(region).expect("terrain"), Some(Terrain::flat(4, 4, 1.0)));
+        assert_eq!(store.load_sun(region).expect("sun"), Some(Sun::default()));
+        assert_eq!(store.load_water_height(region).expect("water"), Some(20.0));
+        assert_eq!(store.archive_members(region).expect("members"), vec![("settings/a.xml".to_string(), b"a".to_vec())]);
+        // Assets and appearances belong to no region: not fenced.
+        store.put_asset(&crash_asset(1)).expect("asset");
+        store
+            .save_appearance(Uuid::from_u128(5), &dispatcher_scene::Appearance::default())
+            .expect("appearance");
+
+        // Outside grid mode nothing is checked.
+        store.set_grid_host(None);
+        store.save_object(region, &sample(4, 0.0)).expect("not in grid mode");
     }
 
     /// Set in the child process of the crash test: its data directory.

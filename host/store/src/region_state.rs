@@ -9,11 +9,14 @@ use crate::{Store, StoreError};
 
 /// The keyed single-value tables of this module. Table names are constants,
 /// never input, so formatting them into SQL is safe.
-const TERRAIN_TABLE: &str = "region_terrain";
-const SUN_TABLE: &str = "region_sun";
+pub(crate) const TERRAIN_TABLE: &str = "region_terrain";
+pub(crate) const SUN_TABLE: &str = "region_sun";
 
 impl Store {
     fn put_region_value(&self, table: &str, region_id: Uuid, data: &[u8]) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return crate::pg::region_state::put_region_value(pg, table, region_id, data);
+        }
         self.with_conn(|conn| {
             conn.prepare_cached(&format!(
                 "INSERT INTO {table} (region_id, data) VALUES (?1, ?2)
@@ -25,6 +28,9 @@ impl Store {
     }
 
     fn get_region_value(&self, table: &str, region_id: Uuid) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return crate::pg::region_state::get_region_value(pg, table, region_id);
+        }
         self.with_conn(|conn| {
             Ok(conn
                 .prepare_cached(&format!("SELECT data FROM {table} WHERE region_id = ?1"))?
@@ -62,29 +68,28 @@ mod tests {
 
     #[test]
     fn terrain_and_sun_round_trip_per_region_and_survive_reopen() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = Store::open(dir.path()).expect("open");
-        let (r1, r2) = (Uuid::from_u128(1), Uuid::from_u128(2));
-        assert_eq!(store.load_terrain(r1).expect("none"), None);
-        assert_eq!(store.load_sun(r1).expect("none"), None);
-        let mut terrain = Terrain::flat(256, 256, 21.0);
-        terrain.set_height(3, 200, 42.5).expect("set");
-        let sun = Sun {
-            year_length_days: 7,
-            time_offset_s: -90,
-            ..Sun::default()
-        };
-        store.save_terrain(r1, &Terrain::flat(16, 16, 0.0)).expect("first");
-        store.save_terrain(r1, &terrain).expect("replace");
-        store.save_terrain(r2, &Terrain::flat(8, 4, 1.0)).expect("other");
-        store.save_sun(r1, &sun).expect("sun");
-        drop(store);
-        let store = Store::open(dir.path()).expect("reopen");
-        let back = store.load_terrain(r1).expect("load").expect("some");
-        assert_eq!(back, terrain);
-        assert_eq!(back.height(3, 200), Some(42.5));
-        assert_eq!(store.load_terrain(r2).expect("load"), Some(Terrain::flat(8, 4, 1.0)));
-        assert_eq!(store.load_sun(r1).expect("load"), Some(sun));
-        assert_eq!(store.load_sun(r2).expect("load"), None);
+        for (_kind, store, dir) in crate::testing::stores() {
+            let (r1, r2) = (Uuid::from_u128(1), Uuid::from_u128(2));
+            assert_eq!(store.load_terrain(r1).expect("none"), None);
+            assert_eq!(store.load_sun(r1).expect("none"), None);
+            let mut terrain = Terrain::flat(256, 256, 21.0);
+            terrain.set_height(3, 200, 42.5).expect("set");
+            let sun = Sun {
+                year_length_days: 7,
+                time_offset_s: -90,
+                ..Sun::default()
+            };
+            store.save_terrain(r1, &Terrain::flat(16, 16, 0.0)).expect("first");
+            store.save_terrain(r1, &terrain).expect("replace");
+            store.save_terrain(r2, &Terrain::flat(8, 4, 1.0)).expect("other");
+            store.save_sun(r1, &sun).expect("sun");
+            let store = crate::objects::tests::reopen(store, &dir);
+            let back = store.load_terrain(r1).expect("load").expect("some");
+            assert_eq!(back, terrain);
+            assert_eq!(back.height(3, 200), Some(42.5));
+            assert_eq!(store.load_terrain(r2).expect("load"), Some(Terrain::flat(8, 4, 1.0)));
+            assert_eq!(store.load_sun(r1).expect("load"), Some(sun));
+            assert_eq!(store.load_sun(r2).expect("load"), None);
+        }
     }
 }

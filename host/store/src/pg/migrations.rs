@@ -8,7 +8,7 @@ use crate::StoreError;
 
 /// Each entry upgrades the schema by one version. Never edit a released
 /// entry; append a new one.
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql")];
 
 /// Advisory lock key of the store's migrations ("dsp-stor").
 const MIGRATION_LOCK: i64 = 0x6473_702d_7374_6f72;

@@ -15,6 +15,13 @@ pub(crate) mod fence;
 mod migrations;
 pub(crate) mod regions;
 
+// Objects, region state, archives, assets, appearance.
+pub(crate) mod appearance;
+pub(crate) mod archive;
+pub(crate) mod assets;
+pub(crate) mod objects;
+pub(crate) mod region_state;
+
 use std::future::Future;
 use std::time::Duration;
 
