@@ -70,11 +70,17 @@ impl Store {
     /// Give the free pages of the database back to the file system; returns
     /// how many pages were free.
     pub fn reclaim(&self) -> Result<u64, StoreError> {
+        if let Some(pg) = self.pg() {
+            return crate::pg::space::reclaim(pg);
+        }
         self.with_conn(|conn| reclaim(conn))
     }
 
     /// Pages in use and free.
     pub fn disk_usage(&self) -> Result<DiskUsage, StoreError> {
+        if let Some(pg) = self.pg() {
+            return crate::pg::space::disk_usage(pg);
+        }
         self.with_conn(|conn| {
             let q = |name: &str| -> Result<u64, StoreError> {
                 let v: i64 = conn.pragma_query_value(None, name, |r| r.get(0))?;

@@ -12,6 +12,12 @@
 
 pub(crate) mod accounts;
 pub(crate) mod fence;
+// pg-store-b: inventory, scripts, extensions, space.
+pub(crate) mod extensions;
+pub(crate) mod inventory;
+pub(crate) mod kv;
+pub(crate) mod scripts;
+pub(crate) mod space;
 mod migrations;
 pub(crate) mod regions;
 
