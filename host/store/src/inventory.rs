@@ -342,7 +342,10 @@ mod tests {
             assert!(failed.is_err());
         }
         assert_eq!(store.inventory(avatar).expect("load").expect("some"), next);
-        assert!(matches!(store.save_inventory(&next, &Inventory::standard(Uuid::from_u128(5), &mut ids())), Err(StoreError::Invalid(_))));
+        assert!(matches!(
+            store.save_inventory(&next, &Inventory::standard(Uuid::from_u128(5), &mut ids())),
+            Err(StoreError::Invalid(_))
+        ));
 
         // Inline assets land with the tree.
         store.save_inventory_and_assets(&next, &third, &[fine]).expect("save with asset");

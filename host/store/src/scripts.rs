@@ -63,7 +63,9 @@ fn from_row(row: &Row<'_>) -> Result<ScriptRow, StoreError> {
 /// 16-byte script id repeated in every row, the record header and cell pointer,
 /// and B-tree pages that are not full (measured: about 40 bytes per tiny entry
 /// at ~70% page fill). Charged against the quota so that many tiny entries
-/// cannot take many times the quota on disk.
+/// cannot take many times the quota on disk. The same charge on PostgreSQL,
+/// where a tiny entry takes about 130 bytes (heap tuple and primary-key index
+/// entry): there entries at the quota take about twice the quota.
 pub const STORAGE_ENTRY_OVERHEAD_BYTES: u64 = 64;
 
 /// SQL for a script's charged storage bytes (?1 = script id).
@@ -506,7 +508,12 @@ mod tests {
         let grown = store.disk_usage().expect("usage").used_bytes() - before;
         eprintln!("{n} entries at a quota of {quota} bytes took {grown} bytes of database");
         assert!(n > 1000, "{n} entries");
-        assert!(grown <= 2 * quota, "{n} entries of {quota} bytes of quota took {grown} bytes");
+        // PostgreSQL stores a row less densely (24-byte tuple headers, a
+        // separate primary-key index at ~70% fill after middle splits):
+        // measured about 130 bytes per tiny entry (1.9 × the quota), plus
+        // the free-space and visibility maps that autovacuum may add.
+        let bound = if store.is_postgres() { 5 * quota / 2 } else { 2 * quota };
+        assert!(grown <= bound, "{n} entries of {quota} bytes of quota took {grown} bytes");
         assert!(store.delete_script(r.id).expect("delete"));
         let after = store.disk_usage().expect("usage");
         // SQLite gives freed pages back at once; PostgreSQL leaves them to
@@ -557,7 +564,12 @@ mod tests {
         fenced("storage set", store.script_storage_set(r.id, "k", b"w", 10_000).map(|_| ()));
         fenced("storage delete", store.script_storage_delete(r.id, "k"));
         fenced("state", store.set_script_state(r.id, "running", ""));
-        fenced("swap", store.replace_script_component(r.id, &asset(Uuid::from_u128(99)), "cd", "", "").map(|_| ()));
+        fenced(
+            "swap",
+            store
+                .replace_script_component(r.id, &asset(Uuid::from_u128(99)), "cd", "", "")
+                .map(|_| ()),
+        );
         fenced("delete", store.delete_script(r.id).map(|_| ()));
         assert_eq!(store.list_scripts().expect("list"), scripts);
         assert_eq!(store.script_storage_get(r.id, "k").expect("get"), Some(b"v".to_vec()));

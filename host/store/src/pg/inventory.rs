@@ -67,7 +67,10 @@ pub(crate) fn inventory(pg: &Postgres, avatar: Uuid) -> Result<Option<Inventory>
     pg.block(async {
         let client = pg.client().await?;
         let rows = client
-            .query(&format!("SELECT {FOLDER_COLUMNS} FROM inventory_folders WHERE avatar = $1 ORDER BY seq"), &[&avatar])
+            .query(
+                &format!("SELECT {FOLDER_COLUMNS} FROM inventory_folders WHERE avatar = $1 ORDER BY seq"),
+                &[&avatar],
+            )
             .await?;
         if rows.is_empty() {
             return Ok(None);

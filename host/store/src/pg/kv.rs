@@ -122,10 +122,7 @@ pub(crate) fn keys(pg: &Postgres, t: KvTable, id: Uuid) -> Result<Vec<String>, S
     pg.block(async {
         let client = pg.client().await?;
         let rows = client
-            .query(
-                &format!("SELECT key FROM {} WHERE {} = $1 ORDER BY key COLLATE \"C\"", t.table, t.owner),
-                &[&id],
-            )
+            .query(&format!("SELECT key FROM {} WHERE {} = $1 ORDER BY key COLLATE \"C\"", t.table, t.owner), &[&id])
             .await?;
         Ok(rows.iter().map(|r| r.try_get(0)).collect::<Result<Vec<String>, _>>()?)
     })

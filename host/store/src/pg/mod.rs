@@ -16,10 +16,10 @@ pub(crate) mod fence;
 pub(crate) mod extensions;
 pub(crate) mod inventory;
 pub(crate) mod kv;
-pub(crate) mod scripts;
-pub(crate) mod space;
 mod migrations;
 pub(crate) mod regions;
+pub(crate) mod scripts;
+pub(crate) mod space;
 
 use std::future::Future;
 use std::time::Duration;

@@ -75,7 +75,10 @@ async fn share_or_write(tx: &Transaction<'_>, hash: &str, component: &Asset) -> 
 /// Locks a stored script's row and checks its region's fence; its asset id,
 /// or `None` when it is not stored.
 async fn lock_script(pg: &Postgres, tx: &Transaction<'_>, id: Uuid) -> Result<Option<Uuid>, StoreError> {
-    let Some(row) = tx.query_opt("SELECT region, asset_id FROM scripts WHERE id = $1 FOR UPDATE", &[&id]).await? else {
+    let Some(row) = tx
+        .query_opt("SELECT region, asset_id FROM scripts WHERE id = $1 FOR UPDATE", &[&id])
+        .await?
+    else {
         return Ok(None);
     };
     let region: String = row.try_get(0)?;

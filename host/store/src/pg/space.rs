@@ -16,10 +16,7 @@ pub(crate) fn disk_usage(pg: &Postgres) -> Result<DiskUsage, StoreError> {
     pg.block(async {
         let client = pg.client().await?;
         let row = client
-            .query_one(
-                "SELECT pg_database_size(current_database())::int8, current_setting('block_size')::int8",
-                &[],
-            )
+            .query_one("SELECT pg_database_size(current_database())::int8, current_setting('block_size')::int8", &[])
             .await?;
         let (bytes, page_size): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
         let page_size = page_size.max(1) as u64;
