@@ -580,4 +580,57 @@ mod tests {
         store.release_region(region.id);
         fenced("released", store.set_script_state(r.id, "running", ""));
     }
+
+    #[test]
+    fn concurrent_writers_cannot_both_squeeze_under_the_quota() {
+        for (_kind, store, _dir) in crate::testing::stores() {
+            concurrent_writers_cannot_both_squeeze_under_the_quota_on(&store);
+        }
+    }
+
+    fn concurrent_writers_cannot_both_squeeze_under_the_quota_on(store: &Store) {
+        let r = row(1);
+        store.insert_script(&r, &asset(r.asset_id)).expect("insert");
+        // Each entry costs 2 + 100 + 64 = 166 bytes: five fit under 900.
+        let quota = 900;
+        let accepted: usize = std::thread::scope(|s| {
+            let writers: Vec<_> = (0..12)
+                .map(|t| s.spawn(move || store.script_storage_set(r.id, &format!("k{t:x}"), &[1; 100], quota).expect("set")))
+                .collect();
+            writers.into_iter().map(|w| usize::from(w.join().expect("writer"))).sum()
+        });
+        assert_eq!(accepted, 5);
+        assert_eq!(store.script_storage_usage(r.id).expect("usage"), 5 * 166);
+    }
+
+    #[test]
+    fn a_shared_component_outlives_concurrent_deletes_of_its_other_scripts() {
+        for (_kind, store, _dir) in crate::testing::stores() {
+            a_shared_component_outlives_concurrent_deletes_of_its_other_scripts_on(&store);
+        }
+    }
+
+    fn a_shared_component_outlives_concurrent_deletes_of_its_other_scripts_on(store: &Store) {
+        // Each thread adds and removes scripts of one component, ending with
+        // one stored: whatever the interleaving, every stored script's
+        // component must still be there.
+        std::thread::scope(|s| {
+            for t in 0..6u128 {
+                s.spawn(move || {
+                    for j in 0..40u128 {
+                        let r = row(100 * t + j + 1);
+                        store.insert_script(&r, &asset(r.asset_id)).expect("insert");
+                        if j < 39 {
+                            assert!(store.delete_script(r.id).expect("delete"));
+                        }
+                    }
+                });
+            }
+        });
+        let scripts = store.list_scripts().expect("list");
+        assert_eq!(scripts.len(), 6);
+        for sc in &scripts {
+            assert!(has_asset(store, sc.asset_id), "script {} lost its component {}", sc.id, sc.asset_id);
+        }
+    }
 }

@@ -12,12 +12,13 @@
 
 pub(crate) mod accounts;
 pub(crate) mod fence;
-// pg-store-b: inventory, scripts, extensions, space.
+mod migrations;
+pub(crate) mod regions;
+
+// Inventories, scripts with their storage, extensions, disk space.
 pub(crate) mod extensions;
 pub(crate) mod inventory;
 pub(crate) mod kv;
-mod migrations;
-pub(crate) mod regions;
 pub(crate) mod scripts;
 pub(crate) mod space;
 
