@@ -7,7 +7,7 @@
 //! quota. A script's storage is its region's state: its writes are fenced
 //! through the script's region (`check_named`).
 
-use tokio_postgres::Transaction;
+use deadpool_postgres::Transaction;
 use uuid::Uuid;
 
 use super::Postgres;
@@ -27,12 +27,12 @@ fn owner_table(t: KvTable) -> (&'static str, bool) {
 /// Locks the owner row and checks the fence; `false` when there is no owner.
 async fn lock_owner(pg: &Postgres, tx: &Transaction<'_>, t: KvTable, id: Uuid) -> Result<bool, StoreError> {
     let (sql, fenced) = owner_table(t);
-    let Some(row) = tx.query_opt(sql, &[&id]).await? else {
+    let Some(row) = tx.query_opt(&tx.prepare_cached(sql).await?, &[&id]).await? else {
         return Ok(false);
     };
     if fenced {
         let region: String = row.try_get(0)?;
-        pg.fences.check_named(tx, &region).await?;
+        pg.fences.check_named(&**tx, &region).await?;
     }
     Ok(true)
 }
@@ -41,7 +41,12 @@ pub(crate) fn get(pg: &Postgres, t: KvTable, id: Uuid, key: &str) -> Result<Opti
     pg.block(async {
         let client = pg.client().await?;
         let row = client
-            .query_opt(&format!("SELECT value FROM {} WHERE {} = $1 AND key = $2", t.table, t.owner), &[&id, &key])
+            .query_opt(
+                &client
+                    .prepare_cached(&format!("SELECT value FROM {} WHERE {} = $1 AND key = $2", t.table, t.owner))
+                    .await?,
+                &[&id, &key],
+            )
             .await?;
         Ok(row.map(|r| r.try_get(0)).transpose()?)
     })
@@ -52,10 +57,12 @@ pub(crate) fn usage(pg: &Postgres, t: KvTable, id: Uuid) -> Result<u64, StoreErr
         let client = pg.client().await?;
         let used: i64 = client
             .query_one(
-                &format!(
-                    "SELECT COALESCE(SUM(octet_length(key) + octet_length(value) + $2::int8), 0)::int8 FROM {} WHERE {} = $1",
-                    t.table, t.owner
-                ),
+                &client
+                    .prepare_cached(&format!(
+                        "SELECT COALESCE(SUM(octet_length(key) + octet_length(value) + $2::int8), 0)::int8 FROM {} WHERE {} = $1",
+                        t.table, t.owner
+                    ))
+                    .await?,
                 &[&id, &(STORAGE_ENTRY_OVERHEAD_BYTES as i64)],
             )
             .await?
@@ -74,12 +81,13 @@ pub(crate) fn set(pg: &Postgres, t: KvTable, id: Uuid, key: &str, value: &[u8], 
         let overhead = STORAGE_ENTRY_OVERHEAD_BYTES as i64;
         let row = tx
             .query_one(
-                &format!(
+                &tx.prepare_cached(&format!(
                     "SELECT COALESCE(SUM(octet_length(key) + octet_length(value) + $3::int8), 0)::int8,
                         COALESCE(SUM(CASE WHEN key = $2 THEN octet_length(key) + octet_length(value) + $3::int8 ELSE 0 END), 0)::int8
                      FROM {} WHERE {} = $1",
                     t.table, t.owner
-                ),
+                ))
+                .await?,
                 &[&id, &key, &overhead],
             )
             .await?;
@@ -89,11 +97,12 @@ pub(crate) fn set(pg: &Postgres, t: KvTable, id: Uuid, key: &str, value: &[u8], 
             return Ok(false);
         }
         tx.execute(
-            &format!(
+            &tx.prepare_cached(&format!(
                 "INSERT INTO {0} ({1}, key, value) VALUES ($1, $2, $3)
                  ON CONFLICT ({1}, key) DO UPDATE SET value = excluded.value",
                 t.table, t.owner
-            ),
+            ))
+            .await?,
             &[&id, &key, &value],
         )
         .await?;
@@ -109,8 +118,12 @@ pub(crate) fn delete(pg: &Postgres, t: KvTable, id: Uuid, key: &str) -> Result<(
         if !lock_owner(pg, &tx, t, id).await? {
             return Ok(());
         }
-        tx.execute(&format!("DELETE FROM {} WHERE {} = $1 AND key = $2", t.table, t.owner), &[&id, &key])
-            .await?;
+        tx.execute(
+            &tx.prepare_cached(&format!("DELETE FROM {} WHERE {} = $1 AND key = $2", t.table, t.owner))
+                .await?,
+            &[&id, &key],
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     })
@@ -122,7 +135,12 @@ pub(crate) fn keys(pg: &Postgres, t: KvTable, id: Uuid) -> Result<Vec<String>, S
     pg.block(async {
         let client = pg.client().await?;
         let rows = client
-            .query(&format!("SELECT key FROM {} WHERE {} = $1 ORDER BY key COLLATE \"C\"", t.table, t.owner), &[&id])
+            .query(
+                &client
+                    .prepare_cached(&format!("SELECT key FROM {} WHERE {} = $1 ORDER BY key COLLATE \"C\"", t.table, t.owner))
+                    .await?,
+                &[&id],
+            )
             .await?;
         Ok(rows.iter().map(|r| r.try_get(0)).collect::<Result<Vec<String>, _>>()?)
     })
