@@ -359,4 +359,81 @@ mod tests {
         );
         assert!(store.inventory_ids_of_others(avatar, &[textures]).expect("q").is_empty());
     }
+
+    #[test]
+    fn a_large_inventory_keeps_store_order_through_changes() {
+        for (_kind, store, _dir) in crate::testing::stores() {
+            a_large_inventory_keeps_store_order_through_changes_on(&store);
+        }
+    }
+
+    fn a_large_inventory_keeps_store_order_through_changes_on(store: &Store) {
+        let avatar = Uuid::from_u128(999);
+        let limits = SceneLimits::default();
+        let empty = Inventory::standard(avatar, &mut ids());
+        store.create_inventory(&empty).expect("create");
+        let folder = empty.folders().find(|f| f.name == "Objects").expect("objects").id;
+        // Ids descend while insertion ascends: store order is not id order.
+        let mut full = empty.clone();
+        for n in 0..3_000u128 {
+            full.upsert_item(item(1_000_000 - n, folder), &limits).expect("item");
+        }
+        store.save_inventory(&empty, &full).expect("save");
+        let order = |inv: &Inventory| inv.items().map(|i| i.id).collect::<Vec<_>>();
+        let loaded = store.inventory(avatar).expect("load").expect("some");
+        assert_eq!(loaded, full);
+        assert_eq!(order(&loaded), order(&full));
+
+        let mut changed = loaded.clone();
+        for n in (0..3_000u128).step_by(3) {
+            changed.remove_item(Uuid::from_u128(1_000_000 - n)).expect("remove");
+        }
+        for n in (1..3_000u128).step_by(5) {
+            let mut i = item(1_000_000 - n, folder);
+            i.name = format!("renamed {n}");
+            changed.upsert_item(i, &limits).expect("rename");
+        }
+        for n in 0..50u128 {
+            changed.upsert_item(item(2_000_000 + n, folder), &limits).expect("new");
+        }
+        store.save_inventory(&loaded, &changed).expect("save");
+        let again = store.inventory(avatar).expect("load").expect("some");
+        assert_eq!(again, changed);
+        // Store order: a kept (even if changed) item keeps its place, new
+        // items follow in the order they were added.
+        let mut expected: Vec<Uuid> = order(&loaded).into_iter().filter(|id| changed.item(*id).is_some()).collect();
+        expected.extend(order(&changed).into_iter().filter(|id| loaded.item(*id).is_none()));
+        assert_eq!(order(&again), expected);
+    }
+
+    #[test]
+    fn two_creators_of_one_inventory_one_wins() {
+        for (_kind, store, _dir) in crate::testing::stores() {
+            for round in 0..10u128 {
+                let avatar = Uuid::from_u128(10_000 + round);
+                let start = std::sync::Barrier::new(4);
+                let results: Vec<Result<(), StoreError>> = std::thread::scope(|s| {
+                    let creators: Vec<_> = (0..4u128)
+                        .map(|t| {
+                            let (store, start) = (&store, &start);
+                            s.spawn(move || {
+                                // Different folder ids each: only the store can see the clash.
+                                let mut n = (round * 4 + t) * 1_000;
+                                let inv = Inventory::standard(avatar, &mut || {
+                                    n += 1;
+                                    Uuid::from_u128(n)
+                                });
+                                start.wait();
+                                store.create_inventory(&inv)
+                            })
+                        })
+                        .collect();
+                    creators.into_iter().map(|c| c.join().expect("creator")).collect()
+                });
+                assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+                assert!(results.iter().all(|r| matches!(r, Ok(()) | Err(StoreError::Conflict(_)))), "{results:?}");
+                assert!(store.inventory(avatar).expect("one root").is_some());
+            }
+        }
+    }
 }

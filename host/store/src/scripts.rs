@@ -454,6 +454,7 @@ mod tests {
         assert_eq!(store.list_scripts().expect("list")[0].fault_reason, "trap");
 
         // Each entry is charged its key, its value and the per-entry overhead.
+        assert!(store.script_storage_set(Uuid::from_u128(404), "b", b"22", 250).is_err(), "no such script");
         assert!(store.script_storage_set(r.id, "b", b"22", 250).expect("set"));
         assert!(store.script_storage_set(r.id, "a", b"1", 250).expect("set"));
         assert_eq!(store.script_storage_usage(r.id).expect("usage"), 5 + 2 * STORAGE_ENTRY_OVERHEAD_BYTES);
