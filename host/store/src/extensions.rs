@@ -54,6 +54,9 @@ const COLUMNS: &str = "id, domain, scope, hash, component, grants, config, state
 
 impl Store {
     pub fn insert_extension(&self, e: &ExtensionRow) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return crate::pg::extensions::insert_extension(pg, e);
+        }
         self.with_conn(|conn| {
             conn.execute(
                 &format!("INSERT INTO extensions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
@@ -77,6 +80,9 @@ impl Store {
     /// Replace the component, grants and config of an extension (update); its
     /// storage stays.
     pub fn update_extension(&self, e: &ExtensionRow) -> Result<bool, StoreError> {
+        if let Some(pg) = self.pg() {
+            return crate::pg::extensions::update_extension(pg, e);
+        }
         self.with_conn(|conn| {
             let n = conn.execute(
                 "UPDATE extensions SET hash = ?2, component = ?3, grants = ?4, config = ?5, state = ?6, fault_reason = ?7 WHERE id = ?1",
@@ -87,6 +93,9 @@ impl Store {
     }
 
     pub fn list_extensions(&self) -> Result<Vec<ExtensionRow>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return crate::pg::extensions::list_extensions(pg);
+        }
         self.with_conn(|conn| {
             let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM extensions ORDER BY seq"))?;
             let mut rows = stmt.query([])?;
@@ -99,6 +108,9 @@ impl Store {
     }
 
     pub fn set_extension_state(&self, id: Uuid, state: &str, fault_reason: &str) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return crate::pg::extensions::set_extension_state(pg, id, state, fault_reason);
+        }
         self.with_conn(|conn| {
             conn.execute(
                 "UPDATE extensions SET state = ?2, fault_reason = ?3 WHERE id = ?1",
@@ -110,6 +122,9 @@ impl Store {
 
     /// Delete an extension and its storage.
     pub fn delete_extension(&self, id: Uuid) -> Result<bool, StoreError> {
+        if let Some(pg) = self.pg() {
+            return crate::pg::extensions::delete_extension(pg, id);
+        }
         self.with_conn(|conn| {
             let tx = conn.transaction()?;
             tx.execute("DELETE FROM extension_storage WHERE extension_id = ?1", params![id.as_bytes()])?;
@@ -134,5 +149,80 @@ impl Store {
 
     pub fn extension_storage_keys(&self, id: Uuid) -> Result<Vec<String>, StoreError> {
         self.kv_keys(KvTable::EXTENSIONS, id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ext(id: u128, domain: &str, scope: &str) -> ExtensionRow {
+        ExtensionRow {
+            id: Uuid::from_u128(id),
+            domain: domain.into(),
+            scope: scope.into(),
+            hash: "ab".into(),
+            component: vec![0, 97, 115, 109, id as u8],
+            grants: "storage".into(),
+            config: "{}".into(),
+            state: "running".into(),
+            fault_reason: String::new(),
+            installer_id: Uuid::from_u128(7),
+        }
+    }
+
+    #[test]
+    fn extensions_and_storage_round_trip() {
+        for (_kind, store, _dir) in crate::testing::stores() {
+            extensions_and_storage_round_trip_on(&store);
+        }
+    }
+
+    fn extensions_and_storage_round_trip_on(store: &Store) {
+        let (b, a) = (ext(1, "b.example", ""), ext(2, "a.example", "R"));
+        store.insert_extension(&b).expect("insert b");
+        store.insert_extension(&a).expect("insert a");
+        let clash = store.insert_extension(&ext(3, "b.example", ""));
+        assert!(clash.is_err(), "same domain and scope");
+        if store.is_postgres() {
+            assert!(matches!(clash, Err(StoreError::Conflict(_))), "{clash:?}");
+        }
+        store.insert_extension(&ext(4, "b.example", "R")).expect("same domain, other scope");
+        let listed: Vec<Uuid> = store.list_extensions().expect("list").iter().map(|e| e.id).collect();
+        assert_eq!(listed, vec![b.id, a.id, Uuid::from_u128(4)], "install order");
+
+        // Storage: charged like scripts', kept across an update.
+        assert!(store.extension_storage_set(b.id, "z", b"1", 200).expect("set"));
+        assert!(store.extension_storage_set(b.id, "Z", b"22", 200).expect("set"));
+        assert!(!store.extension_storage_set(b.id, "y", &[0; 64], 200).expect("over quota"));
+        assert_eq!(store.extension_storage_keys(b.id).expect("keys"), vec!["Z", "z"], "byte order");
+        let updated = ExtensionRow {
+            hash: "cd".into(),
+            component: vec![1, 2, 3],
+            grants: "chat".into(),
+            config: "{\"x\":1}".into(),
+            ..b.clone()
+        };
+        assert!(store.update_extension(&updated).expect("update"));
+        assert!(!store.update_extension(&ext(9, "c.example", "")).expect("update missing"));
+        store.set_extension_state(b.id, "faulted", "trap").expect("state");
+        let stored = store.list_extensions().expect("list").remove(0);
+        assert_eq!(
+            stored,
+            ExtensionRow {
+                state: "faulted".into(),
+                fault_reason: "trap".into(),
+                ..updated
+            }
+        );
+        assert_eq!(store.extension_storage_get(b.id, "z").expect("get"), Some(b"1".to_vec()));
+        store.extension_storage_delete(b.id, "z").expect("delete key");
+        assert_eq!(store.extension_storage_get(b.id, "z").expect("get"), None);
+
+        // Deleting an extension takes its storage along.
+        assert!(store.delete_extension(b.id).expect("delete"));
+        assert!(!store.delete_extension(b.id).expect("delete again"));
+        assert_eq!(store.extension_storage_keys(b.id).expect("keys"), Vec::<String>::new());
+        assert_eq!(store.list_extensions().expect("list").len(), 2);
     }
 }

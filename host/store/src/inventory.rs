@@ -146,10 +146,20 @@ fn write_difference(tx: &Transaction<'_>, old: Option<&Inventory>, new: &Invento
     Ok(())
 }
 
+fn save_inventory_pg(pg: &crate::pg::Postgres, old: &Inventory, new: &Inventory, assets: &[Asset]) -> Result<(), StoreError> {
+    if old.owner_id != new.owner_id {
+        return Err(StoreError::Invalid("an inventory cannot change avatars".into()));
+    }
+    crate::pg::inventory::save_inventory(pg, old, new, assets)
+}
+
 impl Store {
     /// An avatar's whole inventory in store order; `None` when it has no root
     /// folder (REST §6.2 "no local inventory").
     pub fn inventory(&self, avatar: Uuid) -> Result<Option<Inventory>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return crate::pg::inventory::inventory(pg, avatar);
+        }
         self.with_conn(|conn| {
             let key = avatar.to_string();
             let mut stmt = conn.prepare(&format!("SELECT {FOLDER_COLUMNS} FROM inventory_folders WHERE avatar = ?1 ORDER BY rowid"))?;
@@ -168,6 +178,9 @@ impl Store {
     /// Store a new inventory (normally [`Inventory::standard`]) for an avatar
     /// that has none.
     pub fn create_inventory(&self, inventory: &Inventory) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return crate::pg::inventory::create_inventory(pg, inventory);
+        }
         self.with_conn(|conn| {
             let tx = conn.transaction()?;
             let existing: Option<String> = tx
@@ -188,6 +201,9 @@ impl Store {
 
     /// Replace `old` (as loaded) by `new` in one transaction.
     pub fn save_inventory(&self, old: &Inventory, new: &Inventory) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return save_inventory_pg(pg, old, new, &[]);
+        }
         self.save_inventory_with(old, new, |_| Ok(()))
     }
 
@@ -195,6 +211,9 @@ impl Store {
     /// transaction: a REST PUT/POST with inline assets (REST §6.5 step 4, §7.6)
     /// either lands whole or leaves nothing behind.
     pub fn save_inventory_and_assets(&self, old: &Inventory, new: &Inventory, assets: &[Asset]) -> Result<(), StoreError> {
+        if let Some(pg) = self.pg() {
+            return save_inventory_pg(pg, old, new, assets);
+        }
         self.save_inventory_with(old, new, |tx| assets.iter().try_for_each(|a| put_asset_tx(tx, a)))
     }
 
@@ -221,6 +240,9 @@ impl Store {
     /// Which of `ids` name a folder or item of an avatar other than `avatar`
     /// (REST §10: such a UUID is refused, not overwritten).
     pub fn inventory_ids_of_others(&self, avatar: Uuid, ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError> {
+        if let Some(pg) = self.pg() {
+            return crate::pg::inventory::inventory_ids_of_others(pg, avatar, ids);
+        }
         self.with_conn(|conn| {
             let me = avatar.to_string();
             let mut found = Vec::new();
@@ -275,8 +297,12 @@ mod tests {
 
     #[test]
     fn round_trip_difference_and_rollback() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = Store::open(dir.path()).expect("open");
+        for (_kind, store, _dir) in crate::testing::stores() {
+            round_trip_difference_and_rollback_on(&store);
+        }
+    }
+
+    fn round_trip_difference_and_rollback_on(store: &Store) {
         let avatar = Uuid::from_u128(999);
         assert_eq!(store.inventory(avatar).expect("load"), None);
         let inv = Inventory::standard(avatar, &mut ids());
@@ -297,9 +323,33 @@ mod tests {
         // A failing extra step leaves everything as it was.
         let mut third = next.clone();
         third.remove_item(Uuid::from_u128(100)).expect("rm");
-        let failed = store.save_inventory_with(&next, &third, |_| Err(StoreError::Invalid("boom".into())));
-        assert!(failed.is_err());
+        let fine = Asset::from_type(Uuid::from_u128(6001), AssetType::Notecard, b"one".to_vec());
+        if store.is_postgres() {
+            // PostgreSQL refuses a NUL in text: the second asset fails after
+            // the first was written, and the whole batch is rolled back.
+            let bad = Asset {
+                name: "nul\0".into(),
+                ..Asset::from_type(Uuid::from_u128(6002), AssetType::Notecard, b"two".to_vec())
+            };
+            assert!(store.save_inventory_and_assets(&next, &third, &[fine.clone(), bad]).is_err());
+            let pg = store.pg().expect("pg");
+            let assets: i64 = pg
+                .block(async { Ok::<_, StoreError>(pg.client().await?.query_one("SELECT COUNT(*) FROM assets", &[]).await?.get(0)) })
+                .expect("count");
+            assert_eq!(assets, 0, "no asset of the failed batch stays");
+        } else {
+            let failed = store.save_inventory_with(&next, &third, |_| Err(StoreError::Invalid("boom".into())));
+            assert!(failed.is_err());
+        }
         assert_eq!(store.inventory(avatar).expect("load").expect("some"), next);
+        assert!(matches!(
+            store.save_inventory(&next, &Inventory::standard(Uuid::from_u128(5), &mut ids())),
+            Err(StoreError::Invalid(_))
+        ));
+
+        // Inline assets land with the tree.
+        store.save_inventory_and_assets(&next, &third, &[fine]).expect("save with asset");
+        assert_eq!(store.inventory(avatar).expect("load").expect("some"), third);
 
         assert_eq!(
             store
@@ -308,5 +358,82 @@ mod tests {
             vec![textures]
         );
         assert!(store.inventory_ids_of_others(avatar, &[textures]).expect("q").is_empty());
+    }
+
+    #[test]
+    fn a_large_inventory_keeps_store_order_through_changes() {
+        for (_kind, store, _dir) in crate::testing::stores() {
+            a_large_inventory_keeps_store_order_through_changes_on(&store);
+        }
+    }
+
+    fn a_large_inventory_keeps_store_order_through_changes_on(store: &Store) {
+        let avatar = Uuid::from_u128(999);
+        let limits = SceneLimits::default();
+        let empty = Inventory::standard(avatar, &mut ids());
+        store.create_inventory(&empty).expect("create");
+        let folder = empty.folders().find(|f| f.name == "Objects").expect("objects").id;
+        // Ids descend while insertion ascends: store order is not id order.
+        let mut full = empty.clone();
+        for n in 0..3_000u128 {
+            full.upsert_item(item(1_000_000 - n, folder), &limits).expect("item");
+        }
+        store.save_inventory(&empty, &full).expect("save");
+        let order = |inv: &Inventory| inv.items().map(|i| i.id).collect::<Vec<_>>();
+        let loaded = store.inventory(avatar).expect("load").expect("some");
+        assert_eq!(loaded, full);
+        assert_eq!(order(&loaded), order(&full));
+
+        let mut changed = loaded.clone();
+        for n in (0..3_000u128).step_by(3) {
+            changed.remove_item(Uuid::from_u128(1_000_000 - n)).expect("remove");
+        }
+        for n in (1..3_000u128).step_by(5) {
+            let mut i = item(1_000_000 - n, folder);
+            i.name = format!("renamed {n}");
+            changed.upsert_item(i, &limits).expect("rename");
+        }
+        for n in 0..50u128 {
+            changed.upsert_item(item(2_000_000 + n, folder), &limits).expect("new");
+        }
+        store.save_inventory(&loaded, &changed).expect("save");
+        let again = store.inventory(avatar).expect("load").expect("some");
+        assert_eq!(again, changed);
+        // Store order: a kept (even if changed) item keeps its place, new
+        // items follow in the order they were added.
+        let mut expected: Vec<Uuid> = order(&loaded).into_iter().filter(|id| changed.item(*id).is_some()).collect();
+        expected.extend(order(&changed).into_iter().filter(|id| loaded.item(*id).is_none()));
+        assert_eq!(order(&again), expected);
+    }
+
+    #[test]
+    fn two_creators_of_one_inventory_one_wins() {
+        for (_kind, store, _dir) in crate::testing::stores() {
+            for round in 0..10u128 {
+                let avatar = Uuid::from_u128(10_000 + round);
+                let start = std::sync::Barrier::new(4);
+                let results: Vec<Result<(), StoreError>> = std::thread::scope(|s| {
+                    let creators: Vec<_> = (0..4u128)
+                        .map(|t| {
+                            let (store, start) = (&store, &start);
+                            s.spawn(move || {
+                                // Different folder ids each: only the store can see the clash.
+                                let mut n = (round * 4 + t) * 1_000;
+                                let inv = Inventory::standard(avatar, &mut || {
+                                    n += 1;
+                                    Uuid::from_u128(n)
+                                });
+                                start.wait();
+                                store.create_inventory(&inv)
+                            })
+                        })
+                        .collect();
+                    creators.into_iter().map(|c| c.join().expect("creator")).collect()
+                });
+                assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+                assert!(results.iter().all(|r| matches!(r, Ok(()) | Err(StoreError::Conflict(_)))), "{results:?}");
+                assert!(store.inventory(avatar).expect("one root").is_some());
+            }
+        }
     }
 }

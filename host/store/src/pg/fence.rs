@@ -28,8 +28,6 @@ pub(crate) struct Fences {
     epochs: RwLock<HashMap<Uuid, i64>>,
 }
 
-// `check` and `check_named` are called by the region writes as they are ported.
-#[allow(dead_code, reason = "called by the region writes as they are ported")]
 impl Fences {
     pub(crate) fn set_host(&self, host: Option<String>) {
         *self.host.write() = host;

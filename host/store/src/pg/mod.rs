@@ -22,6 +22,12 @@ pub(crate) mod assets;
 pub(crate) mod objects;
 pub(crate) mod region_state;
 
+pub(crate) mod extensions;
+pub(crate) mod inventory;
+pub(crate) mod kv;
+pub(crate) mod scripts;
+pub(crate) mod space;
+
 use std::future::Future;
 use std::time::Duration;
 
