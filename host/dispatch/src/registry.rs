@@ -251,6 +251,21 @@ impl Registry {
         true
     }
 
+    /// Remove every handler registered for `scene` in `domain` (a region that
+    /// stops being hosted here); returns how many.
+    pub fn unregister_scene(&self, scene: &str, domain: &str) -> usize {
+        let prefix = format!("{scene}::{domain}::");
+        let types: Vec<String> = {
+            let inner = self.inner.read();
+            inner
+                .order
+                .iter()
+                .filter_map(|k| k.strip_prefix(&prefix).map(str::to_owned))
+                .collect()
+        };
+        types.iter().filter(|t| self.unregister(Some(scene), domain, t)).count()
+    }
+
     /// Remove a handler; the type stays known while other handlers use it.
     pub fn unregister(&self, scene: Option<&str>, domain: &str, type_name: &str) -> bool {
         let mut inner = self.inner.write();

@@ -32,7 +32,8 @@ use std::sync::Arc;
 
 use dispatcher_dispatch::{Registry, Services};
 use dispatcher_scene::{SceneError, SceneLimits, TaskInventoryItem};
-use dispatcher_store::{Store, StoreError};
+use dispatcher_store::{Region as RegionInfo, Store, StoreError};
+use parking_lot::RwLock;
 use uuid::Uuid;
 
 pub use config::{RemoteControlConfig, RemoteControlLimits, DEFAULT_DOMAIN};
@@ -62,10 +63,21 @@ pub enum ItemError {
     Store(#[from] StoreError),
 }
 
+/// Which of the store's regions a host loads at start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegionSelection {
+    /// Every region (standalone).
+    All,
+    /// None; regions come and go with [`RemoteControl::add_region`] and
+    /// [`RemoteControl::remove_region`] (grid mode: the regions this host leases).
+    None,
+}
+
 /// The domain's shared state: every hosted region and what handlers share.
 pub struct RemoteControl {
-    /// Keyed by region name (`_Scene`); fixed after [`RemoteControl::load`].
-    regions: HashMap<String, Arc<RegionHost>>,
+    /// Keyed by region name (`_Scene`). Standalone: fixed after
+    /// [`RemoteControl::load`]; grid mode: changes as leases come and go.
+    regions: RwLock<HashMap<String, Arc<RegionHost>>>,
     pub store: Arc<Store>,
     pub services: Arc<Services>,
     pub limits: SceneLimits,
@@ -86,9 +98,24 @@ impl RemoteControl {
         limits: SceneLimits,
         rc_limits: RemoteControlLimits,
     ) -> Result<Arc<Self>, LoadError> {
+        Self::load_selected(store, services, limits, rc_limits, RegionSelection::All)
+    }
+
+    /// [`RemoteControl::load_with`] loading only the `selection` of regions.
+    pub fn load_selected(
+        store: Arc<Store>,
+        services: Arc<Services>,
+        limits: SceneLimits,
+        rc_limits: RemoteControlLimits,
+        selection: RegionSelection,
+    ) -> Result<Arc<Self>, LoadError> {
         let persist = Persistence::new(store.clone());
         let mut regions = HashMap::new();
-        for info in store.list_regions()? {
+        let infos = match selection {
+            RegionSelection::All => store.list_regions()?,
+            RegionSelection::None => Vec::new(),
+        };
+        for info in infos {
             let region = persist.load_region(info.id, &info.name, &limits).map_err(|e| LoadError::Region {
                 region: info.name.clone(),
                 reason: e.to_string(),
@@ -96,7 +123,7 @@ impl RemoteControl {
             regions.insert(info.name.clone(), Arc::new(RegionHost::new(region)));
         }
         let rc = Arc::new(RemoteControl {
-            regions,
+            regions: RwLock::new(regions),
             store,
             services,
             limits,
@@ -108,31 +135,76 @@ impl RemoteControl {
     }
 
     /// The region named `name` (exact match, as `_Scene`).
-    pub fn region(&self, name: &str) -> Option<&Arc<RegionHost>> {
-        self.regions.get(name)
+    pub fn region(&self, name: &str) -> Option<Arc<RegionHost>> {
+        self.regions.read().get(name).cloned()
     }
 
-    pub fn regions(&self) -> impl Iterator<Item = &Arc<RegionHost>> {
-        self.regions.values()
+    /// The hosted regions now (a snapshot).
+    pub fn regions(&self) -> Vec<Arc<RegionHost>> {
+        self.regions.read().values().cloned().collect()
+    }
+
+    /// Load `info`'s region from the store and start serving it: its handlers
+    /// registered under `domain`, its objects in the tick. Refused when a
+    /// region of that name is already hosted.
+    pub fn add_region(self: &Arc<Self>, registry: &Registry, domain: &str, info: &RegionInfo) -> Result<Arc<RegionHost>, LoadError> {
+        let region = self
+            .persist
+            .load_region(info.id, &info.name, &self.limits)
+            .map_err(|e| LoadError::Region {
+                region: info.name.clone(),
+                reason: e.to_string(),
+            })?;
+        let host = Arc::new(RegionHost::new(region));
+        {
+            let mut regions = self.regions.write();
+            if regions.contains_key(&info.name) {
+                return Err(LoadError::Region {
+                    region: info.name.clone(),
+                    reason: "it is hosted already".into(),
+                });
+            }
+            regions.insert(info.name.clone(), host.clone());
+        }
+        handlers::register_all(&handlers::Router::new(self, &host, registry, domain));
+        Ok(host)
+    }
+
+    /// Stop serving the region `name`: its handlers unregistered, out of the
+    /// tick. With `flush`, its pending motion is committed first (a graceful
+    /// hand-over); without, it is dropped (the lease is lost: another host
+    /// owns the region and this host's writes would be refused anyway).
+    /// Requests already running finish on the detached region.
+    pub fn remove_region(&self, registry: &Registry, domain: &str, name: &str, flush: bool) -> Option<Arc<RegionHost>> {
+        let host = self.regions.write().remove(name)?;
+        registry.unregister_scene(name, domain);
+        if flush {
+            let (ids, since) = host.dirty.lock().take();
+            let region = host.region.read();
+            self.persist.queue_dynamics(host.id, ids.iter().filter_map(|id| region.object(*id)), since);
+            drop(region);
+            self.persist.flush();
+        } else {
+            self.persist.forget_region(host.id);
+        }
+        Some(host)
     }
 
     /// Register every request type for every region under `domain`
     /// (default [`DEFAULT_DOMAIN`]), scene-specifically, so InfoResponse lists
     /// `<scene>::<domain>::RemoteControl.Messages.XRequest`.
     pub fn register(self: &Arc<Self>, registry: &Registry, domain: &str) {
-        let mut names: Vec<&String> = self.regions.keys().collect();
-        names.sort();
-        for name in names {
-            if let Some(host) = self.regions.get(name) {
-                let router = handlers::Router::new(self, host, registry, domain);
-                handlers::register_all(&router);
-            }
+        let mut hosts: Vec<(String, Arc<RegionHost>)> = self.regions.read().iter().map(|(n, h)| (n.clone(), h.clone())).collect();
+        hosts.sort_by(|a, b| a.0.cmp(&b.0));
+        for (_, host) in &hosts {
+            let router = handlers::Router::new(self, host, registry, domain);
+            handlers::register_all(&router);
         }
     }
 
     /// Owner and position of the object with root id `object_id`.
     pub fn object_facts(&self, region: &str, object_id: Uuid) -> Option<(Uuid, [f32; 3])> {
-        let host = self.regions.get(region)?;
+        let host = self.region(region)?;
         let region = host.region.read();
         let object = region.object(object_id)?;
         let p = object.position;
@@ -142,7 +214,7 @@ impl RemoteControl {
     /// Put `item` into the object's root inventory and commit the object before
     /// returning (GetObjectInventory lists it, a restart keeps it).
     pub fn add_root_item(&self, region: &str, object_id: Uuid, item: TaskInventoryItem) -> Result<(), ItemError> {
-        let host = self.regions.get(region).ok_or_else(|| ItemError::NoRegion(region.to_owned()))?;
+        let host = self.region(region).ok_or_else(|| ItemError::NoRegion(region.to_owned()))?;
         let mut scene = host.region.write();
         scene.add_root_item(object_id, item)?;
         let object = scene.object(object_id).ok_or(SceneError::NoSuchObject(object_id))?;
@@ -154,7 +226,7 @@ impl RemoteControl {
     /// items holding `asset_id`), committed. An object that is gone already
     /// has nothing to remove.
     pub fn remove_root_items(&self, region: &str, object_id: Uuid, item_id: Uuid, asset_id: Uuid) -> Result<(), ItemError> {
-        let host = self.regions.get(region).ok_or_else(|| ItemError::NoRegion(region.to_owned()))?;
+        let host = self.region(region).ok_or_else(|| ItemError::NoRegion(region.to_owned()))?;
         let mut scene = host.region.write();
         match scene.remove_root_items(object_id, item_id, asset_id) {
             Ok(0) | Err(SceneError::NoSuchObject(_)) => Ok(()),
@@ -170,7 +242,7 @@ impl RemoteControl {
     /// Give the write-behind the current state of every object whose motion
     /// changed since the last hand-off (each cloned once, however often it moved).
     pub fn handoff_dirty(&self) {
-        for host in self.regions.values() {
+        for host in self.regions() {
             let (ids, since) = host.dirty.lock().take();
             if ids.is_empty() {
                 continue;

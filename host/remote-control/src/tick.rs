@@ -120,7 +120,7 @@ pub fn step(rc: &RemoteControl, dt_s: f32) {
         let started = Instant::now();
         let mut region = host.region.write();
         let changes = region.integrate(dt_s);
-        fan_out(rc, host, &region, &changes);
+        fan_out(rc, &host, &region, &changes);
         drop(region);
         let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         host.last_tick_micros.store(micros, std::sync::atomic::Ordering::Relaxed);

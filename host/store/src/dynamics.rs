@@ -309,7 +309,7 @@ mod tests {
     #[test]
     fn the_lag_is_the_age_of_the_oldest_unwritten_change_and_commits_are_timed() {
         let dir = tempfile::tempdir().expect("tmp");
-        let store = store(&dir);
+        let store = Arc::new(Store::open(dir.path()).expect("open"));
         // A long interval: only flush() writes.
         let writer = DynamicsWriter::start(Arc::clone(&store), Duration::from_secs(3600));
         assert_eq!(writer.lag(), Duration::ZERO);

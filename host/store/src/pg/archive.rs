@@ -8,14 +8,14 @@
 //! is held until commit).
 
 use deadpool_postgres::{Object, Transaction};
-use dispatcher_scene::{Asset, SceneObject, Sun, Terrain};
+use dispatcher_scene::{Asset, Sun, Terrain};
 use parking_lot::Mutex;
 use tokio_postgres::Statement;
 use uuid::Uuid;
 
 use super::objects::{dedupe, upsert_chunk, UPSERT_OBJECTS, WRITE_CHUNK_ROWS};
 use super::Postgres;
-use crate::objects::{encode, encode_object, EncodedObject};
+use crate::objects::{encode, EncodedObject};
 use crate::StoreError;
 
 /// The writes of one import on PostgreSQL (wrapped by `crate::ArchiveImport`).
@@ -93,17 +93,12 @@ impl<'a> PgImport<'a> {
         })
     }
 
-    pub(crate) fn put_object(&self, object: &SceneObject) -> Result<(), StoreError> {
-        let row = encode_object(self.region_id, object)?;
-        self.put_encoded(row)
-    }
-
     /// An object already encoded (by the archive reader's parser threads).
     pub(crate) fn put_encoded_object(&self, object_id: Uuid, data: &[u8]) -> Result<(), StoreError> {
         self.put_encoded((self.region_id, object_id, data.to_vec()))
     }
 
-    fn put_encoded(&self, row: crate::objects::EncodedObject) -> Result<(), StoreError> {
+    fn put_encoded(&self, row: EncodedObject) -> Result<(), StoreError> {
         let full = {
             let mut objects = self.objects.lock();
             objects.push(row);
