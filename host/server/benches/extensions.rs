@@ -236,7 +236,7 @@ fn install(addr: SocketAddr, cap: &str, component: &str) -> (Duration, String) {
         cap,
         "Extensions",
         "InstallExtensionRequest",
-        json!({ "Component": component, "Scope": REGION, "Grants": [], "Config": "" }),
+        json!({ "Component": component, "Scope": REGION, "Grants": ["storage"], "Config": "" }),
     );
     let took = started.elapsed();
     (took, reply["ExtensionID"].as_str().expect("ExtensionID").to_owned())
