@@ -424,6 +424,8 @@ fn extensions_timer_runs_on_timer_from_install_until_stop_and_again_after_start_
     // Across a host restart: loaded, started and ticking before any request
     // of its domain (one would start an instance itself).
     let before_restart = ticks(&host, &cap);
+    let cached_before = cache_file(&host.dir);
+    assert!(cached_before.is_some(), "no compile cache file after install");
     let ids = host.ids.clone();
     let (_, dir) = host.stop();
     let host = Host::launch(dir, ids, "");
@@ -439,4 +441,16 @@ fn extensions_timer_runs_on_timer_from_install_until_stop_and_again_after_start_
     let status = ok(ex(&host, &cap, "GetExtensionStatusRequest", json!({ "ExtensionID": id })));
     assert_eq!(status["State"], "running", "{status}");
     assert_eq!(status["Restarts"], 0, "{status}");
+    // The compile cache file of an installed extension is kept by the start's
+    // sweep and reused, not deleted and written again by a recompile.
+    assert_eq!(cache_file(&host.dir), cached_before, "the extension's compile cache file after a host restart");
+}
+
+/// The one compile cache file of a host with one component: name and time written.
+fn cache_file(dir: &tempfile::TempDir) -> Option<(String, std::time::SystemTime)> {
+    let entries = std::fs::read_dir(dir.path().join("script-cache")).ok()?;
+    entries.flatten().find_map(|e| {
+        let written = e.metadata().and_then(|m| m.modified()).ok()?;
+        Some((e.file_name().to_string_lossy().into_owned(), written))
+    })
 }
