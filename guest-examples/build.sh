@@ -23,7 +23,7 @@ out="$here/out"
 # Pinned: the versions these examples were verified with.
 componentize_py_version="0.25.1"
 
-rust_guests=(touch-lift chat-echo penrose traffic counter chaos escape ext-chaos ext-leaderboard ext-spatial ext-tutorial ext-caller)
+rust_guests=(touch-lift chat-echo penrose traffic counter chaos escape ext-chaos ext-leaderboard ext-spatial ext-tutorial ext-caller ext-ticker)
 # JavaScript guests and the WIT world each is built for (its build.mjs names it).
 js_guests=(js-hello ext-notes)
 all_guests=("${rust_guests[@]}" python-hello "${js_guests[@]}")

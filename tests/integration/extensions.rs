@@ -377,3 +377,80 @@ fn extensions_hundred_concurrent_requests_are_all_answered() {
         assert_eq!(reply["Body"], format!(r#"{{"Text":"n{i}"}}"#), "{reply}");
     }
 }
+
+/// The ticker's count of `on-timer` calls.
+fn ticks(host: &Host, cap: &str) -> u64 {
+    let reply = ok(call(host, cap, "Ticker", "GetTicksRequest", json!({})));
+    reply["Ticks"].as_u64().unwrap_or_else(|| panic!("no Ticks: {reply}"))
+}
+
+/// Whether the ticker's count grows by at least `more` within 10 s.
+fn ticking(host: &Host, cap: &str, more: u64) -> bool {
+    let from = ticks(host, cap);
+    eventually(Duration::from_secs(10), || ticks(host, cap) >= from + more)
+}
+
+#[test]
+fn extensions_timer_runs_on_timer_from_install_until_stop_and_again_after_start_and_host_restart() {
+    let host = Host::start();
+    let cap = cap_of(&host, OWNER, &["Ticker"]);
+    // on-start (run at install, before any request) sets a 100 ms timer;
+    // on-timer counts in storage, acting as the installer.
+    let id = install_ok(&host, &cap, "ext-ticker", &["storage"], "100");
+    std::thread::sleep(Duration::from_millis(1500));
+    let first = ticks(&host, &cap);
+    assert!(first >= 3, "only {first} ticks in 1.5 s at 100 ms");
+    // Cancelled from a request: the count stays.
+    let set = ok(call(&host, &cap, "Ticker", "SetIntervalRequest", json!({ "IntervalMs": 0 })));
+    assert_eq!(set["IntervalMs"], 0, "{set}");
+    std::thread::sleep(Duration::from_millis(300));
+    let cancelled = ticks(&host, &cap);
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(ticks(&host, &cap), cancelled, "ticks after the timer was cancelled");
+    // Set again from a request; below the minimum is raised to it.
+    let set = ok(call(&host, &cap, "Ticker", "SetIntervalRequest", json!({ "IntervalMs": 1 })));
+    assert_eq!(set["IntervalMs"], 100, "{set}");
+    assert!(ticking(&host, &cap, 3), "no ticks after the timer was set again");
+    // Stop ends the timer; start runs on-start again, which sets it.
+    // (While stopped nothing can read the count: compare across the gap, in
+    // which a live timer would have ticked about 15 times.)
+    let before_stop = ticks(&host, &cap);
+    ok(ex(&host, &cap, "StopExtensionRequest", json!({ "ExtensionID": id })));
+    std::thread::sleep(Duration::from_millis(1500));
+    ok(ex(&host, &cap, "StartExtensionRequest", json!({ "ExtensionID": id })));
+    let after_start = ticks(&host, &cap);
+    assert!(after_start <= before_stop + 2, "{before_stop} ticks before stop, {after_start} right after start");
+    assert!(ticking(&host, &cap, 3), "no ticks after start");
+    // Across a host restart: loaded, started and ticking before any request
+    // of its domain (one would start an instance itself).
+    let before_restart = ticks(&host, &cap);
+    let cached_before = cache_file(&host.dir);
+    assert!(cached_before.is_some(), "no compile cache file after install");
+    let ids = host.ids.clone();
+    let (_, dir) = host.stop();
+    let host = Host::launch(dir, ids, "");
+    let cap = cap_of(&host, OWNER, &["Ticker"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = ok(ex(&host, &cap, "GetExtensionStatusRequest", json!({ "ExtensionID": id })));
+    assert_eq!(status["RequestsHandled"], 0, "{status}");
+    let after_restart = ticks(&host, &cap);
+    assert!(
+        after_restart >= before_restart + 3,
+        "{before_restart} ticks before the restart, {after_restart} 1.5 s after"
+    );
+    let status = ok(ex(&host, &cap, "GetExtensionStatusRequest", json!({ "ExtensionID": id })));
+    assert_eq!(status["State"], "running", "{status}");
+    assert_eq!(status["Restarts"], 0, "{status}");
+    // The compile cache file of an installed extension is kept by the start's
+    // sweep and reused, not deleted and written again by a recompile.
+    assert_eq!(cache_file(&host.dir), cached_before, "the extension's compile cache file after a host restart");
+}
+
+/// The one compile cache file of a host with one component: name and time written.
+fn cache_file(dir: &tempfile::TempDir) -> Option<(String, std::time::SystemTime)> {
+    let entries = std::fs::read_dir(dir.path().join("script-cache")).ok()?;
+    entries.flatten().find_map(|e| {
+        let written = e.metadata().and_then(|m| m.modified()).ok()?;
+        Some((e.file_name().to_string_lossy().into_owned(), written))
+    })
+}

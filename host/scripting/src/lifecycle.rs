@@ -369,7 +369,17 @@ impl Lifecycle {
         }
         // Cache files no stored script uses (removed before this change, or built
         // by another engine configuration) are deleted.
-        let in_use: HashSet<String> = self.scripts.all().iter().map(|s| s.info().hash.clone()).collect();
+        // Installed extensions' components are cached the same way: without
+        // them here every host start deleted their files and recompiled them.
+        let mut in_use: HashSet<String> = self.scripts.all().iter().map(|s| s.info().hash.clone()).collect();
+        let extensions = match self.store.list_extensions() {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot list extensions; the compile cache is not swept");
+                return Ok(());
+            }
+        };
+        in_use.extend(extensions.into_iter().map(|row| row.hash));
         let deleted = self.engine.sweep_disk(&in_use);
         if deleted > 0 {
             tracing::info!(files = deleted, "deleted unused compiled components");

@@ -3,12 +3,15 @@
 //! deadline and of `timers.now-ms`).
 //!
 //! The scheduler thread reaches scripts only through the script table and the
-//! run queue: a due job becomes an event delivered to its script.
+//! run queue: a due job becomes an event delivered to its script. Extensions'
+//! timers (`timers.set-timer` from a `domain-extension` instance) are kept in
+//! the same heap and handed, when due, to the [`ExtensionTimers`] the
+//! extension runtime registers.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
@@ -24,8 +27,28 @@ use crate::table::ScriptTable;
 const IDLE_POLL: Duration = Duration::from_millis(200);
 
 enum Job {
-    Timer { script: Uuid, generation: u64, interval_ms: u32 },
-    Restart { script: Uuid },
+    Timer {
+        script: Uuid,
+        generation: u64,
+        interval_ms: u32,
+    },
+    Restart {
+        script: Uuid,
+    },
+    ExtensionTimer {
+        extension: Uuid,
+        generation: u64,
+        interval_ms: u32,
+    },
+}
+
+/// Where due extension timers go (the extension runtime).
+pub trait ExtensionTimers: Send + Sync {
+    /// The timer of `extension` set with `generation` is due: deliver
+    /// `on-timer` (merged with one still pending). False when that timer is
+    /// gone (cancelled, replaced, the extension stopped or removed): it is
+    /// not scheduled again.
+    fn fire(&self, extension: Uuid, generation: u64) -> bool;
 }
 
 struct Entry {
@@ -57,6 +80,8 @@ pub struct Scheduler {
     heap: Mutex<BinaryHeap<Reverse<Entry>>>,
     changed: Condvar,
     seq: AtomicU64,
+    /// The extension runtime, once started (weak: it holds the scheduler).
+    extensions: OnceLock<Weak<dyn ExtensionTimers>>,
 }
 
 impl Scheduler {
@@ -78,6 +103,27 @@ impl Scheduler {
                 interval_ms,
             },
         );
+    }
+
+    /// An extension's repeating timer, first due one interval from now; the
+    /// extension runtime drops ticks of a replaced `generation`.
+    pub fn extension_timer(&self, extension: Uuid, interval_ms: u32, generation: u64) {
+        let at = Instant::now() + Duration::from_millis(u64::from(interval_ms));
+        self.add(
+            at,
+            Job::ExtensionTimer {
+                extension,
+                generation,
+                interval_ms,
+            },
+        );
+    }
+
+    /// Where due extension timers go; the first registration stays.
+    pub fn set_extension_timers(&self, target: Weak<dyn ExtensionTimers>) {
+        if self.extensions.set(target).is_err() {
+            tracing::warn!("a second extension runtime on one scheduler; its timers go to the first");
+        }
     }
 
     /// Start the script again after `delay_ms`, if it is still running then.
@@ -120,6 +166,26 @@ impl Scheduler {
 
     fn fire(&self, scripts: &ScriptTable, run_queue: &RunQueue, entry: Entry) {
         match entry.job {
+            Job::ExtensionTimer {
+                extension,
+                generation,
+                interval_ms,
+            } => {
+                let Some(target) = self.extensions.get().and_then(Weak::upgrade) else { return };
+                if !target.fire(extension, generation) {
+                    return;
+                }
+                let period = Duration::from_millis(u64::from(interval_ms));
+                let next = (entry.at + period).max(Instant::now());
+                self.add(
+                    next,
+                    Job::ExtensionTimer {
+                        extension,
+                        generation,
+                        interval_ms,
+                    },
+                );
+            }
             Job::Restart { script } => {
                 if let Some(s) = scripts.get(script) {
                     if s.state() == RunState::Running {

@@ -406,6 +406,7 @@ fn install(
     }
     host.extensions.lock().insert(id, ext.clone());
     ext.log(&host.calls.limits, "info", &format!("installed {} {} by {}", ext.domain(), ext.version, user.id));
+    host.warm(&ext);
     Ok(response(&ext))
 }
 
@@ -483,6 +484,7 @@ fn update(host: &Arc<ExtensionHost>, ctx: &RequestContext, req: UpdateExtensionR
         return Err(failure(e));
     }
     ext.log(&host.calls.limits, "info", &format!("updated to {} by {}", ext.version, user.id));
+    host.warm(&ext);
     Ok(response(&ext))
 }
 
@@ -523,6 +525,7 @@ fn start(host: &Arc<ExtensionHost>, ctx: &RequestContext, req: StartExtensionReq
     let ext = managed(host, ctx, req.extension_id.0)?;
     set_state(host, &ext, RunState::Running)?;
     ext.log(&host.calls.limits, "info", "started");
+    host.warm(&ext);
     Ok(Done::ok())
 }
 
@@ -614,6 +617,7 @@ fn load_one(host: &Arc<ExtensionHost>, row: ExtensionRow) -> Result<(), String> 
         ext.control.lock().fault = crate::fault::Fault::parse(&row.fault_reason);
     }
     host.register(&ext)?;
-    host.extensions.lock().insert(row.id, ext);
+    host.extensions.lock().insert(row.id, ext.clone());
+    host.warm(&ext);
     Ok(())
 }

@@ -18,11 +18,21 @@
 //! (its DomainList and scene) with the extension's grants, and for a calling
 //! script also that script's scope, object and grants (intersected), so a
 //! script reaches through an extension only what it could reach itself.
-//! Outside a request (`on-start`) and with `act-as-installer`, the installer's
-//! capability with the extension's grants.
+//! Outside a request (`on-start`, `on-timer`) and with `act-as-installer`,
+//! the installer's capability with the extension's grants.
+//!
+//! Instances start eagerly: install, start, update and host start create one
+//! (running `on-start`), so an extension that sets its timer there ticks
+//! without waiting for a request; after a fault's backoff the next request
+//! or tick creates one. Its one timer (shared by
+//! its instances, like the log) is kept in the scripts' scheduler; due ticks
+//! go to one `ext-timers` thread that runs `on-timer` on an idle instance
+//! within the request budget. A tick that finds every instance busy, or one
+//! still pending, is merged; stop, remove, update and `faulted` cancel it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -45,6 +55,7 @@ use crate::fault::Fault;
 use crate::grants::{Grants, ACT_AS_INSTALLER};
 use crate::instance::{begin_event, classify, new_store, CallContext, HostState, StoreLimits};
 use crate::limits::ScriptingLimits;
+use crate::scheduler::ExtensionTimers;
 use crate::script::{ExtFacts, RunState, Script, ScriptInfo};
 use crate::table::ScriptTable;
 
@@ -52,6 +63,14 @@ use crate::table::ScriptTable;
 pub const BACKOFF_BASE: Duration = Duration::from_millis(100);
 /// The longest a request waits in an extension's queue before `busy`.
 const QUEUE_WAIT: Duration = Duration::from_secs(10);
+/// How long a caller's names, user level and estate role are reused: looking
+/// them up costs two database reads per request (the account, the region's
+/// estate), more than the rest of the host's side of a call.
+const CALLER_TTL: Duration = Duration::from_secs(1);
+/// Callers remembered at most (the cache is emptied when full).
+const CALLER_CACHE_ENTRIES: usize = 4096;
+/// How often the idle timer thread looks at the stop flag.
+const TIMER_POLL: Duration = Duration::from_millis(200);
 /// The export every extension must have.
 pub const DOMAIN_EXPORT: &str = "opensim:dispatcher/domain@0.1.0";
 
@@ -154,8 +173,15 @@ impl Extension {
         all
     }
 
-    /// Drop every instance and interrupt running requests (stop, remove, update).
+    /// Drop every instance, cancel the timer and interrupt running requests
+    /// (stop, remove, update, faulted).
     pub fn unload(&self) {
+        {
+            let mut timer = self.script.timer.lock();
+            timer.interval_ms = 0;
+            timer.generation += 1;
+        }
+        self.script.timer_pending.store(false, Ordering::Release);
         self.script.interrupt();
         self.pool.lock().idle.clear();
         self.freed.notify_all();
@@ -164,6 +190,16 @@ impl Extension {
     pub fn log(&self, limits: &ScriptingLimits, level: &'static str, text: &str) {
         self.script.push_log(level, text, limits.log_ring_lines, limits.max_log_line_bytes);
     }
+}
+
+/// What a request tells the guest about its caller (account, names, level,
+/// estate role in the request's scene).
+#[derive(Clone)]
+struct CallerFacts {
+    first_name: String,
+    last_name: String,
+    level: i32,
+    role: &'static str,
 }
 
 /// What the pieces of an extension are built from (install, update, load).
@@ -185,6 +221,10 @@ pub struct ExtensionHost {
     compiled: Mutex<HashMap<String, DomainExtensionPre<HostState>>>,
     /// Installs, updates and removals, one at a time.
     pub(crate) changes: Mutex<()>,
+    /// Due timers, to the `ext-timers` thread (at most one pending per extension).
+    due: Mutex<Sender<Uuid>>,
+    /// Callers' facts by (account, scene), each kept [`CALLER_TTL`].
+    callers: Mutex<HashMap<(Uuid, String), (Instant, CallerFacts)>>,
     pub(crate) me: Weak<ExtensionHost>,
 }
 
@@ -203,7 +243,8 @@ impl ExtensionHost {
         crate::wait::shadow_blocking_waits(&mut linker).map_err(err)?;
         linker.allow_shadowing(false);
         DomainExtension::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(&mut linker, |s| s).map_err(err)?;
-        Ok(Arc::new_cyclic(|me| ExtensionHost {
+        let (due, ticks) = std::sync::mpsc::channel();
+        let host = Arc::new_cyclic(|me| ExtensionHost {
             limits,
             calls,
             engine,
@@ -213,8 +254,18 @@ impl ExtensionHost {
             extensions: Mutex::new(HashMap::new()),
             compiled: Mutex::new(HashMap::new()),
             changes: Mutex::new(()),
+            due: Mutex::new(due),
+            callers: Mutex::new(HashMap::new()),
             me: me.clone(),
-        }))
+        });
+        let weak = host.me.clone();
+        std::thread::Builder::new()
+            .name("ext-timers".into())
+            .spawn(move || timer_thread(&weak, &ticks))
+            .map_err(|e| ScriptingError::Engine(format!("cannot start the extension timer thread: {e}")))?;
+        let timers: Weak<dyn ExtensionTimers> = host.me.clone();
+        host.calls.scheduler.set_extension_timers(timers);
+        Ok(host)
     }
 
     pub fn dispatcher(&self) -> &Dispatcher {
@@ -299,25 +350,29 @@ impl ExtensionHost {
         Ok(LiveExt { store, bindings })
     }
 
-    /// Take an instance (waiting in the bounded queue when all are lent).
-    fn acquire(&self, ext: &Arc<Extension>) -> Result<LiveExt, HandlerError> {
+    /// Take an instance (waiting in the bounded queue when all are lent, or
+    /// `None` at once when `wait` is false).
+    fn acquire(&self, ext: &Arc<Extension>, wait: bool) -> Result<Option<LiveExt>, HandlerError> {
         let deadline = Instant::now() + QUEUE_WAIT;
         let mut pool = ext.pool.lock();
         loop {
             if pool.in_use < self.limits.max_instances.max(1) {
                 pool.in_use += 1;
                 if let Some(live) = pool.idle.pop() {
-                    return Ok(live);
+                    return Ok(Some(live));
                 }
                 drop(pool);
                 let mut live = self.instantiate_with(&ext.pre, &ext.facts, &ext.script, true);
                 if let Ok(l) = &mut live {
                     l.store.data_mut().acting = ext.installer.clone();
                 }
-                return live.map_err(|fault| {
+                return live.map(Some).map_err(|fault| {
                     self.release(ext, None);
                     self.fault(ext, fault)
                 });
+            }
+            if !wait {
+                return Ok(None);
             }
             if pool.waiting >= self.limits.queue_length {
                 return Err(HandlerError::Limited(format!("extension {} is busy", ext.domain())));
@@ -441,7 +496,9 @@ impl ExtensionHost {
         }
         let acting = self.acting_for(ext, ctx)?;
         let guest_request = self.guest_request(ctx, request)?;
-        let mut live = self.acquire(ext)?;
+        let Some(mut live) = self.acquire(ext, true)? else {
+            return Err(HandlerError::Limited(format!("extension {} is busy", ext.domain())));
+        };
         live.store.data_mut().acting = acting;
         let outcome = begin_event(&mut live.store, self.calls.limits.event_fuel(), TurnClock::now()).and_then(|()| {
             let started = Instant::now();
@@ -450,16 +507,7 @@ impl ExtensionHost {
                 .opensim_dispatcher_domain()
                 .call_handle(&mut live.store, &guest_request)
                 .map_err(|e| classify(&e, live.store.data().limiter.refused));
-            let data = live.store.data();
-            let used = started.elapsed().saturating_sub(data.meter.host_time);
-            data.script
-                .counters
-                .cpu_micros
-                .fetch_add(used.as_micros() as u64, Ordering::Relaxed);
-            data.script
-                .counters
-                .memory_bytes
-                .store(data.limiter.used_bytes() as u64, Ordering::Relaxed);
+            charge(&live.store, started);
             r
         });
         match outcome {
@@ -479,6 +527,111 @@ impl ExtensionHost {
         }
     }
 
+    /// Start one instance now (running `on-start`) unless one exists: install,
+    /// start, update and host start, so that an extension's timer runs
+    /// without waiting for a request. A fault counts like any other.
+    pub fn warm(&self, ext: &Arc<Extension>) {
+        if !self.may_run(ext) || !ext.pool.lock().idle.is_empty() {
+            return;
+        }
+        if let Ok(Some(live)) = self.acquire(ext, false) {
+            self.release(ext, Some(live));
+        }
+    }
+
+    /// Running and not in a backoff (whose end is cleared here).
+    fn may_run(&self, ext: &Extension) -> bool {
+        let mut c = ext.control.lock();
+        if c.state != RunState::Running {
+            return false;
+        }
+        match c.backoff_until {
+            Some(until) if Instant::now() < until => false,
+            Some(_) => {
+                c.backoff_until = None;
+                true
+            }
+            None => true,
+        }
+    }
+
+    /// Run `on-timer` once on an idle (or new) instance, as the installer;
+    /// nothing when the extension may not run or all its instances are busy.
+    fn run_timer(&self, ext: &Arc<Extension>) {
+        ext.script.timer_pending.store(false, Ordering::Release);
+        if !self.may_run(ext) {
+            return;
+        }
+        let mut live = match self.acquire(ext, false) {
+            Ok(Some(live)) => live,
+            Ok(None) | Err(_) => return,
+        };
+        live.store.data_mut().acting = ext.installer.clone();
+        let outcome = begin_event(&mut live.store, self.calls.limits.event_fuel(), TurnClock::now()).and_then(|()| {
+            let started = Instant::now();
+            let r = live
+                .bindings
+                .opensim_dispatcher_domain()
+                .call_on_timer(&mut live.store)
+                .map_err(|e| classify(&e, live.store.data().limiter.refused));
+            charge(&live.store, started);
+            r
+        });
+        match outcome {
+            Ok(()) => self.release(ext, Some(live)),
+            Err(fault) => {
+                drop(live);
+                self.release(ext, None);
+                let _ = self.fault(ext, fault);
+            }
+        }
+    }
+
+    /// The caller's names, level and estate role, looked up at most once per
+    /// [`CALLER_TTL`] per account and scene (a change of level or role
+    /// reaches extensions within that).
+    fn caller_facts(&self, ctx: &RequestContext) -> CallerFacts {
+        let account_id = ctx.user.as_ref().map_or(Uuid::nil(), |u| u.id);
+        let key = (account_id, ctx.scene.clone());
+        if let Some((at, facts)) = self.callers.lock().get(&key) {
+            if at.elapsed() < CALLER_TTL {
+                return facts.clone();
+            }
+        }
+        let directory = &ctx.services.directory;
+        let (first_name, last_name, level) = match &ctx.user {
+            Some(user) => {
+                let account = directory.account_by_id(user.id).ok().flatten();
+                let (first, last) = match &account {
+                    Some(a) => (a.first_name.clone(), a.last_name.clone()),
+                    None => {
+                        let mut parts = user.name.splitn(2, ' ');
+                        (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned())
+                    }
+                };
+                (first, last, account.map_or(0, |a| a.level))
+            }
+            None => (String::new(), String::new(), 0),
+        };
+        let role = match directory.scene(&ctx.scene).ok().flatten() {
+            Some(s) if !account_id.is_nil() && s.estate_owner == account_id => "owner",
+            Some(s) if s.estate_managers.contains(&account_id) => "manager",
+            _ => "none",
+        };
+        let facts = CallerFacts {
+            first_name,
+            last_name,
+            level,
+            role,
+        };
+        let mut callers = self.callers.lock();
+        if callers.len() >= CALLER_CACHE_ENTRIES {
+            callers.clear();
+        }
+        callers.insert(key, (Instant::now(), facts.clone()));
+        facts
+    }
+
     /// The guest's view of a request: the body as JSON without envelope members.
     fn guest_request(&self, ctx: &RequestContext, request: &DecodedRequest) -> Result<GuestRequest, HandlerError> {
         let members: Vec<(String, Value)> = match &request.root {
@@ -490,35 +643,17 @@ impl ExtensionHost {
             _ => Vec::new(),
         };
         let body = dispatcher_protocol::json::to_string(&Value::Object(members));
-        let directory = &ctx.services.directory;
-        let (account_id, first, last, level) = match &ctx.user {
-            Some(user) => {
-                let account = directory.account_by_id(user.id).ok().flatten();
-                let (first, last) = match &account {
-                    Some(a) => (a.first_name.clone(), a.last_name.clone()),
-                    None => {
-                        let mut parts = user.name.splitn(2, ' ');
-                        (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned())
-                    }
-                };
-                (user.id, first, last, account.map_or(0, |a| a.level))
-            }
-            None => (Uuid::nil(), String::new(), String::new(), 0),
-        };
-        let role = match directory.scene(&ctx.scene).ok().flatten() {
-            Some(s) if !account_id.is_nil() && s.estate_owner == account_id => "owner",
-            Some(s) if s.estate_managers.contains(&account_id) => "manager",
-            _ => "none",
-        };
+        let account_id = ctx.user.as_ref().map_or(Uuid::nil(), |u| u.id);
+        let caller = self.caller_facts(ctx);
         Ok(GuestRequest {
             message_type: request.type_name.clone(),
             body,
             caller: Caller {
                 account_id: account_id.to_string(),
-                first_name: first,
-                last_name: last,
-                user_level: level,
-                estate_role: role.to_owned(),
+                first_name: caller.first_name,
+                last_name: caller.last_name,
+                user_level: caller.level,
+                estate_role: caller.role.to_owned(),
             },
             scene: ctx.scene.clone(),
             transport: match ctx.transport {
@@ -594,4 +729,53 @@ impl ExtensionHost {
             registry.unregister(ext.facts.scope.as_deref(), ext.domain(), &t.request_type);
         }
     }
+}
+
+impl ExtensionTimers for ExtensionHost {
+    fn fire(&self, extension: Uuid, generation: u64) -> bool {
+        let Some(ext) = self.get(extension) else { return false };
+        if ext.script.timer.lock().generation != generation || ext.control.lock().state != RunState::Running {
+            return false;
+        }
+        if !ext.script.timer_pending.swap(true, Ordering::AcqRel) && self.due.lock().send(extension).is_err() {
+            ext.script.timer_pending.store(false, Ordering::Release);
+        }
+        true
+    }
+}
+
+/// The `ext-timers` thread: `on-timer` for each due extension, one at a
+/// time (each within the request budget), until the host stops.
+fn timer_thread(host: &Weak<ExtensionHost>, due: &Receiver<Uuid>) {
+    loop {
+        let next = due.recv_timeout(TIMER_POLL);
+        let Some(host) = host.upgrade() else { return };
+        if host.calls.is_stopping() {
+            return;
+        }
+        match next {
+            Ok(id) => {
+                if let Some(ext) = host.get(id) {
+                    host.run_timer(&ext);
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
+/// Charge an event's guest time (host calls excluded) and memory to the
+/// extension's counters.
+fn charge(store: &Store<HostState>, started: Instant) {
+    let data = store.data();
+    let used = started.elapsed().saturating_sub(data.meter.host_time);
+    data.script
+        .counters
+        .cpu_micros
+        .fetch_add(used.as_micros() as u64, Ordering::Relaxed);
+    data.script
+        .counters
+        .memory_bytes
+        .store(data.limiter.used_bytes() as u64, Ordering::Relaxed);
 }

@@ -15,7 +15,11 @@ impl Host for HostState {
             timer.generation
         };
         if granted > 0 {
-            self.shared.schedule_timer(&self.script, granted, generation);
+            match &self.ext {
+                // One timer per extension, shared by its instances.
+                Some(ext) => self.shared.scheduler.extension_timer(ext.id, granted, generation),
+                None => self.shared.schedule_timer(&self.script, granted, generation),
+            }
         }
         Ok(granted)
     }
