@@ -181,7 +181,8 @@ impl RemoteControl {
         if flush {
             let (ids, since) = host.dirty.lock().take();
             let region = host.region.read();
-            self.persist.queue_dynamics(host.id, ids.iter().filter_map(|id| region.object(*id)), since);
+            self.persist
+                .queue_dynamics(host.id, ids.iter().filter_map(|id| region.object(*id)), since);
             drop(region);
             self.persist.flush();
         } else {
@@ -260,7 +261,7 @@ impl RemoteControl {
     /// in the writer; zero when all is written) and the objects waiting.
     pub fn write_behind(&self) -> (std::time::Duration, usize) {
         let (mut lag, mut waiting) = self.persist.write_behind();
-        for host in self.regions.values() {
+        for host in self.regions() {
             let dirty = host.dirty.lock();
             waiting += dirty.len();
             if let Some(since) = dirty.since() {
