@@ -1,5 +1,7 @@
 //! User accounts with OpenSim-style salted password hashes.
 
+pub(crate) mod pg;
+
 use md5::{Digest, Md5};
 use rusqlite::{params, OptionalExtension, Row};
 use uuid::Uuid;
@@ -97,7 +99,7 @@ impl Store {
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
         if let Some(pg) = self.pg() {
-            crate::pg::accounts::create_account(pg, &account, now)?;
+            pg::create_account(pg, &account, now)?;
             return Ok(account);
         }
         self.with_conn(|conn| {
@@ -136,7 +138,7 @@ impl Store {
 
     pub fn list_accounts(&self) -> Result<Vec<Account>, StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::accounts::list_accounts(pg);
+            return pg::list_accounts(pg);
         }
         self.with_conn(|conn| {
             let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM accounts ORDER BY created, first_name, last_name"))?;
@@ -156,7 +158,7 @@ impl Store {
 
     pub fn account_by_id(&self, id: Uuid) -> Result<Option<Account>, StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::accounts::account_where(pg, "id = $1", &[&id]);
+            return pg::account_where(pg, "id = $1", &[&id]);
         }
         self.account_where("id = ?1", &[&id.to_string()])
     }
@@ -164,18 +166,14 @@ impl Store {
     /// Names match without regard to case, as in OpenSim's MySQL tables.
     pub fn account_by_name(&self, first: &str, last: &str) -> Result<Option<Account>, StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::accounts::account_where(
-                pg,
-                "lower(first_name) = lower($1) AND lower(last_name) = lower($2)",
-                &[&first, &last],
-            );
+            return pg::account_where(pg, "lower(first_name) = lower($1) AND lower(last_name) = lower($2)", &[&first, &last]);
         }
         self.account_where("first_name = ?1 COLLATE NOCASE AND last_name = ?2 COLLATE NOCASE", &[&first, &last])
     }
 
     pub fn account_by_email(&self, email: &str) -> Result<Option<Account>, StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::accounts::account_where(pg, "lower(email) = lower($1) AND email <> ''", &[&email]);
+            return pg::account_where(pg, "lower(email) = lower($1) AND email <> ''", &[&email]);
         }
         self.account_where("email = ?1 COLLATE NOCASE AND email <> ''", &[&email])
     }

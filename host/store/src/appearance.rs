@@ -1,5 +1,7 @@
 //! Avatar appearances, one per avatar (account), shared by every region.
 
+pub(crate) mod pg;
+
 use dispatcher_scene::Appearance;
 use rusqlite::{params, OptionalExtension};
 use uuid::Uuid;
@@ -11,7 +13,7 @@ impl Store {
     pub fn save_appearance(&self, avatar_id: Uuid, appearance: &Appearance) -> Result<(), StoreError> {
         let data = encode(appearance, "appearance")?;
         if let Some(pg) = self.pg() {
-            return crate::pg::appearance::save_appearance(pg, avatar_id, &data);
+            return pg::save_appearance(pg, avatar_id, &data);
         }
         self.with_conn(|conn| {
             conn.prepare_cached(
@@ -27,7 +29,7 @@ impl Store {
     /// `Appearance::default()`).
     pub fn load_appearance(&self, avatar_id: Uuid) -> Result<Option<Appearance>, StoreError> {
         let data: Option<Vec<u8>> = if let Some(pg) = self.pg() {
-            crate::pg::appearance::load_appearance(pg, avatar_id)?
+            pg::load_appearance(pg, avatar_id)?
         } else {
             self.with_conn(|conn| {
                 Ok(conn

@@ -8,13 +8,15 @@
 //! methods write through `pg/archive.rs` (objects buffered into multi-row
 //! upserts; the transaction fenced by the region's lease in grid mode).
 
+pub(crate) mod pg;
+
 use dispatcher_scene::{Asset, SceneObject, Sun, Terrain};
 use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
 use uuid::Uuid;
 
 use crate::objects::{encode, encode_scene_object};
-use crate::pg::archive::PgImport;
 use crate::{Store, StoreError};
+use pg::PgImport;
 
 /// The writes of one archive import, all inside one transaction (SQLite's or
 /// PostgreSQL's).
@@ -184,7 +186,7 @@ impl Store {
     /// The region's kept archive members, in path order.
     pub fn archive_members(&self, region_id: Uuid) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::archive::archive_members(pg, region_id);
+            return pg::archive_members(pg, region_id);
         }
         self.with_conn(|conn| {
             let mut stmt = conn.prepare_cached("SELECT path, data FROM region_archive_members WHERE region_id = ?1 ORDER BY path")?;
@@ -196,7 +198,7 @@ impl Store {
     /// Ids of the assets archives brought into the region, in id order.
     pub fn archive_asset_ids(&self, region_id: Uuid) -> Result<Vec<Uuid>, StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::archive::archive_asset_ids(pg, region_id);
+            return pg::archive_asset_ids(pg, region_id);
         }
         self.with_conn(|conn| {
             let mut stmt = conn.prepare_cached("SELECT asset_id FROM region_archive_assets WHERE region_id = ?1 ORDER BY asset_id")?;
@@ -213,7 +215,7 @@ impl Store {
     /// `None` when the region has no stored water level.
     pub fn load_water_height(&self, region_id: Uuid) -> Result<Option<f32>, StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::archive::load_water_height(pg, region_id);
+            return pg::load_water_height(pg, region_id);
         }
         self.with_conn(|conn| {
             let h: Option<f64> = conn
@@ -226,7 +228,7 @@ impl Store {
 
     pub fn save_water_height(&self, region_id: Uuid, height_m: f32) -> Result<(), StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::archive::save_water_height(pg, region_id, height_m);
+            return pg::save_water_height(pg, region_id, height_m);
         }
         self.with_conn(|conn| put_water(conn, region_id, height_m))
     }

@@ -5,6 +5,8 @@
 //! columns (no encoding) so that other tools can read the table. Size limits are
 //! the caller's to enforce (the store holds what it is given).
 
+pub(crate) mod pg;
+
 use dispatcher_scene::{Asset, AssetType};
 use rusqlite::{params, OptionalExtension, Row};
 use uuid::Uuid;
@@ -31,14 +33,14 @@ impl Store {
     /// Stores the asset, replacing one with the same id.
     pub fn put_asset(&self, asset: &Asset) -> Result<(), StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::assets::put_asset(pg, asset);
+            return pg::put_asset(pg, asset);
         }
         self.with_conn(|conn| put_asset_tx(conn, asset))
     }
 
     pub fn get_asset(&self, id: Uuid) -> Result<Option<Asset>, StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::assets::get_asset(pg, id);
+            return pg::get_asset(pg, id);
         }
         self.with_conn(|conn| {
             let mut stmt = conn.prepare_cached(
@@ -56,7 +58,7 @@ impl Store {
     /// True when an asset with this id is stored (reads no data).
     pub fn asset_exists(&self, id: Uuid) -> Result<bool, StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::assets::asset_exists(pg, id);
+            return pg::asset_exists(pg, id);
         }
         self.with_conn(|conn| {
             let found = conn

@@ -5,6 +5,8 @@
 //! committed transaction. An update replaces the component, grants and config
 //! of a record and keeps its storage.
 
+pub(crate) mod pg;
+
 use rusqlite::{params, Row};
 use uuid::Uuid;
 
@@ -55,7 +57,7 @@ const COLUMNS: &str = "id, domain, scope, hash, component, grants, config, state
 impl Store {
     pub fn insert_extension(&self, e: &ExtensionRow) -> Result<(), StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::extensions::insert_extension(pg, e);
+            return pg::insert_extension(pg, e);
         }
         self.with_conn(|conn| {
             conn.execute(
@@ -81,7 +83,7 @@ impl Store {
     /// storage stays.
     pub fn update_extension(&self, e: &ExtensionRow) -> Result<bool, StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::extensions::update_extension(pg, e);
+            return pg::update_extension(pg, e);
         }
         self.with_conn(|conn| {
             let n = conn.execute(
@@ -94,7 +96,7 @@ impl Store {
 
     pub fn list_extensions(&self) -> Result<Vec<ExtensionRow>, StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::extensions::list_extensions(pg);
+            return pg::list_extensions(pg);
         }
         self.with_conn(|conn| {
             let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM extensions ORDER BY seq"))?;
@@ -109,7 +111,7 @@ impl Store {
 
     pub fn set_extension_state(&self, id: Uuid, state: &str, fault_reason: &str) -> Result<(), StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::extensions::set_extension_state(pg, id, state, fault_reason);
+            return pg::set_extension_state(pg, id, state, fault_reason);
         }
         self.with_conn(|conn| {
             conn.execute(
@@ -123,7 +125,7 @@ impl Store {
     /// Delete an extension and its storage.
     pub fn delete_extension(&self, id: Uuid) -> Result<bool, StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::extensions::delete_extension(pg, id);
+            return pg::delete_extension(pg, id);
         }
         self.with_conn(|conn| {
             let tx = conn.transaction()?;

@@ -6,6 +6,8 @@
 //! [`Store::save_inventory_with`] lets the caller add other rows (inline assets,
 //! REST §6.5 step 4) to the same transaction.
 
+pub(crate) mod pg;
+
 use std::collections::HashSet;
 
 use dispatcher_scene::{Asset, AssetType, Inventory, InventoryFolder, InventoryItem, Permissions};
@@ -150,7 +152,7 @@ fn save_inventory_pg(pg: &crate::pg::Postgres, old: &Inventory, new: &Inventory,
     if old.owner_id != new.owner_id {
         return Err(StoreError::Invalid("an inventory cannot change avatars".into()));
     }
-    crate::pg::inventory::save_inventory(pg, old, new, assets)
+    pg::save_inventory(pg, old, new, assets)
 }
 
 impl Store {
@@ -158,7 +160,7 @@ impl Store {
     /// folder (REST §6.2 "no local inventory").
     pub fn inventory(&self, avatar: Uuid) -> Result<Option<Inventory>, StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::inventory::inventory(pg, avatar);
+            return pg::inventory(pg, avatar);
         }
         self.with_conn(|conn| {
             let key = avatar.to_string();
@@ -179,7 +181,7 @@ impl Store {
     /// that has none.
     pub fn create_inventory(&self, inventory: &Inventory) -> Result<(), StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::inventory::create_inventory(pg, inventory);
+            return pg::create_inventory(pg, inventory);
         }
         self.with_conn(|conn| {
             let tx = conn.transaction()?;
@@ -241,7 +243,7 @@ impl Store {
     /// (REST §10: such a UUID is refused, not overwritten).
     pub fn inventory_ids_of_others(&self, avatar: Uuid, ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::inventory::inventory_ids_of_others(pg, avatar, ids);
+            return pg::inventory_ids_of_others(pg, avatar, ids);
         }
         self.with_conn(|conn| {
             let me = avatar.to_string();

@@ -4,6 +4,8 @@
 //! value (see [`encode`]). Writes are committed before they return; a batch is
 //! one transaction, so it is applied entirely or not at all.
 
+pub(crate) mod pg;
+
 use dispatcher_scene::SceneObject;
 use rusqlite::{params, Connection, TransactionBehavior};
 use serde::de::DeserializeOwned;
@@ -140,7 +142,7 @@ impl Store {
     /// Writes encoded objects (of any regions) in one transaction.
     pub(crate) fn write_encoded_objects(&self, rows: &[EncodedObject]) -> Result<(), StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::objects::write_objects(pg, rows);
+            return pg::write_objects(pg, rows);
         }
         self.with_conn(|conn| write_objects(conn, rows))
     }
@@ -149,7 +151,7 @@ impl Store {
     /// not stored are ignored.
     pub fn delete_objects(&self, region_id: Uuid, object_ids: &[Uuid]) -> Result<(), StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::objects::delete_objects(pg, region_id, object_ids);
+            return pg::delete_objects(pg, region_id, object_ids);
         }
         self.with_conn(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -167,7 +169,7 @@ impl Store {
     /// Deletes every object of the region.
     pub fn delete_all_objects(&self, region_id: Uuid) -> Result<(), StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::objects::delete_all_objects(pg, region_id);
+            return pg::delete_all_objects(pg, region_id);
         }
         self.with_conn(|conn| {
             conn.execute("DELETE FROM scene_objects WHERE region_id = ?1", params![region_id.as_bytes()])?;
@@ -178,7 +180,7 @@ impl Store {
     /// Every object of the region, in creation order.
     pub fn load_objects(&self, region_id: Uuid) -> Result<Vec<SceneObject>, StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::objects::load_objects(pg, region_id);
+            return pg::load_objects(pg, region_id);
         }
         self.with_conn(|conn| {
             let mut stmt = conn.prepare_cached(LOAD_OBJECTS)?;
@@ -286,7 +288,6 @@ pub(crate) mod load {
 pub(crate) mod tests {
     use super::*;
     use dispatcher_scene::{AssetType, Part, TaskInventoryItem, Vector3};
-    use std::time::Duration;
 
     /// A two-part object with task inventory on both parts and a kept element.
     pub(crate) fn sample(id: u128, x: f32) -> SceneObject {
@@ -498,103 +499,6 @@ pub(crate) mod tests {
         .expect(sql);
     }
 
-    #[test]
-    fn region_writes_are_fenced_by_the_lease_on_postgres() {
-        use crate::DynamicsWriter;
-        use dispatcher_scene::{Sun, Terrain};
-        use std::sync::Arc;
-        let store = Arc::new(crate::testing::postgres());
-        let (region, unheld) = (Uuid::from_u128(0xf1), Uuid::from_u128(0xf2));
-        pg_execute(
-            &store,
-            &format!(
-                "CREATE TABLE IF NOT EXISTS grid_leases (region_id TEXT PRIMARY KEY, host TEXT NOT NULL, epoch BIGINT NOT NULL, expires TIMESTAMPTZ NOT NULL);
-                 INSERT INTO grid_leases VALUES ('{region}', 'a', 1, now() + interval '1 hour'), ('{unheld}', 'a', 1, now() + interval '1 hour')"
-            ),
-        );
-        store.set_grid_host(Some("a".into()));
-        store.hold_region(region, 1);
-        let writer = DynamicsWriter::start(Arc::clone(&store), Duration::from_secs(3600));
-
-        // Held: every write of the region commits.
-        store
-            .save_objects(region, &[sample(1, 0.0), sample(2, 0.0), sample(3, 0.0)])
-            .expect("save");
-        store.delete_objects(region, &[Uuid::from_u128(3)]).expect("delete");
-        store.save_terrain(region, &Terrain::flat(4, 4, 1.0)).expect("terrain");
-        store.save_sun(region, &Sun::default()).expect("sun");
-        store.save_water_height(region, 20.0).expect("water");
-        store
-            .import_archive(region, |tx| tx.put_kept_member("settings/a.xml", b"a"))
-            .expect("import");
-        writer.queue(region, &sample(1, 5.0));
-        writer.flush().expect("dynamics");
-        let objects = store.load_objects(region).expect("load");
-        assert_eq!(objects, vec![sample(1, 5.0), sample(2, 0.0)]);
-
-        // A region this host never loaded is not written, nor a batch that includes it.
-        let fenced = |r: Result<(), StoreError>, what: &str, id: Uuid| {
-            assert!(matches!(r, Err(StoreError::Fenced(f)) if f == id), "{what}");
-        };
-        fenced(store.save_object(unheld, &sample(9, 0.0)), "unheld region", unheld);
-        let batch = [
-            encode_object(region, &sample(2, 7.0)).expect("encode"),
-            encode_object(unheld, &sample(9, 0.0)).expect("encode"),
-        ];
-        fenced(store.write_encoded_objects(&batch), "mixed batch", unheld);
-        assert_eq!(store.load_objects(region).expect("load"), objects, "all or nothing");
-        assert!(store.load_objects(unheld).expect("load").is_empty());
-
-        // Another host takes the region over at a higher epoch.
-        pg_execute(&store, &format!("UPDATE grid_leases SET host = 'b', epoch = 2 WHERE region_id = '{region}'"));
-        fenced(store.save_object(region, &sample(4, 0.0)), "save", region);
-        fenced(store.save_objects(region, &[sample(1, 8.0)]), "save batch", region);
-        fenced(store.delete_objects(region, &[Uuid::from_u128(1)]), "delete", region);
-        fenced(store.delete_all_objects(region), "delete all", region);
-        fenced(store.save_terrain(region, &Terrain::flat(8, 8, 9.0)), "terrain", region);
-        fenced(
-            store.save_sun(
-                region,
-                &Sun {
-                    year_length_days: 2,
-                    ..Sun::default()
-                },
-            ),
-            "sun",
-            region,
-        );
-        fenced(store.save_water_height(region, 1.0), "water", region);
-        fenced(
-            store.import_archive(region, |tx| {
-                tx.clear_region()?;
-                tx.put_kept_member("settings/b.xml", b"b")
-            }),
-            "import",
-            region,
-        );
-        writer.queue(region, &sample(2, 6.0));
-        fenced(writer.flush(), "dynamics", region);
-        assert_eq!(writer.pending_len(), 1, "a refused batch stays queued");
-        writer.forget_region(region);
-        drop(writer);
-
-        // Nothing changed.
-        assert_eq!(store.load_objects(region).expect("load"), objects);
-        assert_eq!(store.load_terrain(region).expect("terrain"), Some(Terrain::flat(4, 4, 1.0)));
-        assert_eq!(store.load_sun(region).expect("sun"), Some(Sun::default()));
-        assert_eq!(store.load_water_height(region).expect("water"), Some(20.0));
-        assert_eq!(store.archive_members(region).expect("members"), vec![("settings/a.xml".to_string(), b"a".to_vec())]);
-        // Assets and appearances belong to no region: not fenced.
-        store.put_asset(&crash_asset(1)).expect("asset");
-        store
-            .save_appearance(Uuid::from_u128(5), &dispatcher_scene::Appearance::default())
-            .expect("appearance");
-
-        // Outside grid mode nothing is checked.
-        store.set_grid_host(None);
-        store.save_object(region, &sample(4, 0.0)).expect("not in grid mode");
-    }
-
     /// Set in the child process of the crash test: its data directory.
     const CRASH_CHILD_DIR_VAR: &str = "DISPATCHER_STORE_CRASH_CHILD_DIR";
     /// Bounds the child's loop in case its parent dies without killing it.
@@ -602,7 +506,7 @@ pub(crate) mod tests {
     /// Acknowledgements the parent waits for before it kills the child.
     const CRASH_ACKS_BEFORE_KILL: usize = 120;
 
-    fn crash_asset(n: u128) -> dispatcher_scene::Asset {
+    pub(crate) fn crash_asset(n: u128) -> dispatcher_scene::Asset {
         dispatcher_scene::Asset::from_type(Uuid::from_u128(n), AssetType::Notecard, format!("asset {n}").into_bytes())
     }
 

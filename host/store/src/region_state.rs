@@ -1,5 +1,7 @@
 //! A region's terrain and sun, one encoded value each per region.
 
+pub(crate) mod pg;
+
 use dispatcher_scene::{Sun, Terrain};
 use rusqlite::{params, OptionalExtension};
 use uuid::Uuid;
@@ -15,7 +17,7 @@ pub(crate) const SUN_TABLE: &str = "region_sun";
 impl Store {
     fn put_region_value(&self, table: &str, region_id: Uuid, data: &[u8]) -> Result<(), StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::region_state::put_region_value(pg, table, region_id, data);
+            return pg::put_region_value(pg, table, region_id, data);
         }
         self.with_conn(|conn| {
             conn.prepare_cached(&format!(
@@ -29,7 +31,7 @@ impl Store {
 
     fn get_region_value(&self, table: &str, region_id: Uuid) -> Result<Option<Vec<u8>>, StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::region_state::get_region_value(pg, table, region_id);
+            return pg::get_region_value(pg, table, region_id);
         }
         self.with_conn(|conn| {
             Ok(conn

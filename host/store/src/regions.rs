@@ -1,5 +1,7 @@
 //! Regions (scenes) with their estate owner and managers.
 
+pub(crate) mod pg;
+
 use rusqlite::{params, OptionalExtension};
 use uuid::Uuid;
 
@@ -38,7 +40,7 @@ impl Store {
             managers: new.managers.clone(),
         };
         if let Some(pg) = self.pg() {
-            crate::pg::regions::create_region(pg, &region)?;
+            pg::create_region(pg, &region)?;
             return Ok(region);
         }
         self.with_conn(|conn| {
@@ -72,7 +74,7 @@ impl Store {
     /// Every region in creation order.
     pub fn list_regions(&self) -> Result<Vec<Region>, StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::regions::list_regions(pg);
+            return pg::list_regions(pg);
         }
         self.with_conn(|conn| {
             let mut stmt = conn.prepare("SELECT id, name, owner FROM regions ORDER BY seq")?;

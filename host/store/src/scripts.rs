@@ -9,6 +9,9 @@
 //! back. Storage use is charged as stored bytes: key, value and
 //! [`STORAGE_ENTRY_OVERHEAD_BYTES`] per entry for the database's own record.
 
+pub(crate) mod kv;
+pub(crate) mod pg;
+
 use dispatcher_scene::Asset;
 use rusqlite::{params, OptionalExtension, Row};
 use uuid::Uuid;
@@ -81,7 +84,7 @@ impl Store {
     /// replaced by it).
     pub fn insert_script(&self, script: &ScriptRow, component: &Asset) -> Result<Uuid, StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::scripts::insert_script(pg, script, component);
+            return pg::insert_script(pg, script, component);
         }
         self.with_conn(|conn| {
             let tx = conn.transaction()?;
@@ -134,7 +137,7 @@ impl Store {
         start_parameter: &str,
     ) -> Result<Option<Uuid>, StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::scripts::replace_script_component(pg, id, component, hash, grants, start_parameter);
+            return pg::replace_script_component(pg, id, component, hash, grants, start_parameter);
         }
         self.with_conn(|conn| {
             let tx = conn.transaction()?;
@@ -170,7 +173,7 @@ impl Store {
     /// Every script, in upload order.
     pub fn list_scripts(&self) -> Result<Vec<ScriptRow>, StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::scripts::list_scripts(pg);
+            return pg::list_scripts(pg);
         }
         self.with_conn(|conn| {
             let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM scripts ORDER BY seq"))?;
@@ -186,7 +189,7 @@ impl Store {
     /// Records a state change (and the fault reason, empty unless faulted).
     pub fn set_script_state(&self, id: Uuid, state: &str, fault_reason: &str) -> Result<(), StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::scripts::set_script_state(pg, id, state, fault_reason);
+            return pg::set_script_state(pg, id, state, fault_reason);
         }
         self.with_conn(|conn| {
             conn.prepare_cached("UPDATE scripts SET state = ?2, fault_reason = ?3 WHERE id = ?1")?
@@ -200,7 +203,7 @@ impl Store {
     /// system. False when the script was not there.
     pub fn delete_script(&self, id: Uuid) -> Result<bool, StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::scripts::delete_script(pg, id);
+            return pg::delete_script(pg, id);
         }
         self.with_conn(|conn| {
             let tx = conn.transaction()?;
@@ -226,7 +229,7 @@ impl Store {
     /// Scripts that refer to a component asset.
     pub fn scripts_using_asset(&self, asset_id: Uuid) -> Result<u64, StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::scripts::scripts_using_asset(pg, asset_id);
+            return pg::scripts_using_asset(pg, asset_id);
         }
         self.with_conn(|conn| {
             let n: i64 = conn
@@ -244,7 +247,7 @@ impl Store {
     /// [`STORAGE_ENTRY_OVERHEAD_BYTES`] per entry.
     pub fn script_storage_usage(&self, id: Uuid) -> Result<u64, StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::kv::usage(pg, KvTable::SCRIPTS, id);
+            return kv::usage(pg, KvTable::SCRIPTS, id);
         }
         self.with_conn(|conn| {
             let used: i64 = conn.prepare_cached(USAGE_SQL)?.query_row(params![id.as_bytes()], |r| r.get(0))?;
@@ -271,7 +274,7 @@ impl Store {
 
     pub(crate) fn kv_get(&self, t: KvTable, id: Uuid, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::kv::get(pg, t, id, key);
+            return kv::get(pg, t, id, key);
         }
         self.with_conn(|conn| {
             Ok(conn
@@ -283,7 +286,7 @@ impl Store {
 
     pub(crate) fn kv_set(&self, t: KvTable, id: Uuid, key: &str, value: &[u8], quota_bytes: u64) -> Result<bool, StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::kv::set(pg, t, id, key, value, quota_bytes);
+            return kv::set(pg, t, id, key, value, quota_bytes);
         }
         self.with_conn(|conn| {
             let tx = conn.transaction()?;
@@ -316,7 +319,7 @@ impl Store {
 
     pub(crate) fn kv_delete(&self, t: KvTable, id: Uuid, key: &str) -> Result<(), StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::kv::delete(pg, t, id, key);
+            return kv::delete(pg, t, id, key);
         }
         self.with_conn(|conn| {
             conn.prepare_cached(&format!("DELETE FROM {} WHERE {} = ?1 AND key = ?2", t.table, t.owner))?
@@ -327,7 +330,7 @@ impl Store {
 
     pub(crate) fn kv_keys(&self, t: KvTable, id: Uuid) -> Result<Vec<String>, StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::kv::keys(pg, t, id);
+            return kv::keys(pg, t, id);
         }
         self.with_conn(|conn| {
             let mut stmt =

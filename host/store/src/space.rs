@@ -4,6 +4,8 @@
 //! write-ahead log. Deletes of large rows (script components, a script's
 //! storage) call [`Store::reclaim`] so the file shrinks when they are gone.
 
+pub(crate) mod pg;
+
 use rusqlite::Connection;
 
 use crate::{Store, StoreError};
@@ -71,7 +73,7 @@ impl Store {
     /// how many pages were free.
     pub fn reclaim(&self) -> Result<u64, StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::space::reclaim(pg);
+            return pg::reclaim(pg);
         }
         self.with_conn(|conn| reclaim(conn))
     }
@@ -79,7 +81,7 @@ impl Store {
     /// Pages in use and free.
     pub fn disk_usage(&self) -> Result<DiskUsage, StoreError> {
         if let Some(pg) = self.pg() {
-            return crate::pg::space::disk_usage(pg);
+            return pg::disk_usage(pg);
         }
         self.with_conn(|conn| {
             let q = |name: &str| -> Result<u64, StoreError> {

@@ -10,23 +10,10 @@
 //! (see [`fence`]): it commits only while this host holds the region's lease
 //! at the epoch it loaded the region with.
 
-pub(crate) mod accounts;
 pub(crate) mod fence;
 mod migrations;
-pub(crate) mod regions;
 
 // Objects, region state, archives, assets, appearance.
-pub(crate) mod appearance;
-pub(crate) mod archive;
-pub(crate) mod assets;
-pub(crate) mod objects;
-pub(crate) mod region_state;
-
-pub(crate) mod extensions;
-pub(crate) mod inventory;
-pub(crate) mod kv;
-pub(crate) mod scripts;
-pub(crate) mod space;
 
 use std::future::Future;
 use std::time::Duration;

@@ -13,9 +13,9 @@ use parking_lot::Mutex;
 use tokio_postgres::Statement;
 use uuid::Uuid;
 
-use super::objects::{dedupe, upsert_chunk, UPSERT_OBJECTS, WRITE_CHUNK_ROWS};
-use super::Postgres;
+use crate::objects::pg::{dedupe, upsert_chunk, UPSERT_OBJECTS, WRITE_CHUNK_ROWS};
 use crate::objects::{encode, EncodedObject};
+use crate::pg::Postgres;
 use crate::StoreError;
 
 /// The writes of one import on PostgreSQL (wrapped by `crate::ArchiveImport`).
@@ -35,7 +35,7 @@ pub(crate) struct PgImport<'a> {
 fn put_archive_asset_sql() -> String {
     format!(
         "WITH a AS ({}) INSERT INTO region_archive_assets (region_id, asset_id) VALUES ($10, $1) ON CONFLICT DO NOTHING",
-        super::assets::UPSERT_ASSET
+        crate::assets::pg::UPSERT_ASSET
     )
 }
 
@@ -112,7 +112,7 @@ impl<'a> PgImport<'a> {
 
     pub(crate) fn put_asset(&self, asset: &Asset) -> Result<(), StoreError> {
         let code = i32::from(asset.asset_type.code());
-        let [p1, p2, p3, p4, p5, p6, p7, p8, p9] = super::assets::asset_params(asset, &code);
+        let [p1, p2, p3, p4, p5, p6, p7, p8, p9] = crate::assets::pg::asset_params(asset, &code);
         self.pg.block(async {
             self.tx
                 .execute(&self.put_asset, &[p1, p2, p3, p4, p5, p6, p7, p8, p9, &self.region_id])
@@ -124,7 +124,7 @@ impl<'a> PgImport<'a> {
     fn put_value(&self, table: &str, data: &[u8]) -> Result<(), StoreError> {
         self.pg.block(async {
             self.tx
-                .execute(&super::region_state::put_value_sql(table), &[&self.region_id, &data])
+                .execute(&crate::region_state::pg::put_value_sql(table), &[&self.region_id, &data])
                 .await?;
             Ok(())
         })

@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use super::Postgres;
+use crate::pg::Postgres;
 use crate::StoreError;
 
 /// Inserts or replaces the region's value in `table` (a constant of

@@ -10,8 +10,8 @@ use deadpool_postgres::Transaction;
 use dispatcher_scene::SceneObject;
 use uuid::Uuid;
 
-use super::{Fences, Postgres};
 use crate::objects::EncodedObject;
+use crate::pg::{Fences, Postgres};
 use crate::StoreError;
 
 /// Inserts or replaces objects given as arrays (region ids, object ids,

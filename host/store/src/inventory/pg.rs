@@ -11,7 +11,7 @@ use dispatcher_scene::{Asset, AssetType, Inventory, InventoryFolder, InventoryIt
 use tokio_postgres::{Row, Transaction};
 use uuid::Uuid;
 
-use super::Postgres;
+use crate::pg::Postgres;
 use crate::StoreError;
 
 const FOLDER_COLUMNS: &str = "id, parent, owner, name, type, version";

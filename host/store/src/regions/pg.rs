@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use super::Postgres;
+use crate::pg::Postgres;
 use crate::{Region, StoreError};
 
 pub(crate) fn create_region(pg: &Postgres, region: &Region) -> Result<(), StoreError> {

@@ -5,7 +5,7 @@
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::Postgres;
+use crate::pg::Postgres;
 use crate::{ExtensionRow, StoreError};
 
 const COLUMNS: &str = "id, domain, scope, hash, component, grants, config, state, fault_reason, installer_id";

@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use super::Postgres;
+use crate::pg::Postgres;
 use crate::StoreError;
 
 pub(crate) fn save_appearance(pg: &Postgres, avatar_id: Uuid, data: &[u8]) -> Result<(), StoreError> {

@@ -10,7 +10,7 @@
 use deadpool_postgres::Transaction;
 use uuid::Uuid;
 
-use super::Postgres;
+use crate::pg::Postgres;
 use crate::scripts::KvTable;
 use crate::{StoreError, STORAGE_ENTRY_OVERHEAD_BYTES};
 

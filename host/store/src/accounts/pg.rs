@@ -4,7 +4,7 @@
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
-use super::Postgres;
+use crate::pg::Postgres;
 use crate::{Account, StoreError};
 
 const COLUMNS: &str = "id, first_name, last_name, email, level, password_hash, password_salt";

@@ -4,7 +4,7 @@ use dispatcher_scene::{Asset, AssetType};
 use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
-use super::Postgres;
+use crate::pg::Postgres;
 use crate::StoreError;
 
 /// Inserts or replaces an asset; parameters as [`put_asset_tx`] binds them.

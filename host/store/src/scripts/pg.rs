@@ -7,7 +7,7 @@ use dispatcher_scene::Asset;
 use tokio_postgres::{Row, Transaction};
 use uuid::Uuid;
 
-use super::Postgres;
+use crate::pg::Postgres;
 use crate::{ScriptRow, StoreError};
 
 const COLUMNS: &str = "id, region, object_id, name, asset_id, hash, uploader_id, owner_id, grants, start_parameter, state, fault_reason";

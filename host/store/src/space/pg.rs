@@ -9,7 +9,7 @@
 //! space reusable and cuts empty pages off the end of each table's file, and
 //! returns how many pages the database shrank by.
 
-use super::Postgres;
+use crate::pg::Postgres;
 use crate::{DiskUsage, StoreError};
 
 pub(crate) fn disk_usage(pg: &Postgres) -> Result<DiskUsage, StoreError> {
