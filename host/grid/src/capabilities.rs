@@ -89,7 +89,7 @@ impl GridCapabilities {
 }
 
 const UPSERT: &str = "INSERT INTO grid_capabilities (id, user_id, user_name, scene, domains, lifespan_ms, expires) \
-     VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $6 = 0 THEN NULL ELSE now() + make_interval(secs => $6 / 1000.0) END) \
+     VALUES ($1, $2, $3, $4, $5, $6::int8, CASE WHEN $6::int8 = 0 THEN NULL ELSE now() + make_interval(secs => $6::int8 / 1000.0) END) \
      ON CONFLICT (id) DO UPDATE SET lifespan_ms = EXCLUDED.lifespan_ms, expires = EXCLUDED.expires";
 
 fn row_values(cap: &Capability) -> (String, String, String, String, Vec<String>, i64) {
