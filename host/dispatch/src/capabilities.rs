@@ -6,6 +6,7 @@
 //! check fails does not refresh (Q11 / CORE-104 fixed).
 
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -58,13 +59,67 @@ pub enum AuthFailure {
     Scene,
 }
 
+/// A grid-wide write or read of a capability failed (the database is
+/// unreachable, …). The handler answers with an internal failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("grid capability store: {0}")]
+pub struct BackingError(pub String);
+
+/// Where capabilities live beyond this host (grid mode): every create, renew
+/// and destroy is written through before the caller is answered, and a lookup
+/// that misses the local table (or finds its entry expired) asks the backing.
+/// The backing keeps the local table true by evicting entries another host
+/// renewed or destroyed ([`CapabilityCache::evict`]). Standalone hosts set no
+/// backing and pay nothing for the hook.
+pub trait CapabilityBacking: Send + Sync {
+    /// Called once by [`CapabilityStore::set_backing`] with a handle on the
+    /// local table, for evictions on change notices.
+    fn attach(&self, cache: CapabilityCache) {
+        let _ = cache;
+    }
+    /// A new capability (write-through).
+    fn created(&self, cap: &Capability) -> Result<(), BackingError>;
+    /// A new lifespan, refreshed now (write-through; other hosts are told).
+    fn renewed(&self, cap: &Capability) -> Result<(), BackingError>;
+    /// Gone (write-through; other hosts are told); whether the backing had it.
+    fn destroyed(&self, id: Uuid) -> Result<bool, BackingError>;
+    /// A successful use refreshed the idle timer; best effort, must not block.
+    fn used(&self, id: Uuid, lifespan: Duration);
+    /// The capability as the backing knows it, `None` if unknown or expired.
+    fn lookup(&self, id: Uuid) -> Result<Option<Capability>, BackingError>;
+}
+
+type Table = Mutex<HashMap<Uuid, Capability, FastBuild>>;
+
+/// A handle on a [`CapabilityStore`]'s local table for its backing.
+#[derive(Clone)]
+pub struct CapabilityCache(Arc<Table>);
+
+impl CapabilityCache {
+    /// Drop the local copy of `id`; the next use looks it up in the backing.
+    pub fn evict(&self, id: Uuid) {
+        self.0.lock().remove(&id);
+    }
+
+    /// Drop every local copy (after change notices may have been missed).
+    pub fn evict_all(&self) {
+        self.0.lock().clear();
+    }
+
+    pub fn contains(&self, id: Uuid) -> bool {
+        self.0.lock().contains_key(&id)
+    }
+}
+
 /// The capability table.
 #[derive(Default)]
 pub struct CapabilityStore {
-    entries: Mutex<HashMap<Uuid, Capability, FastBuild>>,
+    entries: Arc<Table>,
     /// Expired entries a lookup removed, until the next [`CapabilityStore::purge`]
     /// reports them (so their endpoints can be closed).
     ended: Mutex<Vec<Uuid>>,
+    /// Grid mode's write-through and shared lookups; unset when standalone.
+    backing: OnceLock<Arc<dyn CapabilityBacking>>,
 }
 
 impl CapabilityStore {
@@ -72,9 +127,48 @@ impl CapabilityStore {
         Self::default()
     }
 
-    /// Issue a new capability.
+    /// Back this table with a grid-wide store (once; later calls are refused).
+    pub fn set_backing(&self, backing: Arc<dyn CapabilityBacking>) -> Result<(), BackingError> {
+        backing.attach(CapabilityCache(Arc::clone(&self.entries)));
+        self.backing
+            .set(backing)
+            .map_err(|_| BackingError("a capability backing is already set".into()))
+    }
+
+    /// Issue a new capability. With a backing whose write fails, the
+    /// capability still works on this host (internal capabilities of scripts
+    /// and extensions); requests use [`CapabilityStore::try_create`].
     pub fn create(&self, user_id: Uuid, user_name: String, scene: String, domains: Vec<String>, lifespan: Duration) -> Capability {
-        let cap = Capability {
+        let cap = Self::new_capability(user_id, user_name, scene, domains, lifespan);
+        self.entries.lock().insert(cap.id, cap.clone());
+        if let Some(backing) = self.backing.get() {
+            if let Err(e) = backing.created(&cap) {
+                tracing::warn!("capability {} is valid on this host only: {e}", cap.id);
+            }
+        }
+        cap
+    }
+
+    /// Issue a new capability, written through to the backing before it is
+    /// returned; nothing is issued when that write fails.
+    pub fn try_create(
+        &self,
+        user_id: Uuid,
+        user_name: String,
+        scene: String,
+        domains: Vec<String>,
+        lifespan: Duration,
+    ) -> Result<Capability, BackingError> {
+        let cap = Self::new_capability(user_id, user_name, scene, domains, lifespan);
+        if let Some(backing) = self.backing.get() {
+            backing.created(&cap)?;
+        }
+        self.entries.lock().insert(cap.id, cap.clone());
+        Ok(cap)
+    }
+
+    fn new_capability(user_id: Uuid, user_name: String, scene: String, domains: Vec<String>, lifespan: Duration) -> Capability {
+        Capability {
             id: Uuid::new_v4(),
             user_id,
             user_name,
@@ -82,9 +176,7 @@ impl CapabilityStore {
             domains,
             lifespan,
             last_refresh: Instant::now(),
-        };
-        self.entries.lock().insert(cap.id, cap.clone());
-        cap
+        }
     }
 
     /// Check a request's capability, domain and scene. An empty `scene` stands for
@@ -110,10 +202,18 @@ impl CapabilityStore {
             Some(cap) if !cap.expired(now) => cap,
             Some(_) => {
                 entries.remove(&id);
+                drop(entries);
+                if self.backing.get().is_some() {
+                    // Another host may have kept it alive or renewed it.
+                    return self.authorize_from_backing(id, domain, scene, now, read);
+                }
                 self.ended.lock().push(id);
                 return Err(AuthFailure::NoSuchCapability);
             }
-            None => return Err(AuthFailure::NoSuchCapability),
+            None => {
+                drop(entries);
+                return self.authorize_from_backing(id, domain, scene, now, read);
+            }
         };
         if !cap.allows_domain(domain) {
             return Err(AuthFailure::Domain);
@@ -122,29 +222,122 @@ impl CapabilityStore {
             return Err(AuthFailure::Scene);
         }
         cap.last_refresh = now;
-        Ok(read(cap))
+        let out = read(cap);
+        if let Some(backing) = self.backing.get() {
+            let lifespan = cap.lifespan;
+            drop(entries);
+            backing.used(id, lifespan);
+        }
+        Ok(out)
+    }
+
+    /// The miss path of [`CapabilityStore::authorize_with`]: fetch from the
+    /// backing (outside the lock), cache, check.
+    #[cold]
+    fn authorize_from_backing<R>(
+        &self,
+        id: Uuid,
+        domain: &str,
+        scene: &str,
+        now: Instant,
+        read: impl FnOnce(&Capability) -> R,
+    ) -> Result<R, AuthFailure> {
+        let Some(mut cap) = self.fetch(id, now) else {
+            return Err(AuthFailure::NoSuchCapability);
+        };
+        if !cap.allows_domain(domain) {
+            return Err(AuthFailure::Domain);
+        }
+        if !scene.is_empty() && scene != cap.scene {
+            return Err(AuthFailure::Scene);
+        }
+        cap.last_refresh = cap.last_refresh.max(now);
+        let out = read(&cap);
+        let lifespan = cap.lifespan;
+        self.entries.lock().insert(id, cap);
+        if let Some(backing) = self.backing.get() {
+            backing.used(id, lifespan);
+        }
+        Ok(out)
+    }
+
+    /// The backing's live copy of `id`, if there is a backing and it has one.
+    fn fetch(&self, id: Uuid, now: Instant) -> Option<Capability> {
+        let backing = self.backing.get()?;
+        match backing.lookup(id) {
+            Ok(Some(cap)) if !cap.expired(now) => Some(cap),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!("capability {id}: lookup failed: {e}");
+                None
+            }
+        }
     }
 
     /// Whether a capability exists and has not expired at `now`, without
     /// refreshing its idle timer (an event stream watching its capability
     /// must not keep it alive).
     pub fn is_live(&self, id: Uuid, now: Instant) -> bool {
-        self.entries.lock().get(&id).is_some_and(|cap| !cap.expired(now))
+        if self.entries.lock().get(&id).is_some_and(|cap| !cap.expired(now)) {
+            return true;
+        }
+        match self.fetch(id, now) {
+            Some(cap) => {
+                self.entries.lock().insert(id, cap);
+                true
+            }
+            None => false,
+        }
     }
 
-    /// Set a new lifespan and refresh. `None` if unknown or expired.
+    /// Set a new lifespan and refresh. `None` if unknown or expired (or the
+    /// backing's write failed: see [`CapabilityStore::try_renew`]).
     pub fn renew(&self, id: Uuid, lifespan: Duration) -> Option<Capability> {
+        self.try_renew(id, lifespan).unwrap_or_else(|e| {
+            tracing::warn!("capability {id} not renewed: {e}");
+            None
+        })
+    }
+
+    /// [`CapabilityStore::renew`], written through to the backing first.
+    pub fn try_renew(&self, id: Uuid, lifespan: Duration) -> Result<Option<Capability>, BackingError> {
         let now = Instant::now();
         let mut entries = self.entries.lock();
-        let cap = entries.get_mut(&id).filter(|c| !c.expired(now))?;
+        let Some(backing) = self.backing.get() else {
+            let Some(cap) = entries.get_mut(&id).filter(|c| !c.expired(now)) else {
+                return Ok(None);
+            };
+            cap.lifespan = lifespan;
+            cap.last_refresh = now;
+            return Ok(Some(cap.clone()));
+        };
+        let local = entries.get(&id).filter(|c| !c.expired(now)).cloned();
+        drop(entries);
+        let Some(mut cap) = local.or_else(|| self.fetch(id, now)) else {
+            return Ok(None);
+        };
         cap.lifespan = lifespan;
         cap.last_refresh = now;
-        Some(cap.clone())
+        backing.renewed(&cap)?;
+        self.entries.lock().insert(id, cap.clone());
+        Ok(Some(cap))
     }
 
     /// Remove a capability; false if it was not there.
     pub fn destroy(&self, id: Uuid) -> bool {
-        self.entries.lock().remove(&id).is_some()
+        self.try_destroy(id).unwrap_or_else(|e| {
+            tracing::warn!("capability {id}: destroy not written through: {e}");
+            true
+        })
+    }
+
+    /// [`CapabilityStore::destroy`], written through to the backing.
+    pub fn try_destroy(&self, id: Uuid) -> Result<bool, BackingError> {
+        let local = self.entries.lock().remove(&id).is_some();
+        match self.backing.get() {
+            Some(backing) => Ok(backing.destroyed(id)? || local),
+            None => Ok(local),
+        }
     }
 
     /// Drop every expired entry; returns the ids of every capability that

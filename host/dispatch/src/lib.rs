@@ -41,7 +41,7 @@ pub mod stats;
 pub mod transport;
 
 pub use call::Caller;
-pub use capabilities::{Capability, CapabilityStore, DISPATCHER_DOMAIN, MASTER_DOMAIN};
+pub use capabilities::{BackingError, Capability, CapabilityBacking, CapabilityCache, CapabilityStore, DISPATCHER_DOMAIN, MASTER_DOMAIN};
 pub use config::DispatcherConfig;
 pub use context::{AuthUser, RequestContext};
 pub use directory::{Account, Directory, DirectoryError, SceneInfo};

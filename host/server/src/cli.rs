@@ -47,6 +47,9 @@ pub enum Command {
         #[command(subcommand)]
         command: ScriptCommand,
     },
+    /// Grid mode (docs/grid.md): read the grid's state from its database.
+    #[command(subcommand)]
+    Grid(GridCommand),
     /// Install and manage extensions (third-party message domains) on a running host.
     Extension {
         #[command(flatten)]
@@ -237,6 +240,13 @@ pub struct ServeArgs {
     /// Address to listen on and advertise; overrides [Dispatcher] HostAddress.
     #[arg(long, value_name = "ADDR")]
     pub host: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GridCommand {
+    /// Hosts (name, URL, last heartbeat), region leases (owner, epoch, expiry)
+    /// and the count of live capabilities, from `[Grid] DatabaseUrl`.
+    Status,
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use dispatcher_store::{NewAccount, NewRegion, Store};
 
-use crate::cli::{Cli, Command, RegionCommand, ScriptCommand, ServeArgs, UserCommand};
+use crate::cli::{Cli, Command, GridCommand, RegionCommand, ScriptCommand, ServeArgs, UserCommand};
 use crate::config::{self, HostConfig};
 
 /// Load the configuration file and apply the global flags.
@@ -43,8 +43,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             apply_serve_flags(&mut config, &args);
+            if config.grid.is_grid() {
+                bail!("[Grid] Mode = grid: `dispatcher serve` does not run in grid mode yet (docs/grid.md, \"Not built yet\"); use Mode = standalone");
+            }
             crate::serve::run(config)
         }
+        Command::Grid(GridCommand::Status) => grid_status(&config),
         Command::User(cmd) => user(&open_store(&config)?, cmd),
         Command::Region(RegionCommand::Import { oar, region, merge }) => {
             crate::oar::import(&open_store(&config)?, &config, &oar, region.as_deref(), merge)
@@ -176,5 +180,16 @@ fn region(store: &Store, cmd: RegionCommand) -> anyhow::Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// `dispatcher grid status`: read hosts, leases and capabilities from the grid's database.
+fn grid_status(config: &HostConfig) -> anyhow::Result<()> {
+    let Some(url) = config.grid.database_url.as_deref() else {
+        bail!("[Grid] DatabaseUrl is not set; `grid status` reads the grid's database (pass --config FILE)");
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let status = runtime.block_on(dispatcher_grid::status::status_of(url))?;
+    println!("{status}");
     Ok(())
 }

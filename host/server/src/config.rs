@@ -14,6 +14,9 @@ use crate::ini::{self, Entry, IniError};
 /// `[RestPlugins]` and `[RestHandler]` (rest-inventory.md §2): owned by the REST crate.
 pub use dispatcher_rest::RestConfig;
 
+/// `[Grid]`: standalone or grid mode (docs/grid.md); owned by the grid crate.
+pub use dispatcher_grid::GridConfig;
+
 /// `[RemoteControl]`: owned by the RemoteControl crate.
 pub use dispatcher_remote_control::RemoteControlConfig;
 
@@ -76,6 +79,8 @@ pub struct HostConfig {
     pub metrics: MetricsConfig,
     /// `[Events]`: the WebSocket event stream (docs/live.md).
     pub events: crate::event_stream::EventsConfig,
+    /// `[Grid]`: standalone (default) or grid mode (docs/grid.md).
+    pub grid: GridConfig,
 }
 
 /// `[Metrics]`: where `/metrics` is served and who may read it.
@@ -118,6 +123,7 @@ impl Default for HostConfig {
             oar: dispatcher_oar::OarLimits::default(),
             metrics: MetricsConfig::default(),
             events: crate::event_stream::EventsConfig::default(),
+            grid: GridConfig::default(),
         }
     }
 }
@@ -133,6 +139,12 @@ pub enum ConfigError {
         key: String,
         value: String,
         reason: String,
+    },
+    /// The `[Grid]` section is incomplete or inconsistent as a whole (the error names the key).
+    #[error("{file}: {source}")]
+    Grid {
+        file: PathBuf,
+        source: dispatcher_grid::GridConfigError,
     },
 }
 
@@ -303,6 +315,7 @@ fn apply(c: &mut HostConfig, section: &str, key: &str, v: &str) -> Result<bool, 
             }
             c.remote_control.tick_rate_hz = hz;
         }
+        ("grid", _) => return c.grid.set(key, v),
         _ => return Ok(false),
     }
     Ok(true)
@@ -329,6 +342,10 @@ pub fn load(file: Option<&Path>) -> Result<Loaded, ConfigError> {
                 }
             }
         }
+        config.grid.validate().map_err(|source| ConfigError::Grid {
+            file: path.to_path_buf(),
+            source,
+        })?;
     }
     Ok(Loaded { config, warnings })
 }
@@ -449,5 +466,34 @@ mod tests {
         assert_eq!(HostConfig::default().shutdown_timeout_ms, 10_000);
         let Err(e) = load_text("[Dispatcher]\nShutdownTimeoutMs = 0\n") else { panic!("accepted zero") };
         assert!(e.to_string().contains("ShutdownTimeoutMs"), "{e}");
+    }
+
+    #[test]
+    fn grid_section_is_read_and_checked_by_key() {
+        let loaded = load_text("[Grid]\nMode = standalone\nLeaseSeconds = 4\n").expect("load");
+        assert!(!loaded.config.grid.is_grid());
+        assert_eq!(loaded.config.grid.lease_seconds, 4);
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        assert_eq!(HostConfig::default().grid.lease_seconds, 10);
+        let full = "[Grid]\nMode = grid\nDatabaseUrl = postgresql://d:pw@db:5432/d\nHostName = sim-a\n\
+                    AdvertiseUrl = http://10.0.0.5:9000\nSecret = 0123456789abcdef\nMaxRegions = 3\n\
+                    PreferredRegions = Harbor Island, Test Region\n";
+        let g = load_text(full).expect("grid").config.grid;
+        assert!(g.is_grid());
+        assert_eq!((g.max_regions, g.preferred_regions.len()), (3, 2));
+        for (bad, key) in [
+            ("LeaseSeconds = 1", "LeaseSeconds"),
+            ("Mode = cluster", "Mode"),
+            ("DatabaseUrl = mysql://x", "DatabaseUrl"),
+        ] {
+            let Err(e) = load_text(&format!("[Grid]\n{bad}\n")) else { panic!("accepted {bad}") };
+            let text = e.to_string();
+            assert!(text.contains("d.ini") && text.contains(&format!("[Grid] {key}")), "{text}");
+        }
+        for key in ["DatabaseUrl", "HostName", "AdvertiseUrl", "Secret"] {
+            let text: String = full.lines().filter(|l| !l.starts_with(key)).map(|l| format!("{l}\n")).collect();
+            let Err(e) = load_text(&text) else { panic!("grid mode without {key} accepted") };
+            assert!(e.to_string().contains(&format!("[Grid] {key} must be set")), "{e}");
+        }
     }
 }

@@ -83,7 +83,8 @@ pub fn create(ctx: &RequestContext, req: CreateCapabilityRequest) -> Result<Capa
     let granted = req.life_span.min(config.max_life_span_s);
     let cap = services
         .capabilities
-        .create(account.id, account.name(), scene.name, req.domain_list, Duration::from_secs(granted as u64));
+        .try_create(account.id, account.name(), scene.name, req.domain_list, Duration::from_secs(granted as u64))
+        .map_err(|e| HandlerError::Internal(e.to_string()))?;
     Ok(CapabilityResponse {
         capability: WireUuid(cap.id),
         life_span: granted,
@@ -98,7 +99,8 @@ pub fn renew(ctx: &RequestContext, req: RenewCapabilityRequest) -> Result<Capabi
     let cap = ctx
         .services
         .capabilities
-        .renew(ctx.capability, Duration::from_secs(granted as u64))
+        .try_renew(ctx.capability, Duration::from_secs(granted as u64))
+        .map_err(|e| HandlerError::Internal(e.to_string()))?
         .ok_or_else(|| HandlerError::NotFound("unable to update the capability".into()))?;
     Ok(CapabilityResponse {
         capability: WireUuid(cap.id),
@@ -107,7 +109,12 @@ pub fn renew(ctx: &RequestContext, req: RenewCapabilityRequest) -> Result<Capabi
 }
 
 pub fn destroy(ctx: &RequestContext, _req: DestroyCapabilityRequest) -> Result<Done, HandlerError> {
-    if ctx.services.capabilities.destroy(ctx.capability) {
+    let destroyed = ctx
+        .services
+        .capabilities
+        .try_destroy(ctx.capability)
+        .map_err(|e| HandlerError::Internal(e.to_string()))?;
+    if destroyed {
         // Endpoints (and their registrations) end with their capability.
         ctx.services.endpoints.close_for_capability(ctx.capability);
         Ok(Done::ok())

@@ -1,0 +1,90 @@
+//! Change notices: one connection LISTENs on `grid_changes` and keeps this
+//! host's caches true (owners, capabilities) and wakes the lease task when a
+//! lease changes hands or is released. When the connection drops, notices
+//! may have been missed: on reconnecting, the capability caches are emptied
+//! (entries are looked up again) and a lease pass runs.
+
+use std::sync::Weak;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use uuid::Uuid;
+
+use crate::db::{self, Notice, LISTENING};
+use crate::Inner;
+
+/// Pause between reconnection attempts.
+const RETRY: Duration = Duration::from_secs(1);
+
+pub(crate) async fn run(inner: Weak<Inner>, pg: tokio_postgres::Config, mut closed: watch::Receiver<()>) {
+    let mut down_logged = false;
+    loop {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Notice>();
+        let connection = db::listen(&pg, tx);
+        tokio::pin!(connection);
+        loop {
+            tokio::select! {
+                _ = closed.changed() => return,
+                result = &mut connection => {
+                    if let Err(e) = result {
+                        if !down_logged {
+                            tracing::warn!("grid: {e}; retrying every {} s", RETRY.as_secs());
+                            down_logged = true;
+                        }
+                    }
+                    break;
+                }
+                Some(notice) = rx.recv() => {
+                    let Some(inner) = inner.upgrade() else { return };
+                    if notice == LISTENING && down_logged {
+                        tracing::info!("grid: change notices restored");
+                        down_logged = false;
+                    }
+                    handle(&inner, &notice);
+                }
+            }
+        }
+        tokio::select! {
+            _ = closed.changed() => return,
+            _ = tokio::time::sleep(RETRY) => {}
+        }
+    }
+}
+
+fn handle(inner: &std::sync::Arc<Inner>, notice: &str) {
+    if notice == LISTENING {
+        for cache in inner.caches.lock().iter() {
+            cache.evict_all();
+        }
+        inner.wake.notify_one();
+        return;
+    }
+    let Some((kind, rest)) = notice.split_once(':') else { return };
+    match kind {
+        "lease" => {
+            inner.wake.notify_one();
+            if let Ok(id) = Uuid::parse_str(rest) {
+                let inner = std::sync::Arc::clone(inner);
+                tokio::spawn(async move {
+                    if let Err(e) = inner.refresh_owner(id).await {
+                        tracing::debug!("grid: owner of {id} not refreshed: {e}");
+                    }
+                });
+            }
+        }
+        "host" => inner.wake.notify_one(),
+        "cap" => {
+            // `cap:<id>@<incarnation of the writer>`; a host's own writes are already in its cache.
+            let (id, origin) = rest.split_once('@').unwrap_or((rest, ""));
+            if origin == inner.incarnation.to_string() {
+                return;
+            }
+            if let Ok(id) = Uuid::parse_str(id) {
+                for cache in inner.caches.lock().iter() {
+                    cache.evict(id);
+                }
+            }
+        }
+        _ => {}
+    }
+}
