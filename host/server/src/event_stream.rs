@@ -4,23 +4,32 @@
 //! of the subscribed topics arrive as JSON text frames.
 //!
 //! Events come from the one scene event bus (`Services::events`) that feeds
-//! UDP callbacks and scripts: each connection adds a non-blocking sink that
-//! copies what it wants into the connection's own bounded buffer. A slow
+//! UDP callbacks and scripts, through one sink for every stream (`hub.rs`):
+//! a position is kept once in a shared ring and each event's frame is
+//! encoded once, its bytes shared by every stream that sends it. A slow
 //! reader never slows the region: positions are coalesced per object (latest
 //! wins) and other events beyond `[Events] BufferEvents` are dropped and
 //! counted in the next frame's `Dropped`; a reader that takes no frame within
 //! `WriteTimeoutMs` is closed. A bulk change of the region (an archive
 //! import, `RegionReloaded`) replaces the object frames still queued by one
 //! fresh snapshot.
+//!
+//! Streams cannot starve requests: they run on a runtime of their own (one
+//! thread, at a lower CPU priority than the request workers), each flushes at
+//! most every [`FLUSH_INTERVAL`] with at most [`POSITIONS_PER_FLUSH`]
+//! positions (one socket write per flush), and what a stream cannot send in
+//! time is absorbed by the coalescing.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+mod hub;
+
+use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use dispatcher_dispatch::{Dispatcher, SceneEvent, ScriptEvent, ScriptEventKind, Transport};
+use dispatcher_dispatch::{Dispatcher, ScriptEvent, Transport};
 use dispatcher_messages::dispatcher::SubscribeResponse;
 use dispatcher_protocol::{Encoding, Reply};
 use futures_util::{SinkExt, StreamExt};
@@ -29,8 +38,7 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use serde_json::{json, Map, Value};
-use tokio::sync::Notify;
+use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::error::{Error as WsError, ProtocolError};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -38,6 +46,8 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 use uuid::Uuid;
+
+use hub::{Hub, Shared};
 
 /// `[Events]` limits.
 #[derive(Clone, Debug, PartialEq)]
@@ -74,8 +84,15 @@ impl Default for EventsConfig {
 const SNAPSHOT_CHUNK: usize = 500;
 /// How often a stream checks that its capability is still live.
 const CAPABILITY_CHECK: Duration = Duration::from_millis(250);
-/// Frames sent per wake-up before the stream looks at its socket again.
-const DRAIN_BATCH: usize = 256;
+/// The shortest time between two flushes of a stream: positions published
+/// meanwhile are coalesced (latest wins) and leave in one socket write.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(20);
+/// Positions a stream sends per flush at most (so at most 12,800 a second);
+/// the rest wait in the shared ring, where newer positions of the same
+/// objects replace them.
+pub const POSITIONS_PER_FLUSH: usize = 256;
+/// The nice value of the streams' thread: the request workers come first.
+const STREAM_NICE: i32 = 10;
 
 /// Why a stream was refused or closed early (a label of
 /// `dispatcher_event_stream_closed_total`).
@@ -163,6 +180,79 @@ pub struct EventStreams {
     pub scripting_domain: String,
     pub config: EventsConfig,
     pub counters: Arc<StreamCounters>,
+    /// The streams' one sink on the event bus.
+    hub: Arc<Hub>,
+    /// The streams' own runtime.
+    runtime: StreamRuntime,
+}
+
+/// Where the streams run: one thread of its own at a lower priority, so
+/// that however busy the streams are, the request workers keep theirs.
+struct StreamRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for StreamRuntime {
+    fn drop(&mut self) {
+        // Dropped from async code at shutdown: do not wait for its tasks.
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Lower the calling thread's CPU priority (Linux: nice applies per thread).
+#[allow(unsafe_code, reason = "setpriority is only reachable through libc")]
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority on the calling thread (who = 0) with a valid nice
+    // value; it only changes this thread's scheduling priority.
+    unsafe {
+        if libc::setpriority(libc::PRIO_PROCESS, 0, STREAM_NICE) != 0 {
+            tracing::debug!("cannot lower the event streams' thread priority");
+        }
+    }
+}
+
+impl EventStreams {
+    /// The streams' shared parts: their sink on `dispatcher`'s event bus and
+    /// their runtime.
+    pub fn new(
+        dispatcher: Dispatcher,
+        remote_control: Option<Arc<dispatcher_remote_control::RemoteControl>>,
+        rc_domain: String,
+        scripting_domain: String,
+        config: EventsConfig,
+        counters: Arc<StreamCounters>,
+    ) -> std::io::Result<EventStreams> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("event-streams")
+            .on_thread_start(lower_priority)
+            .enable_all()
+            .build()?;
+        let hub = Arc::new(Hub::new(counters.clone()));
+        dispatcher.services().events.subscribe_sink(hub.clone());
+        Ok(EventStreams {
+            dispatcher,
+            remote_control,
+            rc_domain,
+            scripting_domain,
+            config,
+            counters,
+            hub,
+            runtime: StreamRuntime(Some(runtime)),
+        })
+    }
+
+    fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        match &self.runtime.0 {
+            Some(runtime) => {
+                runtime.spawn(task);
+            }
+            None => {
+                tokio::spawn(task);
+            }
+        }
+    }
 }
 
 type Body = Full<Bytes>;
@@ -227,8 +317,9 @@ pub fn upgrade(streams: &Arc<EventStreams>, peer: SocketAddr, mut req: Request<I
     }
     counters.opened.fetch_add(1, Ordering::Relaxed);
     let on_upgrade = hyper::upgrade::on(&mut req);
-    let streams = streams.clone();
-    tokio::spawn(async move {
+    let task_streams = streams.clone();
+    streams.spawn(async move {
+        let streams = task_streams;
         let _slot = slot;
         match on_upgrade.await {
             Ok(upgraded) => {
@@ -288,251 +379,6 @@ impl Filter {
     }
 }
 
-/// One queued frame: a position slot (its latest state kept in `positions`)
-/// or any other event.
-enum Entry {
-    Position(Uuid),
-    Frame(Map<String, Value>),
-}
-
-/// A connection's bounded buffer.
-#[derive(Default)]
-struct Buffer {
-    queue: VecDeque<Entry>,
-    /// The latest motion of each object waiting to be sent; its frame is
-    /// built only when sent (publishing runs under the region's lock, and
-    /// most positions of a busy region are replaced before they are sent).
-    positions: HashMap<Uuid, Motion>,
-    /// `Entry::Frame`s in the queue.
-    frames: usize,
-    /// Dropped since the last frame sent.
-    dropped: u64,
-    /// The region was reloaded (an archive import): a fresh snapshot is due.
-    reload: bool,
-}
-
-fn is_object_frame(entry: &Entry) -> bool {
-    match entry {
-        Entry::Position(_) => true,
-        Entry::Frame(frame) => frame.get("$type").and_then(Value::as_str) == Some("Dispatcher.Messages.ObjectUpdated"),
-    }
-}
-
-/// An object's motion as published.
-#[derive(Clone, Copy)]
-struct Motion {
-    position: [f32; 3],
-    rotation: [f32; 4],
-    velocity: [f32; 3],
-}
-
-struct Shared {
-    filter: Filter,
-    buffer: parking_lot::Mutex<Buffer>,
-    wake: Notify,
-    closed: AtomicBool,
-    limit: usize,
-    counters: Arc<StreamCounters>,
-}
-
-fn vec3(v: [f32; 3]) -> Value {
-    json!([v[0], v[1], v[2]])
-}
-
-fn object_frame(kind: &str, object_id: Uuid, position: [f32; 3], rotation: [f32; 4], velocity: [f32; 3]) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("$type".into(), json!("Dispatcher.Messages.ObjectUpdated"));
-    m.insert("Kind".into(), json!(kind));
-    m.insert("ObjectID".into(), json!(object_id.to_string()));
-    m.insert("Position".into(), vec3(position));
-    m.insert("Rotation".into(), json!([rotation[0], rotation[1], rotation[2], rotation[3]]));
-    m.insert("Velocity".into(), vec3(velocity));
-    m
-}
-
-impl dispatcher_dispatch::EventSink for Shared {
-    fn wanted(&self) -> bool {
-        !self.closed.load(Ordering::Relaxed)
-    }
-
-    /// Script status changes and log lines, filtered by the rights of
-    /// ListScripts and GetScriptLog.
-    fn take_script(&self, event: &ScriptEvent) -> bool {
-        if self.closed.load(Ordering::Relaxed) {
-            return false;
-        }
-        let f = &self.filter;
-        if event.region != f.scene || !f.object(event.object_id) {
-            return true;
-        }
-        let frame = match &event.kind {
-            ScriptEventKind::Status { change, status } if f.scripts => {
-                let mut m = match serde_json::to_value(status) {
-                    Ok(Value::Object(m)) => m,
-                    _ => return true,
-                };
-                m.insert("$type".into(), json!("Dispatcher.Messages.ScriptStatusEvent"));
-                m.insert("Change".into(), json!(change));
-                m
-            }
-            ScriptEventKind::Log(line) if f.logs && f.log_readable(event) => {
-                let mut m = Map::new();
-                m.insert("$type".into(), json!("Dispatcher.Messages.ScriptLogEvent"));
-                m.insert("ScriptID".into(), json!(event.script_id.to_string()));
-                m.insert("ObjectID".into(), json!(event.object_id.to_string()));
-                m.insert("Seq".into(), json!(line.seq));
-                m.insert("Time".into(), json!(line.time));
-                m.insert("Level".into(), json!(line.level));
-                m.insert("Text".into(), json!(line.text));
-                m
-            }
-            _ => return true,
-        };
-        self.push_frame(frame);
-        true
-    }
-
-    /// Copy what this stream wants, never block.
-    fn take(&self, event: &SceneEvent) -> bool {
-        if self.closed.load(Ordering::Relaxed) {
-            return false;
-        }
-        let f = &self.filter;
-        let frame = match event {
-            SceneEvent::Updated {
-                region,
-                object_id,
-                position,
-                rotation,
-                velocity,
-            } if f.objects && *region == f.scene && f.object(*object_id) => {
-                let motion = Motion {
-                    position: *position,
-                    rotation: *rotation,
-                    velocity: *velocity,
-                };
-                let mut b = self.buffer.lock();
-                match b.positions.insert(*object_id, motion) {
-                    Some(_) => {
-                        self.counters.coalesced.fetch_add(1, Ordering::Relaxed);
-                    }
-                    None => b.queue.push_back(Entry::Position(*object_id)),
-                }
-                drop(b);
-                self.wake.notify_one();
-                return true;
-            }
-            SceneEvent::ObjectAdded {
-                region,
-                object_id,
-                position,
-                rotation,
-                velocity,
-            } if f.objects && *region == f.scene && f.object(*object_id) => {
-                object_frame("created", *object_id, *position, *rotation, *velocity)
-            }
-            SceneEvent::ObjectRemoved { region, object_id } if f.objects && *region == f.scene && f.object(*object_id) => {
-                let mut m = Map::new();
-                m.insert("$type".into(), json!("Dispatcher.Messages.ObjectUpdated"));
-                m.insert("Kind".into(), json!("deleted"));
-                m.insert("ObjectID".into(), json!(object_id.to_string()));
-                m
-            }
-            SceneEvent::RegionReloaded { region } if f.objects && *region == f.scene => {
-                // The snapshot supersedes object frames still queued;
-                // reloads in a row coalesce into one snapshot.
-                let mut b = self.buffer.lock();
-                b.queue.retain(|e| !is_object_frame(e));
-                b.positions.clear();
-                b.frames = b.queue.iter().filter(|e| matches!(e, Entry::Frame(_))).count();
-                b.reload = true;
-                drop(b);
-                self.wake.notify_one();
-                return true;
-            }
-            SceneEvent::Touch {
-                region,
-                object_id,
-                avatar_id,
-                link_num,
-                position,
-            } if f.touch && *region == f.scene && f.object(*object_id) => {
-                let mut m = Map::new();
-                m.insert("$type".into(), json!("RemoteControl.Messages.TouchCallback"));
-                m.insert("ObjectID".into(), json!(object_id.to_string()));
-                m.insert("AvatarID".into(), json!(avatar_id.to_string()));
-                m.insert("LinkNum".into(), json!(link_num));
-                m.insert("Position".into(), vec3(*position));
-                m
-            }
-            SceneEvent::Chat {
-                region,
-                channel,
-                speaker_id,
-                name,
-                text,
-                position,
-            } if f.chat && *region == f.scene => {
-                let mut m = Map::new();
-                m.insert("$type".into(), json!("Dispatcher.Messages.ChatEvent"));
-                m.insert("Channel".into(), json!(channel));
-                m.insert("SpeakerID".into(), json!(speaker_id.to_string()));
-                m.insert("Name".into(), json!(name));
-                m.insert("Text".into(), json!(text));
-                m.insert("Position".into(), vec3(*position));
-                m
-            }
-            _ => return true,
-        };
-        self.push_frame(frame);
-        true
-    }
-}
-
-impl Shared {
-    /// Queue a frame other than a position, or drop and count it when the
-    /// buffer is full.
-    fn push_frame(&self, frame: Map<String, Value>) {
-        let mut b = self.buffer.lock();
-        if b.frames >= self.limit {
-            b.dropped += 1;
-            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-        } else {
-            b.frames += 1;
-            b.queue.push_back(Entry::Frame(frame));
-        }
-        drop(b);
-        self.wake.notify_one();
-    }
-
-    /// Whether a reload snapshot is due (and no longer, once asked).
-    fn take_reload(&self) -> bool {
-        std::mem::take(&mut self.buffer.lock().reload)
-    }
-
-    /// The next frame to send, with the drop count since the last one.
-    fn next(&self) -> Option<Map<String, Value>> {
-        let mut b = self.buffer.lock();
-        loop {
-            let mut frame = match b.queue.pop_front()? {
-                Entry::Frame(frame) => {
-                    b.frames -= 1;
-                    frame
-                }
-                Entry::Position(id) => match b.positions.remove(&id) {
-                    Some(m) => object_frame("moved", id, m.position, m.rotation, m.velocity),
-                    None => continue,
-                },
-            };
-            if b.dropped > 0 {
-                frame.insert("Dropped".into(), json!(b.dropped));
-                b.dropped = 0;
-            }
-            return Some(frame);
-        }
-    }
-}
-
 /// Send one frame within the write timeout.
 async fn send(ws: &mut Ws, streams: &EventStreams, text: String) -> Result<(), CloseReason> {
     let timeout = Duration::from_millis(streams.config.write_timeout_ms);
@@ -549,20 +395,20 @@ async fn send(ws: &mut Ws, streams: &EventStreams, text: String) -> Result<(), C
 
 /// Send a batch of frames with one flush (one socket write for the batch
 /// rather than one per frame), within the write timeout.
-async fn send_batch(ws: &mut Ws, streams: &EventStreams, frames: Vec<String>) -> Result<(), CloseReason> {
+async fn send_batch(ws: &mut Ws, streams: &EventStreams, frames: Vec<hub::Text>) -> Result<(), CloseReason> {
     let n = frames.len() as u64;
     let timeout = Duration::from_millis(streams.config.write_timeout_ms);
     let write = async {
         for text in frames {
-            ws.feed(Message::text(text)).await?;
+            ws.feed(Message::Text(text)).await?;
         }
+        // Counted when handed to the socket (a client may read them before
+        // this task runs again).
+        streams.counters.frames_sent.fetch_add(n, Ordering::Relaxed);
         ws.flush().await
     };
     match tokio::time::timeout(timeout, write).await {
-        Ok(Ok(())) => {
-            streams.counters.frames_sent.fetch_add(n, Ordering::Relaxed);
-            Ok(())
-        }
+        Ok(Ok(())) => Ok(()),
         Ok(Err(_)) => Err(CloseReason::PeerGone),
         Err(_) => Err(CloseReason::SlowReader),
     }
@@ -577,8 +423,9 @@ async fn close(ws: &mut Ws, code: CloseCode, reason: &str) {
     let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(Some(frame))).await;
 }
 
-/// The first frame: a SubscribeRequest through the pipeline.
-async fn subscribe(streams: &EventStreams, peer: SocketAddr, ws: &mut Ws) -> Result<(Filter, Uuid, SubscribeResponse), CloseReason> {
+/// The first frame: a SubscribeRequest through the pipeline; returns the
+/// subscription and its reply frame (not yet sent).
+async fn subscribe(streams: &EventStreams, peer: SocketAddr, ws: &mut Ws) -> Result<(Filter, Uuid, String), CloseReason> {
     let timeout = Duration::from_millis(streams.config.subscribe_timeout_ms);
     let text = match tokio::time::timeout(timeout, ws.next()).await {
         Err(_) => {
@@ -679,8 +526,9 @@ async fn subscribe(streams: &EventStreams, peer: SocketAddr, ws: &mut Ws) -> Res
         all_logs,
         ids: response.object_ids.iter().map(|id| id.0).collect(),
     };
-    send(ws, streams, String::from_utf8_lossy(&encoded).into_owned()).await?;
-    Ok((filter, capability, response))
+    // The reply is sent by the caller once the stream is registered, so an
+    // event the client causes after reading it is never missed.
+    Ok((filter, capability, String::from_utf8_lossy(&encoded).into_owned()))
 }
 
 /// Send a Failure frame and close; the reason to count.
@@ -736,7 +584,7 @@ fn snapshot(streams: &EventStreams, filter: &Filter, reload: bool) -> Vec<String
 
 async fn run(streams: &EventStreams, peer: SocketAddr, mut ws: Ws) {
     let counters = &streams.counters;
-    let (filter, capability, _response) = match subscribe(streams, peer, &mut ws).await {
+    let (filter, capability, reply) = match subscribe(streams, peer, &mut ws).await {
         Ok(s) => s,
         Err(reason) => {
             counters.close(reason);
@@ -744,18 +592,14 @@ async fn run(streams: &EventStreams, peer: SocketAddr, mut ws: Ws) {
         }
     };
     let wants_snapshot = filter.objects;
-    let shared = Arc::new(Shared {
-        filter,
-        buffer: parking_lot::Mutex::new(Buffer::default()),
-        wake: Notify::new(),
-        closed: AtomicBool::new(false),
-        limit: streams.config.buffer_events.max(1),
-        counters: counters.clone(),
-    });
+    let shared = Arc::new(Shared::new(filter, streams.config.buffer_events));
     // Subscribe before the snapshot: a change made meanwhile arrives after it.
-    streams.dispatcher.services().events.subscribe_sink(shared.clone());
-    let result = serve(streams, &mut ws, &shared, capability, wants_snapshot).await;
-    shared.closed.store(true, Ordering::Relaxed);
+    let cursor = streams.hub.register(shared.clone());
+    let result = match send(&mut ws, streams, reply).await {
+        Ok(()) => serve(streams, &mut ws, &shared, cursor, capability, wants_snapshot).await,
+        Err(reason) => Err(reason),
+    };
+    streams.hub.unregister(&shared);
     if result.is_ok() {
         counters.close(CloseReason::PeerGone);
     }
@@ -774,8 +618,38 @@ async fn run(streams: &EventStreams, peer: SocketAddr, mut ws: Ws) {
     tracing::debug!(%peer, "event stream closed");
 }
 
+/// One flush: the positions and the other frames read, merged back into
+/// publication order; the drop count goes on the first frame.
+fn merge(positions: &[Arc<hub::Moved>], queued: &[hub::Queued], dropped: u64) -> Vec<hub::Text> {
+    let mut batch = Vec::with_capacity(positions.len() + queued.len());
+    let (mut p, mut q) = (positions.iter().peekable(), queued.iter().peekable());
+    loop {
+        let text = match (p.peek(), q.peek()) {
+            (Some(m), Some(f)) if m.seq < f.seq => p.next().map(|m| m.text().clone()),
+            (Some(_), Some(_)) | (None, Some(_)) => q.next().map(|f| f.text.clone()),
+            (Some(_), None) => p.next().map(|m| m.text().clone()),
+            (None, None) => None,
+        };
+        let Some(text) = text else { break };
+        batch.push(text);
+    }
+    if dropped > 0 {
+        if let Some(first) = batch.first_mut() {
+            *first = hub::with_dropped(first.as_str(), dropped);
+        }
+    }
+    batch
+}
+
 /// The stream after a successful subscription; `Ok` when the client closed.
-async fn serve(streams: &EventStreams, ws: &mut Ws, shared: &Shared, capability: Uuid, wants_snapshot: bool) -> Result<(), CloseReason> {
+async fn serve(
+    streams: &EventStreams,
+    ws: &mut Ws,
+    shared: &Shared,
+    mut cursor: u64,
+    capability: Uuid,
+    wants_snapshot: bool,
+) -> Result<(), CloseReason> {
     if wants_snapshot {
         for frame in snapshot(streams, &shared.filter, false) {
             send(ws, streams, frame).await?;
@@ -783,31 +657,42 @@ async fn serve(streams: &EventStreams, ws: &mut Ws, shared: &Shared, capability:
     }
     let services = streams.dispatcher.services();
     let authenticated = services.config.use_authentication;
+    let hub = &streams.hub;
     let mut ping = tokio::time::interval(Duration::from_millis(streams.config.ping_interval_ms.max(100)));
     ping.tick().await;
     let mut check = tokio::time::interval(CAPABILITY_CHECK);
+    let (mut positions, mut queued) = (Vec::new(), Vec::new());
+    let mut last_flush: Option<Instant> = None;
     loop {
+        // At most one flush per FLUSH_INTERVAL: what is published meanwhile
+        // is coalesced and leaves in one write.
+        if let Some(at) = last_flush {
+            tokio::time::sleep_until((at + FLUSH_INTERVAL).into()).await;
+        }
         if shared.take_reload() {
             for frame in snapshot(streams, &shared.filter, true) {
                 send(ws, streams, frame).await?;
             }
         }
-        // Frames first, a batch at a time, so the socket is read in between.
-        let mut batch = Vec::new();
-        while batch.len() < DRAIN_BATCH {
-            let Some(frame) = shared.next() else { break };
-            batch.push(Value::Object(frame).to_string());
-        }
-        let sent = batch.len();
-        if sent > 0 {
+        // Wait for the next position from before reading the board, so one
+        // published after the read wakes this stream.
+        let moved = hub.moved.notified();
+        tokio::pin!(moved);
+        moved.as_mut().enable();
+        positions.clear();
+        queued.clear();
+        hub.collect(&shared.filter, &mut cursor, POSITIONS_PER_FLUSH, &mut positions);
+        let dropped = shared.take_before(cursor, &mut queued);
+        let more = positions.len() >= POSITIONS_PER_FLUSH;
+        last_flush = Some(Instant::now());
+        let batch = merge(&positions, &queued, dropped);
+        if !batch.is_empty() {
             send_batch(ws, streams, batch).await?;
         }
-        if sent == DRAIN_BATCH {
-            tokio::task::yield_now().await;
-        }
         tokio::select! {
-            _ = shared.wake.notified(), if sent < DRAIN_BATCH => {}
-            _ = std::future::ready(()), if sent == DRAIN_BATCH => {}
+            _ = shared.wake.notified() => {}
+            _ = &mut moved, if shared.filter.objects => {}
+            _ = std::future::ready(()), if more => {}
             incoming = ws.next() => match incoming {
                 None | Some(Ok(Message::Close(_))) => return Ok(()),
                 Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}

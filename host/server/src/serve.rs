@@ -218,15 +218,21 @@ pub async fn start(config: &HostConfig, store: Arc<Store>) -> anyhow::Result<Run
     let streams = Arc::new(crate::event_stream::StreamCounters::default());
     let connections = Arc::new(crate::metrics::ConnectionCounters::default());
     let events = (config.events.enabled && config.dispatcher.enabled).then(|| {
-        Arc::new(crate::event_stream::EventStreams {
-            dispatcher: dispatcher.clone(),
-            remote_control: remote_control.as_ref().map(|rc| rc.domain.clone()),
-            rc_domain: config.remote_control.domain.clone(),
-            scripting_domain: dispatcher_scripting::grants::SCRIPTING.to_owned(),
-            config: config.events.clone(),
-            counters: streams.clone(),
-        })
+        crate::event_stream::EventStreams::new(
+            dispatcher.clone(),
+            remote_control.as_ref().map(|rc| rc.domain.clone()),
+            config.remote_control.domain.clone(),
+            dispatcher_scripting::grants::SCRIPTING.to_owned(),
+            config.events.clone(),
+            streams.clone(),
+        )
+        .map(Arc::new)
     });
+    let events = match events {
+        Some(Ok(events)) => Some(events),
+        Some(Err(e)) => anyhow::bail!("cannot start the event streams' runtime: {e}"),
+        None => None,
+    };
     let state = Arc::new(HttpState {
         dispatcher: dispatcher.clone(),
         dashboard,
