@@ -9,6 +9,7 @@ import pytest
 from conftest import OWNER, PASSWORD, REGION, Host, require
 
 from opensim_dispatcher import AsyncClient, AsyncEventStream, Client, Credentials, EventStream, RequestFailed, Unauthorized, box_asset
+from opensim_dispatcher.events import DEFAULT_TOPICS, TOPICS
 
 SUBSCRIBE = "Dispatcher.Messages.SubscribeRequest"
 TIMEOUT_SECONDS = 5.0
@@ -87,3 +88,12 @@ def test_async_stream_receives_chat(host: Host) -> None:
             assert stream.closed
 
     asyncio.run(flow())
+
+
+def test_topics_are_the_hosts_and_the_default_is_what_remote_control_may_see(host: Host) -> None:
+    assert TOPICS == ("objects", "touch", "chat", "scripts", "script-logs")
+    assert DEFAULT_TOPICS == ("objects", "touch", "chat")
+    with host.connect() as client:
+        require(client, SUBSCRIBE)
+        with EventStream(client) as stream:
+            assert stream.response["Topics"] == list(DEFAULT_TOPICS)

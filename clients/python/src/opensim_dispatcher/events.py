@@ -31,10 +31,14 @@ from .aio import AsyncClient
 from .client import Client
 from .errors import ProtocolError, RequestFailed, TransportError
 
-__all__ = ["EventStream", "AsyncEventStream", "TOPICS", "events_url"]
+__all__ = ["EventStream", "AsyncEventStream", "TOPICS", "DEFAULT_TOPICS", "events_url"]
 
-#: The topics a stream may subscribe to.
-TOPICS: Tuple[str, ...] = ("objects", "touch", "chat")
+#: The topics a stream may subscribe to (docs/live.md).
+TOPICS: Tuple[str, ...] = ("objects", "touch", "chat", "scripts", "script-logs")
+#: The topics subscribed when none are given: the region's objects, touches
+#: and chat, which a capability for the RemoteControl domain may see
+#: (``scripts`` and ``script-logs`` need the Scripting domain as well).
+DEFAULT_TOPICS: Tuple[str, ...] = ("objects", "touch", "chat")
 SUBSCRIBE = "Dispatcher.Messages.SubscribeRequest"
 SUBSCRIBED = "Dispatcher.Messages.SubscribeResponse"
 # RFC 6455 §1.3.
@@ -161,7 +165,7 @@ class EventStream:
     def __init__(
         self,
         client: Client,
-        topics: Sequence[str] = TOPICS,
+        topics: Sequence[str] = DEFAULT_TOPICS,
         *,
         object_ids: Sequence[str] = (),
         timeout_seconds: float = 30.0,
@@ -325,7 +329,7 @@ class AsyncEventStream:
     async def open(
         cls,
         client: AsyncClient,
-        topics: Sequence[str] = TOPICS,
+        topics: Sequence[str] = DEFAULT_TOPICS,
         *,
         object_ids: Sequence[str] = (),
         timeout_seconds: float = 30.0,
