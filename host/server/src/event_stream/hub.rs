@@ -540,3 +540,151 @@ impl EventSink for Hub {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn filter(objects: bool, chat: bool) -> Filter {
+        Filter {
+            scene: "R".into(),
+            objects,
+            touch: false,
+            chat,
+            scripts: false,
+            logs: false,
+            user: Uuid::nil(),
+            all_logs: true,
+            ids: HashSet::new(),
+        }
+    }
+
+    fn moved(hub: &Hub, id: u128, x: f32) {
+        hub.take(&SceneEvent::Updated {
+            region: "R".into(),
+            object_id: Uuid::from_u128(id),
+            position: [x, 0.0, 0.0],
+            rotation: [0.0, 0.0, 0.0, 1.0],
+            velocity: [0.0; 3],
+        });
+    }
+
+    fn chat(hub: &Hub, text: &str) {
+        hub.take(&SceneEvent::Chat {
+            region: "R".into(),
+            channel: 0,
+            speaker_id: Uuid::nil(),
+            name: "n".into(),
+            text: text.into(),
+            position: [0.0; 3],
+        });
+    }
+
+    /// One flush as a stream does it: positions and other frames merged.
+    fn flush(hub: &Hub, shared: &Shared, cursor: &mut u64, budget: usize) -> Vec<Value> {
+        let mut positions = Vec::new();
+        hub.collect(&shared.filter, cursor, budget, &mut positions);
+        let mut queued = Vec::new();
+        let dropped = shared.take_before(*cursor, &mut queued);
+        super::super::merge(&positions, &queued, dropped)
+            .iter()
+            .map(|t| serde_json::from_str(t.as_str()).expect("JSON"))
+            .collect()
+    }
+
+    fn label(frame: &Value) -> String {
+        match frame["$type"].as_str() {
+            Some("Dispatcher.Messages.ChatEvent") => format!("chat {}", frame["Text"].as_str().unwrap_or_default()),
+            _ => format!("{} {}", &frame["ObjectID"].as_str().unwrap_or_default()[34..], frame["Position"][0]),
+        }
+    }
+
+    #[test]
+    fn latest_position_wins_in_publication_order_with_other_frames_between() {
+        let counters = Arc::new(StreamCounters::default());
+        let hub = Hub::new(counters.clone());
+        let shared = Arc::new(Shared::new(filter(true, true), 16));
+        let mut cursor = hub.register(shared.clone());
+        moved(&hub, 1, 1.0);
+        chat(&hub, "a");
+        moved(&hub, 2, 2.0);
+        moved(&hub, 1, 3.0);
+        let frames = flush(&hub, &shared, &mut cursor, 100);
+        let labels: Vec<String> = frames.iter().map(label).collect();
+        assert_eq!(labels, ["chat a", "02 2.0", "01 3.0"]);
+        assert_eq!(counters.coalesced.load(Ordering::Relaxed), 1);
+        assert!(flush(&hub, &shared, &mut cursor, 100).is_empty(), "nothing twice");
+        // The shared frame is the same bytes for a second stream.
+        let other = Arc::new(Shared::new(filter(true, false), 16));
+        let mut other_cursor = hub.register(other.clone());
+        moved(&hub, 3, 4.0);
+        let (a, b) = (flush(&hub, &shared, &mut cursor, 100), flush(&hub, &other, &mut other_cursor, 100));
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 1);
+    }
+
+    #[test]
+    fn a_budget_leaves_the_rest_for_the_next_flush_and_a_full_buffer_counts_drops() {
+        let counters = Arc::new(StreamCounters::default());
+        let hub = Hub::new(counters.clone());
+        let shared = Arc::new(Shared::new(filter(true, true), 2));
+        let mut cursor = hub.register(shared.clone());
+        for id in 0..5 {
+            moved(&hub, id, id as f32);
+        }
+        for text in ["a", "b", "c", "d"] {
+            chat(&hub, text);
+        }
+        let first = flush(&hub, &shared, &mut cursor, 3);
+        assert_eq!(first.len(), 3, "{first:?}");
+        // Two chat lines did not fit: the first frame sent after says so.
+        assert_eq!(first[0]["Dropped"], 2, "{first:?}");
+        assert!(first.iter().skip(1).all(|f| f.get("Dropped").is_none()), "{first:?}");
+        let rest = flush(&hub, &shared, &mut cursor, 3);
+        let labels: Vec<String> = rest.iter().map(label).collect();
+        assert_eq!(labels, ["03 3.0", "04 4.0", "chat a", "chat b"]);
+        assert_eq!(counters.dropped.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_stream_behind_the_ring_gets_each_objects_latest_position() {
+        let hub = Hub::new(Arc::new(StreamCounters::default()));
+        let shared = Arc::new(Shared::new(filter(true, false), 16));
+        let mut cursor = hub.register(shared.clone());
+        for i in 0..RING + 10 {
+            moved(&hub, (i % 3) as u128, i as f32);
+        }
+        let frames = flush(&hub, &shared, &mut cursor, 100);
+        let mut positions: Vec<f64> = frames.iter().map(|f| f["Position"][0].as_f64().unwrap_or(-1.0)).collect();
+        positions.sort_by(f64::total_cmp);
+        let last = (RING + 10) as f64;
+        assert_eq!(positions, [last - 3.0, last - 2.0, last - 1.0]);
+        assert!(flush(&hub, &shared, &mut cursor, 100).is_empty());
+    }
+
+    #[test]
+    fn a_reload_voids_queued_positions_and_object_frames_and_asks_for_a_snapshot() {
+        let hub = Hub::new(Arc::new(StreamCounters::default()));
+        let shared = Arc::new(Shared::new(filter(true, true), 16));
+        let mut cursor = hub.register(shared.clone());
+        moved(&hub, 1, 1.0);
+        hub.take(&SceneEvent::ObjectRemoved {
+            region: "R".into(),
+            object_id: Uuid::from_u128(2),
+        });
+        chat(&hub, "kept");
+        hub.take(&SceneEvent::RegionReloaded { region: "R".into() });
+        assert!(shared.take_reload());
+        let labels: Vec<String> = flush(&hub, &shared, &mut cursor, 100).iter().map(label).collect();
+        assert_eq!(labels, ["chat kept"]);
+    }
+
+    #[test]
+    fn dropped_is_added_to_a_shared_frame_as_a_member() {
+        let text = with_dropped(r#"{"$type":"X","A":1}"#, 7);
+        let v: Value = serde_json::from_str(text.as_str()).expect("JSON");
+        assert_eq!(v["Dropped"], 7);
+        assert_eq!(v["A"], 1);
+    }
+}
