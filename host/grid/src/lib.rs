@@ -273,7 +273,7 @@ impl Grid {
         let unlocked = client.execute("SELECT pg_advisory_unlock($1)", &[&key]).await;
         if unlocked.is_err() {
             // A session still holding the lock must not go back to the pool.
-            drop(deadpool_postgres::Object::take(client));
+            drop(Object::take(client));
         }
         unlocked?;
         outcome.map_err(|e| GridError::Database(format!("exclusive step: {e}")))

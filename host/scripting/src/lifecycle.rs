@@ -336,7 +336,7 @@ impl Lifecycle {
     /// dropped, timers and listeners cleared, capabilities destroyed. Waits
     /// at most `within` for running events to end. Returns how many scripts
     /// were dropped.
-    pub fn evict_region(&self, region: &str, within: std::time::Duration) -> usize {
+    pub fn evict_region(&self, region: &str, within: Duration) -> usize {
         let scripts = self.select(|i| i.region == region);
         for script in &scripts {
             script.control.lock().removed = true;
@@ -362,7 +362,7 @@ impl Lifecycle {
                     tracing::warn!(script = %script.info().id, "a script of a region that moved was still running at the deadline");
                     break;
                 }
-                std::thread::sleep(std::time::Duration::from_millis(1));
+                std::thread::sleep(Duration::from_millis(1));
             }
         }
         scripts.len()
