@@ -12,6 +12,7 @@ mod core;
 mod dashboard;
 mod extensions;
 mod extensions_clients;
+mod grid;
 mod hardening_decode;
 mod live;
 mod net;

@@ -14,6 +14,7 @@ pub mod dashboard;
 pub mod dev;
 pub mod directory;
 pub mod event_stream;
+pub mod grid_host;
 pub mod http;
 pub mod ini;
 pub mod metrics;
