@@ -8,7 +8,9 @@
 //! then one empty `OnceLock` read and every request is [`Route::Local`].
 //!
 //! What is forwarded: a request whose domain is not `Dispatcher` (capabilities,
-//! endpoints, info and message formats are answered where they arrive) and
+//! info and message formats are answered where they arrive), or that is one of
+//! the endpoint messages (an endpoint lives on the host serving its
+//! capability's scene, which sends the callbacks), and
 //! whose scene (its `_Scene`, or its capability's scene when it names none) is
 //! served elsewhere. The capability is checked here before forwarding
 //! (capabilities are grid-wide, so this host knows them as well as the owner):

@@ -11,6 +11,14 @@ use crate::pipeline::Dispatcher;
 use crate::remote::{RemoteScenes, Route, SceneHome};
 use crate::transport::Transport;
 
+/// The `Dispatcher` messages that are region-scoped: an endpoint lives on the
+/// host that serves its capability's scene, which sends the callbacks.
+const ENDPOINT_TYPES: [&str; 3] = [
+    "Dispatcher.Messages.CreateEndPointRequest",
+    "Dispatcher.Messages.RenewEndPointRequest",
+    "Dispatcher.Messages.CloseEndPointRequest",
+];
+
 impl Dispatcher {
     /// Make this host a member of a grid: requests for scenes that `remote`
     /// places elsewhere are routed there. Set once; later calls are ignored
@@ -38,7 +46,7 @@ impl Dispatcher {
             (d, Transport::Http { path_domain }) if d.is_empty() => path_domain.as_str(),
             (d, _) => d.as_str(),
         };
-        if domain.is_empty() || domain == DISPATCHER_DOMAIN {
+        if domain.is_empty() || (domain == DISPATCHER_DOMAIN && !ENDPOINT_TYPES.contains(&request.type_name.as_str())) {
             return Route::Local;
         }
         let services = self.services();
@@ -174,9 +182,12 @@ mod tests {
                 scene: "Lost Island".into()
             }
         );
-        // Not region-scoped: the Dispatcher domain and pre-authentication messages.
+        // Not region-scoped: the Dispatcher domain and pre-authentication messages,
+        let renew = r#"{"$type":"Dispatcher.Messages.RenewCapabilityRequest","_Domain":"Dispatcher","_Scene":"Far Island"}"#;
+        assert_eq!(route(&d, renew, http()), Route::Local);
+        // except endpoints, which live where their scene is served.
         let endpoint = r#"{"$type":"Dispatcher.Messages.CreateEndPointRequest","_Domain":"Dispatcher","_Scene":"Far Island"}"#;
-        assert_eq!(route(&d, endpoint, http()), Route::Local);
+        assert!(matches!(route(&d, endpoint, http()), Route::Remote { .. }));
         let info = r#"{"$type":"Dispatcher.Messages.InfoRequest","_Domain":"RemoteControl","_Scene":"Far Island"}"#;
         assert_eq!(route(&d, info, http()), Route::Local);
         // The path domain counts when the body names none.

@@ -14,6 +14,8 @@ pub mod dashboard;
 pub mod dev;
 pub mod directory;
 pub mod event_stream;
+pub mod forward;
+pub mod grid_scenes;
 pub mod http;
 pub mod ini;
 pub mod metrics;

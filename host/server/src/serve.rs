@@ -251,10 +251,11 @@ pub async fn start(config: &HostConfig, store: Arc<Store>) -> anyhow::Result<Run
         }),
         events,
         connections,
+        forward: None,
     });
     tasks.push(tokio::spawn(http::serve(http_listener, state, shutdown_rx.clone())));
     if config.dispatcher.enabled {
-        tasks.push(tokio::spawn(crate::udp::serve(Arc::new(udp), dispatcher.clone(), shutdown_rx.clone())));
+        tasks.push(tokio::spawn(crate::udp::serve(Arc::new(udp), dispatcher.clone(), None, shutdown_rx.clone())));
     }
     let sweeper = dispatcher.clone();
     let period = Duration::from_millis(config.dispatcher.sweep_period_ms());
