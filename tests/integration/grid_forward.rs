@@ -31,9 +31,7 @@ impl TwoHosts {
             eventually(Duration::from_secs(15), || grid.owner(REGION).as_deref() == Some("sim-a")),
             "sim-a never took {REGION}"
         );
-        let other = grid
-            .try_host("sim-b", crate::grid::LEASE_SECONDS, "")
-            .expect("sim-b starts");
+        let other = grid.try_host("sim-b", crate::grid::LEASE_SECONDS, "").expect("sim-b starts");
         // sim-b knows the owner once its first lease pass has run.
         let cap = other.capability(&DOMAINS);
         assert!(
@@ -95,6 +93,9 @@ fn stable(mut v: Value) -> Value {
         for volatile in ["ObjectID", "AssetID", "RequestID"] {
             obj.remove(volatile);
         }
+        for member in obj.values_mut() {
+            *member = stable(member.take());
+        }
     }
     v
 }
@@ -125,7 +126,11 @@ fn grid_forward_every_request_kind_through_a_non_owner_gets_the_owners_reply() {
         &cap,
         json!({"ObjectID": object, "Position": [100.0, 100.0, 30.0]}),
     )));
-    ok(h.other.call(&request("SetSunParametersRequest", &cap, json!({"SunPhase": 1.5, "FixedSun": true}))));
+    ok(h.other.call(&request(
+        "SetSunParametersRequest",
+        &cap,
+        json!({"YearLength": 60.0, "DayLength": 5.0, "HorizonShift": 0.5, "DayTimeSunHourScale": 0.5, "CurrentTime": 0.0}),
+    )));
     // Reads (and failures) answer the same through either host, in both encodings.
     let reads = [
         request("GetSunParametersRequest", &cap, json!({})),
@@ -143,8 +148,11 @@ fn grid_forward_every_request_kind_through_a_non_owner_gets_the_owners_reply() {
         let (direct, forwarded) = (h.owner.call(read), h.other.call(read));
         assert_eq!(stable(direct.clone()), stable(forwarded.clone()), "{read}");
         let doc = bson::to_document(read).expect("bson");
-        assert_eq!(h.owner.call_bson(&doc), h.other.call_bson(&doc), "BSON {read}");
+        let (direct, forwarded) = (h.owner.call_bson(&doc), h.other.call_bson(&doc));
+        let json = |d: bson::Document| stable(serde_json::to_value(d).expect("json"));
+        assert_eq!(json(direct), json(forwarded), "BSON {read}");
     }
+    assert_eq!(h.grid.owner(REGION).as_deref(), Some("sim-a"), "the region never moved");
     let found = h.other.call(&reads[1]);
     assert!(found.to_string().contains(&object), "{found}");
     // A Scripting request is forwarded alike.
@@ -153,7 +161,9 @@ fn grid_forward_every_request_kind_through_a_non_owner_gets_the_owners_reply() {
     });
     assert_eq!(h.owner.call(&list), h.other.call(&list));
     // Not region-scoped: answered locally (InfoRequest lists the grid's regions).
-    let info = h.other.call(&json!({"$type": "Dispatcher.Messages.InfoRequest", "_domain": "Dispatcher"}));
+    let info = h
+        .other
+        .call(&json!({"$type": "Dispatcher.Messages.InfoRequest", "_domain": "Dispatcher"}));
     assert!(info["SceneList"].as_array().is_some_and(|l| l.iter().any(|s| s == REGION)), "{info}");
 }
 
@@ -193,10 +203,7 @@ fn grid_forward_wrong_secret_and_hop_limit_are_refused() {
             let (status, reply) = post_with_headers(host, &body, &headers);
             assert_eq!(status, 200);
             assert_eq!(reply["_Success"], 0, "{headers:?}: {reply}");
-            assert!(
-                reply["_Message"].as_str().is_some_and(|m| m.contains("forwarded request refused")),
-                "{reply}"
-            );
+            assert!(reply["_Message"].as_str().is_some_and(|m| m.contains("forwarded request refused")), "{reply}");
         }
     }
     // The right secret at the hop limit: the owner answers (nothing to
@@ -207,7 +214,9 @@ fn grid_forward_wrong_secret_and_hop_limit_are_refused() {
     let (_, refused) = post_with_headers(&h.other, &body, &at_limit);
     assert_eq!(refused["_Success"], 0, "{refused}");
     assert!(
-        refused["_Message"].as_str().is_some_and(|m| m.contains("not forwarded") && m.contains("limit is 2")),
+        refused["_Message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not forwarded") && m.contains("limit is 2")),
         "{refused}"
     );
     // One hop below the limit is forwarded.
@@ -222,13 +231,18 @@ fn grid_forward_wrong_secret_and_hop_limit_are_refused() {
 fn grid_forward_udp_through_a_non_owner() {
     let h = TwoHosts::start();
     let cap = h.other.capability(&DOMAINS);
-    let phase = 2.25;
-    let datagram = request("SetSunParametersRequest", &cap, json!({"SunPhase": phase, "FixedSun": true})).to_string();
+    let phase = 7.25;
+    let datagram = request(
+        "SetSunParametersRequest",
+        &cap,
+        json!({"YearLength": 60.0, "DayLength": phase, "HorizonShift": 0.5, "DayTimeSunHourScale": 0.5, "CurrentTime": 0.0}),
+    )
+    .to_string();
     h.other.send_udp(datagram.as_bytes());
     assert!(
         eventually(Duration::from_secs(5), || {
             let sun = get_sun(&h.owner, &cap);
-            sun["SunPhase"].as_f64().is_some_and(|p| (p - phase).abs() < 1e-6)
+            sun["DayLength"].as_f64().is_some_and(|p| (p - phase).abs() < 1e-6)
         }),
         "the datagram sent to sim-b never reached sim-a: {}",
         get_sun(&h.owner, &cap)
@@ -253,7 +267,8 @@ fn grid_forward_endpoint_created_through_a_non_owner_receives_the_owners_callbac
         &cap,
         json!({"ObjectID": object, "EndPointID": endpoint_id}),
     )));
-    ok(h.other.call(&request("TouchObjectRequest", &cap, json!({"ObjectID": object, "LinkNum": 0}))));
+    ok(h.other
+        .call(&request("TouchObjectRequest", &cap, json!({"ObjectID": object, "LinkNum": 0}))));
     socket.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
     let mut buf = [0u8; 65536];
     let n = socket.recv(&mut buf).expect("a touch callback within 5 s");

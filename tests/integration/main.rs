@@ -12,6 +12,8 @@ mod core;
 mod dashboard;
 mod extensions;
 mod extensions_clients;
+mod grid;
+mod grid_forward;
 mod hardening_decode;
 mod live;
 mod net;

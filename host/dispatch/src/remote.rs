@@ -58,6 +58,9 @@ pub enum Route {
     Remote { scene: String, owner: RemoteOwner },
     /// `scene` has no live owner now: wait for a takeover, or fail clearly.
     Unowned { scene: String },
+    /// The capability does not allow the request: answer this Failure text
+    /// here (the owner would answer the same), without a hop.
+    Refused { message: String },
 }
 
 /// The pipeline's slot for the grid's [`RemoteScenes`], set once.

@@ -51,8 +51,8 @@ impl Dispatcher {
         }
         let services = self.services();
         let scene = if services.config.use_authentication {
-            // The cheap rejection: a refused capability is answered here, by
-            // the same steps, without a hop.
+            // The cheap rejection: a refused capability is answered here
+            // with the owner's text, without a hop.
             let checked = services
                 .capabilities
                 .authorize_with(envelope.capability.0, domain, &envelope.scene, Instant::now(), |cap| {
@@ -61,7 +61,14 @@ impl Dispatcher {
             match checked {
                 Ok(Some(bound)) => bound,
                 Ok(None) => envelope.scene.clone(),
-                Err(_) => return Route::Local,
+                Err(e) => {
+                    // A scene this host serves gets the local pipeline's
+                    // answer (it checks the type first).
+                    return match remote.locate(if envelope.scene.is_empty() { "" } else { &envelope.scene }) {
+                        SceneHome::Here => Route::Local,
+                        _ => Route::Refused { message: e.to_string() },
+                    };
+                }
             }
         } else {
             envelope.scene.clone()
@@ -204,8 +211,8 @@ mod tests {
     fn the_capability_is_checked_before_forwarding_and_names_the_scene() {
         let d = dispatcher(true);
         d.set_remote_scenes(Arc::new(Map));
-        // No such capability: refused here by the local pipeline, never forwarded.
-        assert_eq!(route(&d, FAR, http()), Route::Local);
+        // No such capability: refused here, never forwarded.
+        assert!(matches!(route(&d, FAR, http()), Route::Refused { message } if message.starts_with("Unauthorized invocation")));
         let caps = &d.services().capabilities;
         let far = caps.create(
             Uuid::new_v4(),
@@ -222,10 +229,11 @@ mod tests {
         assert!(matches!(route(&d, &with(far.id, "Far Island"), http()), Route::Remote { .. }));
         // No `_Scene`: the capability's scene decides.
         assert!(matches!(route(&d, &with(far.id, ""), http()), Route::Remote { .. }));
-        // A capability for another scene or domain is refused here.
+        // A capability for another scene is left to the local pipeline when
+        // that scene is served here; another domain is refused here.
         assert_eq!(route(&d, &with(far.id, "Harbor Island"), http()), Route::Local);
         let other_domain = with(far.id, "Far Island").replace(r#""_Domain":"RemoteControl""#, r#""_Domain":"Scripting""#);
-        assert_eq!(route(&d, &other_domain, http()), Route::Local);
+        assert!(matches!(route(&d, &other_domain, http()), Route::Refused { .. }));
         d.shutdown();
     }
 }

@@ -43,6 +43,9 @@ pub use config::{GridConfig, GridConfigError, GridMode};
 pub use error::GridError;
 pub use leases::{LeaseEvent, LeaseTask, RegionRef, RegionSource};
 pub use schema::{CHANGES_CHANNEL, VERSION as SCHEMA_VERSION};
+
+/// The advisory lock key under which a first run seeds the grid.
+pub const SEED_LOCK: i64 = 0x6469_7370_7365_6564; // "dispseed"
 pub use status::{GridStatus, HostStatus, LeaseStatus};
 
 /// Who owns a region, as this host last read it.
@@ -250,6 +253,30 @@ impl Grid {
     /// (`store.set_backing(grid.capability_backing())`).
     pub fn capability_backing(&self) -> Arc<GridCapabilities> {
         GridCapabilities::new(Arc::clone(&self.inner))
+    }
+
+    /// Run a lease pass now (a write was refused by the fence, a region was
+    /// created): losses and new regions are seen at once instead of at the
+    /// next renewal.
+    pub fn wake_leases(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    /// Run `f` on a blocking thread while this host holds the grid-wide
+    /// advisory lock `key` (`pg_advisory_lock`), so no other host runs the
+    /// same step at once (the first run's seeding: one "Test Region" however
+    /// many hosts start together).
+    pub async fn exclusive<T: Send + 'static>(&self, key: i64, f: impl FnOnce() -> T + Send + 'static) -> Result<T, GridError> {
+        let client = self.inner.client().await?;
+        client.execute("SELECT pg_advisory_lock($1)", &[&key]).await?;
+        let outcome = tokio::task::spawn_blocking(f).await;
+        let unlocked = client.execute("SELECT pg_advisory_unlock($1)", &[&key]).await;
+        if unlocked.is_err() {
+            // A session still holding the lock must not go back to the pool.
+            drop(Object::take(client));
+        }
+        unlocked?;
+        outcome.map_err(|e| GridError::Database(format!("exclusive step: {e}")))
     }
 
     /// What `dispatcher grid status` shows.

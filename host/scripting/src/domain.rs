@@ -40,31 +40,37 @@ pub(crate) fn register(shared: &Arc<Lifecycle>, compiles: &Arc<CompilePool>) {
             return;
         }
     };
-    let registry = shared.dispatcher.registry();
     for scene in scenes {
-        let name = Some(scene.name.as_str());
-        macro_rules! on {
-            ($f:ident) => {{
-                let s = shared.clone();
-                registry.register(name, SCRIPTING, move |ctx, req| $f(&s, ctx, req));
-            }};
-        }
-        {
-            let (s, pool) = (shared.clone(), compiles.clone());
-            registry.register(name, SCRIPTING, move |ctx, req| upload(&s, &pool, ctx, req));
-        }
-        {
-            let (s, pool) = (shared.clone(), compiles.clone());
-            registry.register(name, SCRIPTING, move |ctx, req| update(&s, &pool, ctx, req));
-        }
-        on!(list);
-        on!(status);
-        on!(start);
-        on!(stop);
-        on!(reset);
-        on!(remove);
-        on!(log);
+        register_scene(shared, compiles, &scene.name);
     }
+}
+
+/// Register the nine messages for one region (grid mode: a region this host
+/// just acquired).
+pub(crate) fn register_scene(shared: &Arc<Lifecycle>, compiles: &Arc<CompilePool>, scene: &str) {
+    let registry = shared.dispatcher.registry();
+    let name = Some(scene);
+    macro_rules! on {
+        ($f:ident) => {{
+            let s = shared.clone();
+            registry.register(name, SCRIPTING, move |ctx, req| $f(&s, ctx, req));
+        }};
+    }
+    {
+        let (s, pool) = (shared.clone(), compiles.clone());
+        registry.register(name, SCRIPTING, move |ctx, req| upload(&s, &pool, ctx, req));
+    }
+    {
+        let (s, pool) = (shared.clone(), compiles.clone());
+        registry.register(name, SCRIPTING, move |ctx, req| update(&s, &pool, ctx, req));
+    }
+    on!(list);
+    on!(status);
+    on!(start);
+    on!(stop);
+    on!(reset);
+    on!(remove);
+    on!(log);
 }
 
 /// What the caller may do in the region and to one object.

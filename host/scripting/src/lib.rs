@@ -44,5 +44,5 @@ pub use engine::{check_component, sha256_hex, ALLOWED_IMPORT_PREFIXES, HANDLERS_
 pub use error::{Fault, ScriptingError};
 pub use extension::{ExtensionHost, ExtensionLimits};
 pub use limits::ScriptingLimits;
-pub use runtime::ScriptHost;
+pub use runtime::{ScriptHost, ScriptRegions};
 pub use scene::{MessagePathScene, ObjectFacts, SceneHooks, ScriptItem};

@@ -316,8 +316,63 @@ impl Lifecycle {
     /// Recreate every stored script with a fresh internal capability; running
     /// ones get `on-start` again.
     pub fn load_persisted(&self) -> Result<(), ScriptingError> {
+        self.bring_back(self.store.list_scripts()?);
+        self.sweep_compile_cache();
+        Ok(())
+    }
+
+    /// Grid mode: bring back the stored scripts of one region this host just
+    /// acquired (running ones get `on-start`). Returns how many were loaded.
+    pub fn load_region(&self, region: &str) -> Result<usize, ScriptingError> {
+        let rows: Vec<_> = self.store.list_scripts()?.into_iter().filter(|r| r.region == region).collect();
+        let n = rows.len();
+        self.bring_back(rows);
+        Ok(n)
+    }
+
+    /// Grid mode: drop every script of `region` from this host without
+    /// touching the store (the region moved to another host, which owns the
+    /// scripts' state now): running events are interrupted, instances
+    /// dropped, timers and listeners cleared, capabilities destroyed. Waits
+    /// at most `within` for running events to end. Returns how many scripts
+    /// were dropped.
+    pub fn evict_region(&self, region: &str, within: Duration) -> usize {
+        let scripts = self.select(|i| i.region == region);
+        for script in &scripts {
+            script.control.lock().removed = true;
+            script.interrupt();
+            script.clear_activity();
+            self.scripts.remove(script.info().id);
+            if let Some(swap) = self.take_swap(script.id()) {
+                let _ = swap
+                    .reply
+                    .try_send(SwapOutcome::Failed("the script's region moved to another host".into()));
+            }
+            self.run_queue.deliver(script, Event::Unload);
+            self.dispatcher.services().capabilities.destroy(script.info().capability);
+        }
+        let deadline = std::time::Instant::now() + within;
+        for script in &scripts {
+            loop {
+                if let Some(mut live) = script.live.try_lock() {
+                    *live = None;
+                    break;
+                }
+                if std::time::Instant::now() >= deadline {
+                    tracing::warn!(script = %script.info().id, "a script of a region that moved was still running at the deadline");
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        scripts.len()
+    }
+
+    /// Recreate stored scripts with a fresh internal capability; running
+    /// ones get `on-start` again.
+    fn bring_back(&self, rows: Vec<dispatcher_store::ScriptRow>) {
         let services = self.dispatcher.services().clone();
-        for row in self.store.list_scripts()? {
+        for row in rows {
             let grants = Grants::from_text(&row.grants);
             let name = services
                 .directory
@@ -367,6 +422,10 @@ impl Lifecycle {
                 }
             }
         }
+    }
+
+    /// Delete cache files no stored script or extension uses.
+    fn sweep_compile_cache(&self) {
         // Cache files no stored script uses (removed before this change, or built
         // by another engine configuration) are deleted.
         // Installed extensions' components are cached the same way: without
@@ -376,7 +435,7 @@ impl Lifecycle {
             Ok(rows) => rows,
             Err(e) => {
                 tracing::error!(error = %e, "cannot list extensions; the compile cache is not swept");
-                return Ok(());
+                return;
             }
         };
         in_use.extend(extensions.into_iter().map(|row| row.hash));
@@ -384,6 +443,5 @@ impl Lifecycle {
         if deleted > 0 {
             tracing::info!(files = deleted, "deleted unused compiled components");
         }
-        Ok(())
     }
 }

@@ -74,6 +74,15 @@ impl Handles {
     }
 }
 
+/// Which regions' scripts [`ScriptHost::start_selected`] brings up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScriptRegions {
+    /// Every region's (standalone).
+    All,
+    /// None yet; each comes with [`ScriptHost::start_region`] (grid mode).
+    None,
+}
+
 /// The running script host.
 pub struct ScriptHost {
     /// The runtime's handles (benchmarks and tests reach the engine and the
@@ -91,6 +100,20 @@ impl ScriptHost {
         data_dir: &Path,
         limits: ScriptingLimits,
         scene: Option<Arc<dyn SceneHooks>>,
+    ) -> Result<ScriptHost, ScriptingError> {
+        Self::start_selected(dispatcher, store, data_dir, limits, scene, ScriptRegions::All)
+    }
+
+    /// As [`ScriptHost::start`]; with [`ScriptRegions::None`] (grid mode) no
+    /// region's scripts or `Scripting` handlers come up until
+    /// [`ScriptHost::start_region`] names it.
+    pub fn start_selected(
+        dispatcher: Dispatcher,
+        store: Arc<Store>,
+        data_dir: &Path,
+        limits: ScriptingLimits,
+        scene: Option<Arc<dyn SceneHooks>>,
+        regions: ScriptRegions,
     ) -> Result<ScriptHost, ScriptingError> {
         let engine = Arc::new(ScriptEngine::new(&limits, data_dir)?);
         let compiles = Arc::new(CompilePool::new(limits.max_concurrent_compiles, limits.compile_queue_length)?);
@@ -148,8 +171,10 @@ impl ScriptHost {
         let subscription = dispatcher.services().events.subscribe(EVENT_SUBSCRIPTION_CAPACITY);
         let halt = stop.clone();
         threads.push(spawn("script-events", move || router.run(subscription, &halt))?);
-        crate::domain::register(&lifecycle, &compiles);
-        lifecycle.load_persisted()?;
+        if regions == ScriptRegions::All {
+            crate::domain::register(&lifecycle, &compiles);
+            lifecycle.load_persisted()?;
+        }
         Ok(ScriptHost {
             shared: Handles {
                 engine,
@@ -188,6 +213,27 @@ impl ScriptHost {
         let took = started.elapsed();
         drop(live);
         Ok(took)
+    }
+
+    /// Grid mode: this host now owns `region`: register the `Scripting`
+    /// handlers for it and bring back its stored scripts (running ones get
+    /// `on-start`). Returns how many scripts were loaded.
+    pub fn start_region(&self, region: &str) -> Result<usize, ScriptingError> {
+        crate::domain::register_scene(&self.shared.lifecycle, &self.shared.compiles, region);
+        self.shared.lifecycle.load_region(region)
+    }
+
+    /// Grid mode: this host no longer owns `region`: its `Scripting`
+    /// handlers go, its scripts are interrupted and dropped from this host
+    /// (nothing is written: the new owner holds their state). Waits at most
+    /// `within` for running events. Returns how many scripts were dropped.
+    pub fn stop_region(&self, region: &str, within: Duration) -> usize {
+        self.shared
+            .lifecycle
+            .dispatcher
+            .registry()
+            .unregister_scene(region, crate::grants::SCRIPTING);
+        self.shared.lifecycle.evict_region(region, within)
     }
 
     /// Start the extension runtime on this host's engine, compile pool,

@@ -34,7 +34,12 @@ fn apply_serve_flags(config: &mut HostConfig, args: &ServeArgs) {
     }
 }
 
+/// The host's store: the data directory's SQLite, or in grid mode the
+/// grid's PostgreSQL (`[Grid] DatabaseUrl`).
 fn open_store(config: &HostConfig) -> anyhow::Result<Store> {
+    if config.grid.is_grid() {
+        return crate::serve::open_grid_store(config);
+    }
     Store::open(&config.data_dir).with_context(|| format!("cannot open the data directory {}", config.data_dir.display()))
 }
 
@@ -43,9 +48,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             apply_serve_flags(&mut config, &args);
-            if config.grid.is_grid() {
-                bail!("[Grid] Mode = grid: `dispatcher serve` does not run in grid mode yet (docs/grid.md, \"Not built yet\"); use Mode = standalone");
-            }
             crate::serve::run(config)
         }
         Command::Grid(GridCommand::Status) => grid_status(&config),

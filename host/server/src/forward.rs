@@ -198,7 +198,7 @@ impl Forwarder {
     /// when the owner is unreachable or the region has no owner now.
     pub async fn forward(&self, out: Outgoing<'_>) -> Forwarded {
         let (scene, mut owner) = match &out.route {
-            Route::Local => return Forwarded::RunHere,
+            Route::Local | Route::Refused { .. } => return Forwarded::RunHere,
             Route::Remote { scene, owner } => (scene.clone(), Some(owner.clone())),
             Route::Unowned { scene } => (scene.clone(), None),
         };

@@ -235,6 +235,9 @@ async fn handle(state: Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>)
     let transport = if udp { Transport::Udp } else { Transport::Http { path_domain } };
     if let Some(forwarder) = &state.forward {
         let route = state.dispatcher.route(&request, &transport);
+        if let Route::Refused { message } = &route {
+            return Ok(protocol(StatusCode::OK, &Reply::failure(message.clone()), encoding));
+        }
         if route != Route::Local {
             let out = Outgoing {
                 route,

@@ -15,6 +15,7 @@ pub mod dev;
 pub mod directory;
 pub mod event_stream;
 pub mod forward;
+pub mod grid_host;
 pub mod grid_scenes;
 pub mod http;
 pub mod ini;

@@ -35,6 +35,8 @@ pub struct Running {
     pub scripts: Arc<dispatcher_scripting::ScriptHost>,
     /// `ShutdownTimeoutMs`: the bound of [`Running::stop`] before the flush.
     shutdown_timeout: Duration,
+    /// Grid mode: the grid, the leases and the regions served here.
+    pub grid: Option<crate::grid_host::GridRunning>,
 }
 
 /// The RemoteControl domain with its running tick.
@@ -44,13 +46,19 @@ pub struct RemoteControlRunning {
 }
 
 impl RemoteControlRunning {
-    /// Load every region, register the handlers, start the tick.
-    fn start(config: &HostConfig, store: Arc<Store>, dispatcher: &Dispatcher) -> anyhow::Result<Option<Self>> {
+    /// Load every region (standalone) or none (grid mode: they come with
+    /// their leases), register the handlers, start the tick.
+    fn start(config: &HostConfig, store: Arc<Store>, dispatcher: &Dispatcher, grid: bool) -> anyhow::Result<Option<Self>> {
         let rc_config = &config.remote_control;
         if !rc_config.enabled {
             return Ok(None);
         }
-        let domain = dispatcher_remote_control::RemoteControl::load_with(
+        let selection = if grid {
+            dispatcher_remote_control::RegionSelection::None
+        } else {
+            dispatcher_remote_control::RegionSelection::All
+        };
+        let domain = dispatcher_remote_control::RemoteControl::load_selected(
             store,
             dispatcher.services().clone(),
             dispatcher_scene::SceneLimits::default(),
@@ -58,6 +66,7 @@ impl RemoteControlRunning {
                 oar: config.oar.clone(),
                 ..Default::default()
             },
+            selection,
         )
         .context("cannot load the RemoteControl regions")?;
         domain.register(dispatcher.registry(), &rc_config.domain);
@@ -80,6 +89,11 @@ impl Running {
     pub async fn stop(self) {
         let deadline = tokio::time::Instant::now() + self.shutdown_timeout;
         let _ = self.shutdown.send(true);
+        // Grid mode: no region comes or goes from here on; the leases stay
+        // held (and renewed) until the final flush has committed.
+        if let Some(grid) = &self.grid {
+            grid.stop_following();
+        }
         for t in self.tasks {
             if tokio::time::timeout_at(deadline, t).await.is_err() {
                 tracing::warn!("a listener was still busy at the shutdown deadline");
@@ -102,6 +116,9 @@ impl Running {
         }
         if let Some(rc) = self.remote_control {
             let _ = tokio::task::spawn_blocking(move || rc.stop()).await;
+        }
+        if let Some(grid) = self.grid {
+            grid.hand_over().await;
         }
     }
 }
@@ -163,6 +180,13 @@ fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
 
 /// Bind everything and start serving; returns once the listeners are up.
 pub async fn start(config: &HostConfig, store: Arc<Store>) -> anyhow::Result<Running> {
+    start_with(config, store, None).await
+}
+
+/// As [`start`]; with a grid (`Mode = grid`, the store on its PostgreSQL and
+/// fenced by this host's name) capabilities are grid-wide and the regions,
+/// their scripts and handlers follow this host's leases.
+pub async fn start_with(config: &HostConfig, store: Arc<Store>, grid: Option<dispatcher_grid::Grid>) -> anyhow::Result<Running> {
     let limits = DecodeLimits {
         max_body_bytes: config.max_body_bytes,
         ..DecodeLimits::default()
@@ -176,16 +200,35 @@ pub async fn start(config: &HostConfig, store: Arc<Store>) -> anyhow::Result<Run
         .rest
         .active()
         .then(|| Arc::new(dispatcher_rest::RestService::with_login(config.rest.clone(), store.clone(), login)));
-    let remote_control = RemoteControlRunning::start(config, store.clone(), &dispatcher)?;
+    if let Some(grid) = &grid {
+        dispatcher
+            .services()
+            .capabilities
+            .set_backing(grid.capability_backing())
+            .map_err(|e| anyhow::anyhow!("cannot make capabilities grid-wide: {e:?}"))?;
+    }
+    let remote_control = RemoteControlRunning::start(config, store.clone(), &dispatcher, grid.is_some())?;
     // After the domains: scripts brought back from the store start at once.
     // With RemoteControl the runtime sees the live scene directly (and lists
     // scripts in object inventories); without it, through the message path.
     let scene_hooks = remote_control
         .as_ref()
         .map(|rc| Arc::new(crate::script_scene::RemoteControlScene(rc.domain.clone())) as Arc<dyn dispatcher_scripting::SceneHooks>);
+    let script_regions = if grid.is_some() {
+        dispatcher_scripting::ScriptRegions::None
+    } else {
+        dispatcher_scripting::ScriptRegions::All
+    };
     let scripts = Arc::new(
-        dispatcher_scripting::ScriptHost::start(dispatcher.clone(), store.clone(), &config.data_dir, config.scripting.clone(), scene_hooks)
-            .context("cannot start the script host")?,
+        dispatcher_scripting::ScriptHost::start_selected(
+            dispatcher.clone(),
+            store.clone(),
+            &config.data_dir,
+            config.scripting.clone(),
+            scene_hooks,
+            script_regions,
+        )
+        .context("cannot start the script host")?,
     );
     // Extensions after the scripts (a calling script is looked up among them).
     let _extensions = scripts
@@ -227,6 +270,16 @@ pub async fn start(config: &HostConfig, store: Arc<Store>) -> anyhow::Result<Run
             counters: streams.clone(),
         })
     });
+    // Grid mode: requests for regions served elsewhere go to their owner.
+    let forward = grid.as_ref().map(|grid| {
+        let rc = remote_control.as_ref().map(|rc| rc.domain.clone());
+        let local: crate::grid_scenes::LocalScenes = Arc::new(move |name: &str| rc.as_ref().is_some_and(|rc| rc.region(name).is_some()));
+        crate::grid_scenes::install(&dispatcher, grid, store.clone(), local)
+    });
+    let udp_forward = forward.clone().map(|forwarder| crate::udp::UdpForward {
+        forwarder,
+        http_path: http_path.clone(),
+    });
     let state = Arc::new(HttpState {
         dispatcher: dispatcher.clone(),
         dashboard,
@@ -251,11 +304,11 @@ pub async fn start(config: &HostConfig, store: Arc<Store>) -> anyhow::Result<Run
         }),
         events,
         connections,
-        forward: None,
+        forward,
     });
     tasks.push(tokio::spawn(http::serve(http_listener, state, shutdown_rx.clone())));
     if config.dispatcher.enabled {
-        tasks.push(tokio::spawn(crate::udp::serve(Arc::new(udp), dispatcher.clone(), None, shutdown_rx.clone())));
+        tasks.push(tokio::spawn(crate::udp::serve(Arc::new(udp), dispatcher.clone(), udp_forward, shutdown_rx.clone())));
     }
     let sweeper = dispatcher.clone();
     let period = Duration::from_millis(config.dispatcher.sweep_period_ms());
@@ -269,7 +322,20 @@ pub async fn start(config: &HostConfig, store: Arc<Store>) -> anyhow::Result<Run
             }
         }
     }));
+    // Grid mode: leases start once the listeners are up (a region's scripts
+    // may send requests as soon as they start).
+    let grid = grid.map(|grid| {
+        crate::grid_host::GridRunning::start(
+            grid,
+            store.clone(),
+            dispatcher.clone(),
+            remote_control.as_ref().map(|rc| rc.domain.clone()),
+            config.remote_control.domain.clone(),
+            scripts.clone(),
+        )
+    });
     Ok(Running {
+        grid,
         http_addr,
         udp_addr,
         dispatcher,
@@ -296,18 +362,49 @@ async fn wait_for_signal() {
     }
 }
 
+/// Grid mode: join the grid, open the store on its PostgreSQL (fenced by
+/// this host's name) and seed a first run once for the whole grid.
+fn join_grid(config: &HostConfig, runtime: &tokio::runtime::Runtime) -> anyhow::Result<(Arc<Store>, dispatcher_grid::Grid)> {
+    let grid = runtime.block_on(dispatcher_grid::Grid::connect(&config.grid))?;
+    let store = Arc::new(open_grid_store(config)?);
+    store.set_grid_host(Some(grid.host_name().to_owned()));
+    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    let (seed_store, data_dir) = (store.clone(), config.data_dir.clone());
+    // Under a grid-wide lock: hosts starting together create one first region.
+    runtime
+        .block_on(grid.exclusive(dispatcher_grid::SEED_LOCK, move || seed_first_run(&seed_store, &data_dir)))?
+        .context("cannot seed the grid's first run")?;
+    Ok((store, grid))
+}
+
+/// The store on the grid's PostgreSQL (`[Grid] DatabaseUrl`).
+pub fn open_grid_store(config: &HostConfig) -> anyhow::Result<Store> {
+    let Some(url) = config.grid.database_url.as_deref() else {
+        anyhow::bail!("[Grid] DatabaseUrl is not set; grid mode keeps everything in PostgreSQL");
+    };
+    Store::open_postgres(url, &dispatcher_store::PgOptions::default())
+        .with_context(|| format!("[Grid] DatabaseUrl = {}: cannot open the store", dispatcher_grid::config::redact_url(url)))
+}
+
 /// Run the host in the foreground until a signal arrives.
 pub fn run(config: HostConfig) -> anyhow::Result<()> {
-    let store =
-        Arc::new(Store::open(&config.data_dir).with_context(|| format!("cannot open the data directory {}", config.data_dir.display()))?);
-    seed_first_run(&store, &config.data_dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("dispatcher")
         .build()
         .context("cannot start the runtime")?;
+    let (store, grid) = if config.grid.is_grid() {
+        let (store, grid) = join_grid(&config, &runtime)?;
+        (store, Some(grid))
+    } else {
+        let store = Arc::new(
+            Store::open(&config.data_dir).with_context(|| format!("cannot open the data directory {}", config.data_dir.display()))?,
+        );
+        seed_first_run(&store, &config.data_dir)?;
+        (store, None)
+    };
     runtime.block_on(async {
-        let running = start(&config, store).await?;
+        let running = start_with(&config, store, grid).await?;
         crate::console::spawn(running.dispatcher.clone());
         {
             let mut out = std::io::stdout().lock();

@@ -67,6 +67,10 @@ fn routed(dispatcher: &Dispatcher, forward: &UdpForward, data: &[u8], from: Sock
         }
     };
     let route = dispatcher.route(&request, &Transport::Udp);
+    if let Route::Refused { message } = &route {
+        tracing::info!(%from, message = %escape(message), "UDP request failed");
+        return;
+    }
     if route == Route::Local {
         let _ = dispatcher.handle_received(request, data.len(), from.ip(), Transport::Udp);
         return;

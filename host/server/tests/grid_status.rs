@@ -74,7 +74,7 @@ async fn grid_status_lists_hosts_regions_and_capabilities() {
 }
 
 #[test]
-fn serve_refuses_grid_mode_until_it_is_wired() {
+fn serve_with_an_unreachable_database_names_the_key_and_exits_non_zero() {
     let dir = tempfile::tempdir().expect("tmp");
     let ini = dir.path().join("grid.ini");
     std::fs::write(&ini, grid_ini("postgresql://u:p@127.0.0.1:1/d")).expect("write ini");
@@ -86,5 +86,7 @@ fn serve_refuses_grid_mode_until_it_is_wired() {
         .output()
         .expect("run dispatcher");
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("[Grid] Mode = grid"), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("[Grid] DatabaseUrl"), "{out:?}");
+    assert!(!stderr.contains(":p@"), "the password is not shown: {stderr}");
 }

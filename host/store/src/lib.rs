@@ -42,7 +42,7 @@ pub use dynamics::{DynamicsWriter, DEFAULT_DYNAMICS_FLUSH_INTERVAL};
 pub use error::StoreError;
 pub use extensions::ExtensionRow;
 pub use objects::encode_scene_object;
-pub use pg::PgOptions;
+pub use pg::{FenceListener, PgOptions};
 pub use regions::{NewRegion, Region};
 pub use scripts::{ScriptRow, STORAGE_ENTRY_OVERHEAD_BYTES};
 pub use space::DiskUsage;
@@ -131,6 +131,14 @@ impl Store {
     pub fn set_grid_host(&self, host: Option<String>) {
         if let Some(pg) = self.pg() {
             pg.fences.set_host(host);
+        }
+    }
+
+    /// Grid mode: `listener` is told the region of every write the fence
+    /// refuses (the host then drops that region at once).
+    pub fn on_fenced(&self, listener: Option<FenceListener>) {
+        if let Some(pg) = self.pg() {
+            pg.fences.set_listener(listener);
         }
     }
 

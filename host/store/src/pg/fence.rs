@@ -13,6 +13,7 @@
 //! Outside grid mode (no host name set) nothing is checked.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use parking_lot::RwLock;
 use tokio_postgres::GenericClient;
@@ -20,8 +21,13 @@ use uuid::Uuid;
 
 use crate::StoreError;
 
+/// Told the region of every write refused by the fence.
+pub type FenceListener = Arc<dyn Fn(Uuid) + Send + Sync>;
+
 #[derive(Default)]
 pub(crate) struct Fences {
+    /// Called with the region of each refused write (the host drops it).
+    listener: RwLock<Option<FenceListener>>,
     /// This host's name in the grid; `None` outside grid mode.
     host: RwLock<Option<String>>,
     /// Region → the lease epoch this host holds it at.
@@ -31,6 +37,18 @@ pub(crate) struct Fences {
 impl Fences {
     pub(crate) fn set_host(&self, host: Option<String>) {
         *self.host.write() = host;
+    }
+
+    pub(crate) fn set_listener(&self, listener: Option<FenceListener>) {
+        *self.listener.write() = listener;
+    }
+
+    fn refuse(&self, region_id: Uuid) -> StoreError {
+        let listener = self.listener.read().clone();
+        if let Some(l) = listener {
+            l(region_id);
+        }
+        StoreError::Fenced(region_id)
     }
 
     pub(crate) fn hold(&self, region_id: Uuid, epoch: i64) {
@@ -48,7 +66,7 @@ impl Fences {
             return Ok(());
         };
         let Some(epoch) = self.epochs.read().get(&region_id).copied() else {
-            return Err(StoreError::Fenced(region_id));
+            return Err(self.refuse(region_id));
         };
         let row = tx
             .query_opt(
@@ -58,7 +76,7 @@ impl Fences {
             .await?;
         match row {
             Some(_) => Ok(()),
-            None => Err(StoreError::Fenced(region_id)),
+            None => Err(self.refuse(region_id)),
         }
     }
 

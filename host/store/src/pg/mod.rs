@@ -23,6 +23,7 @@ use tokio_postgres::NoTls;
 
 use crate::StoreError;
 
+pub use fence::FenceListener;
 pub(crate) use fence::Fences;
 
 /// How the PostgreSQL store connects.
