@@ -70,6 +70,12 @@ pub fn seed(dir: &std::path::Path) -> std::collections::HashMap<String, String> 
     if grid_mode() {
         grid_prepare(dir);
     }
+    seed_here(dir)
+}
+
+/// [`seed`] into `dir`'s own SQLite whatever the mode (a host run inside the
+/// test process is always standalone).
+pub fn seed_here(dir: &std::path::Path) -> std::collections::HashMap<String, String> {
     let mut ids = std::collections::HashMap::new();
     for ((first, last), level, email) in [
         (OWNER, "0", "ada@example.org"),
@@ -503,7 +509,7 @@ impl InProcessHost {
     /// A seeded host; `tweak` adjusts the configuration before it starts.
     pub fn start(tweak: impl FnOnce(&mut dispatcher_server::config::HostConfig)) -> InProcessHost {
         let dir = tempfile::tempdir().expect("tempdir");
-        let ids = seed(dir.path());
+        let ids = seed_here(dir.path());
         let mut config = dispatcher_server::config::HostConfig {
             http_port: 0,
             data_dir: dir.path().to_path_buf(),

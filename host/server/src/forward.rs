@@ -284,13 +284,15 @@ impl Forwarder {
             .body(Full::new(out.body.clone()))
             .map_err(|e| Attempt::Unreachable(format!("bad AdvertiseUrl {}: {e}", owner.url)))?;
         let exchange = async {
-            let response = self.pool.send(&authority, request).await?;
+            let (response, sender) = self.pool.send(&authority, request).await?;
             let (parts, body) = response.into_parts();
             let body = Limited::new(body, self.max_reply_bytes)
                 .collect()
                 .await
                 .map_err(|e| Attempt::Lost(format!("reading the reply: {e}")))?
                 .to_bytes();
+            // Back to the pool once the reply is read: the connection is free.
+            self.pool.put(&authority, sender);
             Ok(Relayed {
                 failure: None,
                 status: parts.status,
@@ -393,17 +395,19 @@ impl Pool {
     }
 
     /// Send on an idle connection (a fresh one when it turns out closed
-    /// before the request was written), or on a new connection.
-    async fn send(&self, authority: &str, mut request: Request<Full<Bytes>>) -> Result<hyper::Response<hyper::body::Incoming>, Attempt> {
+    /// before the request was written), or on a new connection; the caller
+    /// puts the connection back once it has read the reply.
+    async fn send(
+        &self,
+        authority: &str,
+        mut request: Request<Full<Bytes>>,
+    ) -> Result<(hyper::Response<hyper::body::Incoming>, Sender), Attempt> {
         while let Some(mut sender) = self.take(authority) {
             if sender.ready().await.is_err() {
                 continue;
             }
             match sender.try_send_request(request).await {
-                Ok(response) => {
-                    self.put(authority, sender);
-                    return Ok(response);
-                }
+                Ok(response) => return Ok((response, sender)),
                 Err(mut e) => match e.take_message() {
                     // Never written: try the next connection.
                     Some(r) => request = r,
@@ -413,10 +417,7 @@ impl Pool {
         }
         let mut sender = Self::connect(authority).await?;
         match sender.try_send_request(request).await {
-            Ok(response) => {
-                self.put(authority, sender);
-                Ok(response)
-            }
+            Ok(response) => Ok((response, sender)),
             Err(mut e) => match e.take_message() {
                 Some(_) => Err(Attempt::Unreachable(e.into_error().to_string())),
                 None => Err(Attempt::Lost(e.into_error().to_string())),
