@@ -332,7 +332,7 @@ fn rc_01_every_type_is_routed_and_unknown_types_fail() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    if crate::support::grid_mode() {
+    if grid_mode() {
         // A host lists its own registrations; this one forwards (docs/grid.md).
         return;
     }
