@@ -27,6 +27,9 @@ use dispatcher_store::{NewAccount, NewRegion, PgOptions, Store};
 
 const LEASE_SECONDS: u64 = 2;
 
+/// What every reply of the driven request contains.
+const SUCCESS: &[u8] = b"\"_Success\":1";
+
 fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
@@ -97,7 +100,7 @@ fn drive(addr: SocketAddr, request: Vec<u8>, connections: u64, secs: u64) -> f64
                     body.resize(len, 0);
                     reader.read_exact(&mut body).expect("read body");
                     assert!(
-                        body.windows(13).any(|w| w == b"\"_Success\":1"),
+                        body.windows(SUCCESS.len()).any(|w| w == SUCCESS),
                         "unexpected reply {:?}",
                         String::from_utf8_lossy(&body)
                     );
