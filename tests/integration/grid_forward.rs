@@ -282,3 +282,26 @@ fn grid_forward_endpoint_created_through_a_non_owner_receives_the_owners_callbac
     }));
     ok(renew);
 }
+
+#[test]
+fn grid_forward_owner_killed_the_request_waits_for_the_takeover() {
+    let h = TwoHosts::start();
+    let cap = h.other.capability(&DOMAINS);
+    ok(get_sun(&h.other, &cap));
+    let status = std::process::Command::new("kill")
+        .args(["-9", &h.owner.pid().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    // sim-b's pooled connection to sim-a is dead: the request waits for the
+    // lease to move (to sim-b, the only host left) and is answered then.
+    let started = std::time::Instant::now();
+    let reply = get_sun(&h.other, &cap);
+    assert_eq!(reply["_Success"], 1, "{reply}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2 * crate::grid::LEASE_SECONDS + 3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(h.grid.owner(REGION).as_deref(), Some("sim-b"));
+}

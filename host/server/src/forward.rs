@@ -394,29 +394,36 @@ impl Pool {
         Ok(sender)
     }
 
-    /// Send on an idle connection (a fresh one when it turns out closed
-    /// before the request was written), or on a new connection; the caller
-    /// puts the connection back once it has read the reply.
+    /// Send on an idle connection, or on a new one; the caller puts the
+    /// connection back once it has read the reply. An idle connection that
+    /// fails before any reply (closed by the owner while idle, or the owner
+    /// died since) is dropped and the request sent once on a fresh
+    /// connection, so that a dead owner shows as unreachable (connection
+    /// refused) rather than as a request lost mid-way.
     async fn send(
         &self,
         authority: &str,
-        mut request: Request<Full<Bytes>>,
+        request: Request<Full<Bytes>>,
     ) -> Result<(hyper::Response<hyper::body::Incoming>, Sender), Attempt> {
+        let (parts, body) = request.into_parts();
+        let make = || {
+            let mut r = Request::new(body.clone());
+            *r.method_mut() = parts.method.clone();
+            *r.uri_mut() = parts.uri.clone();
+            *r.headers_mut() = parts.headers.clone();
+            r
+        };
         while let Some(mut sender) = self.take(authority) {
             if sender.ready().await.is_err() {
                 continue;
             }
-            match sender.try_send_request(request).await {
+            match sender.try_send_request(make()).await {
                 Ok(response) => return Ok((response, sender)),
-                Err(mut e) => match e.take_message() {
-                    // Never written: try the next connection.
-                    Some(r) => request = r,
-                    None => return Err(Attempt::Lost(e.into_error().to_string())),
-                },
+                Err(e) => tracing::debug!(error = %e.error(), "idle grid connection failed; trying a fresh one"),
             }
         }
         let mut sender = Self::connect(authority).await?;
-        match sender.try_send_request(request).await {
+        match sender.try_send_request(make()).await {
             Ok(response) => Ok((response, sender)),
             Err(mut e) => match e.take_message() {
                 Some(_) => Err(Attempt::Unreachable(e.into_error().to_string())),

@@ -77,7 +77,9 @@ impl RemoteScenes for GridScenes {
             return SceneHome::Here;
         };
         match self.grid.owner_of(id) {
-            Some(owner) if owner.host == self.grid.host_name() => SceneHome::Here,
+            // Leased here but not loaded yet (the acquire is in progress):
+            // wait for it like for a takeover.
+            Some(owner) if owner.host == self.grid.host_name() => SceneHome::Unowned,
             Some(owner) => SceneHome::Remote(RemoteOwner {
                 host: owner.host,
                 url: owner.advertise_url,
