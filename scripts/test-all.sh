@@ -49,6 +49,9 @@ step "Rust workspace"
 cargo build --workspace --all-targets
 cargo test --workspace
 
+step "RemoteControl and REST suites against a two-host grid"
+scripts/test-grid.sh
+
 step "network load test (1,000 keep-alive connections, slow-header flood)"
 python3 scripts/net-load.py --bin target/debug/dispatcher
 

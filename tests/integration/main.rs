@@ -13,6 +13,7 @@ mod dashboard;
 mod extensions;
 mod extensions_clients;
 mod grid;
+mod grid_forward;
 mod hardening_decode;
 mod live;
 mod net;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use crate::support::{Host, REGION};
+use crate::support::{open_store, Host, REGION};
 
 const T_CONTAINER: &str = "18b10e15-3b7c-4036-8df8-6ba9c1dc2ec1";
 const T_TEXTURE: &str = "89556747-24cb-43ed-920b-47caed15465f";
@@ -503,7 +503,7 @@ fn rc_55_set_avatar_appearance_empties_the_current_outfit_folder() {
     let ada: Uuid = ids["Ada"].parse().expect("uuid");
     let (outfit, kept) = (Uuid::new_v4(), Uuid::new_v4());
     {
-        let store = dispatcher_store::Store::open(dir.path()).expect("store");
+        let store = open_store(dir.path());
         let mut inv = Inventory::standard(ada, &mut Uuid::new_v4);
         let limits = SceneLimits::default();
         let root = inv.root_id();
@@ -546,7 +546,7 @@ fn rc_55_set_avatar_appearance_empties_the_current_outfit_folder() {
     rc.fails("SetAvatarAppearanceRequest", json!({"SerializedAppearance": "nope"}));
     let doc = rc.appearance(None).to_string();
     let outfit_items = |rc: &Rc| {
-        let store = dispatcher_store::Store::open(rc.host.dir.path()).expect("store");
+        let store = open_store(rc.host.dir.path());
         let inv = store.inventory(ada).expect("read").expect("inventory");
         (inv.folder_items(outfit).count(), inv.item(kept).is_some())
     };

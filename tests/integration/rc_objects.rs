@@ -332,6 +332,10 @@ fn rc_01_every_type_is_routed_and_unknown_types_fail() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
+    if grid_mode() {
+        // A host lists its own registrations; this one forwards (docs/grid.md).
+        return;
+    }
     for kind in OBJECT_PART_EVENT_TYPES {
         let key = format!("{REGION}::RemoteControl::RemoteControl.Messages.{kind}");
         assert!(list.contains(&key.as_str()), "{key} missing from {list:?}");

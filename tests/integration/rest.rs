@@ -78,7 +78,7 @@ fn start(ini: &str) -> Rest {
         &["user", "create", "--first", "Test", "--last", "User", "--password", "password", "--no-inventory"],
     );
     {
-        let store = dispatcher_store::Store::open(dir.path()).expect("store");
+        let store = open_store(dir.path());
         // Ada has one too (another avatar's UUIDs); Carol has none (REST-27).
         for id in [&user_id, &ids["Ada"]] {
             let id = uuid::Uuid::parse_str(id).expect("uuid");
@@ -141,7 +141,7 @@ impl Rest {
         r.text()
     }
     fn store(&self) -> dispatcher_store::Store {
-        dispatcher_store::Store::open(self.host.dir.path()).expect("store")
+        open_store(self.host.dir.path())
     }
     fn stored_hash(&self) -> String {
         self.store()

@@ -32,6 +32,9 @@ pub struct Host {
     agent: ureq::Agent,
     /// Account ids by first name.
     pub ids: std::collections::HashMap<String, String>,
+    /// Grid mode (`DISPATCHER_TEST_GRID=1`): the host that owns the seeded
+    /// region; this one forwards to it.
+    pub grid_owner: Option<Box<Host>>,
 }
 
 /// A raw HTTP exchange.
@@ -52,18 +55,27 @@ impl Exchange {
 
 /// Run a `dispatcher` command to completion; returns stdout, panics on failure.
 pub fn cli(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("run dispatcher");
+    let mut command = Command::new(BIN);
+    let grid_ini = dir.join(GRID_INI);
+    if grid_ini.exists() {
+        command.arg("--config").arg(grid_ini);
+    }
+    let out = command.arg("--data-dir").arg(dir).args(args).output().expect("run dispatcher");
     assert!(out.status.success(), "dispatcher {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// Create the standard accounts and region in `dir`.
 pub fn seed(dir: &std::path::Path) -> std::collections::HashMap<String, String> {
+    if grid_mode() {
+        grid_prepare(dir);
+    }
+    seed_here(dir)
+}
+
+/// [`seed`] into `dir`'s own SQLite whatever the mode (a host run inside the
+/// test process is always standalone).
+pub fn seed_here(dir: &std::path::Path) -> std::collections::HashMap<String, String> {
     let mut ids = std::collections::HashMap::new();
     for ((first, last), level, email) in [
         (OWNER, "0", "ada@example.org"),
@@ -117,6 +129,61 @@ impl Host {
     /// Start `serve` on an existing data dir with extra environment variables
     /// (e.g. `TOKIO_WORKER_THREADS`, which pins the runtime's worker threads).
     pub fn launch_env(dir: tempfile::TempDir, ids: std::collections::HashMap<String, String>, ini: &str, env: &[(&str, &str)]) -> Host {
+        if let Some(url) = grid_url(dir.path()) {
+            return Host::launch_grid(dir, ids, ini, env, &url);
+        }
+        Host::spawn(dir, ids, ini, env, &["--http-port", "0", "--udp-port", "0"])
+    }
+
+    /// Grid mode: an owner host for the seeded region (its own data
+    /// directory), then this host in `dir`, which does not own it and
+    /// forwards; both with `ini` and a `[Grid]` section on `url`.
+    fn launch_grid(
+        dir: tempfile::TempDir,
+        ids: std::collections::HashMap<String, String>,
+        ini: &str,
+        env: &[(&str, &str)],
+        url: &str,
+    ) -> Host {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (owner_name, other_name) = (format!("sim-a{n}"), format!("sim-b{n}"));
+        let owner_port = free_port();
+        let owner_ini = format!("{ini}\n{}PreferredRegions = {REGION}\n", grid_section(url, &owner_name, owner_port));
+        let owner_dir = tempfile::tempdir().expect("tempdir");
+        let owner = Host::spawn(
+            owner_dir,
+            ids.clone(),
+            &owner_ini,
+            env,
+            &["--http-port", &owner_port.to_string(), "--udp-port", "0"],
+        );
+        let (pg, database) = grid_database(url);
+        let held = || {
+            pg.psql(
+                &database,
+                &format!(
+                    "SELECT count(*) FROM grid_leases l JOIN regions r ON l.region_id = r.id::text \
+                     WHERE r.name = '{REGION}' AND l.host = '{owner_name}' AND l.expires > now()"
+                ),
+            )
+            .is_ok_and(|n| n.trim() == "1")
+        };
+        assert!(eventually(Duration::from_secs(20), held), "{owner_name} never took {REGION}");
+        let port = free_port();
+        let other_ini = format!("{ini}\n{}", grid_section(url, &other_name, port));
+        let mut host = Host::spawn(dir, ids, &other_ini, env, &["--http-port", &port.to_string(), "--udp-port", "0"]);
+        host.grid_owner = Some(Box::new(owner));
+        host
+    }
+
+    fn spawn(
+        dir: tempfile::TempDir,
+        ids: std::collections::HashMap<String, String>,
+        ini: &str,
+        env: &[(&str, &str)],
+        serve_args: &[&str],
+    ) -> Host {
         let config = dir.path().join("dispatcher.ini");
         std::fs::write(&config, ini).expect("write config");
         let mut child = Command::new(BIN)
@@ -125,7 +192,8 @@ impl Host {
             .arg(&config)
             .arg("--data-dir")
             .arg(dir.path())
-            .args(["serve", "--http-port", "0", "--udp-port", "0"])
+            .arg("serve")
+            .args(serve_args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -153,6 +221,7 @@ impl Host {
             dir,
             agent,
             ids,
+            grid_owner: None,
         }
     }
 
@@ -377,6 +446,7 @@ impl Host {
             dir,
             agent,
             ids,
+            grid_owner: None,
         })
     }
 
@@ -439,7 +509,7 @@ impl InProcessHost {
     /// A seeded host; `tweak` adjusts the configuration before it starts.
     pub fn start(tweak: impl FnOnce(&mut dispatcher_server::config::HostConfig)) -> InProcessHost {
         let dir = tempfile::tempdir().expect("tempdir");
-        let ids = seed(dir.path());
+        let ids = seed_here(dir.path());
         let mut config = dispatcher_server::config::HostConfig {
             http_port: 0,
             data_dir: dir.path().to_path_buf(),
@@ -506,5 +576,71 @@ impl Drop for InProcessHost {
         if let Some(running) = self.running.take() {
             self.runtime.block_on(running.stop());
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The grid switch (docs/grid.md, "Tests"): with `DISPATCHER_TEST_GRID=1`, a
+// test that seeds a data directory and launches a host (`seed`, then
+// `Host::launch*`, as `Host::start` does) runs against a grid of two hosts on
+// a real PostgreSQL (one shared server, a fresh database per seed): the
+// seeded data goes to the grid's database (the CLI reads `grid.ini` in the
+// directory), an owner host takes the seeded region, and the test talks to
+// the other host, which forwards. `open_store` opens the same database.
+
+/// The CLI's grid configuration in a seeded directory (grid mode only).
+pub const GRID_INI: &str = "grid.ini";
+/// The secret every test grid shares.
+pub const GRID_SECRET: &str = "grid-test-secret-0123456789";
+
+/// Whether `DISPATCHER_TEST_GRID=1` is set.
+pub fn grid_mode() -> bool {
+    std::env::var("DISPATCHER_TEST_GRID").is_ok_and(|v| v == "1")
+}
+
+/// A `[Grid]` section for host `name` reachable on loopback `port`.
+pub fn grid_section(url: &str, name: &str, port: u16) -> String {
+    format!(
+        "[Grid]\nMode = grid\nDatabaseUrl = {url}\nHostName = {name}\nAdvertiseUrl = http://127.0.0.1:{port}\n\
+         Secret = {GRID_SECRET}\nLeaseSeconds = 3\n"
+    )
+}
+
+/// A free loopback TCP port (bound and released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// Give `dir` a fresh grid database and the CLI's `grid.ini` for it.
+fn grid_prepare(dir: &std::path::Path) {
+    let pg = dispatcher_pgtest::PgServer::shared().expect("start PostgreSQL");
+    let url = pg.fresh_database().expect("fresh database");
+    std::fs::write(dir.join(GRID_INI), grid_section(&url, "cli", 1)).expect("write grid.ini");
+}
+
+/// The grid database of a seeded directory, when it has one.
+pub fn grid_url(dir: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join(GRID_INI)).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("DatabaseUrl = "))
+        .map(|u| u.trim().to_owned())
+}
+
+fn grid_database(url: &str) -> (&'static dispatcher_pgtest::PgServer, String) {
+    let pg = dispatcher_pgtest::PgServer::shared().expect("PostgreSQL");
+    let database = url.rsplit('/').next().expect("database name").to_owned();
+    (pg, database)
+}
+
+/// The store a seeded directory's hosts use: its SQLite, or the grid's
+/// PostgreSQL in grid mode.
+pub fn open_store(dir: &std::path::Path) -> dispatcher_store::Store {
+    match grid_url(dir) {
+        Some(url) => dispatcher_store::Store::open_postgres(&url, &dispatcher_store::PgOptions::default()).expect("grid store"),
+        None => dispatcher_store::Store::open(dir).expect("store"),
     }
 }

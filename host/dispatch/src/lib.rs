@@ -13,7 +13,7 @@
 //! Modules, each using only those listed before it: [`fasthash`], [`error`], [`transport`],
 //! [`config`], [`directory`], [`capabilities`], [`endpoints`], [`events`],
 //! [`ipfilter`], [`pool`], [`stats`], [`auth`], [`services`], [`context`],
-//! [`registry`], [`domain`], [`pipeline`], [`call`], [`datagram`].
+//! [`remote`], [`registry`], [`domain`], [`pipeline`], [`call`], [`datagram`], [`route`].
 //!
 //! Invariants: this crate does no network or file I/O (callbacks leave through a
 //! [`CallbackSink`] the server provides; accounts and regions come through a
@@ -36,6 +36,8 @@ pub mod ipfilter;
 pub mod pipeline;
 pub mod pool;
 pub mod registry;
+pub mod remote;
+pub mod route;
 pub mod services;
 pub mod stats;
 pub mod transport;
@@ -52,5 +54,6 @@ pub use error::{Failure, FailureKind, HandlerError};
 pub use events::{EventBus, EventSink, SceneEvent, ScriptEvent, ScriptEventKind, Subscription};
 pub use pipeline::Dispatcher;
 pub use registry::Registry;
+pub use remote::{RemoteOwner, RemoteScenes, Route, SceneHome};
 pub use services::Services;
 pub use transport::{Bindings, Transport};

@@ -27,6 +27,7 @@ use crate::error::{Failure, FailureKind, HandlerError};
 use crate::ipfilter::IpFilter;
 use crate::pool::{AsyncPool, SubmitError};
 use crate::registry::{HandlerRef, Registry};
+use crate::remote::RemoteSlot;
 use crate::services::Services;
 use crate::stats::{Outcome, Stats, UNKNOWN};
 use crate::transport::{Bindings, Transport};
@@ -37,6 +38,8 @@ pub struct Dispatcher {
     services: Arc<Services>,
     registry: Arc<Registry>,
     limits: DecodeLimits,
+    /// Grid mode: where scenes served elsewhere are (remote.rs); empty standalone.
+    remote: RemoteSlot,
 }
 
 const PRE_AUTH_TYPES: [&str; 3] = [
@@ -90,6 +93,7 @@ impl Dispatcher {
             services,
             registry,
             limits,
+            remote: RemoteSlot::default(),
         }
     }
 
@@ -103,6 +107,10 @@ impl Dispatcher {
 
     pub fn limits(&self) -> &DecodeLimits {
         &self.limits
+    }
+
+    pub(crate) fn remote_scenes(&self) -> &RemoteSlot {
+        &self.remote
     }
 
     pub fn set_bindings(&self, bindings: Bindings) {

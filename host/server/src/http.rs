@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use dispatcher_dispatch::{Dispatcher, Transport};
-use dispatcher_protocol::{Encoding, Reply};
+use dispatcher_dispatch::{Dispatcher, Route, Transport};
+use dispatcher_protocol::{DecodedRequest, Encoding, Reply};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{
@@ -33,6 +33,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
 use crate::config::HttpLimits;
+use crate::forward::{Forwarded, Forwarder, Inbound, Outgoing, Relayed};
 use dispatcher_rest::{RestRequest, RestService};
 
 /// What every connection shares.
@@ -51,6 +52,9 @@ pub struct HttpState {
     pub events: Option<Arc<crate::event_stream::EventStreams>>,
     /// The listener's connection counters (`/metrics`).
     pub connections: Arc<crate::metrics::ConnectionCounters>,
+    /// Grid mode: forwarding to the owners of regions served elsewhere, and
+    /// the secret forwarded requests must carry. `None` standalone.
+    pub forward: Option<Arc<Forwarder>>,
 }
 
 /// The metrics exposition and where it is served.
@@ -190,10 +194,23 @@ async fn handle(state: Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>)
         );
         return Ok(refuse(req.into_body(), &state.limits, r).await);
     };
+    let inbound = match crate::forward::inbound(req.headers(), state.forward.as_ref().map(|f| f.secret())) {
+        Ok(inbound) => inbound,
+        Err(refusal) => {
+            tracing::warn!(%peer, reason = %refusal, "forwarded request refused");
+            let r = protocol(StatusCode::OK, &Reply::failure(refusal.to_string()), encoding);
+            return Ok(refuse(req.into_body(), &state.limits, r).await);
+        }
+    };
     if declared_length(&req).is_some_and(|n| n > state.max_body_bytes as u64) {
         // Refused before a byte of the body is read.
         return Ok(too_large(state.max_body_bytes, encoding));
     }
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "/".into());
     let body = Limited::new(req.into_body(), state.max_body_bytes);
     let collected = tokio::time::timeout(Duration::from_millis(state.limits.body_timeout_ms), body.collect()).await;
     let bytes = match collected {
@@ -206,27 +223,72 @@ async fn handle(state: Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>)
         }
         Err(_) => return Ok(text(StatusCode::REQUEST_TIMEOUT, "the request body did not arrive in time")),
     };
-    let reply = dispatch(&state.dispatcher, &bytes, encoding, peer.ip(), Transport::Http { path_domain })
-        .await
-        .unwrap_or_else(|| Reply::failure("Fatal error; no reply"));
+    let (source, hops, udp) = match inbound {
+        Inbound::Client => (peer.ip(), 0, false),
+        Inbound::Forwarded { hops, source, udp } => (source.unwrap_or(peer.ip()), hops, udp),
+    };
+    let request = match state.dispatcher.decode(&bytes, encoding) {
+        Ok(request) => request,
+        Err(failure) => return Ok(protocol(StatusCode::OK, &failure, encoding)),
+    };
+    // A datagram forwarded by another host runs as one (queued, unanswered).
+    let transport = if udp { Transport::Udp } else { Transport::Http { path_domain } };
+    if let Some(forwarder) = &state.forward {
+        let route = state.dispatcher.route(&request, &transport);
+        if let Route::Refused { message } = &route {
+            return Ok(protocol(StatusCode::OK, &Reply::failure(message.clone()), encoding));
+        }
+        if route != Route::Local {
+            let out = Outgoing {
+                route,
+                body: bytes.clone(),
+                encoding,
+                path: &path,
+                hops,
+                source,
+                udp,
+            };
+            if let Forwarded::Reply(relayed) = forwarder.forward(out).await {
+                return Ok(relay(relayed));
+            }
+        }
+    }
+    let reply = dispatch(&state.dispatcher, request, bytes.len(), source, transport).await;
+    let reply = match (reply, udp) {
+        (Some(reply), _) => reply,
+        (None, true) => Reply::queued(),
+        (None, false) => Reply::failure("Fatal error; no reply"),
+    };
     Ok(protocol(StatusCode::OK, &reply, encoding))
 }
 
-/// Run one Dispatcher request. Decoding (bounded by the decode limits) and the
-/// handlers of reads stay on the worker thread: they commit nothing (a read
-/// still waits for a scene or store lock that a commit holds, so a read of the
-/// region being written waits with it). A synchronous request whose type commits
-/// ([`Dispatcher::commits`]: creates, deletes, asset, appearance, terrain, sun
-/// and script writes) runs on a blocking thread, as REST does, so that a slow
-/// disk or a held lock never stalls accepting connections and reading
-/// requests. Asynchronous requests only queue, so they stay here too.
-async fn dispatch(dispatcher: &Dispatcher, bytes: &[u8], encoding: Encoding, source: IpAddr, transport: Transport) -> Option<Reply> {
-    let request = match dispatcher.decode(bytes, encoding) {
-        Ok(request) => request,
-        Err(failure) => return Some(failure),
-    };
-    let body_len = bytes.len();
-    if request.envelope.async_request || !dispatcher.commits(&request.type_name) {
+/// The owner's reply to a forwarded request, as it came.
+fn relay(relayed: Relayed) -> Response<Body> {
+    let mut r = Response::new(Full::new(relayed.body));
+    *r.status_mut() = relayed.status;
+    if let Some(content_type) = relayed.content_type {
+        r.headers_mut().insert(CONTENT_TYPE, content_type);
+    }
+    r
+}
+
+/// Run one decoded Dispatcher request of `body_len` bytes. Decoding (bounded
+/// by the decode limits) and the handlers of reads stay on the worker thread:
+/// they commit nothing (a read still waits for a scene or store lock that a
+/// commit holds, so a read of the region being written waits with it). A
+/// synchronous request whose type commits ([`Dispatcher::commits`]: creates,
+/// deletes, asset, appearance, terrain, sun and script writes) runs on a
+/// blocking thread, as REST does, so that a slow disk or a held lock never
+/// stalls accepting connections and reading requests. Asynchronous requests
+/// only queue, so they stay here too.
+async fn dispatch(
+    dispatcher: &Dispatcher,
+    request: DecodedRequest,
+    body_len: usize,
+    source: IpAddr,
+    transport: Transport,
+) -> Option<Reply> {
+    if request.envelope.async_request || transport == Transport::Udp || !dispatcher.commits(&request.type_name) {
         return dispatcher.handle_received(request, body_len, source, transport);
     }
     let dispatcher = dispatcher.clone();

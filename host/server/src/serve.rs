@@ -276,6 +276,16 @@ pub async fn start_with(config: &HostConfig, store: Arc<Store>, grid: Option<dis
         Some(Err(e)) => anyhow::bail!("cannot start the event streams' runtime: {e}"),
         None => None,
     };
+    // Grid mode: requests for regions served elsewhere go to their owner.
+    let forward = grid.as_ref().map(|grid| {
+        let rc = remote_control.as_ref().map(|rc| rc.domain.clone());
+        let local: crate::grid_scenes::LocalScenes = Arc::new(move |name: &str| rc.as_ref().is_some_and(|rc| rc.region(name).is_some()));
+        crate::grid_scenes::install(&dispatcher, grid, store.clone(), local)
+    });
+    let udp_forward = forward.clone().map(|forwarder| crate::udp::UdpForward {
+        forwarder,
+        http_path: http_path.clone(),
+    });
     let state = Arc::new(HttpState {
         dispatcher: dispatcher.clone(),
         dashboard,
@@ -300,10 +310,11 @@ pub async fn start_with(config: &HostConfig, store: Arc<Store>, grid: Option<dis
         }),
         events,
         connections,
+        forward,
     });
     tasks.push(tokio::spawn(http::serve(http_listener, state, shutdown_rx.clone())));
     if config.dispatcher.enabled {
-        tasks.push(tokio::spawn(crate::udp::serve(Arc::new(udp), dispatcher.clone(), shutdown_rx.clone())));
+        tasks.push(tokio::spawn(crate::udp::serve(Arc::new(udp), dispatcher.clone(), udp_forward, shutdown_rx.clone())));
     }
     let sweeper = dispatcher.clone();
     let period = Duration::from_millis(config.dispatcher.sweep_period_ms());

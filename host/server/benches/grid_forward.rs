@@ -1,0 +1,178 @@
+//! Grid forwarding (issue 16): authenticated requests/s through a host that
+//! does not own the region (forwarded over HTTP to the owner) against the
+//! owner directly, in the same run, against the real binary: a real
+//! PostgreSQL (dispatcher-pgtest), two `dispatcher serve` hosts in grid mode
+//! on loopback, `GetSunParametersRequest` (a read, authenticated by a
+//! capability) from `BENCH_CLIENTS` threads over keep-alive connections for
+//! `BENCH_SECONDS` each. Target: ratio ≥ 0.6.
+//!
+//! Run: `cargo bench -p dispatcher --bench grid_forward` (prints figures).
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dispatcher_pgtest::PgServer;
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_dispatcher");
+const REGION: &str = "Bench";
+const SECRET: &str = "bench-grid-secret-0123456789";
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn ini(url: &str, name: &str, port: u16, extra: &str) -> String {
+    format!(
+        "[Grid]\nMode = grid\nDatabaseUrl = {url}\nHostName = {name}\nAdvertiseUrl = http://127.0.0.1:{port}\n\
+         Secret = {SECRET}\nLeaseSeconds = 5\n{extra}"
+    )
+}
+
+fn cli(config: &std::path::Path, dir: &std::path::Path, args: &[&str]) {
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(config)
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("run dispatcher");
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+struct Host {
+    child: Child,
+    http: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(url: &str, name: &str, extra: &str) -> Host {
+    let dir = tempfile::tempdir().expect("tmp");
+    let port = free_port();
+    let config = dir.path().join("grid.ini");
+    std::fs::write(&config, ini(url, name, port, extra)).expect("ini");
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["serve", "--http-port", &port.to_string(), "--udp-port", "0"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("readiness line");
+    let http = line
+        .trim()
+        .strip_prefix("dispatcher ready http=")
+        .and_then(|r| r.split(' ').next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    Host { child, http, _dir: dir }
+}
+
+fn call(agent: &ureq::Agent, http: SocketAddr, body: &Value) -> Value {
+    let mut resp = agent
+        .post(format!("http://{http}/Dispatcher/"))
+        .header("Content-Type", "application/json")
+        .send(body.to_string())
+        .expect("exchange");
+    serde_json::from_slice(&resp.body_mut().read_to_vec().expect("body")).expect("json")
+}
+
+/// Requests/s of `body` against `http` from `clients` threads for `seconds`.
+fn rate(http: SocketAddr, body: &Value, clients: usize, seconds: usize) -> f64 {
+    let done = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let threads: Vec<_> = (0..clients)
+        .map(|_| {
+            let (done, count, body) = (done.clone(), count.clone(), body.clone());
+            std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+                while !done.load(Ordering::Relaxed) {
+                    let reply = call(&agent, http, &body);
+                    assert_eq!(reply["_Success"], 1, "{reply}");
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_secs(seconds as u64));
+    done.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join().expect("client thread");
+    }
+    count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let clients = env_or("BENCH_CLIENTS", 4);
+    let seconds = env_or("BENCH_SECONDS", 5);
+    let pg = PgServer::start_new().expect("PostgreSQL");
+    let url = pg.url();
+    let seed = tempfile::tempdir().expect("tmp");
+    let seed_ini = seed.path().join("grid.ini");
+    std::fs::write(&seed_ini, ini(&url, "cli", 1, "")).expect("ini");
+    cli(
+        &seed_ini,
+        seed.path(),
+        &["user", "create", "--first", "Ada", "--last", "Lovelace", "--password", "password"],
+    );
+    cli(&seed_ini, seed.path(), &["region", "create", "--name", REGION, "--owner", "Ada Lovelace"]);
+    let owner = start(&url, "sim-a", &format!("PreferredRegions = {REGION}\n"));
+    std::thread::sleep(Duration::from_secs(2));
+    let other = start(&url, "sim-b", "");
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let cap = call(
+        &agent,
+        other.http,
+        &json!({
+            "$type": "Dispatcher.Messages.CreateCapabilityRequest", "_domain": "Dispatcher", "_scene": REGION,
+            "firstname": "Ada", "lastname": "Lovelace", "hashedpasswd": "5f4dcc3b5aa765d61d8327deb882cf99",
+            "lifespan": 3600, "domainlist": ["RemoteControl"],
+        }),
+    );
+    let cap = cap["Capability"].as_str().expect("capability").to_owned();
+    let body = json!({
+        "$type": "RemoteControl.Messages.GetSunParametersRequest", "_domain": "RemoteControl", "_scene": REGION, "_capability": cap,
+    });
+    // Wait until the non-owner forwards (its owner cache is filled).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while call(&agent, other.http, &body)["_Success"] != 1 {
+        assert!(Instant::now() < deadline, "sim-b never forwarded to sim-a");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Warm both, then measure each in turn.
+    rate(owner.http, &body, clients, 1);
+    rate(other.http, &body, clients, 1);
+    let direct = rate(owner.http, &body, clients, seconds);
+    let forwarded = rate(other.http, &body, clients, seconds);
+    println!("grid forwarding: {clients} clients, {seconds} s each, GetSunParametersRequest (authenticated)");
+    println!("  owner directly:        {direct:>10.0} requests/s");
+    println!("  through the non-owner: {forwarded:>10.0} requests/s");
+    println!("  ratio:                 {:>10.2} (target >= 0.6)", forwarded / direct);
+}
