@@ -269,6 +269,7 @@ fn assemble(
         }),
         handled: Default::default(),
         failed: Default::default(),
+        recent_micros: Default::default(),
     }))
 }
 
