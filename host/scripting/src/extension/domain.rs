@@ -269,7 +269,6 @@ fn assemble(
         }),
         handled: Default::default(),
         failed: Default::default(),
-        recent_micros: Default::default(),
     }))
 }
 

@@ -4,10 +4,10 @@
 //!
 //! A request runs on the caller's thread (UDP and `_AsyncRequest` on the
 //! async pool; HTTP on the reactor thread that read it, with no hop: the
-//! types are registered as not committing, the guest's storage writes and
-//! the calls of an extension whose recent calls were slow
-//! ([`SLOW_CALL`]) handing the reactor's other work on first,
-//! `reactor::off_reactor`) on an idle instance, a new one while fewer than `MaxInstances`
+//! types are registered as not committing, and the guest's call is blocking
+//! work, `reactor::off_reactor`, which hands the reactor's other tasks on
+//! first and leaves the runtime's context, as the guest's WASI calls need)
+//! on an idle instance, a new one while fewer than `MaxInstances`
 //! exist, or after waiting in a queue of at most `QueueLength` callers (then
 //! `extension <Domain> is busy`). Each request has the per-request CPU budget
 //! (`RequestCpuBudgetMs`, the scripts' epoch deadline), the memory limit
@@ -73,11 +73,6 @@ const QUEUE_WAIT: Duration = Duration::from_secs(10);
 const CALLER_TTL: Duration = Duration::from_secs(1);
 /// Callers remembered at most (the cache is emptied when full).
 const CALLER_CACHE_ENTRIES: usize = 4096;
-/// An extension whose recent calls (a moving average) took longer than this
-/// runs its next ones as blocking work (`reactor::off_reactor`): a short
-/// read stays on the reactor thread, a spinning or slow guest does not
-/// hold it.
-pub const SLOW_CALL: Duration = Duration::from_millis(1);
 /// How often the idle timer thread looks at the stop flag.
 const TIMER_POLL: Duration = Duration::from_millis(200);
 /// The export every extension must have.
@@ -166,8 +161,6 @@ pub struct Extension {
     pub control: Mutex<ExtControl>,
     pub handled: AtomicU64,
     pub failed: AtomicU64,
-    /// Moving average of its calls' wall time, in µs (1/8 weight per call).
-    pub(crate) recent_micros: AtomicU64,
 }
 
 impl Extension {
@@ -196,18 +189,6 @@ impl Extension {
         self.script.interrupt();
         self.pool.lock().idle.clear();
         self.freed.notify_all();
-    }
-
-    /// Whether its recent calls were slow ([`SLOW_CALL`]).
-    fn slow(&self) -> bool {
-        self.recent_micros.load(Ordering::Relaxed) > SLOW_CALL.as_micros() as u64
-    }
-
-    /// Count one call's wall time into the moving average.
-    fn timed_call(&self, took: Duration) {
-        let took = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-        let old = self.recent_micros.load(Ordering::Relaxed);
-        self.recent_micros.store(old - old / 8 + took / 8, Ordering::Relaxed);
     }
 
     pub fn log(&self, limits: &ScriptingLimits, level: &'static str, text: &str) {
@@ -536,9 +517,7 @@ impl ExtensionHost {
                 r
             })
         };
-        let started = Instant::now();
-        let outcome = if ext.slow() { off_reactor(|| call(&mut live)) } else { call(&mut live) };
-        ext.timed_call(started.elapsed());
+        let outcome = off_reactor(|| call(&mut live));
         match outcome {
             Ok(answer) => {
                 live.store.data_mut().acting = ext.installer.clone();
