@@ -207,8 +207,10 @@ impl Registry {
     /// request type) in `domain`, for one scene or (None) all scenes, with the
     /// default body MessageFormatRequest answers and the grant a script needs
     /// to send it. The type goes through the same pipeline as every other:
-    /// capability and DomainList, `_Scene`, async queue, statistics, and it
-    /// is marked as committing so that HTTP runs it off the reactor. Refused
+    /// capability and DomainList, `_Scene`, async queue, statistics. It is
+    /// not marked as committing: HTTP runs it on the thread that read it, and
+    /// the handler moves its own blocking work (an extension's storage
+    /// writes, a slow guest) off the reactor. Refused
     /// (false) when the type is already registered in another domain or by a
     /// typed handler.
     pub fn register_dynamic(
@@ -245,7 +247,7 @@ impl Registry {
                 refs: 0,
                 sample: Sample::Text(Arc::from(sample)),
                 grant,
-                commits: true,
+                commits: false,
             })
             .refs += 1;
         true

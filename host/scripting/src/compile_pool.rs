@@ -127,13 +127,7 @@ fn worker(receiver: &Mutex<Receiver<Job>>, waiting: &AtomicUsize, running: &Atom
 /// Wait for a result without holding a tokio worker: inside the
 /// multi-threaded runtime the worker hands its other tasks on first.
 fn wait<T>(rx: &Receiver<T>) -> Option<T> {
-    let on_multi_thread =
-        tokio::runtime::Handle::try_current().is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    if on_multi_thread {
-        tokio::task::block_in_place(|| rx.recv().ok())
-    } else {
-        rx.recv().ok()
-    }
+    crate::reactor::off_reactor(|| rx.recv().ok())
 }
 
 /// The compiler's working memory (hundreds of MB for a large component) is

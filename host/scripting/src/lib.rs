@@ -27,6 +27,7 @@ mod lifecycle;
 pub mod limits;
 /// The `Scripting` domain messages (they live in `dispatcher-messages`).
 pub use dispatcher_messages::scripting as messages;
+mod reactor;
 mod router;
 mod run_queue;
 mod runner;

@@ -2,9 +2,12 @@
 //! (`MaxInstances`) of one pre-linked `domain-extension` component, serving
 //! its request types through the dispatcher's one pipeline.
 //!
-//! A request runs on the caller's thread (HTTP runs it off the reactor, the
-//! type being registered as committing; UDP and `_AsyncRequest` on the async
-//! pool) on an idle instance, a new one while fewer than `MaxInstances`
+//! A request runs on the caller's thread (UDP and `_AsyncRequest` on the
+//! async pool; HTTP on the reactor thread that read it, with no hop: the
+//! types are registered as not committing, and the guest's call is blocking
+//! work, `reactor::off_reactor`, which hands the reactor's other tasks on
+//! first and leaves the runtime's context, as the guest's WASI calls need)
+//! on an idle instance, a new one while fewer than `MaxInstances`
 //! exist, or after waiting in a queue of at most `QueueLength` callers (then
 //! `extension <Domain> is busy`). Each request has the per-request CPU budget
 //! (`RequestCpuBudgetMs`, the scripts' epoch deadline), the memory limit
@@ -55,6 +58,7 @@ use crate::fault::Fault;
 use crate::grants::{Grants, ACT_AS_INSTALLER};
 use crate::instance::{begin_event, classify, new_store, CallContext, HostState, StoreLimits};
 use crate::limits::ScriptingLimits;
+use crate::reactor::off_reactor;
 use crate::scheduler::ExtensionTimers;
 use crate::script::{ExtFacts, RunState, Script, ScriptInfo};
 use crate::table::ScriptTable;
@@ -500,16 +504,20 @@ impl ExtensionHost {
             return Err(HandlerError::Limited(format!("extension {} is busy", ext.domain())));
         };
         live.store.data_mut().acting = acting;
-        let outcome = begin_event(&mut live.store, self.calls.limits.event_fuel(), TurnClock::now()).and_then(|()| {
-            let started = Instant::now();
-            let r = live
-                .bindings
-                .opensim_dispatcher_domain()
-                .call_handle(&mut live.store, &guest_request)
-                .map_err(|e| classify(&e, live.store.data().limiter.refused));
-            charge(&live.store, started);
-            r
-        });
+        let fuel = self.calls.limits.event_fuel();
+        let call = |live: &mut LiveExt| {
+            begin_event(&mut live.store, fuel, TurnClock::now()).and_then(|()| {
+                let started = Instant::now();
+                let r = live
+                    .bindings
+                    .opensim_dispatcher_domain()
+                    .call_handle(&mut live.store, &guest_request)
+                    .map_err(|e| classify(&e, live.store.data().limiter.refused));
+                charge(&live.store, started);
+                r
+            })
+        };
+        let outcome = off_reactor(|| call(&mut live));
         match outcome {
             Ok(answer) => {
                 live.store.data_mut().acting = ext.installer.clone();

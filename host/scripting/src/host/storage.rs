@@ -5,12 +5,15 @@
 //! by the store in the write's own transaction. Writes (set, delete) are also
 //! rate limited per script (`StorageWritesPerSecond`): each is a committed,
 //! synced transaction, so the rate bounds the disk I/O one script causes, and
-//! their time is charged to the event's CPU budget.
+//! their time is charged to the event's CPU budget. An extension's writes
+//! may be reached from a reactor thread (its HTTP requests run there) and
+//! hand the reactor's other work on first (`reactor::off_reactor`).
 
 use crate::bindings::opensim::dispatcher::storage::Host;
 use crate::bindings::opensim::dispatcher::types::Error as GuestError;
 use crate::error::HostError;
 use crate::instance::HostState;
+use crate::reactor::off_reactor;
 
 impl HostState {
     fn storage_ready(&mut self, key: Option<&str>) -> Result<(), HostError> {
@@ -70,7 +73,9 @@ impl Host for HostState {
         self.admit_storage_write()?;
         let id = self.script.id();
         let stored = match &self.ext {
-            Some(ext) => self.shared.store.extension_storage_set(id, &key, &value, ext.storage_quota_bytes),
+            // An extension's request may run on a reactor thread (HTTP): its
+            // commit hands the reactor's other work on first.
+            Some(ext) => off_reactor(|| self.shared.store.extension_storage_set(id, &key, &value, ext.storage_quota_bytes)),
             None => {
                 let quota = self.shared.limits.storage_quota_bytes as u64;
                 self.shared.store.script_storage_set(id, &key, &value, quota)
@@ -88,7 +93,7 @@ impl Host for HostState {
         self.admit_storage_write()?;
         let id = self.script.id();
         match self.ext.is_some() {
-            true => self.shared.store.extension_storage_delete(id, &key),
+            true => off_reactor(|| self.shared.store.extension_storage_delete(id, &key)),
             false => self.shared.store.script_storage_delete(id, &key),
         }
         .map_err(unavailable)
