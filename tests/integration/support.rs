@@ -323,6 +323,13 @@ impl Host {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// `kill -9` the host and wait until the process is gone (its sockets
+    /// closed), so what follows cannot race the process's teardown.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 fn wait_timeout(child: &mut Child, limit: Duration) -> Option<i32> {
