@@ -15,7 +15,7 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use dispatcher_guard::TokenBucket;
@@ -54,6 +54,75 @@ pub struct Endpoint {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("Unknown endpoint identifier; {0}")]
 pub struct UnknownEndpoint(pub Uuid);
+
+/// A grid-wide write or read of an endpoint failed (the database is
+/// unreachable, …). The handler answers with a Failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("grid endpoint store: {0}")]
+pub struct EndpointBackingError(pub String);
+
+/// Why a create, renew or close with a backing failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointError {
+    #[error(transparent)]
+    Unknown(#[from] UnknownEndpoint),
+    #[error(transparent)]
+    Backing(#[from] EndpointBackingError),
+}
+
+/// Where endpoints live beyond this host (grid mode): create, renew and close
+/// are written through before the caller is answered, and a use that misses
+/// the local table asks the backing. The backing keeps the local table true by
+/// evicting entries another host renewed or closed ([`EndpointCache::evict`]).
+/// Standalone hosts set no backing and pay nothing for the hook.
+pub trait EndpointBacking: Send + Sync {
+    /// Called once by [`EndpointRegistry::set_backing`] with a handle on the
+    /// local table, for evictions on change notices and loads on takeover.
+    fn attach(&self, cache: EndpointCache) {
+        let _ = cache;
+    }
+    /// A new or renewed endpoint, refreshed now (write-through; other hosts are told).
+    fn stored(&self, ep: &Endpoint) -> Result<(), EndpointBackingError>;
+    /// Closed (write-through; other hosts are told); whether the backing had it.
+    fn closed(&self, id: Uuid) -> Result<bool, EndpointBackingError>;
+    /// Every endpoint created with `capability` closed (capability destroyed or expired).
+    fn closed_for_capability(&self, capability: Uuid) -> Result<(), EndpointBackingError>;
+    /// The endpoint as the backing knows it, `None` if unknown or expired.
+    fn lookup(&self, id: Uuid) -> Result<Option<Endpoint>, EndpointBackingError>;
+}
+
+type Table = Mutex<HashMap<Uuid, Entry>>;
+
+/// A handle on an [`EndpointRegistry`]'s local table for its backing.
+#[derive(Clone)]
+pub struct EndpointCache {
+    entries: Arc<Table>,
+    limits: CallbackLimits,
+}
+
+impl EndpointCache {
+    /// Drop the local copy of `id` (no close notification: it lives on
+    /// elsewhere or was closed elsewhere); the next use looks it up again.
+    pub fn evict(&self, id: Uuid) {
+        self.entries.lock().remove(&id);
+    }
+
+    /// Drop every local copy (after change notices may have been missed).
+    pub fn evict_all(&self) {
+        self.entries.lock().clear();
+    }
+
+    /// Put a copy the backing holds into the local table (a region taken
+    /// over: its endpoints keep receiving callbacks). An entry already here is kept.
+    pub fn load(&self, ep: Endpoint) {
+        let limits = &self.limits;
+        self.entries.lock().entry(ep.id).or_insert_with(|| new_entry(limits, ep));
+    }
+
+    pub fn contains(&self, id: Uuid) -> bool {
+        self.entries.lock().contains_key(&id)
+    }
+}
 
 /// The callback limits of one registry (from `DispatcherConfig`).
 #[derive(Clone, Debug, PartialEq)]
@@ -98,6 +167,17 @@ pub struct CallbackCounters {
     pub dropped_request_budget: AtomicU64,
 }
 
+fn new_entry(limits: &CallbackLimits, ep: Endpoint) -> Entry {
+    let rate = f64::from(limits.datagrams_per_second);
+    let bytes = limits.bytes_per_second as f64;
+    Entry {
+        ep,
+        datagrams: TokenBucket::new(rate, rate.max(1.0)),
+        bytes: TokenBucket::new(bytes, bytes.max(65_536.0)),
+        warned: false,
+    }
+}
+
 thread_local! {
     /// Callback bytes the request running on this thread may still cause.
     static REQUEST_BUDGET: Cell<Option<u64>> = const { Cell::new(None) };
@@ -130,7 +210,8 @@ fn take_request_budget(n: u64) -> bool {
 
 /// The endpoint table and the callback path.
 pub struct EndpointRegistry {
-    entries: Mutex<HashMap<Uuid, Entry>>,
+    entries: Arc<Table>,
+    backing: OnceLock<Arc<dyn EndpointBacking>>,
     listeners: RwLock<Vec<CloseListener>>,
     sink: Arc<dyn CallbackSink>,
     limits: CallbackLimits,
@@ -144,7 +225,8 @@ impl EndpointRegistry {
 
     pub fn with_limits(sink: Arc<dyn CallbackSink>, limits: CallbackLimits) -> Self {
         EndpointRegistry {
-            entries: Mutex::new(HashMap::new()),
+            entries: Arc::new(Mutex::new(HashMap::new())),
+            backing: OnceLock::new(),
             listeners: RwLock::new(Vec::new()),
             sink,
             limits,
@@ -165,14 +247,43 @@ impl EndpointRegistry {
             .min(ceiling)
     }
 
+    /// Make endpoints grid-wide (grid mode); set once, before serving.
+    pub fn set_backing(&self, backing: Arc<dyn EndpointBacking>) -> Result<(), EndpointBackingError> {
+        backing.attach(EndpointCache {
+            entries: Arc::clone(&self.entries),
+            limits: self.limits.clone(),
+        });
+        self.backing
+            .set(backing)
+            .map_err(|_| EndpointBackingError("an endpoint backing is already set".into()))
+    }
+
     fn entry(&self, ep: Endpoint) -> Entry {
-        let rate = f64::from(self.limits.datagrams_per_second);
-        let bytes = self.limits.bytes_per_second as f64;
-        Entry {
-            ep,
-            datagrams: TokenBucket::new(rate, rate.max(1.0)),
-            bytes: TokenBucket::new(bytes, bytes.max(65_536.0)),
-            warned: false,
+        new_entry(&self.limits, ep)
+    }
+
+    /// On a local miss, the backing's live copy (cached here); `None` without a backing.
+    fn fetch(&self, id: Uuid) -> Result<bool, EndpointBackingError> {
+        let Some(backing) = self.backing.get() else {
+            return Ok(false);
+        };
+        match backing.lookup(id)? {
+            Some(ep) => {
+                let entry = self.entry(ep);
+                self.entries.lock().entry(id).or_insert(entry);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Make sure `id` is in the local table if the backing has it; errors are
+    /// logged and read as a miss (for the callback path).
+    fn fetch_quietly(&self, id: Uuid) {
+        if self.backing.get().is_some() && !self.entries.lock().contains_key(&id) {
+            if let Err(e) = self.fetch(id) {
+                tracing::warn!(endpoint = %id, "endpoint lookup failed: {e}");
+            }
         }
     }
 
@@ -193,6 +304,69 @@ impl EndpointRegistry {
         let entry = self.entry(ep.clone());
         self.entries.lock().insert(ep.id, entry);
         ep
+    }
+
+    /// [`EndpointRegistry::create_for`], written through to the backing
+    /// before it is returned; a failed write leaves no endpoint.
+    pub fn try_create_for(
+        &self,
+        addr: SocketAddr,
+        owner: Option<Uuid>,
+        capability: Option<Uuid>,
+        requested_ms: i64,
+    ) -> Result<Endpoint, EndpointBackingError> {
+        let ep = self.create_for(addr, owner, capability, requested_ms);
+        if let Some(backing) = self.backing.get() {
+            if let Err(e) = backing.stored(&ep) {
+                self.entries.lock().remove(&ep.id);
+                return Err(e);
+            }
+        }
+        Ok(ep)
+    }
+
+    /// [`EndpointRegistry::renew`], looked up in the backing on a local miss
+    /// and written through to it before it is returned.
+    pub fn try_renew(&self, id: Uuid, caller: Option<Uuid>, requested_ms: i64) -> Result<Endpoint, EndpointError> {
+        let Some(backing) = self.backing.get() else {
+            return Ok(self.renew(id, caller, requested_ms)?);
+        };
+        if !self.entries.lock().contains_key(&id) {
+            self.fetch(id)?;
+        }
+        let before = self.get(id);
+        let ep = self.renew(id, caller, requested_ms)?;
+        if let Err(e) = backing.stored(&ep) {
+            // Put the old lifespan back: the renewal did not happen.
+            if let Some(old) = before {
+                if let Some(entry) = self.entries.lock().get_mut(&id) {
+                    entry.ep.lifespan = old.lifespan;
+                    entry.ep.last_renew = old.last_renew;
+                }
+            }
+            return Err(e.into());
+        }
+        Ok(ep)
+    }
+
+    /// [`EndpointRegistry::close`], looked up in the backing on a local miss
+    /// and written through to it before it is returned.
+    pub fn try_close(&self, id: Uuid, caller: Option<Uuid>) -> Result<(), EndpointError> {
+        let Some(backing) = self.backing.get() else {
+            return Ok(self.close(id, caller)?);
+        };
+        if !self.entries.lock().contains_key(&id) {
+            self.fetch(id)?;
+        }
+        {
+            let mut entries = self.entries.lock();
+            Self::owned(&mut entries, id, caller).ok_or(UnknownEndpoint(id))?;
+        }
+        backing.closed(id)?;
+        // Closed here too, unless a concurrent close got there first.
+        match self.close(id, caller) {
+            Ok(()) | Err(UnknownEndpoint(_)) => Ok(()),
+        }
     }
 
     fn owned(entries: &mut HashMap<Uuid, Entry>, id: Uuid, caller: Option<Uuid>) -> Option<&mut Endpoint> {
@@ -224,6 +398,13 @@ impl EndpointRegistry {
     /// Close every endpoint created with `capability` (destroyed or expired);
     /// their registrations go with them. Returns their ids.
     pub fn close_for_capability(&self, capability: Uuid) -> Vec<Uuid> {
+        if let Some(backing) = self.backing.get() {
+            // Grid-wide: other hosts drop their copies on the notice. A failed
+            // write leaves the rows to expire with their lifespan.
+            if let Err(e) = backing.closed_for_capability(capability) {
+                tracing::warn!(%capability, "endpoints of a closed capability not closed grid-wide: {e}");
+            }
+        }
         let closed: Vec<Uuid> = {
             let mut entries = self.entries.lock();
             let ids: Vec<Uuid> = entries
@@ -280,11 +461,14 @@ impl EndpointRegistry {
         self.listeners.write().push(listener);
     }
 
+    /// The local copy of `id` (no lookup in the backing).
     pub fn get(&self, id: Uuid) -> Option<Endpoint> {
         self.entries.lock().get(&id).map(|e| e.ep.clone())
     }
 
+    /// Whether `id` is a live endpoint (here, or in the backing).
     pub fn exists(&self, id: Uuid) -> bool {
+        self.fetch_quietly(id);
         self.entries.lock().contains_key(&id)
     }
 
@@ -293,6 +477,7 @@ impl EndpointRegistry {
     /// dropped and counted (still true: the endpoint exists).
     pub fn send(&self, id: Uuid, datagram: &[u8]) -> bool {
         let len = datagram.len() as u64;
+        self.fetch_quietly(id);
         let now = Instant::now();
         let addr = {
             let mut entries = self.entries.lock();

@@ -49,7 +49,7 @@ pub use context::{AuthUser, RequestContext};
 pub use directory::{Account, Directory, DirectoryError, SceneInfo};
 /// The one helper for input in log lines (re-exported for the domain crates).
 pub use dispatcher_guard::escape;
-pub use endpoints::{CallbackSink, EndpointRegistry};
+pub use endpoints::{CallbackSink, EndpointBacking, EndpointBackingError, EndpointCache, EndpointError, EndpointRegistry};
 pub use error::{Failure, FailureKind, HandlerError};
 pub use events::{EventBus, EventSink, SceneEvent, ScriptEvent, ScriptEventKind, Subscription};
 pub use pipeline::Dispatcher;

@@ -59,19 +59,7 @@ impl GridCapabilities {
 
     /// Run `fut` on the grid's runtime and wait for it (see the module's notes).
     fn wait<T: Send + 'static>(&self, fut: impl Future<Output = Result<T, GridError>> + Send + 'static) -> Result<T, BackingError> {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.inner.runtime.spawn(async move {
-            let _ = tx.send(fut.await);
-        });
-        let recv = move || rx.recv_timeout(WAIT);
-        let got = match tokio::runtime::Handle::try_current() {
-            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(recv),
-            _ => recv(),
-        };
-        match got {
-            Ok(r) => r.map_err(|e| BackingError(e.to_string())),
-            Err(_) => Err(BackingError(format!("no answer from the database within {} s", WAIT.as_secs()))),
-        }
+        wait_on(&self.inner.runtime, fut).map_err(BackingError)
     }
 
     fn notify_sql(&self) -> String {
@@ -85,6 +73,26 @@ impl GridCapabilities {
             .query_one("SELECT count(*) FROM grid_capabilities WHERE expires IS NULL OR expires > now()", &[])
             .await?;
         Ok(row.get(0))
+    }
+}
+
+/// Run `fut` on `runtime` and wait for it, at most [`WAIT`], off the reactor.
+pub(crate) fn wait_on<T: Send + 'static>(
+    runtime: &tokio::runtime::Handle,
+    fut: impl Future<Output = Result<T, GridError>> + Send + 'static,
+) -> Result<T, String> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    runtime.spawn(async move {
+        let _ = tx.send(fut.await);
+    });
+    let recv = move || rx.recv_timeout(WAIT);
+    let got = match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(recv),
+        _ => recv(),
+    };
+    match got {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("no answer from the database within {} s", WAIT.as_secs())),
     }
 }
 

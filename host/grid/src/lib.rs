@@ -20,6 +20,7 @@
 pub mod capabilities;
 pub mod config;
 mod db;
+pub mod endpoints;
 pub mod error;
 mod hosts;
 pub mod leases;
@@ -33,13 +34,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::{Object, Pool};
-use dispatcher_dispatch::CapabilityCache;
+use dispatcher_dispatch::{CapabilityCache, EndpointCache};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::{watch, Notify};
 use uuid::Uuid;
 
 pub use capabilities::GridCapabilities;
 pub use config::{GridConfig, GridConfigError, GridMode};
+pub use endpoints::GridEndpoints;
 pub use error::GridError;
 pub use leases::{LeaseEvent, LeaseTask, RegionRef, RegionSource};
 pub use schema::{CHANGES_CHANNEL, VERSION as SCHEMA_VERSION};
@@ -93,6 +95,8 @@ pub(crate) struct Inner {
     pub stopped: AtomicBool,
     /// Local capability tables to evict from on notices.
     pub caches: Mutex<Vec<CapabilityCache>>,
+    /// Local endpoint tables to evict from on notices.
+    pub endpoint_caches: Mutex<Vec<EndpointCache>>,
     /// Dropped with the grid: the background tasks end.
     pub closed: watch::Sender<()>,
     pub runtime: tokio::runtime::Handle,
@@ -148,6 +152,7 @@ impl Grid {
             pass_lock: tokio::sync::Mutex::new(()),
             stopped: AtomicBool::new(false),
             caches: Mutex::new(Vec::new()),
+            endpoint_caches: Mutex::new(Vec::new()),
             closed,
             runtime: tokio::runtime::Handle::current(),
         });
@@ -253,6 +258,12 @@ impl Grid {
     /// (`store.set_backing(grid.capability_backing())`).
     pub fn capability_backing(&self) -> Arc<GridCapabilities> {
         GridCapabilities::new(Arc::clone(&self.inner))
+    }
+
+    /// An endpoint backing on this grid for the host's `EndpointRegistry`
+    /// (`registry.set_backing(grid.endpoint_backing())`).
+    pub fn endpoint_backing(&self) -> Arc<GridEndpoints> {
+        GridEndpoints::new(Arc::clone(&self.inner))
     }
 
     /// Run a lease pass now (a write was refused by the fence, a region was

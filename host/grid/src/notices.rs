@@ -56,6 +56,9 @@ fn handle(inner: &std::sync::Arc<Inner>, notice: &str) {
         for cache in inner.caches.lock().iter() {
             cache.evict_all();
         }
+        for cache in inner.endpoint_caches.lock().iter() {
+            cache.evict_all();
+        }
         inner.wake.notify_one();
         return;
     }
@@ -81,6 +84,18 @@ fn handle(inner: &std::sync::Arc<Inner>, notice: &str) {
             }
             if let Ok(id) = Uuid::parse_str(id) {
                 for cache in inner.caches.lock().iter() {
+                    cache.evict(id);
+                }
+            }
+        }
+        "ep" => {
+            // `ep:<id>@<incarnation of the writer>`: renewed or closed elsewhere.
+            let (id, origin) = rest.split_once('@').unwrap_or((rest, ""));
+            if origin == inner.incarnation.to_string() {
+                return;
+            }
+            if let Ok(id) = Uuid::parse_str(id) {
+                for cache in inner.endpoint_caches.lock().iter() {
                     cache.evict(id);
                 }
             }

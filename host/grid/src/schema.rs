@@ -12,7 +12,8 @@ use crate::error::GridError;
 const MIGRATION_LOCK: i64 = 0x6772_6964;
 
 /// Every change notice goes out on this channel; the payload says what changed:
-/// `lease:<region id>`, `host:<name>`, `cap:<capability id>`.
+/// `lease:<region id>`, `host:<name>`, `cap:<capability id>`,
+/// `ep:<endpoint id>` (each of the last two followed by `@<incarnation of the writer>`).
 pub const CHANGES_CHANNEL: &str = "grid_changes";
 
 /// The migrations, in order; version n is `MIGRATIONS[n - 1]`.
@@ -56,6 +57,19 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER grid_lease_update AFTER UPDATE ON grid_leases
         FOR EACH ROW WHEN (OLD.host IS DISTINCT FROM NEW.host OR OLD.epoch <> NEW.epoch OR NEW.expires < OLD.expires)
         EXECUTE FUNCTION grid_lease_notice();
+    "#,
+    // 2: callback endpoints (grid-wide, expiring with their lifespan by the database clock).
+    r#"
+    CREATE TABLE grid_endpoints (
+        id TEXT PRIMARY KEY,
+        addr TEXT NOT NULL,
+        owner_id TEXT,
+        capability TEXT,
+        lifespan_ms BIGINT NOT NULL,
+        expires TIMESTAMPTZ NOT NULL
+    );
+    CREATE INDEX grid_endpoints_capability ON grid_endpoints (capability);
+    CREATE INDEX grid_endpoints_expires ON grid_endpoints (expires);
     "#,
 ];
 

@@ -206,6 +206,11 @@ pub async fn start_with(config: &HostConfig, store: Arc<Store>, grid: Option<dis
             .capabilities
             .set_backing(grid.capability_backing())
             .map_err(|e| anyhow::anyhow!("cannot make capabilities grid-wide: {e:?}"))?;
+        dispatcher
+            .services()
+            .endpoints
+            .set_backing(grid.endpoint_backing())
+            .map_err(|e| anyhow::anyhow!("cannot make endpoints grid-wide: {e}"))?;
     }
     let remote_control = RemoteControlRunning::start(config, store.clone(), &dispatcher, grid.is_some())?;
     // After the domains: scripts brought back from the store start at once.

@@ -6,6 +6,7 @@ use dispatcher_messages::dispatcher::{CloseEndPointRequest, CreateEndPointReques
 use dispatcher_protocol::{Done, WireUuid};
 
 use crate::context::RequestContext;
+use crate::endpoints::EndpointError;
 use crate::error::HandlerError;
 
 fn millis(d: std::time::Duration) -> i32 {
@@ -16,6 +17,13 @@ fn normalise(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
         v4 => v4,
+    }
+}
+
+fn endpoint_error(e: EndpointError) -> HandlerError {
+    match e {
+        EndpointError::Unknown(e) => HandlerError::NotFound(e.to_string()),
+        EndpointError::Backing(e) => HandlerError::Internal(e.to_string()),
     }
 }
 
@@ -44,7 +52,8 @@ pub fn create(ctx: &RequestContext, req: CreateEndPointRequest) -> Result<Create
     let ep = ctx
         .services
         .endpoints
-        .create_for(SocketAddr::new(host, port), owner, capability, i64::from(req.life_span));
+        .try_create_for(SocketAddr::new(host, port), owner, capability, i64::from(req.life_span))
+        .map_err(|e| HandlerError::Internal(e.to_string()))?;
     Ok(CreateEndPointResponse {
         end_point_id: WireUuid(ep.id),
         life_span: millis(ep.lifespan),
@@ -56,8 +65,8 @@ pub fn renew(ctx: &RequestContext, req: RenewEndPointRequest) -> Result<CreateEn
     let ep = ctx
         .services
         .endpoints
-        .renew(req.end_point_id.0, caller, i64::from(req.life_span))
-        .map_err(|e| HandlerError::NotFound(e.to_string()))?;
+        .try_renew(req.end_point_id.0, caller, i64::from(req.life_span))
+        .map_err(endpoint_error)?;
     Ok(CreateEndPointResponse {
         end_point_id: WireUuid(ep.id),
         life_span: millis(ep.lifespan),
@@ -68,7 +77,7 @@ pub fn close(ctx: &RequestContext, req: CloseEndPointRequest) -> Result<Done, Ha
     let caller = ctx.user.as_ref().map(|u| u.id);
     ctx.services
         .endpoints
-        .close(req.end_point_id.0, caller)
-        .map_err(|e| HandlerError::NotFound(e.to_string()))?;
+        .try_close(req.end_point_id.0, caller)
+        .map_err(endpoint_error)?;
     Ok(Done::ok())
 }
