@@ -303,3 +303,41 @@ fn grid_forward_owner_killed_the_request_waits_for_the_takeover() {
     );
     assert_eq!(h.grid.owner(REGION).as_deref(), Some("sim-b"));
 }
+
+#[test]
+fn grid_forward_endpoint_survives_a_kill_of_its_owner() {
+    let mut h = TwoHosts::start();
+    let cap = h.other.capability(&DOMAINS);
+    let object = crate::scripting::make_object(&h.other, &cap);
+    let socket = callback_socket();
+    let port = socket.local_addr().expect("addr").port();
+    // Created through sim-b, it lives on sim-a (the owner) and in the grid's table.
+    let endpoint = ok(h.other.call(&json!({
+        "$type": "Dispatcher.Messages.CreateEndPointRequest", "_domain": "Dispatcher", "_capability": cap,
+        "CallbackHost": "127.0.0.1", "CallbackPort": port, "LifeSpan": 60000,
+    })));
+    let endpoint_id = endpoint["EndPointID"].as_str().expect("EndPointID").to_owned();
+    h.owner.kill9();
+    // The takeover: sim-b, the only host left, now owns the region.
+    assert_eq!(get_sun(&h.other, &cap)["_Success"], 1);
+    assert_eq!(h.grid.owner(REGION).as_deref(), Some("sim-b"));
+    // The client's renewal finds the endpoint on the new owner.
+    let renew = ok(h.other.call(&json!({
+        "$type": "Dispatcher.Messages.RenewEndPointRequest", "_domain": "Dispatcher", "_capability": cap,
+        "EndPointID": endpoint_id, "LifeSpan": 60000,
+    })));
+    assert_eq!(renew["EndPointID"].as_str(), Some(endpoint_id.as_str()));
+    // A touch on the new owner reaches the endpoint's socket.
+    ok(h.other.call(&request(
+        "RegisterTouchCallbackRequest",
+        &cap,
+        json!({"ObjectID": object, "EndPointID": endpoint_id}),
+    )));
+    ok(h.other
+        .call(&request("TouchObjectRequest", &cap, json!({"ObjectID": object, "LinkNum": 0}))));
+    socket.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let mut buf = [0u8; 65536];
+    let n = socket.recv(&mut buf).expect("a touch callback within 5 s");
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert!(text.contains(&object), "{text}");
+}
