@@ -213,3 +213,76 @@ fn a_protocol_import_reaches_event_stream_subscribers_as_one_snapshot() {
     assert_eq!(frame["$type"], "Dispatcher.Messages.ChatEvent", "{frame}");
     assert_eq!(frame["Text"], "after the imports", "{frame}");
 }
+
+/// Runs `dispatcher serve` on `dir` expecting a refusal; (stdout, stderr).
+fn serve_refused(dir: &Path) -> (String, String) {
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["serve", "--http-port", "0", "--udp-port", "0"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    let served = !eventually(std::time::Duration::from_secs(15), || matches!(child.try_wait(), Ok(Some(_))));
+    if served {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().expect("wait");
+    assert!(!served && !out.status.success(), "a second host served the same data directory");
+    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Issue 14: a serving host holds `<data>/dispatcher.lock`; the store-writing
+/// CLI commands and a second host are refused, naming its pid, with nothing
+/// written; read-only commands still work; after `kill -9` the kernel has
+/// dropped the lock (the file stays) and the CLI import goes through.
+#[test]
+fn store_writing_cli_and_a_second_host_are_refused_while_a_host_serves_then_proceed_after_kill9() {
+    if grid_mode() {
+        return; // grid mode's store is PostgreSQL: no data-directory lock
+    }
+    let mut host = Host::start();
+    let dir = host.dir.path().to_path_buf();
+    let pid = format!("pid {}", host.pid());
+    let penrose = penrose_path();
+    let penrose = penrose.to_str().expect("path");
+
+    let (ok, out, err) = run(&dir, &["region", "import", "--oar", penrose, "--region", REGION]);
+    assert!(!ok, "import ran beside the host: {out}");
+    assert!(err.contains(&pid) && err.contains(&dir.display().to_string()), "{err}");
+    assert!(err.contains("nothing was written") && err.contains("ImportOarRequest"), "{err}");
+    assert!(object_ids(&dir).is_empty(), "the store was written");
+    let cap = host.capability(&["RemoteControl"]);
+    let pos = host.call(&rc("GetObjectPositionRequest", &cap, json!({"ObjectID": PENROSE_OBJECT})));
+    assert_eq!(pos["_Success"], 0, "{pos}");
+
+    for args in [
+        &["user", "create", "--first", "Late", "--last", "Comer", "--password", "pw"][..],
+        &["region", "create", "--name", "Late Isle"][..],
+    ] {
+        let (ok, out, err) = run(&dir, args);
+        assert!(!ok, "{args:?} ran beside the host: {out}");
+        assert!(err.contains(&pid) && err.contains("stop the host"), "{err}");
+    }
+    let (ok, out, err) = run(&dir, &["user", "list"]);
+    assert!(ok, "{err}");
+    assert!(!out.contains("Late Comer"), "{out}");
+    let (ok, out, err) = run(&dir, &["region", "list"]);
+    assert!(ok, "{err}");
+    assert!(out.contains(REGION) && !out.contains("Late Isle"), "{out}");
+
+    let (_, err) = serve_refused(&dir);
+    assert!(err.contains(&pid) && err.contains("already in use"), "{err}");
+    // The host still serves.
+    let pos = host.call(&rc("GetObjectPositionRequest", &cap, json!({"ObjectID": PENROSE_OBJECT})));
+    assert_eq!(pos["_Success"], 0, "{pos}");
+
+    host.kill9();
+    assert!(dir.join("dispatcher.lock").exists(), "kill -9 leaves the file");
+    let (ok, out, err) = run(&dir, &["region", "import", "--oar", penrose, "--region", REGION]);
+    assert!(ok, "{err}");
+    assert!(out.contains("1 objects (1 parts)"), "{out}");
+    assert_eq!(object_ids(&dir), vec![uuid::Uuid::parse_str(PENROSE_OBJECT).expect("id")]);
+}

@@ -292,7 +292,7 @@ pub enum RegionCommand {
     /// One line per region: UUID, name, owner.
     List,
     /// Load an OpenSim region archive (OAR) into a region, in one transaction.
-    /// Run it with the host stopped (or use ImportOarRequest on a running one).
+    /// Refused while a host serves the data directory (use ImportOarRequest through it).
     Import {
         /// The archive (.oar, a gzipped tar).
         #[arg(long, value_name = "FILE")]

@@ -7,6 +7,7 @@ use dispatcher_store::{NewAccount, NewRegion, Store};
 
 use crate::cli::{Cli, Command, GridCommand, RegionCommand, ScriptCommand, ServeArgs, UserCommand};
 use crate::config::{self, HostConfig};
+use crate::datalock::{DataLock, LockError};
 
 /// Load the configuration file and apply the global flags.
 fn configure(config_file: Option<&PathBuf>, data_dir: Option<&PathBuf>) -> anyhow::Result<HostConfig> {
@@ -43,6 +44,30 @@ fn open_store(config: &HostConfig) -> anyhow::Result<Store> {
     Store::open(&config.data_dir).with_context(|| format!("cannot open the data directory {}", config.data_dir.display()))
 }
 
+/// Take the data directory's lock for a command that writes the store
+/// (standalone mode only: the grid's store is PostgreSQL). A serving host
+/// holding it refuses the command before anything is written.
+fn lock_for_writing(config: &HostConfig, role: &str) -> anyhow::Result<Option<DataLock>> {
+    if config.grid.is_grid() {
+        return Ok(None);
+    }
+    match DataLock::acquire(&config.data_dir, role) {
+        Ok(lock) => Ok(Some(lock)),
+        Err(LockError::Held { dir, holder }) if holder.is_host() => {
+            let advice = if role == "region import" {
+                "stop the host first, or send the archive through it: ImportOarRequest (Python client: `Session.import_oar`, see docs/oar.md)"
+            } else {
+                "stop the host first, then run the command again"
+            };
+            bail!(
+                "`dispatcher {role}` refused: the data directory {} is served by {holder}; nothing was written. {advice}",
+                dir.display()
+            )
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(format!("`dispatcher {role}` refused; nothing was written"))),
+    }
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let mut config = configure(cli.config.as_ref(), cli.data_dir.as_ref())?;
     match cli.command {
@@ -51,12 +76,25 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             crate::serve::run(config)
         }
         Command::Grid(GridCommand::Status) => grid_status(&config),
-        Command::User(cmd) => user(&open_store(&config)?, cmd),
+        Command::User(cmd) => {
+            let _lock = match cmd {
+                UserCommand::Create { .. } => lock_for_writing(&config, "user create")?,
+                UserCommand::List => None,
+            };
+            user(&open_store(&config)?, cmd)
+        }
         Command::Region(RegionCommand::Import { oar, region, merge }) => {
+            let _lock = lock_for_writing(&config, "region import")?;
             crate::oar::import(&open_store(&config)?, &config, &oar, region.as_deref(), merge)
         }
         Command::Region(RegionCommand::Export { oar, region }) => crate::oar::export(&open_store(&config)?, &oar, &region),
-        Command::Region(cmd) => region(&open_store(&config)?, cmd),
+        Command::Region(cmd) => {
+            let _lock = match cmd {
+                RegionCommand::Create { .. } => lock_for_writing(&config, "region create")?,
+                _ => None,
+            };
+            region(&open_store(&config)?, cmd)
+        }
         Command::Info(client) => crate::client::info(&client),
         Command::Object { client, command } => crate::client::object(&client, &command),
         Command::Script { client, command } => authoring(&client, &command),

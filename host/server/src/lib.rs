@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod console;
 pub mod dashboard;
+pub mod datalock;
 pub mod dev;
 pub mod directory;
 pub mod event_stream;

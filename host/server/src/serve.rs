@@ -404,18 +404,29 @@ pub fn run(config: HostConfig) -> anyhow::Result<()> {
         .thread_name("dispatcher")
         .build()
         .context("cannot start the runtime")?;
-    let (store, grid) = if config.grid.is_grid() {
+    let (store, grid, mut lock) = if config.grid.is_grid() {
         let (store, grid) = join_grid(&config, &runtime)?;
-        (store, Some(grid))
+        (store, Some(grid), None)
     } else {
+        // Taken before the store is opened and held until the host has stopped.
+        let lock = crate::datalock::DataLock::acquire(&config.data_dir, "serve").map_err(|e| match e {
+            crate::datalock::LockError::Held { dir, holder } => anyhow::anyhow!(
+                "cannot serve: the data directory {} is already in use by {holder}; stop it first or give this host its own --data-dir",
+                dir.display()
+            ),
+            e => anyhow::Error::new(e),
+        })?;
         let store = Arc::new(
             Store::open(&config.data_dir).with_context(|| format!("cannot open the data directory {}", config.data_dir.display()))?,
         );
         seed_first_run(&store, &config.data_dir)?;
-        (store, None)
+        (store, None, Some(lock))
     };
     runtime.block_on(async {
         let running = start_with(&config, store, grid).await?;
+        if let Some(lock) = lock.as_mut() {
+            lock.record(Some(&running.http_addr.to_string()))?;
+        }
         crate::console::spawn(running.dispatcher.clone());
         {
             let mut out = std::io::stdout().lock();
@@ -431,6 +442,7 @@ pub fn run(config: HostConfig) -> anyhow::Result<()> {
     // Threads left behind at the deadline (a guest stuck in a host call) do
     // not hold the exit back.
     runtime.shutdown_timeout(Duration::from_millis(200));
+    drop(lock);
     tracing::info!("stopped cleanly");
     Ok(())
 }
