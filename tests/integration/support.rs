@@ -148,16 +148,9 @@ impl Host {
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (owner_name, other_name) = (format!("sim-a{n}"), format!("sim-b{n}"));
-        let owner_port = free_port();
-        let owner_ini = format!("{ini}\n{}PreferredRegions = {REGION}\n", grid_section(url, &owner_name, owner_port));
-        let owner_dir = tempfile::tempdir().expect("tempdir");
-        let owner = Host::spawn(
-            owner_dir,
-            ids.clone(),
-            &owner_ini,
-            env,
-            &["--http-port", &owner_port.to_string(), "--udp-port", "0"],
-        );
+        let owner = Host::spawn_on_free_port(tempfile::tempdir().expect("tempdir"), ids.clone(), env, |port| {
+            format!("{ini}\n{}PreferredRegions = {REGION}\n", grid_section(url, &owner_name, port))
+        });
         let (pg, database) = grid_database(url);
         let held = || {
             pg.psql(
@@ -170,11 +163,28 @@ impl Host {
             .is_ok_and(|n| n.trim() == "1")
         };
         assert!(eventually(Duration::from_secs(20), held), "{owner_name} never took {REGION}");
-        let port = free_port();
-        let other_ini = format!("{ini}\n{}", grid_section(url, &other_name, port));
-        let mut host = Host::spawn(dir, ids, &other_ini, env, &["--http-port", &port.to_string(), "--udp-port", "0"]);
+        let mut host = Host::spawn_on_free_port(dir, ids, env, |port| format!("{ini}\n{}", grid_section(url, &other_name, port)));
         host.grid_owner = Some(Box::new(owner));
         host
+    }
+
+    /// A grid host advertises its own HTTP port, so the port is chosen
+    /// before it starts: another test may bind the same free port first, and
+    /// then the host exits at once; it is started again on another port.
+    fn spawn_on_free_port(
+        mut dir: tempfile::TempDir,
+        ids: std::collections::HashMap<String, String>,
+        env: &[(&str, &str)],
+        ini_for: impl Fn(u16) -> String,
+    ) -> Host {
+        for _ in 0..4 {
+            let port = free_port();
+            match Host::try_spawn(dir, ids.clone(), &ini_for(port), env, &["--http-port", &port.to_string(), "--udp-port", "0"]) {
+                Ok(host) => return host,
+                Err(back) => dir = back,
+            }
+        }
+        panic!("a grid host did not start on any of 4 free ports");
     }
 
     fn spawn(
@@ -184,6 +194,21 @@ impl Host {
         env: &[(&str, &str)],
         serve_args: &[&str],
     ) -> Host {
+        match Host::try_spawn(dir, ids, ini, env, serve_args) {
+            Ok(host) => host,
+            Err(_) => panic!("readiness line within 20 s: the host exited or was silent"),
+        }
+    }
+
+    /// Start a host; when it prints no readiness line within 20 s (it exited,
+    /// e.g. its port was taken), stop it and give the directory back.
+    fn try_spawn(
+        dir: tempfile::TempDir,
+        ids: std::collections::HashMap<String, String>,
+        ini: &str,
+        env: &[(&str, &str)],
+        serve_args: &[&str],
+    ) -> Result<Host, tempfile::TempDir> {
         let config = dir.path().join("dispatcher.ini");
         std::fs::write(&config, ini).expect("write config");
         let mut child = Command::new(BIN)
@@ -209,10 +234,14 @@ impl Host {
                 }
             }
         });
-        let ready = lines.recv_timeout(Duration::from_secs(20)).expect("readiness line within 20 s");
+        let Ok(ready) = lines.recv_timeout(Duration::from_secs(20)) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(dir);
+        };
         let (http, udp) = parse_ready(&ready);
         let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        Host {
+        Ok(Host {
             stdin: child.stdin.take(),
             child,
             lines,
@@ -222,7 +251,7 @@ impl Host {
             agent,
             ids,
             grid_owner: None,
-        }
+        })
     }
 
     pub fn url(&self, path: &str) -> String {
