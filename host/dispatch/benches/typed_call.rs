@@ -141,7 +141,7 @@ fn main() {
     measure("typed entry, granted (Dispatcher::call)", n, || {
         let reply = dispatcher
             .call(
-                &granted_caller,
+                granted_caller.clone(),
                 GetObjectPositionRequest {
                     object_id: WireUuid(object),
                 },
@@ -152,7 +152,7 @@ fn main() {
     measure("typed entry, refused (domain)", n, || {
         let failure = dispatcher
             .call(
-                &refused_caller,
+                refused_caller.clone(),
                 GetObjectPositionRequest {
                     object_id: WireUuid(object),
                 },

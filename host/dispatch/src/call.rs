@@ -38,7 +38,7 @@ impl Dispatcher {
     /// and statistics as `handle`, without encoding or decoding. Synchronous:
     /// it never queues. Its callbacks have no per-request byte budget, as for
     /// `handle_decoded`.
-    pub fn call<M: Request>(&self, caller: &Caller, request: M) -> Result<M::Reply, Failure> {
+    pub fn call<M: Request>(&self, caller: Caller, request: M) -> Result<M::Reply, Failure> {
         let started = Instant::now();
         let admitted = self
             .admit(M::TYPE_NAME, caller.capability, domain_of_type(M::TYPE_NAME), &caller.scene, started)
@@ -46,13 +46,13 @@ impl Dispatcher {
                 let stats = &self.services().stats;
                 stats.record_request(UNKNOWN, M::TYPE_NAME, &caller.transport, Outcome::Failure, started.elapsed(), false);
             })?;
-        let scene = admitted.bound_scene.unwrap_or_else(|| caller.scene.clone());
+        let scene = admitted.bound_scene.unwrap_or(caller.scene);
         let handler = admitted.handler;
-        let ctx = self.context(&handler, scene, caller.capability, admitted.user, caller.source, caller.transport.clone());
+        let ctx = self.context(&handler, scene, caller.capability, admitted.user, caller.source, caller.transport);
         let result = guarded(&ctx, || with_request_budget(None, || handler.call_typed::<M>(&ctx, request)));
         let outcome = if result.is_ok() { Outcome::Success } else { Outcome::Failure };
         let stats = &self.services().stats;
-        stats.record_request(&ctx.domain, M::TYPE_NAME, &caller.transport, outcome, started.elapsed(), !admitted.pre_auth);
+        stats.record_request(&ctx.domain, M::TYPE_NAME, &ctx.transport, outcome, started.elapsed(), !admitted.pre_auth);
         result.map_err(Failure::from)
     }
 
@@ -186,7 +186,7 @@ mod tests {
         let d = dispatcher();
         register_echo(&d, None, "generic");
         let cap = capability(&d, &["Test"], Duration::from_secs(60));
-        let reply = d.call(&caller(cap, ""), EchoRequest { text: "hi".into() }).expect("reply");
+        let reply = d.call(caller(cap, ""), EchoRequest { text: "hi".into() }).expect("reply");
         // An empty scene is the capability's own.
         assert_eq!(
             reply,
@@ -196,7 +196,7 @@ mod tests {
         );
         let stats = d.services().stats.snapshot();
         assert_eq!(stats.iter().find(|(n, _)| n == "EchoRequest").map(|(_, s)| s.count), Some(1), "{stats:?}");
-        d.call(&caller(cap, SCENE), EchoRequest { text: "again".into() }).expect("reply");
+        d.call(caller(cap, SCENE), EchoRequest { text: "again".into() }).expect("reply");
         let stats = d.services().stats.snapshot();
         assert_eq!(stats.iter().find(|(n, _)| n == "EchoRequest").map(|(_, s)| s.count), Some(2), "{stats:?}");
         d.shutdown();
@@ -207,7 +207,7 @@ mod tests {
         let d = dispatcher();
         register_echo(&d, None, "generic");
         let expect = |cap: Uuid, scene: &str, text: &str| {
-            let failure = d.call(&caller(cap, scene), EchoRequest { text: "hi".into() }).expect_err("refused");
+            let failure = d.call(caller(cap, scene), EchoRequest { text: "hi".into() }).expect_err("refused");
             assert_eq!((failure.kind, failure.message.as_str()), (FailureKind::NotPermitted, text));
         };
         // No such capability; then one for another domain (wrong domain); then another scene.
@@ -234,10 +234,10 @@ mod tests {
         register_echo(&d, None, "generic");
         register_echo(&d, Some(SCENE), "scene");
         let cap = capability(&d, &["MASTER"], Duration::from_secs(60));
-        let reply = d.call(&caller(cap, SCENE), EchoRequest { text: "hi".into() }).expect("reply");
+        let reply = d.call(caller(cap, SCENE), EchoRequest { text: "hi".into() }).expect("reply");
         assert_eq!(reply.text, format!("scene:{SCENE}:hi"));
         assert!(byte_message(&d, cap, SCENE, "hi").is_empty(), "the byte entry succeeds too");
-        let failure = d.call(&caller(cap, SCENE), NobodyRequest {}).expect_err("unknown");
+        let failure = d.call(caller(cap, SCENE), NobodyRequest {}).expect_err("unknown");
         assert_eq!(
             (failure.kind, failure.message.as_str()),
             (FailureKind::NotFound, "Unknown message type; Test.Messages.NobodyRequest")
@@ -257,12 +257,12 @@ mod tests {
             ("many", FailureKind::Limited, "too many"),
             ("panic", FailureKind::Internal, "Fatal error; boom"),
         ] {
-            let failure = d.call(&caller(cap, SCENE), EchoRequest { text: text.into() }).expect_err(text);
+            let failure = d.call(caller(cap, SCENE), EchoRequest { text: text.into() }).expect_err(text);
             assert_eq!((failure.kind, failure.message.as_str()), (kind, message));
             assert_eq!(byte_message(&d, cap, SCENE, text), message, "the byte entry sends the same text");
         }
         // The panic took down nothing: the next call runs.
-        assert!(d.call(&caller(cap, SCENE), EchoRequest { text: "after".into() }).is_ok());
+        assert!(d.call(caller(cap, SCENE), EchoRequest { text: "after".into() }).is_ok());
         d.shutdown();
     }
 
@@ -271,7 +271,7 @@ mod tests {
         let d = dispatcher();
         let reply = d
             .call(
-                &caller(Uuid::nil(), ""),
+                caller(Uuid::nil(), ""),
                 dispatcher_messages::dispatcher::MessageFormatRequest {
                     message_name: Some("Dispatcher.Messages.InfoRequest".into()),
                 },
@@ -284,7 +284,7 @@ mod tests {
         );
         let failure = d
             .call(
-                &caller(Uuid::nil(), ""),
+                caller(Uuid::nil(), ""),
                 dispatcher_messages::dispatcher::MessageFormatRequest {
                     message_name: Some("Nope".into()),
                 },

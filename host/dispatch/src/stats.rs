@@ -7,11 +7,16 @@
 //! those of a registered handler (a name a caller made up is recorded as
 //! [`UNKNOWN`]), transports and results are closed sets.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use crate::fasthash::FastBuild;
+// Names are kept once per registered type or domain (a closed set: the
+// callers pass only registered names or [`UNKNOWN`]), so that the tables
+// hold `&'static str` keys.
+use crate::registry::intern;
 use crate::transport::Transport;
 
 /// The label of a type or domain no handler is registered for.
@@ -47,15 +52,6 @@ impl Outcome {
     }
 }
 
-/// A transport's label.
-pub fn transport_label(transport: &Transport) -> &'static str {
-    match transport {
-        Transport::Http { .. } => "http",
-        Transport::Udp => "udp",
-        Transport::Script => "script",
-    }
-}
-
 /// One series of `dispatcher_requests_total`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestKey {
@@ -83,12 +79,77 @@ impl Histogram {
     }
 }
 
+/// The transports' labels, in the order of a series' counts.
+const TRANSPORTS: [&str; 3] = ["http", "udp", "script"];
+/// The outcomes' order in a series' counts.
+const OUTCOMES: [Outcome; 3] = [Outcome::Success, Outcome::Failure, Outcome::Async];
+
+fn transport_index(transport: &Transport) -> usize {
+    match transport {
+        Transport::Http { .. } => 0,
+        Transport::Udp => 1,
+        Transport::Script => 2,
+    }
+}
+
+fn outcome_index(outcome: Outcome) -> usize {
+    match outcome {
+        Outcome::Success => 0,
+        Outcome::Failure => 1,
+        Outcome::Async => 2,
+    }
+}
+
+/// Everything recorded for one domain and type: the request counts by
+/// transport and outcome, the console figures, and where the domain's
+/// latency histogram is.
+struct Series {
+    domain: &'static str,
+    counts: [[u64; OUTCOMES.len()]; TRANSPORTS.len()],
+    console: TypeStats,
+    latency: usize,
+}
+
+/// The tables behind one lock. A record is one lookup by type name (the
+/// registry's own names, a fast hash) and a short scan of the domains that
+/// type was recorded under (one, or two with [`UNKNOWN`]); the histogram is
+/// reached by index.
 #[derive(Default)]
 struct Tables {
-    by_type: BTreeMap<String, TypeStats>,
-    requests: HashMap<RequestKey, u64>,
-    latency: HashMap<&'static str, Histogram>,
-    names: HashSet<&'static str>,
+    series: HashMap<&'static str, Vec<Series>, FastBuild>,
+    latency: Vec<(&'static str, Histogram)>,
+}
+
+impl Tables {
+    fn series(&mut self, domain: &str, type_name: &str) -> &mut Series {
+        let key = match self.series.get_key_value(type_name) {
+            Some((key, _)) => *key,
+            None => intern(type_name),
+        };
+        let latency = &mut self.latency;
+        let list = self.series.entry(key).or_default();
+        let at = match list.iter().position(|s| s.domain == domain) {
+            Some(at) => at,
+            None => {
+                let domain = intern(domain);
+                let index = match latency.iter().position(|(d, _)| *d == domain) {
+                    Some(i) => i,
+                    None => {
+                        latency.push((domain, Histogram::default()));
+                        latency.len() - 1
+                    }
+                };
+                list.push(Series {
+                    domain,
+                    counts: Default::default(),
+                    console: TypeStats::default(),
+                    latency: index,
+                });
+                list.len() - 1
+            }
+        };
+        &mut list[at]
+    }
 }
 
 #[derive(Default)]
@@ -96,37 +157,7 @@ pub struct Stats {
     tables: Mutex<Tables>,
 }
 
-/// Names are interned once per registered type or domain (a closed set: the
-/// callers pass only registered names or [`UNKNOWN`]), so that the tables
-/// hold `&'static str` keys.
-fn intern(names: &mut HashSet<&'static str>, name: &str) -> &'static str {
-    if let Some(n) = names.get(name) {
-        return n;
-    }
-    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
-    names.insert(leaked);
-    leaked
-}
-
 impl Stats {
-    /// Record one completed request under its short class name (console
-    /// statistics only).
-    pub fn record(&self, type_name: &str, elapsed: Duration) {
-        let mut t = self.tables.lock();
-        Self::record_type(&mut t, type_name, elapsed);
-    }
-
-    fn record_type(t: &mut Tables, type_name: &str, elapsed: Duration) {
-        let short = type_name.rsplit('.').next().unwrap_or(type_name);
-        // The name is copied once, on the type's first request.
-        let entry = match t.by_type.get_mut(short) {
-            Some(entry) => entry,
-            None => t.by_type.entry(short.to_owned()).or_default(),
-        };
-        entry.count += 1;
-        entry.total += elapsed;
-    }
-
     /// Record one request for the metrics and, with `console`, for the
     /// console statistics (which count only requests that ran their handler
     /// after admission, pre-authentication messages excepted). `domain` and
@@ -134,41 +165,72 @@ impl Stats {
     /// callers guarantee it.
     pub fn record_request(&self, domain: &str, type_name: &str, transport: &Transport, outcome: Outcome, elapsed: Duration, console: bool) {
         let mut t = self.tables.lock();
+        let series = t.series(domain, type_name);
+        series.counts[transport_index(transport)][outcome_index(outcome)] += 1;
         if console {
-            Self::record_type(&mut t, type_name, elapsed);
+            series.console.count += 1;
+            series.console.total += elapsed;
         }
-        let domain = intern(&mut t.names, domain);
-        let key = RequestKey {
-            domain,
-            type_name: intern(&mut t.names, type_name),
-            transport: transport_label(transport),
-            outcome,
-        };
-        *t.requests.entry(key).or_insert(0) += 1;
+        let latency = series.latency;
         if outcome != Outcome::Async {
-            t.latency.entry(domain).or_default().observe(elapsed.as_secs_f64());
+            t.latency[latency].1.observe(elapsed.as_secs_f64());
         }
     }
 
+    /// Clear the console statistics (the metrics keep counting).
     pub fn reset(&self) {
         let mut t = self.tables.lock();
-        t.by_type.clear();
+        for list in t.series.values_mut() {
+            for s in list {
+                s.console = TypeStats::default();
+            }
+        }
     }
 
+    /// The console statistics by short class name, sorted.
     pub fn snapshot(&self) -> Vec<(String, TypeStats)> {
-        self.tables.lock().by_type.iter().map(|(k, v)| (k.clone(), *v)).collect()
+        let t = self.tables.lock();
+        let mut by_type: BTreeMap<String, TypeStats> = BTreeMap::new();
+        for (type_name, list) in &t.series {
+            for s in list.iter().filter(|s| s.console.count > 0) {
+                let short = type_name.rsplit('.').next().unwrap_or(type_name);
+                let entry = by_type.entry(short.to_owned()).or_default();
+                entry.count += s.console.count;
+                entry.total += s.console.total;
+            }
+        }
+        by_type.into_iter().collect()
     }
 
     /// Every request series and its count, sorted.
     pub fn requests(&self) -> Vec<(RequestKey, u64)> {
-        let mut out: Vec<_> = self.tables.lock().requests.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let t = self.tables.lock();
+        let mut out = Vec::new();
+        for (type_name, list) in &t.series {
+            for s in list {
+                for (ti, transport) in TRANSPORTS.iter().enumerate() {
+                    for (oi, outcome) in OUTCOMES.iter().enumerate() {
+                        let n = s.counts[ti][oi];
+                        if n > 0 {
+                            let key = RequestKey {
+                                domain: s.domain,
+                                type_name,
+                                transport,
+                                outcome: *outcome,
+                            };
+                            out.push((key, n));
+                        }
+                    }
+                }
+            }
+        }
         out.sort();
         out
     }
 
     /// The latency histogram of each domain, sorted by domain.
     pub fn latency(&self) -> Vec<(&'static str, Histogram)> {
-        let mut out: Vec<_> = self.tables.lock().latency.iter().map(|(k, v)| (*k, v.clone())).collect();
+        let mut out: Vec<_> = self.tables.lock().latency.iter().filter(|(_, h)| h.count > 0).cloned().collect();
         out.sort_by(|a, b| a.0.cmp(b.0));
         out
     }

@@ -121,7 +121,7 @@ impl World {
 
     fn typed<M: Request>(&self, request: M) -> Outcome {
         self.dispatcher
-            .call(&self.caller, request)
+            .call(self.caller.clone(), request)
             .map(|reply| String::from_utf8(reply.into_reply().encode(Encoding::Json)).expect("utf8"))
             .map_err(|f| (f.kind, f.message))
     }
@@ -221,7 +221,7 @@ fn failures_carry_their_kind_and_the_byte_entry_text() {
     let failure = w
         .dispatcher
         .call(
-            &other,
+            other,
             GetObjectPositionRequest {
                 object_id: WireUuid(w.object),
             },

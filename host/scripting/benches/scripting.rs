@@ -272,8 +272,18 @@ fn warm_instantiation(b: &Bench) {
 /// no JSON) to the stand-in handler.
 const TIMED_CALLS: u64 = 20_000;
 
+/// `BENCH_CALLS` overrides [`TIMED_CALLS`] (more calls for a profile).
+fn timed_calls() -> u64 {
+    std::env::var("BENCH_CALLS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(TIMED_CALLS)
+}
+
 fn time_calls(b: &Bench, chaos: &str, grants: &[&str]) -> Option<(f64, f64)> {
-    let id = b.upload(chaos, grants, &format!("time-calls {TIMED_CALLS}")).expect("upload chaos");
+    let id = b
+        .upload(chaos, grants, &format!("time-calls {}", timed_calls()))
+        .expect("upload chaos");
     let s = b.script(id);
     let mut line = None;
     wait(Duration::from_secs(60), || {
@@ -306,7 +316,8 @@ fn host_calls(b: &Bench, chaos: &str) {
     match (refused, granted) {
         (Some((crossing, refused)), Some((_, granted))) => {
             println!(
-                "2. typed guest->host call, {TIMED_CALLS} each, timed in the guest: timers.now-ms {crossing:.0} ns  [target <= 100 ns: {}]; objects.get-position refused by the grant check {refused:.0} ns; granted, through Dispatcher::call {granted:.0} ns ({reached} reached the handler)  [targets: refused <= 200 ns: {}, granted <= 1 us: {}]",
+                "2. typed guest->host call, {} each, timed in the guest: timers.now-ms {crossing:.0} ns  [target <= 100 ns: {}]; objects.get-position refused by the grant check {refused:.0} ns; granted, through Dispatcher::call {granted:.0} ns ({reached} reached the handler)  [targets: refused <= 200 ns: {}, granted <= 1 us: {}]",
+                timed_calls(),
                 verdict(crossing <= 100.0),
                 verdict(refused <= 200.0),
                 verdict(granted <= 1000.0),
@@ -412,7 +423,7 @@ fn main() {
         pool_instances: 64,
         ..ScriptingLimits::default()
     };
-    // BENCH_ONLY=instantiation|calls|events|runaway|resident runs one item
+    // BENCH_ONLY=instantiation|calls|refused|events|runaway|resident runs one item
     // (for profiling); unset runs them all.
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let run = |item: &str| only.is_empty() || only == item;
@@ -423,6 +434,12 @@ fn main() {
     }
     if run("calls") {
         host_calls(&b, &chaos);
+    }
+    if only == "refused" {
+        // Only the refused call, for a profile of that path alone.
+        if let Some((_, refused)) = time_calls(&b, &chaos, &[]) {
+            println!("2'. objects.get-position refused by the grant check: {refused:.0} ns");
+        }
     }
     if run("events") {
         events_per_second(&b);

@@ -18,6 +18,7 @@
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
+use std::time::Instant;
 
 use dispatcher_dispatch::{Caller, Failure, FailureKind, HandlerError, Transport};
 use dispatcher_protocol::{decode_request, DecodedRequest, Encoding, Envelope, Reply, Request, Value};
@@ -71,20 +72,29 @@ impl HostState {
     /// typed value, then `Dispatcher::call` (no encoding); a failure becomes
     /// the guest's error by its kind.
     pub fn call<M: Request + Reach>(&mut self, request: M) -> Result<M::Reply, HostError> {
+        self.call_with(|| Ok(request))
+    }
+
+    /// [`HostState::call`] with the request built (its ids parsed) only
+    /// once the grant is known to be held: a refused call costs a bit test.
+    pub fn call_with<M: Request + Reach>(&mut self, build: impl FnOnce() -> Result<M, HostError>) -> Result<M::Reply, HostError> {
         if !self.acting.grants.has_bit(M::GRANT_BIT) {
-            return Err(self.deny(format!("{} not granted", M::GRANT)));
+            return Err(self.deny([M::GRANT, " not granted"].concat()));
         }
-        self.admit()?;
-        self.admit_kind(M::TYPE_NAME)?;
+        let request = build()?;
+        // One clock read for the rates and the host time of the call.
+        let now = Instant::now();
+        self.admit_at(now)?;
+        self.admit_kind_at(M::TYPE_NAME, now)?;
         self.check_reach(&request.reach())?;
-        self.timed(|h| {
+        self.timed_from(now, |h| {
             let caller = Caller {
                 scene: h.acting.region.clone(),
                 capability: h.acting.capability,
                 source: IpAddr::V4(Ipv4Addr::LOCALHOST),
                 transport: Transport::Script,
             };
-            h.shared.dispatcher.call::<M>(&caller, request).map_err(guest_error)
+            h.shared.dispatcher.call::<M>(caller, request).map_err(guest_error)
         })
     }
 

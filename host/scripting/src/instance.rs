@@ -156,8 +156,12 @@ impl Bucket {
     }
 
     fn take(&mut self) -> bool {
-        let now = Instant::now();
-        let refill = now.duration_since(self.last).as_secs_f64() * self.per_second;
+        self.take_at(Instant::now())
+    }
+
+    /// [`Bucket::take`] with the time the caller already read.
+    fn take_at(&mut self, now: Instant) -> bool {
+        let refill = now.saturating_duration_since(self.last).as_secs_f64() * self.per_second;
         self.tokens = (self.tokens + refill).min(self.per_second);
         self.last = now;
         if self.tokens >= 1.0 {
@@ -208,7 +212,12 @@ impl HostState {
     /// Count one host call against the rate. Over the rate the call is refused
     /// (`rate-limited`); a script that keeps calling regardless is stopped.
     pub fn admit(&mut self) -> Result<(), HostError> {
-        if self.meter.calls.take() {
+        self.admit_at(Instant::now())
+    }
+
+    /// [`HostState::admit`] at a time the caller already read.
+    pub fn admit_at(&mut self, now: Instant) -> Result<(), HostError> {
+        if self.meter.calls.take_at(now) {
             return Ok(());
         }
         self.refuse_rate()
@@ -229,6 +238,11 @@ impl HostState {
     /// each other's events slow down and end in `rate-limited`; asset
     /// requests count against the asset rate.
     pub fn admit_kind(&mut self, type_name: &str) -> Result<(), HostError> {
+        self.admit_kind_at(type_name, Instant::now())
+    }
+
+    /// [`HostState::admit_kind`] at a time the caller already read.
+    pub fn admit_kind_at(&mut self, type_name: &str, now: Instant) -> Result<(), HostError> {
         let short = type_name.rsplit('.').next().unwrap_or(type_name);
         let bucket = match short {
             "MessageObjectRequest" | "TouchObjectRequest" | "ChatRequest" => &mut self.meter.caused,
@@ -240,7 +254,7 @@ impl HostState {
             | "AddAsset" => &mut self.meter.assets,
             _ => return Ok(()),
         };
-        if bucket.take() {
+        if bucket.take_at(now) {
             return Ok(());
         }
         self.refuse_rate()
@@ -259,11 +273,15 @@ impl HostState {
     /// database) with its time given back to the event's CPU budget: the
     /// budget counts wasm execution, and a blocking host call never uses it.
     pub fn timed<R>(&mut self, f: impl FnOnce(&mut HostState) -> R) -> R {
+        self.timed_from(Instant::now(), f)
+    }
+
+    /// [`HostState::timed`] from a time read at the start of the host call.
+    pub fn timed_from<R>(&mut self, started: Instant, f: impl FnOnce(&mut HostState) -> R) -> R {
         if self.meter.timing {
             return f(self);
         }
         self.meter.timing = true;
-        let started = Instant::now();
         let result = f(self);
         self.meter.host_time += started.elapsed();
         self.meter.timing = false;

@@ -97,7 +97,7 @@ impl SceneHooks for MessagePathScene {
         let data = self
             .dispatcher
             .call(
-                &caller,
+                caller,
                 GetObjectDataRequest {
                     object_id: WireUuid(object_id),
                 },

@@ -95,8 +95,10 @@ impl Host for HostState {
     }
 
     fn get_data(&mut self, object_id_text: String) -> Result<ObjectData, HostError> {
-        let r = self.call(GetObjectDataRequest {
-            object_id: object_id(&object_id_text)?,
+        let r = self.call_with(|| {
+            Ok(GetObjectDataRequest {
+                object_id: object_id(&object_id_text)?,
+            })
         })?;
         Ok(ObjectData {
             object_id: r.object_id.to_string(),
@@ -108,8 +110,10 @@ impl Host for HostState {
     }
 
     fn get_parts(&mut self, object_id_text: String) -> Result<Vec<PartInfo>, HostError> {
-        let r = self.call(GetObjectPartsRequest {
-            object_id: object_id(&object_id_text)?,
+        let r = self.call_with(|| {
+            Ok(GetObjectPartsRequest {
+                object_id: object_id(&object_id_text)?,
+            })
         })?;
         Ok(r.parts
             .into_iter()
@@ -126,8 +130,10 @@ impl Host for HostState {
     }
 
     fn get_inventory(&mut self, object_id_text: String) -> Result<Vec<InventoryItem>, HostError> {
-        let r = self.call(GetObjectInventoryRequest {
-            object_id: object_id(&object_id_text)?,
+        let r = self.call_with(|| {
+            Ok(GetObjectInventoryRequest {
+                object_id: object_id(&object_id_text)?,
+            })
         })?;
         Ok(r.inventory
             .into_iter()
@@ -142,8 +148,10 @@ impl Host for HostState {
     }
 
     fn get_position(&mut self, object_id_text: String) -> Result<Vector3, HostError> {
-        let r = self.call(GetObjectPositionRequest {
-            object_id: object_id(&object_id_text)?,
+        let r = self.call_with(|| {
+            Ok(GetObjectPositionRequest {
+                object_id: object_id(&object_id_text)?,
+            })
         })?;
         Ok(vector3(r.position))
     }
@@ -157,8 +165,10 @@ impl Host for HostState {
     }
 
     fn get_rotation(&mut self, object_id_text: String) -> Result<Quaternion, HostError> {
-        let r = self.call(GetObjectRotationRequest {
-            object_id: object_id(&object_id_text)?,
+        let r = self.call_with(|| {
+            Ok(GetObjectRotationRequest {
+                object_id: object_id(&object_id_text)?,
+            })
         })?;
         Ok(quaternion(r.rotation))
     }
@@ -197,8 +207,10 @@ impl Host for HostState {
     }
 
     fn delete(&mut self, object_id_text: String) -> Result<(), HostError> {
-        self.call(DeleteObjectRequest {
-            object_id: object_id(&object_id_text)?,
+        self.call_with(|| {
+            Ok(DeleteObjectRequest {
+                object_id: object_id(&object_id_text)?,
+            })
         })
         .map(drop)
     }
