@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use dispatcher_pgtest::PgServer;
 use serde_json::{json, Value};
 
-use crate::scripting::{base64, box_asset, log_text, make_object, ok, rc, upload_ok, wait_log, DOMAINS};
+use crate::scripting::{base64, box_asset, guest, log_text, make_object, ok, rc, request, upload_ok, wait_log, DOMAINS};
 use crate::support::*;
 
 /// Short leases keep the takeover tests quick.
@@ -500,4 +500,143 @@ fn grid_database_loss_fails_requests_clearly_and_serving_resumes() {
         }
     });
     assert!(resumed, "serving resumes once the database is back");
+}
+
+/// Domains of the extension tests' capabilities.
+const EXT_DOMAINS: [&str; 4] = ["RemoteControl", "Scripting", "Extensions", "Leaderboard"];
+
+fn leaderboard(host: &Host, cap: &str, kind: &str, body: Value) -> Value {
+    host.call(&request("Leaderboard", kind, cap, body))
+}
+
+/// A capability of `who` for `region` and `domains`.
+fn cap_for(host: &Host, who: (&str, &str), region: &str, domains: &[&str]) -> String {
+    let reply = host.call(&json!({
+        "$type": "Dispatcher.Messages.CreateCapabilityRequest",
+        "_domain": "Dispatcher",
+        "_scene": region,
+        "firstname": who.0,
+        "lastname": who.1,
+        "hashedpasswd": PASSWORD_MD5,
+        "lifespan": 300,
+        "domainlist": domains,
+    }));
+    reply["Capability"]
+        .as_str()
+        .unwrap_or_else(|| panic!("capability: {reply}"))
+        .to_owned()
+}
+
+/// `request` sent to `region`.
+fn in_region(mut v: Value, region: &str) -> Value {
+    v["_scene"] = json!(region);
+    v
+}
+
+#[test]
+fn grid_region_extensions_move_with_their_region_storage_intact() {
+    const OTHER: &str = "North Bay";
+    let grid = GridTest::new(Some(&[REGION, OTHER]));
+    // sim-b holds only the other region, sim-a the extension's.
+    const GODS: &str = "[Dispatcher]\nGrantGridManagersAccess = true\nGridManagerAccessLevel = 200\n";
+    let b = grid
+        .try_host("sim-b", LEASE_SECONDS, &format!("PreferredRegions = {OTHER}\nMaxRegions = 1\n{GODS}"))
+        .expect("sim-b");
+    assert_eq!(serving(&grid, &[("sim-b", &b)], OTHER, Duration::from_secs(10)).map(|(n, _)| n), Some("sim-b"));
+    let a = grid.try_host("sim-a", LEASE_SECONDS, GODS).expect("sim-a");
+    assert_eq!(serving(&grid, &[("sim-a", &a)], REGION, Duration::from_secs(10)).map(|(n, _)| n), Some("sim-a"));
+    // Installed through sim-b: the request names the region, so it runs on its owner, sim-a.
+    let cap = cap_for(&b, OWNER, REGION, &EXT_DOMAINS);
+    let installed = ok(b.call(&request(
+        "Extensions",
+        "InstallExtensionRequest",
+        &cap,
+        json!({ "Component": base64(&guest("ext-leaderboard")), "Scope": REGION, "Grants": ["storage"], "Config": "" }),
+    )));
+    let id = installed["ExtensionID"].as_str().expect("ExtensionID").to_owned();
+    // sim-b has not loaded it, yet answers for it: forwarded to the owner.
+    ok(leaderboard(&b, &cap, "SubmitScoreRequest", json!({ "Player": "ada", "Score": 10 })));
+    ok(leaderboard(&a, &cap, "SubmitScoreRequest", json!({ "Player": "bob", "Score": 20 })));
+    // In sim-b's own region the domain is not served; sim-b lists the record
+    // and, asked in its own region, names where the extension runs.
+    let there = cap_for(&b, OWNER, OTHER, &EXT_DOMAINS);
+    let unknown = b.call(&in_region(request("Leaderboard", "GetTopScoresRequest", &there, json!({})), OTHER));
+    assert!(unknown["_Message"].as_str().unwrap_or("").contains("Unknown message type"), "{unknown}");
+    let listed = ok(b.call(&in_region(request("Extensions", "ListExtensionsRequest", &there, json!({})), OTHER)));
+    assert!(
+        listed["Extensions"]
+            .as_array()
+            .is_some_and(|l| l.iter().any(|e| e["ExtensionID"] == id.as_str())),
+        "{listed}"
+    );
+    let status = b.call(&in_region(
+        request("Extensions", "GetExtensionStatusRequest", &there, json!({ "ExtensionID": id })),
+        OTHER,
+    ));
+    assert_eq!(status["_Success"], 0, "{status}");
+    assert!(status["_Message"].as_str().unwrap_or("").contains(&format!("_Scene {REGION}")), "{status}");
+    // A host-wide extension installed on sim-a is announced: sim-b answers it in its own region.
+    let god_a = cap_for(&a, GOD, REGION, &["Extensions", "Echo"]);
+    ok(a.call(&request(
+        "Extensions",
+        "InstallExtensionRequest",
+        &god_a,
+        json!({ "Component": base64(&guest("ext-chaos")), "Scope": "", "Grants": [], "Config": "Echo" }),
+    )));
+    let god_b = cap_for(&b, GOD, OTHER, &["Extensions", "Echo"]);
+    let echo = in_region(request("Echo", "EchoRequest", &god_b, json!({ "Text": "hi" })), OTHER);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut reply = b.call(&echo);
+    while reply["_Success"] != 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        reply = b.call(&echo);
+    }
+    assert_eq!(reply["_Success"], 1, "a host-wide extension installed elsewhere answers here: {reply}");
+    // The owner dies: the heir loads the region's extension with its storage.
+    kill(&a, "-KILL");
+    let c = grid.host("sim-c");
+    serving(&grid, &[("sim-c", &c)], REGION, Duration::from_secs(4 * LEASE_SECONDS)).expect("taken over");
+    let heir = &c;
+    let top = ok(leaderboard(heir, &cap, "GetTopScoresRequest", json!({ "Count": 5 })));
+    assert_eq!(top["Scores"], json!([{ "Player": "bob", "Score": 20 }, { "Player": "ada", "Score": 10 }]), "{top}");
+    let status = ok(heir.call(&request("Extensions", "GetExtensionStatusRequest", &cap, json!({ "ExtensionID": id }))));
+    assert_eq!(status["State"], "running", "{status}");
+    assert!(!status["Version"].as_str().unwrap_or("").is_empty(), "loaded on the heir: {status}");
+}
+
+#[test]
+fn grid_a_region_that_fails_to_load_is_released_and_requests_fail_clearly() {
+    const BROKEN: &str = "North Bay";
+    let grid = GridTest::new(Some(&[REGION, BROKEN]));
+    // A corrupt row in the region's stored state: loading it fails.
+    grid.sql(&format!(
+        "INSERT INTO region_sun (region_id, data) SELECT id, '\\xdeadbeef'::bytea FROM regions WHERE name = '{BROKEN}'"
+    ));
+    let a = grid.host("sim-a");
+    serving(&grid, &[("sim-a", &a)], REGION, Duration::from_secs(10)).expect("the sound region is served");
+    let log = a.dir.path().join("serve.stderr");
+    let logged = |needle: &str| std::fs::read_to_string(&log).unwrap_or_default().contains(needle);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !logged(&format!("region {BROKEN}")) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(text.contains(&format!("region {BROKEN}")) && text.contains("cannot be served"), "{text}");
+    // Released, not held unserved: no live lease while sim-a is in its backoff.
+    let released = (0..40).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        grid.owner(BROKEN).is_none()
+    });
+    assert!(released, "the lease of a region that failed to load is released");
+    assert!(grid.epoch(BROKEN) <= 3, "claims again only after a backoff: epoch {}", grid.epoch(BROKEN));
+    // A request for it gets a clear Failure within a bound, not a hang.
+    let cap = cap_in(&a, BROKEN).expect("capability");
+    let started = Instant::now();
+    let reply = rc_in(&a, &cap, BROKEN, "GetTerrainHeightRequest", json!({"X": 1, "Y": 1}));
+    assert_eq!(reply["_Success"], 0, "{reply}");
+    assert!(reply["_Message"].as_str().unwrap_or("").contains(BROKEN), "{reply}");
+    assert!(started.elapsed() < Duration::from_secs(4 * LEASE_SECONDS), "{:?}", started.elapsed());
+    // The sound region keeps being served.
+    let cap = cap_in(&a, REGION).expect("capability");
+    assert_eq!(rc_in(&a, &cap, REGION, "GetTerrainHeightRequest", json!({"X": 1, "Y": 1}))["_Success"], 1);
 }

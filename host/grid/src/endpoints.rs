@@ -7,8 +7,22 @@
 //! cached copy at once (the next use reads the row again). A row expires with
 //! the endpoint's lifespan by the database clock; closing a capability
 //! deletes its endpoints' rows and announces each.
+//!
+//! A look-up that finds no row is remembered for [`MISS_TTL`] (at most
+//! [`MISS_ENTRIES`] ids), so callbacks to an unknown endpoint cost one
+//! database round trip per id and period instead of one per send. Every
+//! `ep:` notice (create included) forgets the id, as does this host's own
+//! create, and a reconnection of the notice listener forgets them all; the
+//! TTL bounds a miss that raced with a create elsewhere.
+//!
+//! A new owner does not preload its region's endpoints: an endpoint is read
+//! on its first use here (a callback, a renewal), then kept in the local
+//! table. Preloading would read every endpoint of the region's capabilities
+//! whether or not a callback ever goes to it, on the takeover's critical
+//! path, and each first use costs one look-up either way.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,9 +34,16 @@ use crate::capabilities::wait_on;
 use crate::error::GridError;
 use crate::Inner;
 
+/// How long a look-up that found nothing is believed.
+pub const MISS_TTL: Duration = Duration::from_secs(1);
+/// Misses remembered at most (all forgotten when full).
+pub const MISS_ENTRIES: usize = 4096;
+
 /// The backing a grid host sets on its `EndpointRegistry`.
 pub struct GridEndpoints {
     inner: Arc<Inner>,
+    /// Database look-ups made (tests, figures).
+    lookups: AtomicU64,
 }
 
 const UPSERT: &str = "INSERT INTO grid_endpoints (id, addr, owner_id, capability, lifespan_ms, expires) \
@@ -31,7 +52,36 @@ const UPSERT: &str = "INSERT INTO grid_endpoints (id, addr, owner_id, capability
 
 impl GridEndpoints {
     pub(crate) fn new(inner: Arc<Inner>) -> Arc<GridEndpoints> {
-        Arc::new(GridEndpoints { inner })
+        Arc::new(GridEndpoints {
+            inner,
+            lookups: AtomicU64::new(0),
+        })
+    }
+
+    /// How many times this backing read `grid_endpoints` for a look-up.
+    pub fn lookups(&self) -> u64 {
+        self.lookups.load(Ordering::Relaxed)
+    }
+
+    /// Whether `id` was looked up and not found within [`MISS_TTL`].
+    fn recent_miss(&self, id: Uuid) -> bool {
+        let mut misses = self.inner.endpoint_misses.lock();
+        match misses.get(&id) {
+            Some(at) if at.elapsed() < MISS_TTL => true,
+            Some(_) => {
+                misses.remove(&id);
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn remember_miss(&self, id: Uuid) {
+        let mut misses = self.inner.endpoint_misses.lock();
+        if misses.len() >= MISS_ENTRIES {
+            misses.clear();
+        }
+        misses.insert(id, Instant::now());
     }
 
     fn wait<T: Send + 'static>(
@@ -65,6 +115,7 @@ impl EndpointBacking for GridEndpoints {
     }
 
     fn stored(&self, ep: &Endpoint) -> Result<(), EndpointBackingError> {
+        self.inner.endpoint_misses.lock().remove(&ep.id);
         let inner = Arc::clone(&self.inner);
         let notify = self.notify_sql();
         let id = ep.id.to_string();
@@ -115,8 +166,12 @@ impl EndpointBacking for GridEndpoints {
     }
 
     fn lookup(&self, id: Uuid) -> Result<Option<Endpoint>, EndpointBackingError> {
+        if self.recent_miss(id) {
+            return Ok(None);
+        }
+        self.lookups.fetch_add(1, Ordering::Relaxed);
         let inner = Arc::clone(&self.inner);
-        self.wait(async move {
+        let found = self.wait(async move {
             let client = inner.client().await?;
             let row = client
                 .query_opt(
@@ -144,6 +199,10 @@ impl EndpointBacking for GridEndpoints {
                 lifespan,
                 last_renew,
             }))
-        })
+        })?;
+        if found.is_none() {
+            self.remember_miss(id);
+        }
+        Ok(found)
     }
 }

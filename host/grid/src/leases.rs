@@ -9,7 +9,9 @@
 //! 4. claim regions with no lease, an expired one, or a stale one of this
 //!    host's name, preferred regions first, up to `MaxRegions`: an INSERT, or
 //!    on conflict an UPDATE of the row that bumps its epoch
-//!    ([`LeaseEvent::Acquired`]).
+//!    ([`LeaseEvent::Acquired`]). A region this host released because it
+//!    could not load it (`Grid::release_failed`) is skipped until its
+//!    backoff ends.
 //!
 //! Between passes, and whether or not the database answers, a lease not
 //! renewed within `LeaseSeconds` of its last renewal being *sent* is dropped
@@ -248,12 +250,20 @@ async fn claim(
     let held_now: HashSet<Uuid> = inner.held.lock().keys().copied().collect();
     let mut room = if max == 0 { usize::MAX } else { max.saturating_sub(held_now.len()) };
     let now = Instant::now();
-    // Claimable: not held here, and no live lease of another host.
+    // Claimable: not held here, not in a backoff after failing to load
+    // here, and no live lease of another host.
+    let backoff: HashSet<Uuid> = inner
+        .backoff
+        .lock()
+        .iter()
+        .filter(|(_, (until, _))| *until > now)
+        .map(|(id, _)| *id)
+        .collect();
     let mut candidates: Vec<RegionRef> = {
         let owners = inner.owners.read();
         regions
             .into_iter()
-            .filter(|r| !held_now.contains(&r.id))
+            .filter(|r| !held_now.contains(&r.id) && !backoff.contains(&r.id))
             .filter(|r| owners.get(&r.id).is_none_or(|o| o.expires <= now || o.host == inner.name))
             .collect()
     };

@@ -40,6 +40,9 @@ use tokio::sync::{watch, Notify};
 use uuid::Uuid;
 
 pub use capabilities::GridCapabilities;
+
+/// Told the id of an extension another host changed ([`Grid::on_extension_change`]).
+pub type ExtensionListener = Arc<dyn Fn(Uuid) + Send + Sync>;
 pub use config::{GridConfig, GridConfigError, GridMode};
 pub use endpoints::GridEndpoints;
 pub use error::GridError;
@@ -97,6 +100,13 @@ pub(crate) struct Inner {
     pub caches: Mutex<Vec<CapabilityCache>>,
     /// Local endpoint tables to evict from on notices.
     pub endpoint_caches: Mutex<Vec<EndpointCache>>,
+    /// Regions this host released because it could not serve them: not
+    /// claimed again before the instant, with the failures in a row.
+    pub backoff: Mutex<HashMap<Uuid, (Instant, u32)>>,
+    /// Endpoint ids looked up and not found, when (endpoints.rs).
+    pub endpoint_misses: Mutex<HashMap<Uuid, Instant>>,
+    /// Called with an extension's id when another host changed it (`ext:` notices).
+    pub extension_listeners: Mutex<Vec<ExtensionListener>>,
     /// Dropped with the grid: the background tasks end.
     pub closed: watch::Sender<()>,
     pub runtime: tokio::runtime::Handle,
@@ -153,6 +163,9 @@ impl Grid {
             stopped: AtomicBool::new(false),
             caches: Mutex::new(Vec::new()),
             endpoint_caches: Mutex::new(Vec::new()),
+            backoff: Mutex::new(HashMap::new()),
+            endpoint_misses: Mutex::new(HashMap::new()),
+            extension_listeners: Mutex::new(Vec::new()),
             closed,
             runtime: tokio::runtime::Handle::current(),
         });
@@ -252,6 +265,75 @@ impl Grid {
         hosts::leave(&client, &self.inner.name, self.inner.incarnation).await?;
         tracing::info!("grid: released {released} region lease(s) and left the grid");
         Ok(released)
+    }
+
+    /// Give up one lease this host acquired but could not serve (its region
+    /// failed to load): the lease is expired in the database at once
+    /// (announced, so another host may claim it) and this host does not
+    /// claim the region again for a backoff that doubles with each failure
+    /// in a row, from `LeaseSeconds` up to 16 × `LeaseSeconds`. Returns the
+    /// backoff. A lease no longer held under `epoch` is left alone.
+    pub async fn release_failed(&self, region_id: Uuid, epoch: i64) -> Result<Duration, GridError> {
+        let backoff = {
+            let mut table = self.inner.backoff.lock();
+            let failures = table.get(&region_id).map_or(0, |(_, n)| *n) + 1;
+            let backoff = self.inner.config.lease() * (1u32 << (failures - 1).min(4));
+            table.insert(region_id, (Instant::now() + backoff, failures));
+            backoff
+        };
+        let _pass = self.inner.pass_lock.lock().await;
+        let held = {
+            let mut held = self.inner.held.lock();
+            let mine = held.get(&region_id).is_some_and(|h| h.epoch == epoch);
+            if mine {
+                held.remove(&region_id);
+            }
+            mine
+        };
+        if held {
+            let client = self.inner.client().await?;
+            client
+                .execute(
+                    "UPDATE grid_leases SET expires = now() - interval '1 second' \
+                     WHERE region_id = $1 AND host = $2 AND epoch = $3",
+                    &[&region_id.to_string(), &self.inner.name, &epoch],
+                )
+                .await?;
+        }
+        Ok(backoff)
+    }
+
+    /// A region was served after an acquisition: its failures are forgotten.
+    pub fn served(&self, region_id: Uuid) {
+        self.inner.backoff.lock().remove(&region_id);
+    }
+
+    /// Tell the other hosts that extension `id` was installed, updated,
+    /// started, stopped or removed here (`ext:<id>@<incarnation>` on
+    /// `grid_changes`); they re-read its record. Sent in the background: a
+    /// lost notice leaves the others as they were until their next start.
+    pub fn announce_extension(&self, id: Uuid) {
+        let inner = Arc::clone(&self.inner);
+        self.inner.runtime.spawn(async move {
+            let payload = format!("ext:{id}@{}", inner.incarnation);
+            let sent = match inner.client().await {
+                Ok(client) => client
+                    .execute("SELECT pg_notify($1, $2)", &[&CHANGES_CHANNEL, &payload])
+                    .await
+                    .map(|_| ())
+                    .map_err(GridError::from),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = sent {
+                tracing::warn!("grid: extension {id} changed but not announced: {e}");
+            }
+        });
+    }
+
+    /// Call `listener` with an extension's id whenever another host announces
+    /// a change of it (run on the grid's runtime: hand slow work to a blocking thread).
+    pub fn on_extension_change(&self, listener: ExtensionListener) {
+        self.inner.extension_listeners.lock().push(listener);
     }
 
     /// A capability backing on this grid for the host's `CapabilityStore`

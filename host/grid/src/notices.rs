@@ -59,6 +59,7 @@ fn handle(inner: &std::sync::Arc<Inner>, notice: &str) {
         for cache in inner.endpoint_caches.lock().iter() {
             cache.evict_all();
         }
+        inner.endpoint_misses.lock().clear();
         inner.wake.notify_one();
         return;
     }
@@ -89,14 +90,31 @@ fn handle(inner: &std::sync::Arc<Inner>, notice: &str) {
             }
         }
         "ep" => {
-            // `ep:<id>@<incarnation of the writer>`: renewed or closed elsewhere.
+            // `ep:<id>@<incarnation of the writer>`: created, renewed or closed
+            // elsewhere. A look-up that found nothing is no longer believed.
             let (id, origin) = rest.split_once('@').unwrap_or((rest, ""));
+            if let Ok(id) = Uuid::parse_str(id) {
+                inner.endpoint_misses.lock().remove(&id);
+            }
             if origin == inner.incarnation.to_string() {
                 return;
             }
             if let Ok(id) = Uuid::parse_str(id) {
                 for cache in inner.endpoint_caches.lock().iter() {
                     cache.evict(id);
+                }
+            }
+        }
+        "ext" => {
+            // `ext:<id>@<incarnation of the writer>`: an extension changed elsewhere.
+            let (id, origin) = rest.split_once('@').unwrap_or((rest, ""));
+            if origin == inner.incarnation.to_string() {
+                return;
+            }
+            if let Ok(id) = Uuid::parse_str(id) {
+                let listeners = inner.extension_listeners.lock().clone();
+                for listener in listeners {
+                    listener(id);
                 }
             }
         }

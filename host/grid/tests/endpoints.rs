@@ -148,3 +148,44 @@ async fn with_the_database_gone_nothing_is_acknowledged_unwritten() {
     assert!(a.registry.send(ep.id, b"still here"), "a cached endpoint keeps receiving callbacks");
     tokio::task::block_in_place(|| pg.start()).expect("start");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbacks_to_an_unknown_endpoint_read_the_database_once_until_a_create_notice() {
+    let pg = PgServer::start_new().expect("start PostgreSQL");
+    let grid = Grid::connect(&config(&pg.url(), "sim-a", 2)).await.expect("connect");
+    let backing = grid.endpoint_backing();
+    let registry = Arc::new(EndpointRegistry::new(Arc::new(Recording::default()), Duration::from_millis(1000)));
+    registry.set_backing(backing.clone()).expect("backing");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let unknown = Uuid::new_v4();
+    let reg = registry.clone();
+    let sends = tokio::task::spawn_blocking(move || (0..50).filter(|_| reg.send(unknown, b"x")).count())
+        .await
+        .expect("sends");
+    assert_eq!(sends, 0, "nothing is delivered to an unknown endpoint");
+    assert_eq!(backing.lookups(), 1, "fifty sends to one unknown endpoint cost one database look-up");
+    // Another host creates it (a row and its `ep:` notice): the miss is forgotten at once.
+    pg.psql(
+        DATABASE,
+        &format!(
+            "INSERT INTO grid_endpoints (id, addr, owner_id, capability, lifespan_ms, expires) \
+             VALUES ('{unknown}', '{}', NULL, NULL, 60000, now() + interval '60 seconds'); \
+             SELECT pg_notify('grid_changes', 'ep:{unknown}@{}')",
+            addr(),
+            Uuid::new_v4()
+        ),
+    )
+    .expect("create elsewhere");
+    let reg = registry.clone();
+    let seen = within(Duration::from_millis(800), move || reg.send(unknown, b"x")).await;
+    assert!(seen.is_some(), "the create notice ends the negative cache before its TTL");
+    assert_eq!(backing.lookups(), 2);
+    // Without a notice, a miss is believed only for MISS_TTL.
+    let other = Uuid::new_v4();
+    assert!(!registry.send(other, b"x"));
+    assert!(!registry.send(other, b"x"));
+    assert_eq!(backing.lookups(), 3);
+    tokio::time::sleep(dispatcher_grid::endpoints::MISS_TTL + Duration::from_millis(50)).await;
+    assert!(!registry.send(other, b"x"));
+    assert_eq!(backing.lookups(), 4, "looked up again after the TTL");
+}

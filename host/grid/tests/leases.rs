@@ -209,3 +209,37 @@ async fn losing_the_database_drops_leases_by_the_local_clock_and_recovers() {
         assert!(epoch > before[&region], "a reclaimed lease gets a new epoch");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_region_released_after_a_failed_load_goes_to_another_host_and_is_not_claimed_back_during_the_backoff() {
+    let pg = server();
+    let list = regions(&["One"]);
+    let region = list[0].id;
+    let a = Grid::connect(&config(&pg.url(), "sim-a", LEASE)).await.expect("connect a");
+    let mut ta = a.run_leases(source(&list));
+    let (got, _) = wait_events(&mut ta, 1, Duration::from_secs(3)).await;
+    let epoch = acquired(&got)[0].1;
+    // sim-a could not load it: released at once, and a backoff of LeaseSeconds.
+    let backoff = a.release_failed(region, epoch).await.expect("release");
+    assert_eq!(backoff, Duration::from_secs(LEASE));
+    assert!(a.held_regions().is_empty());
+    assert_eq!(
+        pg.psql(DATABASE, &format!("SELECT expires < now() FROM grid_leases WHERE region_id = '{region}'"))
+            .expect("row"),
+        "t",
+        "the lease is expired in the database"
+    );
+    // Within the backoff sim-a does not claim it again, however many passes run.
+    a.wake_leases();
+    let early = events_for(&mut ta, Duration::from_millis(LEASE * 1000 / 2)).await;
+    assert!(acquired(&early).is_empty(), "claimed back during the backoff: {early:?}");
+    // Another host takes it at once.
+    let b = Grid::connect(&config(&pg.url(), "sim-b", LEASE)).await.expect("connect b");
+    let mut tb = b.run_leases(source(&list));
+    let (got, _) = wait_events(&mut tb, 1, Duration::from_secs(3)).await;
+    assert_eq!(acquired(&got), vec![(region, epoch + 1)]);
+    // A second failure in a row doubles the backoff.
+    assert_eq!(a.release_failed(region, epoch).await.expect("again"), Duration::from_secs(2 * LEASE));
+    a.served(region);
+    assert_eq!(a.release_failed(region, epoch).await.expect("after served"), Duration::from_secs(LEASE));
+}

@@ -239,12 +239,28 @@ impl ScriptHost {
     /// Start the extension runtime on this host's engine, compile pool,
     /// limits and scripts (a calling script is found among them), register
     /// the `Extensions` domain and bring back every persisted extension.
+    /// With [`ScriptRegions::None`] (grid mode) region-scoped extensions come
+    /// with their region (`ExtensionHost::start_region`) and host-wide ones
+    /// answer requests but run their timers only once
+    /// `ExtensionHost::set_host_wide_timers` turns them on.
     pub fn start_extensions(
         &self,
         limits: crate::extension::ExtensionLimits,
+        regions: ScriptRegions,
     ) -> Result<Arc<crate::extension::ExtensionHost>, ScriptingError> {
         let h = &self.shared;
-        let host = crate::extension::ExtensionHost::new(limits, h.calls.clone(), h.engine.clone(), h.compiles.clone(), h.scripts.clone())?;
+        let placement = match regions {
+            ScriptRegions::All => crate::extension::Placement::all(),
+            ScriptRegions::None => crate::extension::Placement::grid(),
+        };
+        let host = crate::extension::ExtensionHost::new(
+            limits,
+            h.calls.clone(),
+            h.engine.clone(),
+            h.compiles.clone(),
+            h.scripts.clone(),
+            placement,
+        )?;
         crate::extension::domain::register(&host);
         crate::extension::domain::load_persisted(&host);
         Ok(host)

@@ -13,6 +13,18 @@
 //!   been stopped and flushed by the caller; every lease is released so
 //!   another host claims the regions within about a second.
 //!
+//! - A region whose load fails after its lease was acquired is not kept
+//!   held but unserved: whatever was brought up is dropped, the error is
+//!   logged naming the region, and the lease is released at once
+//!   (`Grid::release_failed`) so another host may take it; this host does not
+//!   claim it again before a backoff (doubling from `LeaseSeconds`).
+//! - A region's extensions come and go with it (`ExtensionHost::start_region`
+//!   and `stop_region`); host-wide extensions' timers run on the owner of the
+//!   grid's first region (smallest id), re-decided after every lease event
+//!   and every lease pass, so exactly one live host runs them and the duty
+//!   moves with that region's lease. An extension changed on another host
+//!   is re-read here on its `ext:` notice (`ExtensionHost::reload`).
+//!
 //! [`OwnedRegions`] is what the HTTP and UDP layers read to know whether a
 //! region is served here (and, through [`GridRunning::grid`], who owns it
 //! otherwise).
@@ -25,9 +37,9 @@ use anyhow::Context;
 use dispatcher_dispatch::Dispatcher;
 use dispatcher_grid::{Grid, LeaseEvent, RegionRef};
 use dispatcher_remote_control::RemoteControl;
-use dispatcher_scripting::ScriptHost;
+use dispatcher_scripting::{ExtensionHost, ScriptHost};
 use dispatcher_store::Store;
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use uuid::Uuid;
 
 /// How long a lost region's running script events get to end after their
@@ -95,18 +107,63 @@ struct RegionSwitch {
     remote_control: Option<Arc<RemoteControl>>,
     rc_domain: String,
     scripts: Arc<ScriptHost>,
+    extensions: Arc<ExtensionHost>,
     owned: Arc<OwnedRegions>,
+    /// The grid's first region (smallest id) as last read: its owner runs
+    /// the host-wide extensions' timers.
+    anchor: Mutex<Option<Uuid>>,
 }
 
 impl RegionSwitch {
-    fn apply(&self, event: LeaseEvent) {
-        match event {
-            LeaseEvent::Acquired { region_id, name, epoch } => {
-                if let Err(e) = self.acquire(region_id, &name, epoch) {
-                    tracing::error!("grid: region {name} ({region_id}) acquired at epoch {epoch} but not served: {e:#}");
+    /// Apply one lease event; an acquisition that could not be served comes
+    /// back (region, epoch) for its lease to be released.
+    fn apply(&self, event: LeaseEvent) -> Option<(Uuid, i64)> {
+        let failed = match event {
+            LeaseEvent::Acquired { region_id, name, epoch } => match self.acquire(region_id, &name, epoch) {
+                Ok(()) => None,
+                Err(e) => {
+                    tracing::error!(
+                        "grid: region {name} ({region_id}) acquired at epoch {epoch} but cannot be served: {e:#}; \
+                         releasing its lease so another host may take it"
+                    );
+                    self.abandon(region_id, &name, epoch);
+                    Some((region_id, epoch))
                 }
+            },
+            LeaseEvent::Lost { region_id, epoch } => {
+                self.lose(region_id, epoch, false);
+                None
             }
-            LeaseEvent::Lost { region_id, epoch } => self.lose(region_id, epoch, false),
+        };
+        self.decide_timers();
+        failed
+    }
+
+    /// Remember the grid's first region (from a list of the regions table).
+    fn set_anchor(&self, ids: impl Iterator<Item = Uuid>) {
+        *self.anchor.lock() = ids.min();
+    }
+
+    /// Host-wide extensions' timers run here while this host serves the anchor region.
+    fn decide_timers(&self) {
+        let duty = self.anchor.lock().is_some_and(|id| self.owned.get(id).is_some());
+        if duty != self.extensions.runs_host_wide_timers() {
+            tracing::info!("grid: host-wide extensions' timers {} on this host", if duty { "run" } else { "no longer run" });
+            self.extensions.set_host_wide_timers(duty);
+        }
+    }
+
+    /// Undo a partial acquisition: nothing of the region stays served or fenced here.
+    fn abandon(&self, id: Uuid, name: &str, epoch: i64) {
+        let served = self.owned.get(id).filter(|r| r.epoch == epoch).map(|r| r.name);
+        self.owned.remove(id);
+        self.store.release_region(id);
+        for name in served.iter().map(String::as_str).chain([name]) {
+            self.extensions.stop_region(name);
+            self.scripts.stop_region(name, SCRIPT_STOP_WAIT);
+            if let Some(rc) = &self.remote_control {
+                rc.remove_region(self.dispatcher.registry(), &self.rc_domain, name, false);
+            }
         }
     }
 
@@ -116,13 +173,19 @@ impl RegionSwitch {
             self.lose(id, old.epoch, false);
         }
         self.store.hold_region(id, epoch);
-        let info = self
-            .store
-            .list_regions()
-            .context("cannot read the region from the database")?
+        let regions = self.store.list_regions().context("cannot read the region from the database")?;
+        self.set_anchor(regions.iter().map(|r| r.id));
+        let info = regions
             .into_iter()
             .find(|r| r.id == id)
             .with_context(|| format!("region {id} is no longer in the database"))?;
+        // The region's extension types first: once the region is in the
+        // domain, requests for it run here and may name them.
+        let extensions = self
+            .extensions
+            .start_region(&info.name)
+            .map_err(|e| anyhow::anyhow!(e))
+            .context("cannot load the region's extensions")?;
         if let Some(rc) = &self.remote_control {
             let registry = self.dispatcher.registry();
             // Hosted under this name from an earlier lease that was not dropped cleanly.
@@ -135,7 +198,8 @@ impl RegionSwitch {
             epoch,
         });
         let scripts = self.scripts.start_region(&info.name).context("cannot start the region's scripts")?;
-        tracing::info!("grid: serving region {name} ({id}) at epoch {epoch}, {scripts} script(s)");
+        self.extensions.warm_region(&info.name);
+        tracing::info!("grid: serving region {name} ({id}) at epoch {epoch}, {scripts} script(s), {extensions} extension(s)");
         Ok(())
     }
 
@@ -152,13 +216,14 @@ impl RegionSwitch {
         if !graceful {
             self.store.release_region(id);
         }
+        let extensions = self.extensions.stop_region(&region.name);
         let scripts = self.scripts.stop_region(&region.name, SCRIPT_STOP_WAIT);
         if let Some(rc) = &self.remote_control {
             rc.remove_region(self.dispatcher.registry(), &self.rc_domain, &region.name, graceful);
         }
         self.store.release_region(id);
         tracing::warn!(
-            "grid: stopped serving region {} ({id}, epoch {epoch}){}, {scripts} script(s) dropped",
+            "grid: stopped serving region {} ({id}, epoch {epoch}){}, {scripts} script(s) and {extensions} extension(s) dropped",
             region.name,
             if graceful { " after a flush" } else { "" }
         );
@@ -184,6 +249,7 @@ impl GridRunning {
         remote_control: Option<Arc<RemoteControl>>,
         rc_domain: String,
         scripts: Arc<ScriptHost>,
+        extensions: Arc<ExtensionHost>,
     ) -> GridRunning {
         let owned = Arc::new(OwnedRegions::default());
         let switch = Arc::new(RegionSwitch {
@@ -192,25 +258,62 @@ impl GridRunning {
             remote_control,
             rc_domain,
             scripts,
+            extensions,
             owned: owned.clone(),
+            anchor: Mutex::new(None),
         });
+        // Extensions changed on another host are re-read here; changes here are announced.
+        let announcer = grid.clone();
+        switch
+            .extensions
+            .set_announcer(Arc::new(move |id: Uuid| announcer.announce_extension(id)));
+        let reloader = switch.extensions.clone();
+        grid.on_extension_change(Arc::new(move |id: Uuid| {
+            let extensions = reloader.clone();
+            tokio::task::spawn_blocking(move || match extensions.reload(id) {
+                Ok(here) => tracing::info!(
+                    "grid: extension {id} changed on another host; {}",
+                    if here { "reloaded here" } else { "not run here" }
+                ),
+                Err(e) => tracing::error!("grid: extension {id} changed on another host but could not be reloaded here: {e}"),
+            });
+        }));
         // A refused write means the lease moved: renew now to see it.
         let waker = grid.clone();
         let listener: dispatcher_store::FenceListener = Arc::new(move |_region: Uuid| waker.wake_leases());
         store.on_fenced(Some(listener));
         let source_store = store;
+        let source_switch = switch.clone();
         let mut task = grid.run_leases(move || {
-            source_store
-                .list_regions()
-                .map(|regions| regions.into_iter().map(|r| RegionRef { id: r.id, name: r.name }).collect())
-                .map_err(|e| e.to_string())
+            let regions = source_store.list_regions().map_err(|e| e.to_string())?;
+            // Every pass: a region created with a smaller id moves the timer duty.
+            source_switch.set_anchor(regions.iter().map(|r| r.id));
+            source_switch.decide_timers();
+            Ok(regions.into_iter().map(|r| RegionRef { id: r.id, name: r.name }).collect())
         });
         let applier = switch.clone();
+        let releaser = grid.clone();
         let events = tokio::spawn(async move {
             while let Some(event) = task.next().await {
                 let s = applier.clone();
-                if let Err(e) = tokio::task::spawn_blocking(move || s.apply(event)).await {
-                    tracing::error!("grid: applying a lease event failed: {e}");
+                let acquired = match &event {
+                    LeaseEvent::Acquired { region_id, .. } => Some(*region_id),
+                    LeaseEvent::Lost { .. } => None,
+                };
+                match tokio::task::spawn_blocking(move || s.apply(event)).await {
+                    Ok(Some((region, epoch))) => match releaser.release_failed(region, epoch).await {
+                        Ok(backoff) => tracing::warn!(
+                            "grid: released the lease of region {region} (epoch {epoch}); not claimed here again for {} s",
+                            backoff.as_secs()
+                        ),
+                        Err(e) => tracing::error!("grid: cannot release the lease of region {region} ({e}); it runs out by itself"),
+                    },
+                    Ok(None) => {
+                        if let Some(region) = acquired {
+                            releaser.served(region);
+                        }
+                    }
+                    Err(e) => tracing::error!("grid: applying a lease event failed: {e}"),
                 }
             }
         });

@@ -236,8 +236,8 @@ pub async fn start_with(config: &HostConfig, store: Arc<Store>, grid: Option<dis
         .context("cannot start the script host")?,
     );
     // Extensions after the scripts (a calling script is looked up among them).
-    let _extensions = scripts
-        .start_extensions(config.extensions.clone())
+    let extensions = scripts
+        .start_extensions(config.extensions.clone(), script_regions)
         .context("cannot start the extension host")?;
     let http_listener = http::bind_listener(&config.listen_host, config.http_port)
         .await
@@ -343,6 +343,7 @@ pub async fn start_with(config: &HostConfig, store: Arc<Store>, grid: Option<dis
             remote_control.as_ref().map(|rc| rc.domain.clone()),
             config.remote_control.domain.clone(),
             scripts.clone(),
+            extensions.clone(),
         )
     });
     Ok(Running {

@@ -308,6 +308,26 @@ mod tests {
     }
 
     #[test]
+    fn commits_are_timed_on_both_backends_and_reads_are_not() {
+        for (kind, store, _dir) in crate::testing::stores() {
+            let store = Arc::new(store);
+            let region = Uuid::from_u128(7);
+            let before = store.commit_timing().histogram();
+            let writer = DynamicsWriter::start(Arc::clone(&store), Duration::from_secs(3600));
+            writer.queue(region, &sample(1, 1.0));
+            writer.flush().expect("flush");
+            let after = store.commit_timing().histogram();
+            assert_eq!(after.count, before.count + 1, "{kind}: the batch's commit is timed");
+            assert!(after.sum_seconds > before.sum_seconds, "{kind}: its time is added");
+            store.load_objects(region).expect("load");
+            store.list_regions().expect("list");
+            assert_eq!(store.commit_timing().histogram().count, after.count, "{kind}: reads are not timed");
+            store.delete_objects(region, &[Uuid::from_u128(1)]).expect("delete");
+            assert_eq!(store.commit_timing().histogram().count, after.count + 1, "{kind}: a delete is timed");
+        }
+    }
+
+    #[test]
     fn the_lag_is_the_age_of_the_oldest_unwritten_change_and_commits_are_timed() {
         let dir = tempfile::tempdir().expect("tmp");
         let store = Arc::new(Store::open(dir.path()).expect("open"));

@@ -172,9 +172,13 @@ impl Store {
         }
     }
 
-    /// Time of each committing store call (`/metrics`; SQLite only so far).
+    /// Time of each committing store call (`/metrics`), on either backend
+    /// (PostgreSQL: `Postgres::write`, the call's whole round trip).
     pub fn commit_timing(&self) -> &CommitTiming {
-        &self.timing
+        match &self.backend {
+            Backend::Postgres(pg) => &pg.timing,
+            Backend::Sqlite(_) => &self.timing,
+        }
     }
 
     pub(crate) fn sqlite(&self) -> Option<&Mutex<Connection>> {

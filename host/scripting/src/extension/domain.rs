@@ -91,13 +91,55 @@ fn may_manage(ctx: &RequestContext, user: &AuthUser, scope: Option<&str>) -> Res
 
 fn managed(host: &ExtensionHost, ctx: &RequestContext, id: Uuid) -> Result<Arc<Extension>, HandlerError> {
     let user = ctx.require_user()?;
-    let ext = host
-        .get(id)
-        .ok_or_else(|| HandlerError::NotFound(format!("no such extension {id}")))?;
+    let ext = match host.get(id) {
+        Some(ext) => ext,
+        None => return Err(not_here(host, id)),
+    };
     if ext.facts.installer_id != user.id {
         may_manage(ctx, user, ext.facts.scope.as_deref())?;
     }
     Ok(ext)
+}
+
+/// Why extension `id` is not loaded here: none such, or (grid mode) it
+/// serves a region another host owns now, where its requests must go.
+fn not_here(host: &ExtensionHost, id: Uuid) -> HandlerError {
+    if host.placement.is_grid() {
+        match host.calls.store.list_extensions() {
+            Ok(rows) => {
+                if let Some(row) = rows.into_iter().find(|r| r.id == id) {
+                    return failure(format!(
+                        "extension {id} serves region {0}, which another host serves now; send the request with _Scene {0} \
+                         (it is forwarded to that host)",
+                        row.scope
+                    ));
+                }
+            }
+            Err(e) => return internal(e),
+        }
+    }
+    HandlerError::NotFound(format!("no such extension {id}"))
+}
+
+/// A status record from the stored row of an extension loaded on another
+/// host (grid mode): no version or counters here.
+fn status_of_row(row: &ExtensionRow) -> ExtensionStatus {
+    ExtensionStatus {
+        extension_id: row.id.into(),
+        domain: row.domain.clone(),
+        version: String::new(),
+        scope: row.scope.clone(),
+        hash: row.hash.clone(),
+        state: row.state.clone(),
+        grants: row.grants.split_whitespace().map(str::to_owned).collect(),
+        fault_reason: row.fault_reason.clone(),
+        requests_handled: 0,
+        requests_failed: 0,
+        cpu_micros: 0,
+        memory_bytes: 0,
+        restarts: 0,
+        installed_by: row.installer_id.into(),
+    }
 }
 
 fn status_of(ext: &Extension) -> ExtensionStatus {
@@ -177,6 +219,22 @@ fn installer_info(host: &ExtensionHost, id: Uuid, installer: Uuid, name: String,
         grants: grants.clone(),
         capability: cap.id,
     }
+}
+
+/// Grid mode: the domain already served in that scope by an extension
+/// loaded on another host (the store's records, which every host shares).
+fn clash_elsewhere(host: &ExtensionHost, domain: &str, scope: Option<&str>) -> Result<(), HandlerError> {
+    if !host.placement.is_grid() {
+        return Ok(());
+    }
+    let rows = host.calls.store.list_extensions().map_err(internal)?;
+    let clash = rows
+        .iter()
+        .any(|r| r.domain == domain && (scope.is_none() || r.scope.is_empty() || scope.is_some_and(|s| s.eq_ignore_ascii_case(&r.scope))));
+    if clash {
+        return Err(failure(format!("domain {domain} is already served in that scope")));
+    }
+    Ok(())
 }
 
 /// Check a description (name, reserved, namespace, served) and build the
@@ -332,6 +390,13 @@ fn install(
         }
     }
     let r = may_manage(ctx, &user, scope.as_deref())?;
+    if !host.placement.serves(scope.as_deref()) {
+        let region = scope.as_deref().unwrap_or_default();
+        return Err(failure(format!(
+            "region {0} is served by another host; send the install with _Scene {0} (it is forwarded to that host)",
+            dispatcher_dispatch::escape(region)
+        )));
+    }
     check_size(host, &req.component.0)?;
     let wanted = wanted_grants(ctx, &user, &r, &req.grants)?;
     let _changes = host.changes.lock();
@@ -364,6 +429,10 @@ fn install(
     let script = log_script(id, &facts.domain, user.id);
     let installer = installer_info(host, id, user.id, user.name.clone(), scope.as_deref(), &wanted.grants);
     let cap = installer.capability;
+    if let Err(e) = clash_elsewhere(host, &facts.domain, scope.as_deref()) {
+        ctx.services.capabilities.destroy(cap);
+        return Err(e);
+    }
     let state = if req.start { RunState::Running } else { RunState::Stopped };
     let ext = match assemble(
         host,
@@ -407,6 +476,7 @@ fn install(
     host.extensions.lock().insert(id, ext.clone());
     ext.log(&host.calls.limits, "info", &format!("installed {} {} by {}", ext.domain(), ext.version, user.id));
     host.warm(&ext);
+    host.announce(id);
     Ok(response(&ext))
 }
 
@@ -485,17 +555,28 @@ fn update(host: &Arc<ExtensionHost>, ctx: &RequestContext, req: UpdateExtensionR
     }
     ext.log(&host.calls.limits, "info", &format!("updated to {} by {}", ext.version, user.id));
     host.warm(&ext);
+    host.announce(ext.facts.id);
     Ok(response(&ext))
 }
 
 fn list(host: &Arc<ExtensionHost>, ctx: &RequestContext, _req: ListExtensionsRequest) -> Result<ListExtensionsResponse, HandlerError> {
     let user = ctx.require_user()?;
-    let extensions = host
+    let mut extensions: Vec<ExtensionStatus> = host
         .all()
         .into_iter()
         .filter(|e| e.facts.installer_id == user.id || may_manage(ctx, user, e.facts.scope.as_deref()).is_ok())
         .map(|e| status_of(&e))
         .collect();
+    if host.placement.is_grid() {
+        // Extensions of regions other hosts serve: from their stored records.
+        let loaded: std::collections::HashSet<Uuid> = host.loaded_ids().into_iter().collect();
+        for row in host.calls.store.list_extensions().map_err(internal)? {
+            let scope = Some(row.scope.as_str()).filter(|s| !s.is_empty());
+            if !loaded.contains(&row.id) && (row.installer_id == user.id || may_manage(ctx, user, scope).is_ok()) {
+                extensions.push(status_of_row(&row));
+            }
+        }
+    }
     Ok(ListExtensionsResponse { extensions })
 }
 
@@ -526,6 +607,7 @@ fn start(host: &Arc<ExtensionHost>, ctx: &RequestContext, req: StartExtensionReq
     set_state(host, &ext, RunState::Running)?;
     ext.log(&host.calls.limits, "info", "started");
     host.warm(&ext);
+    host.announce(ext.facts.id);
     Ok(Done::ok())
 }
 
@@ -534,6 +616,7 @@ fn stop(host: &Arc<ExtensionHost>, ctx: &RequestContext, req: StopExtensionReque
     set_state(host, &ext, RunState::Stopped)?;
     ext.unload();
     ext.log(&host.calls.limits, "info", "stopped");
+    host.announce(ext.facts.id);
     Ok(Done::ok())
 }
 
@@ -546,6 +629,7 @@ fn remove(host: &Arc<ExtensionHost>, ctx: &RequestContext, req: RemoveExtensionR
     ext.unload();
     host.extensions.lock().remove(&ext.facts.id);
     ctx.services.capabilities.destroy(ext.installer.capability);
+    host.announce(ext.facts.id);
     Ok(Done::ok())
 }
 
@@ -580,13 +664,18 @@ pub(crate) fn load_persisted(host: &Arc<ExtensionHost>) {
         }
     };
     for row in rows {
-        if let Err(e) = load_one(host, row) {
+        // Grid mode: a region's extensions come with the region's lease.
+        if !host.placement.serves(Some(row.scope.as_str()).filter(|s| !s.is_empty())) {
+            continue;
+        }
+        if let Err(e) = load_one(host, row, true) {
             tracing::error!(error = %e, "an installed extension could not be loaded");
         }
     }
 }
 
-fn load_one(host: &Arc<ExtensionHost>, row: ExtensionRow) -> Result<(), String> {
+/// Load one record; `warm` starts an instance at once (see `ExtensionHost::warm`).
+pub(crate) fn load_one(host: &ExtensionHost, row: ExtensionRow, warm: bool) -> Result<(), String> {
     let scope = Some(row.scope.clone()).filter(|s| !s.is_empty());
     let grants = Grants::from_text(&row.grants);
     let facts = Arc::new(ExtFacts {
@@ -618,6 +707,8 @@ fn load_one(host: &Arc<ExtensionHost>, row: ExtensionRow) -> Result<(), String> 
     }
     host.register(&ext)?;
     host.extensions.lock().insert(row.id, ext.clone());
-    host.warm(&ext);
+    if warm {
+        host.warm(&ext);
+    }
     Ok(())
 }

@@ -50,6 +50,7 @@ use super::ext_bindings::exports::opensim::dispatcher::domain::{
     Caller, DomainDescription, Request as GuestRequest, Transport as GuestTransport,
 };
 use super::ext_bindings::{DomainExtension, DomainExtensionPre};
+use super::placement::Placement;
 use crate::compile_pool::CompilePool;
 use crate::cpu_clock::TurnClock;
 use crate::engine::ScriptEngine;
@@ -229,6 +230,8 @@ pub struct ExtensionHost {
     due: Mutex<Sender<Uuid>>,
     /// Callers' facts by (account, scene), each kept [`CALLER_TTL`].
     callers: Mutex<HashMap<(Uuid, String), (Instant, CallerFacts)>>,
+    /// Which extensions run here (all standalone; grid mode: placement.rs).
+    pub(crate) placement: Placement,
     pub(crate) me: Weak<ExtensionHost>,
 }
 
@@ -239,6 +242,7 @@ impl ExtensionHost {
         engine: Arc<ScriptEngine>,
         compiles: Arc<CompilePool>,
         scripts: Arc<ScriptTable>,
+        placement: Placement,
     ) -> Result<Arc<ExtensionHost>, ScriptingError> {
         let err = |e: wasmtime::Error| ScriptingError::Engine(format!("{e:#}"));
         let mut linker = Linker::<HostState>::new(&engine.engine);
@@ -260,6 +264,7 @@ impl ExtensionHost {
             changes: Mutex::new(()),
             due: Mutex::new(due),
             callers: Mutex::new(HashMap::new()),
+            placement,
             me: me.clone(),
         });
         let weak = host.me.clone();
@@ -538,8 +543,9 @@ impl ExtensionHost {
     /// Start one instance now (running `on-start`) unless one exists: install,
     /// start, update and host start, so that an extension's timer runs
     /// without waiting for a request. A fault counts like any other.
+    /// In grid mode only where [`Placement::warms`] says so.
     pub fn warm(&self, ext: &Arc<Extension>) {
-        if !self.may_run(ext) || !ext.pool.lock().idle.is_empty() {
+        if !self.placement.warms(ext.facts.scope.as_deref()) || !self.may_run(ext) || !ext.pool.lock().idle.is_empty() {
             return;
         }
         if let Ok(Some(live)) = self.acquire(ext, false) {
@@ -565,9 +571,11 @@ impl ExtensionHost {
 
     /// Run `on-timer` once on an idle (or new) instance, as the installer;
     /// nothing when the extension may not run or all its instances are busy.
+    /// A host-wide extension's timer runs only where
+    /// [`Placement::runs_host_wide_timers`] (one host of a grid).
     fn run_timer(&self, ext: &Arc<Extension>) {
         ext.script.timer_pending.store(false, Ordering::Release);
-        if !self.may_run(ext) {
+        if (ext.facts.scope.is_none() && !self.placement.runs_host_wide_timers()) || !self.may_run(ext) {
             return;
         }
         let mut live = match self.acquire(ext, false) {

@@ -22,7 +22,7 @@ fn from_row(row: &Row) -> Account {
 }
 
 pub(crate) fn create_account(pg: &Postgres, account: &Account, created: i64) -> Result<(), StoreError> {
-    pg.block(async {
+    pg.write(async {
         let mut client = pg.client().await?;
         let tx = client.transaction().await?;
         let clash = tx

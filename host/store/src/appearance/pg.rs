@@ -7,7 +7,7 @@ use crate::pg::Postgres;
 use crate::StoreError;
 
 pub(crate) fn save_appearance(pg: &Postgres, avatar_id: Uuid, data: &[u8]) -> Result<(), StoreError> {
-    pg.block(async {
+    pg.write(async {
         let client = pg.client().await?;
         client
             .execute(

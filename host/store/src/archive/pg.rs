@@ -156,7 +156,8 @@ impl<'a> PgImport<'a> {
     pub(crate) fn commit(self) -> Result<(), StoreError> {
         self.write_buffered()?;
         let PgImport { pg, tx, .. } = self;
-        pg.block(tx.commit())?;
+        // The import's commit (its statements ran before, each blocked on).
+        pg.write(tx.commit())?;
         Ok(())
     }
 }
@@ -165,7 +166,7 @@ pub(crate) const UPSERT_WATER: &str = "INSERT INTO region_water (region_id, heig
      ON CONFLICT (region_id) DO UPDATE SET height_m = excluded.height_m";
 
 pub(crate) fn save_water_height(pg: &Postgres, region_id: Uuid, height_m: f32) -> Result<(), StoreError> {
-    pg.block(async {
+    pg.write(async {
         let mut client = pg.client().await?;
         let tx = client.transaction().await?;
         pg.fences.check(&*tx, region_id).await?;

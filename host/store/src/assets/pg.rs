@@ -41,7 +41,7 @@ pub(crate) async fn put_asset_tx<C: GenericClient>(client: &C, asset: &Asset) ->
 }
 
 pub(crate) fn put_asset(pg: &Postgres, asset: &Asset) -> Result<(), StoreError> {
-    pg.block(async {
+    pg.write(async {
         let client = pg.client().await?;
         let client: &tokio_postgres::Client = &client;
         put_asset_tx(client, asset).await

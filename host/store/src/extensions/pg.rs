@@ -28,7 +28,7 @@ fn from_row(row: &Row) -> Result<ExtensionRow, StoreError> {
 /// A second extension of the same id, or of the same domain in the same
 /// scope, is a [`StoreError::Conflict`] (unique violation).
 pub(crate) fn insert_extension(pg: &Postgres, e: &ExtensionRow) -> Result<(), StoreError> {
-    pg.block(async {
+    pg.write(async {
         let client = pg.client().await?;
         client
             .execute(
@@ -52,7 +52,7 @@ pub(crate) fn insert_extension(pg: &Postgres, e: &ExtensionRow) -> Result<(), St
 }
 
 pub(crate) fn update_extension(pg: &Postgres, e: &ExtensionRow) -> Result<bool, StoreError> {
-    pg.block(async {
+    pg.write(async {
         let client = pg.client().await?;
         let n = client
             .execute(
@@ -74,7 +74,7 @@ pub(crate) fn list_extensions(pg: &Postgres) -> Result<Vec<ExtensionRow>, StoreE
 }
 
 pub(crate) fn set_extension_state(pg: &Postgres, id: Uuid, state: &str, fault_reason: &str) -> Result<(), StoreError> {
-    pg.block(async {
+    pg.write(async {
         let client = pg.client().await?;
         client
             .execute("UPDATE extensions SET state = $2, fault_reason = $3 WHERE id = $1", &[&id, &state, &fault_reason])
@@ -85,7 +85,7 @@ pub(crate) fn set_extension_state(pg: &Postgres, id: Uuid, state: &str, fault_re
 
 /// Deletes an extension; its storage goes with it (`ON DELETE CASCADE`).
 pub(crate) fn delete_extension(pg: &Postgres, id: Uuid) -> Result<bool, StoreError> {
-    pg.block(async {
+    pg.write(async {
         let client = pg.client().await?;
         let n = client.execute("DELETE FROM extensions WHERE id = $1", &[&id]).await?;
         Ok(n > 0)

@@ -87,7 +87,7 @@ pub(crate) fn inventory(pg: &Postgres, avatar: Uuid) -> Result<Option<Inventory>
 }
 
 pub(crate) fn create_inventory(pg: &Postgres, inventory: &Inventory) -> Result<(), StoreError> {
-    pg.block(async {
+    pg.write(async {
         let mut client = pg.client().await?;
         let tx = client.transaction().await?;
         // Two creators of the same avatar's inventory: the second waits here
@@ -109,7 +109,7 @@ pub(crate) fn create_inventory(pg: &Postgres, inventory: &Inventory) -> Result<(
 /// Stores `assets` (upserts) and replaces `old` by `new`, all in one
 /// transaction.
 pub(crate) fn save_inventory(pg: &Postgres, old: &Inventory, new: &Inventory, assets: &[Asset]) -> Result<(), StoreError> {
-    pg.block(async {
+    pg.write(async {
         let mut client = pg.client().await?;
         let tx = client.transaction().await?;
         if !assets.is_empty() {

@@ -80,7 +80,7 @@ pub(crate) async fn upsert_chunk(
 
 /// Writes the rows in one transaction: all or nothing.
 pub(crate) fn write_objects(pg: &Postgres, rows: &[EncodedObject]) -> Result<(), StoreError> {
-    pg.block(async {
+    pg.write(async {
         let mut client = pg.client().await?;
         let tx = client.transaction().await?;
         write_rows(&pg.fences, &tx, rows).await?;
@@ -90,7 +90,7 @@ pub(crate) fn write_objects(pg: &Postgres, rows: &[EncodedObject]) -> Result<(),
 }
 
 pub(crate) fn delete_objects(pg: &Postgres, region_id: Uuid, object_ids: &[Uuid]) -> Result<(), StoreError> {
-    pg.block(async {
+    pg.write(async {
         let mut client = pg.client().await?;
         let tx = client.transaction().await?;
         pg.fences.check(&*tx, region_id).await?;
@@ -102,7 +102,7 @@ pub(crate) fn delete_objects(pg: &Postgres, region_id: Uuid, object_ids: &[Uuid]
 }
 
 pub(crate) fn delete_all_objects(pg: &Postgres, region_id: Uuid) -> Result<(), StoreError> {
-    pg.block(async {
+    pg.write(async {
         let mut client = pg.client().await?;
         let tx = client.transaction().await?;
         pg.fences.check(&*tx, region_id).await?;

@@ -49,6 +49,8 @@ pub(crate) struct Postgres {
     /// Drives the pool's connections; shut down without waiting on drop.
     runtime: Option<tokio::runtime::Runtime>,
     pub(crate) fences: Fences,
+    /// The commit latency histogram of this store (`Store::commit_timing`).
+    pub(crate) timing: crate::CommitTiming,
 }
 
 impl Postgres {
@@ -81,6 +83,7 @@ impl Postgres {
             pool,
             runtime: Some(runtime),
             fences: Fences::default(),
+            timing: crate::CommitTiming::default(),
         };
         pg.block(async {
             let mut client = pg.client().await?;
@@ -94,6 +97,19 @@ impl Postgres {
     pub(crate) fn block<F: Future>(&self, f: F) -> F::Output {
         let _entered = self.runtime.as_ref().map(|rt| rt.enter());
         futures_executor::block_on(f)
+    }
+
+    /// As [`Postgres::block`] for a call that commits a write: when it
+    /// succeeds, its time (taking a connection, the statements, the commit
+    /// and its round trip) is observed in the commit latency histogram, as
+    /// SQLite's committing calls are.
+    pub(crate) fn write<T, E, F: Future<Output = Result<T, E>>>(&self, f: F) -> Result<T, E> {
+        let started = std::time::Instant::now();
+        let result = self.block(f);
+        if result.is_ok() {
+            self.timing.observe(started.elapsed());
+        }
+        result
     }
 
     /// A pooled connection.

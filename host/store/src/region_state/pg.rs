@@ -9,7 +9,7 @@ use crate::StoreError;
 /// Inserts or replaces the region's value in `table` (a constant of
 /// `region_state.rs`, never input).
 pub(crate) fn put_region_value(pg: &Postgres, table: &str, region_id: Uuid, data: &[u8]) -> Result<(), StoreError> {
-    pg.block(async {
+    pg.write(async {
         let mut client = pg.client().await?;
         let tx = client.transaction().await?;
         pg.fences.check(&*tx, region_id).await?;

@@ -6,7 +6,7 @@ use crate::pg::Postgres;
 use crate::{Region, StoreError};
 
 pub(crate) fn create_region(pg: &Postgres, region: &Region) -> Result<(), StoreError> {
-    pg.block(async {
+    pg.write(async {
         let mut client = pg.client().await?;
         let tx = client.transaction().await?;
         let clash = tx

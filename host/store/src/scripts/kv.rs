@@ -72,7 +72,7 @@ pub(crate) fn usage(pg: &Postgres, t: KvTable, id: Uuid) -> Result<u64, StoreErr
 }
 
 pub(crate) fn set(pg: &Postgres, t: KvTable, id: Uuid, key: &str, value: &[u8], quota_bytes: u64) -> Result<bool, StoreError> {
-    pg.block(async {
+    pg.write(async {
         let mut client = pg.client().await?;
         let tx = client.transaction().await?;
         if !lock_owner(pg, &tx, t, id).await? {
@@ -112,7 +112,7 @@ pub(crate) fn set(pg: &Postgres, t: KvTable, id: Uuid, key: &str, value: &[u8], 
 }
 
 pub(crate) fn delete(pg: &Postgres, t: KvTable, id: Uuid, key: &str) -> Result<(), StoreError> {
-    pg.block(async {
+    pg.write(async {
         let mut client = pg.client().await?;
         let tx = client.transaction().await?;
         if !lock_owner(pg, &tx, t, id).await? {

@@ -87,7 +87,7 @@ async fn lock_script(pg: &Postgres, tx: &Transaction<'_>, id: Uuid) -> Result<Op
 }
 
 pub(crate) fn insert_script(pg: &Postgres, script: &ScriptRow, component: &Asset) -> Result<Uuid, StoreError> {
-    pg.block(async {
+    pg.write(async {
         let mut client = pg.client().await?;
         let tx = client.transaction().await?;
         pg.fences.check_named(&*tx, &script.region).await?;
@@ -152,7 +152,7 @@ pub(crate) fn list_scripts(pg: &Postgres) -> Result<Vec<ScriptRow>, StoreError> 
 }
 
 pub(crate) fn set_script_state(pg: &Postgres, id: Uuid, state: &str, fault_reason: &str) -> Result<(), StoreError> {
-    pg.block(async {
+    pg.write(async {
         let mut client = pg.client().await?;
         let tx = client.transaction().await?;
         if lock_script(pg, &tx, id).await?.is_none() {
@@ -169,7 +169,7 @@ pub(crate) fn set_script_state(pg: &Postgres, id: Uuid, state: &str, fault_reaso
 /// component when no other script refers to it. Freed space is left to
 /// autovacuum (see `pg/space.rs`).
 pub(crate) fn delete_script(pg: &Postgres, id: Uuid) -> Result<bool, StoreError> {
-    pg.block(async {
+    pg.write(async {
         let mut client = pg.client().await?;
         let tx = client.transaction().await?;
         lock_components(&tx).await?;
