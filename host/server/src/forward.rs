@@ -269,22 +269,24 @@ impl Forwarder {
     async fn attempt(&self, owner: &RemoteOwner, out: &Outgoing<'_>, hops: u32) -> Result<Relayed, Attempt> {
         let (authority, base_path) = split_url(&owner.url).map_err(Attempt::Unreachable)?;
         let path = join_path(&base_path, out.path);
-        let mut request = Request::builder()
-            .method(Method::POST)
-            .uri(path)
-            .header(HOST, authority.as_str())
-            .header(CONTENT_TYPE, out.encoding.content_type())
-            .header(SECRET_HEADER, self.secret.as_str())
-            .header(HOPS_HEADER, hops)
-            .header(FORWARDED_FOR_HEADER, out.source.to_string());
-        if out.udp {
-            request = request.header(TRANSPORT_HEADER, "udp");
-        }
-        let request = request
-            .body(Full::new(out.body.clone()))
-            .map_err(|e| Attempt::Unreachable(format!("bad AdvertiseUrl {}: {e}", owner.url)))?;
+        let build = || {
+            let mut request = Request::builder()
+                .method(Method::POST)
+                .uri(path.as_str())
+                .header(HOST, authority.as_str())
+                .header(CONTENT_TYPE, out.encoding.content_type())
+                .header(SECRET_HEADER, self.secret.as_str())
+                .header(HOPS_HEADER, hops)
+                .header(FORWARDED_FOR_HEADER, out.source.to_string());
+            if out.udp {
+                request = request.header(TRANSPORT_HEADER, "udp");
+            }
+            request
+                .body(Full::new(out.body.clone()))
+                .map_err(|e| Attempt::Unreachable(format!("bad AdvertiseUrl {}: {e}", owner.url)))
+        };
         let exchange = async {
-            let (response, sender) = self.pool.send(&authority, request).await?;
+            let (response, sender) = self.pool.send(&authority, build).await?;
             let (parts, body) = response.into_parts();
             let body = Limited::new(body, self.max_reply_bytes)
                 .collect()
@@ -369,9 +371,12 @@ impl Pool {
             return;
         }
         let mut idle = self.idle.lock();
-        let senders = idle.entry(authority.to_owned()).or_default();
-        if senders.len() < MAX_IDLE_PER_OWNER {
-            senders.push(sender);
+        match idle.get_mut(authority) {
+            Some(senders) if senders.len() < MAX_IDLE_PER_OWNER => senders.push(sender),
+            Some(_) => {}
+            None => {
+                idle.insert(authority.to_owned(), vec![sender]);
+            }
         }
     }
 
@@ -399,31 +404,38 @@ impl Pool {
     /// fails before any reply (closed by the owner while idle, or the owner
     /// died since) is dropped and the request sent once on a fresh
     /// connection, so that a dead owner shows as unreachable (connection
-    /// refused) rather than as a request lost mid-way.
+    /// refused) rather than as a request lost mid-way. The request is built
+    /// once (no copy per attempt): a connection that could not write it
+    /// hands it back; one that wrote it and failed has it built again.
     async fn send(
         &self,
         authority: &str,
-        request: Request<Full<Bytes>>,
+        build: impl Fn() -> Result<Request<Full<Bytes>>, Attempt>,
     ) -> Result<(hyper::Response<hyper::body::Incoming>, Sender), Attempt> {
-        let (parts, body) = request.into_parts();
-        let make = || {
-            let mut r = Request::new(body.clone());
-            *r.method_mut() = parts.method.clone();
-            *r.uri_mut() = parts.uri.clone();
-            *r.headers_mut() = parts.headers.clone();
-            r
-        };
+        let mut request = build()?;
         while let Some(mut sender) = self.take(authority) {
             if sender.ready().await.is_err() {
                 continue;
             }
-            match sender.try_send_request(make()).await {
+            match sender.try_send_request(request).await {
                 Ok(response) => return Ok((response, sender)),
-                Err(e) => tracing::debug!(error = %e.error(), "idle grid connection failed; trying a fresh one"),
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) => {
+                        tracing::debug!(error = %e.error(), "idle grid connection failed; trying a fresh one");
+                        request = unsent;
+                    }
+                    // Written, then the idle connection failed (closed by
+                    // the owner while idle): no reply came, so it goes once
+                    // more on a fresh connection, as before.
+                    None => {
+                        tracing::debug!(error = %e.error(), "idle grid connection failed; trying a fresh one");
+                        request = build()?;
+                    }
+                },
             }
         }
         let mut sender = Self::connect(authority).await?;
-        match sender.try_send_request(make()).await {
+        match sender.try_send_request(request).await {
             Ok(response) => Ok((response, sender)),
             Err(mut e) => match e.take_message() {
                 Some(_) => Err(Attempt::Unreachable(e.into_error().to_string())),
