@@ -28,8 +28,10 @@
 //! it): it fails with a Failure saying so.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -41,7 +43,6 @@ use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE, HOST};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use parking_lot::Mutex;
-use uuid::Uuid;
 
 /// The grid's shared secret, on every forwarded request.
 pub const SECRET_HEADER: &str = "x-dispatcher-grid-secret";
@@ -286,15 +287,15 @@ impl Forwarder {
                 .map_err(|e| Attempt::Unreachable(format!("bad AdvertiseUrl {}: {e}", owner.url)))
         };
         let exchange = async {
-            let (response, sender) = self.pool.send(&authority, build).await?;
+            let (response, mut link) = self.pool.send(&authority, build).await?;
             let (parts, body) = response.into_parts();
-            let body = Limited::new(body, self.max_reply_bytes)
-                .collect()
+            let body = drive(&mut link.conn, Limited::new(body, self.max_reply_bytes).collect())
                 .await
+                .map_err(|e| Attempt::Lost(format!("reading the reply: {e}")))?
                 .map_err(|e| Attempt::Lost(format!("reading the reply: {e}")))?
                 .to_bytes();
             // Back to the pool once the reply is read: the connection is free.
-            self.pool.put(&authority, sender);
+            self.pool.put(&authority, link);
             Ok(Relayed {
                 failure: None,
                 status: parts.status,
@@ -343,11 +344,59 @@ fn join_path(base: &str, path: &str) -> String {
 }
 
 type Sender = SendRequest<Full<Bytes>>;
+type Connection = hyper::client::conn::http1::Connection<TokioIo<tokio::net::TcpStream>, Full<Bytes>>;
+
+/// One keep-alive connection to an owner: the handle requests are sent on
+/// and the connection itself, which the forwarding task drives while it
+/// waits for its reply ([`drive`]) instead of a task of its own, so that a
+/// forwarded request wakes no second task (and no second worker thread)
+/// for its exchange. An idle link is driven by nobody: a connection the
+/// owner closed meanwhile shows on its next use, and the request goes on a
+/// fresh one ([`Pool::send`]).
+struct Link {
+    sender: Sender,
+    conn: Connection,
+}
+
+/// Why [`drive`] stopped before its work was done.
+#[derive(Debug, thiserror::Error)]
+enum Ended {
+    #[error("the connection closed")]
+    Closed,
+    #[error("{0}")]
+    Failed(hyper::Error),
+}
+
+/// Run `work` (a request's send, or the reading of its reply) on `conn`,
+/// polling the connection meanwhile. Returns the work's output, or why the
+/// connection ended before the work was done.
+async fn drive<F: Future>(conn: &mut Connection, work: F) -> Result<F::Output, Ended> {
+    let mut work = std::pin::pin!(work);
+    let mut ended: Option<Ended> = None;
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(out) = work.as_mut().poll(cx) {
+            return Poll::Ready(Ok(out));
+        }
+        if ended.is_none() {
+            match std::pin::Pin::new(&mut *conn).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(r) => ended = Some(r.map_or_else(Ended::Failed, |()| Ended::Closed)),
+            }
+            // The connection has ended: it has told the work so, if it
+            // could; a last look at the work, then give up on it.
+            if let Poll::Ready(out) = work.as_mut().poll(cx) {
+                return Poll::Ready(Ok(out));
+            }
+        }
+        Poll::Ready(Err(ended.take().unwrap_or(Ended::Closed)))
+    })
+    .await
+}
 
 /// Idle keep-alive connections per owner (`host:port`).
 #[derive(Default)]
 struct Pool {
-    idle: Mutex<HashMap<String, Vec<Sender>>>,
+    idle: Mutex<HashMap<String, Vec<Link>>>,
 }
 
 /// Idle connections kept per owner.
@@ -355,54 +404,48 @@ const MAX_IDLE_PER_OWNER: usize = 64;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Pool {
-    fn take(&self, authority: &str) -> Option<Sender> {
+    fn take(&self, authority: &str) -> Option<Link> {
         let mut idle = self.idle.lock();
-        let senders = idle.get_mut(authority)?;
-        while let Some(s) = senders.pop() {
-            if !s.is_closed() {
-                return Some(s);
+        let links = idle.get_mut(authority)?;
+        while let Some(link) = links.pop() {
+            if !link.sender.is_closed() {
+                return Some(link);
             }
         }
         None
     }
 
-    fn put(&self, authority: &str, sender: Sender) {
-        if sender.is_closed() {
+    fn put(&self, authority: &str, link: Link) {
+        if link.sender.is_closed() {
             return;
         }
         let mut idle = self.idle.lock();
         match idle.get_mut(authority) {
-            Some(senders) if senders.len() < MAX_IDLE_PER_OWNER => senders.push(sender),
+            Some(links) if links.len() < MAX_IDLE_PER_OWNER => links.push(link),
             Some(_) => {}
             None => {
-                idle.insert(authority.to_owned(), vec![sender]);
+                idle.insert(authority.to_owned(), vec![link]);
             }
         }
     }
 
-    async fn connect(authority: &str) -> Result<Sender, Attempt> {
+    async fn connect(authority: &str) -> Result<Link, Attempt> {
         let stream = match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(authority)).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => return Err(Attempt::Unreachable(format!("cannot connect to {authority}: {e}"))),
             Err(_) => return Err(Attempt::Unreachable(format!("no connection to {authority} within {} s", CONNECT_TIMEOUT.as_secs()))),
         };
         let _ = stream.set_nodelay(true);
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| Attempt::Unreachable(format!("cannot talk HTTP to {authority}: {e}")))?;
-        let id = Uuid::new_v4();
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(%id, error = %e, "grid connection ended");
-            }
-        });
-        Ok(sender)
+        Ok(Link { sender, conn })
     }
 
-    /// Send on an idle connection, or on a new one; the caller puts the
-    /// connection back once it has read the reply. An idle connection that
-    /// fails before any reply (closed by the owner while idle, or the owner
-    /// died since) is dropped and the request sent once on a fresh
+    /// Send on an idle connection, or on a new one; the caller reads the
+    /// reply (driving the link) and puts the link back. An idle connection
+    /// that fails before any reply (closed by the owner while idle, or the
+    /// owner died since) is dropped and the request sent once on a fresh
     /// connection, so that a dead owner shows as unreachable (connection
     /// refused) rather than as a request lost mid-way. The request is built
     /// once (no copy per attempt): a connection that could not write it
@@ -411,15 +454,15 @@ impl Pool {
         &self,
         authority: &str,
         build: impl Fn() -> Result<Request<Full<Bytes>>, Attempt>,
-    ) -> Result<(hyper::Response<hyper::body::Incoming>, Sender), Attempt> {
+    ) -> Result<(hyper::Response<hyper::body::Incoming>, Link), Attempt> {
         let mut request = build()?;
-        while let Some(mut sender) = self.take(authority) {
-            if sender.ready().await.is_err() {
+        while let Some(mut link) = self.take(authority) {
+            if !matches!(drive(&mut link.conn, link.sender.ready()).await, Ok(Ok(()))) {
                 continue;
             }
-            match sender.try_send_request(request).await {
-                Ok(response) => return Ok((response, sender)),
-                Err(mut e) => match e.take_message() {
+            match drive(&mut link.conn, link.sender.try_send_request(request)).await {
+                Ok(Ok(response)) => return Ok((response, link)),
+                Ok(Err(mut e)) => match e.take_message() {
                     Some(unsent) => {
                         tracing::debug!(error = %e.error(), "idle grid connection failed; trying a fresh one");
                         request = unsent;
@@ -432,15 +475,26 @@ impl Pool {
                         request = build()?;
                     }
                 },
+                Err(ended) => {
+                    tracing::debug!(error = %ended, "idle grid connection ended; trying a fresh one");
+                    request = build()?;
+                }
             }
         }
-        let mut sender = Self::connect(authority).await?;
-        match sender.try_send_request(request).await {
-            Ok(response) => Ok((response, sender)),
-            Err(mut e) => match e.take_message() {
+        let mut link = Self::connect(authority).await?;
+        match drive(&mut link.conn, link.sender.ready()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(Attempt::Unreachable(e.to_string())),
+            Err(ended) => return Err(Attempt::Unreachable(ended.to_string())),
+        }
+        match drive(&mut link.conn, link.sender.try_send_request(request)).await {
+            Ok(Ok(response)) => Ok((response, link)),
+            Ok(Err(mut e)) => match e.take_message() {
                 Some(_) => Err(Attempt::Unreachable(e.into_error().to_string())),
                 None => Err(Attempt::Lost(e.into_error().to_string())),
             },
+            // Whether it was written is not known: not sent again.
+            Err(ended) => Err(Attempt::Lost(ended.to_string())),
         }
     }
 }
@@ -449,7 +503,19 @@ impl Pool {
 mod tests {
     use hyper::header::{HeaderMap, HeaderValue};
 
-    use super::{inbound, next_hops, split_url, Inbound, InboundRefusal, HOPS_HEADER, HOP_LIMIT, SECRET_HEADER, TRANSPORT_HEADER};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use dispatcher_dispatch::{RemoteOwner, RemoteScenes, Route, SceneHome};
+    use dispatcher_protocol::Encoding;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::{
+        inbound, next_hops, split_url, Forwarded, Forwarder, Inbound, InboundRefusal, Outgoing, HOPS_HEADER, HOP_LIMIT, SECRET_HEADER,
+        TRANSPORT_HEADER,
+    };
 
     const SECRET: &str = "a-long-shared-secret-string";
 
@@ -517,6 +583,91 @@ mod tests {
         let refused = next_hops(HOP_LIMIT, "Harbor Island").expect_err("at the limit");
         assert!(refused.contains("Harbor Island") && refused.contains("limit is 2"), "{refused}");
         assert!(next_hops(u32::MAX, "x").is_err());
+    }
+
+    /// An owner stand-in that answers each connection's first request with a
+    /// keep-alive reply, then closes the connection: the pooled connection
+    /// is dead when it is next used, idle and undriven meanwhile.
+    async fn closing_owner() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut seen = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    // Headers, then a body of the declared length.
+                    loop {
+                        let Ok(n) = stream.read(&mut buf).await else { return };
+                        if n == 0 {
+                            return;
+                        }
+                        seen.extend_from_slice(&buf[..n]);
+                        let text = String::from_utf8_lossy(&seen).to_ascii_lowercase();
+                        if let Some(end) = text.find("\r\n\r\n") {
+                            let length: usize = text
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .and_then(|v| v.trim().parse().ok())
+                                .unwrap_or(0);
+                            if seen.len() >= end + 4 + length {
+                                break;
+                            }
+                        }
+                    }
+                    let body = r#"{"_Success":1}"#;
+                    let reply =
+                        format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+                    let _ = stream.write_all(reply.as_bytes()).await;
+                    // Closed without a word, as an owner restarting would.
+                });
+            }
+        });
+        (addr, accepted)
+    }
+
+    struct Nowhere;
+
+    impl RemoteScenes for Nowhere {
+        fn locate(&self, _: &str) -> SceneHome {
+            SceneHome::Unowned
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pooled_connection_the_owner_closed_while_idle_is_replaced_by_a_fresh_one() {
+        let (addr, accepted) = closing_owner().await;
+        let forwarder = Forwarder::new(SECRET.into(), Arc::new(Nowhere), Duration::from_secs(1));
+        let owner = RemoteOwner {
+            host: "sim-a".into(),
+            url: format!("http://{addr}"),
+            epoch: 1,
+        };
+        for round in 1..=3 {
+            let out = Outgoing {
+                route: Route::Remote {
+                    scene: "Harbor Island".into(),
+                    owner: owner.clone(),
+                },
+                body: Bytes::from_static(b"{}"),
+                encoding: Encoding::Json,
+                path: "/Dispatcher/",
+                hops: 0,
+                source: "10.0.0.1".parse().expect("address"),
+                udp: false,
+            };
+            let Forwarded::Reply(relayed) = forwarder.forward(out).await else {
+                panic!("round {round}: the owner is remote");
+            };
+            assert_eq!(relayed.failure, None, "round {round}");
+            assert_eq!(&relayed.body[..], br#"{"_Success":1}"#, "round {round}");
+            // Let the stand-in close its side before the next request.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 3, "one fresh connection per request");
     }
 
     #[test]
