@@ -28,10 +28,8 @@
 //! it): it fails with a Failure saying so.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -43,6 +41,7 @@ use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE, HOST};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use parking_lot::Mutex;
+use uuid::Uuid;
 
 /// The grid's shared secret, on every forwarded request.
 pub const SECRET_HEADER: &str = "x-dispatcher-grid-secret";
@@ -287,15 +286,15 @@ impl Forwarder {
                 .map_err(|e| Attempt::Unreachable(format!("bad AdvertiseUrl {}: {e}", owner.url)))
         };
         let exchange = async {
-            let (response, mut link) = self.pool.send(&authority, build).await?;
+            let (response, sender) = self.pool.send(&authority, build).await?;
             let (parts, body) = response.into_parts();
-            let body = drive(&mut link.conn, Limited::new(body, self.max_reply_bytes).collect())
+            let body = Limited::new(body, self.max_reply_bytes)
+                .collect()
                 .await
-                .map_err(|e| Attempt::Lost(format!("reading the reply: {e}")))?
                 .map_err(|e| Attempt::Lost(format!("reading the reply: {e}")))?
                 .to_bytes();
             // Back to the pool once the reply is read: the connection is free.
-            self.pool.put(&authority, link);
+            self.pool.put(&authority, sender);
             Ok(Relayed {
                 failure: None,
                 status: parts.status,
@@ -344,59 +343,11 @@ fn join_path(base: &str, path: &str) -> String {
 }
 
 type Sender = SendRequest<Full<Bytes>>;
-type Connection = hyper::client::conn::http1::Connection<TokioIo<tokio::net::TcpStream>, Full<Bytes>>;
-
-/// One keep-alive connection to an owner: the handle requests are sent on
-/// and the connection itself, which the forwarding task drives while it
-/// waits for its reply ([`drive`]) instead of a task of its own, so that a
-/// forwarded request wakes no second task (and no second worker thread)
-/// for its exchange. An idle link is driven by nobody: a connection the
-/// owner closed meanwhile shows on its next use, and the request goes on a
-/// fresh one ([`Pool::send`]).
-struct Link {
-    sender: Sender,
-    conn: Connection,
-}
-
-/// Why [`drive`] stopped before its work was done.
-#[derive(Debug, thiserror::Error)]
-enum Ended {
-    #[error("the connection closed")]
-    Closed,
-    #[error("{0}")]
-    Failed(hyper::Error),
-}
-
-/// Run `work` (a request's send, or the reading of its reply) on `conn`,
-/// polling the connection meanwhile. Returns the work's output, or why the
-/// connection ended before the work was done.
-async fn drive<F: Future>(conn: &mut Connection, work: F) -> Result<F::Output, Ended> {
-    let mut work = std::pin::pin!(work);
-    let mut ended: Option<Ended> = None;
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(out) = work.as_mut().poll(cx) {
-            return Poll::Ready(Ok(out));
-        }
-        if ended.is_none() {
-            match std::pin::Pin::new(&mut *conn).poll(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(r) => ended = Some(r.map_or_else(Ended::Failed, |()| Ended::Closed)),
-            }
-            // The connection has ended: it has told the work so, if it
-            // could; a last look at the work, then give up on it.
-            if let Poll::Ready(out) = work.as_mut().poll(cx) {
-                return Poll::Ready(Ok(out));
-            }
-        }
-        Poll::Ready(Err(ended.take().unwrap_or(Ended::Closed)))
-    })
-    .await
-}
 
 /// Idle keep-alive connections per owner (`host:port`).
 #[derive(Default)]
 struct Pool {
-    idle: Mutex<HashMap<String, Vec<Link>>>,
+    idle: Mutex<HashMap<String, Vec<Sender>>>,
 }
 
 /// Idle connections kept per owner.
@@ -404,48 +355,54 @@ const MAX_IDLE_PER_OWNER: usize = 64;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Pool {
-    fn take(&self, authority: &str) -> Option<Link> {
+    fn take(&self, authority: &str) -> Option<Sender> {
         let mut idle = self.idle.lock();
-        let links = idle.get_mut(authority)?;
-        while let Some(link) = links.pop() {
-            if !link.sender.is_closed() {
-                return Some(link);
+        let senders = idle.get_mut(authority)?;
+        while let Some(s) = senders.pop() {
+            if !s.is_closed() {
+                return Some(s);
             }
         }
         None
     }
 
-    fn put(&self, authority: &str, link: Link) {
-        if link.sender.is_closed() {
+    fn put(&self, authority: &str, sender: Sender) {
+        if sender.is_closed() {
             return;
         }
         let mut idle = self.idle.lock();
         match idle.get_mut(authority) {
-            Some(links) if links.len() < MAX_IDLE_PER_OWNER => links.push(link),
+            Some(senders) if senders.len() < MAX_IDLE_PER_OWNER => senders.push(sender),
             Some(_) => {}
             None => {
-                idle.insert(authority.to_owned(), vec![link]);
+                idle.insert(authority.to_owned(), vec![sender]);
             }
         }
     }
 
-    async fn connect(authority: &str) -> Result<Link, Attempt> {
+    async fn connect(authority: &str) -> Result<Sender, Attempt> {
         let stream = match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(authority)).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => return Err(Attempt::Unreachable(format!("cannot connect to {authority}: {e}"))),
             Err(_) => return Err(Attempt::Unreachable(format!("no connection to {authority} within {} s", CONNECT_TIMEOUT.as_secs()))),
         };
         let _ = stream.set_nodelay(true);
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| Attempt::Unreachable(format!("cannot talk HTTP to {authority}: {e}")))?;
-        Ok(Link { sender, conn })
+        let id = Uuid::new_v4();
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(%id, error = %e, "grid connection ended");
+            }
+        });
+        Ok(sender)
     }
 
-    /// Send on an idle connection, or on a new one; the caller reads the
-    /// reply (driving the link) and puts the link back. An idle connection
-    /// that fails before any reply (closed by the owner while idle, or the
-    /// owner died since) is dropped and the request sent once on a fresh
+    /// Send on an idle connection, or on a new one; the caller puts the
+    /// connection back once it has read the reply. An idle connection that
+    /// fails before any reply (closed by the owner while idle, or the owner
+    /// died since) is dropped and the request sent once on a fresh
     /// connection, so that a dead owner shows as unreachable (connection
     /// refused) rather than as a request lost mid-way. The request is built
     /// once (no copy per attempt): a connection that could not write it
@@ -454,15 +411,15 @@ impl Pool {
         &self,
         authority: &str,
         build: impl Fn() -> Result<Request<Full<Bytes>>, Attempt>,
-    ) -> Result<(hyper::Response<hyper::body::Incoming>, Link), Attempt> {
+    ) -> Result<(hyper::Response<hyper::body::Incoming>, Sender), Attempt> {
         let mut request = build()?;
-        while let Some(mut link) = self.take(authority) {
-            if !matches!(drive(&mut link.conn, link.sender.ready()).await, Ok(Ok(()))) {
+        while let Some(mut sender) = self.take(authority) {
+            if sender.ready().await.is_err() {
                 continue;
             }
-            match drive(&mut link.conn, link.sender.try_send_request(request)).await {
-                Ok(Ok(response)) => return Ok((response, link)),
-                Ok(Err(mut e)) => match e.take_message() {
+            match sender.try_send_request(request).await {
+                Ok(response) => return Ok((response, sender)),
+                Err(mut e) => match e.take_message() {
                     Some(unsent) => {
                         tracing::debug!(error = %e.error(), "idle grid connection failed; trying a fresh one");
                         request = unsent;
@@ -475,26 +432,15 @@ impl Pool {
                         request = build()?;
                     }
                 },
-                Err(ended) => {
-                    tracing::debug!(error = %ended, "idle grid connection ended; trying a fresh one");
-                    request = build()?;
-                }
             }
         }
-        let mut link = Self::connect(authority).await?;
-        match drive(&mut link.conn, link.sender.ready()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(Attempt::Unreachable(e.to_string())),
-            Err(ended) => return Err(Attempt::Unreachable(ended.to_string())),
-        }
-        match drive(&mut link.conn, link.sender.try_send_request(request)).await {
-            Ok(Ok(response)) => Ok((response, link)),
-            Ok(Err(mut e)) => match e.take_message() {
+        let mut sender = Self::connect(authority).await?;
+        match sender.try_send_request(request).await {
+            Ok(response) => Ok((response, sender)),
+            Err(mut e) => match e.take_message() {
                 Some(_) => Err(Attempt::Unreachable(e.into_error().to_string())),
                 None => Err(Attempt::Lost(e.into_error().to_string())),
             },
-            // Whether it was written is not known: not sent again.
-            Err(ended) => Err(Attempt::Lost(ended.to_string())),
         }
     }
 }
