@@ -269,22 +269,24 @@ impl Forwarder {
     async fn attempt(&self, owner: &RemoteOwner, out: &Outgoing<'_>, hops: u32) -> Result<Relayed, Attempt> {
         let (authority, base_path) = split_url(&owner.url).map_err(Attempt::Unreachable)?;
         let path = join_path(&base_path, out.path);
-        let mut request = Request::builder()
-            .method(Method::POST)
-            .uri(path)
-            .header(HOST, authority.as_str())
-            .header(CONTENT_TYPE, out.encoding.content_type())
-            .header(SECRET_HEADER, self.secret.as_str())
-            .header(HOPS_HEADER, hops)
-            .header(FORWARDED_FOR_HEADER, out.source.to_string());
-        if out.udp {
-            request = request.header(TRANSPORT_HEADER, "udp");
-        }
-        let request = request
-            .body(Full::new(out.body.clone()))
-            .map_err(|e| Attempt::Unreachable(format!("bad AdvertiseUrl {}: {e}", owner.url)))?;
+        let build = || {
+            let mut request = Request::builder()
+                .method(Method::POST)
+                .uri(path.as_str())
+                .header(HOST, authority.as_str())
+                .header(CONTENT_TYPE, out.encoding.content_type())
+                .header(SECRET_HEADER, self.secret.as_str())
+                .header(HOPS_HEADER, hops)
+                .header(FORWARDED_FOR_HEADER, out.source.to_string());
+            if out.udp {
+                request = request.header(TRANSPORT_HEADER, "udp");
+            }
+            request
+                .body(Full::new(out.body.clone()))
+                .map_err(|e| Attempt::Unreachable(format!("bad AdvertiseUrl {}: {e}", owner.url)))
+        };
         let exchange = async {
-            let (response, sender) = self.pool.send(&authority, request).await?;
+            let (response, sender) = self.pool.send(&authority, build).await?;
             let (parts, body) = response.into_parts();
             let body = Limited::new(body, self.max_reply_bytes)
                 .collect()
@@ -369,9 +371,12 @@ impl Pool {
             return;
         }
         let mut idle = self.idle.lock();
-        let senders = idle.entry(authority.to_owned()).or_default();
-        if senders.len() < MAX_IDLE_PER_OWNER {
-            senders.push(sender);
+        match idle.get_mut(authority) {
+            Some(senders) if senders.len() < MAX_IDLE_PER_OWNER => senders.push(sender),
+            Some(_) => {}
+            None => {
+                idle.insert(authority.to_owned(), vec![sender]);
+            }
         }
     }
 
@@ -399,31 +404,38 @@ impl Pool {
     /// fails before any reply (closed by the owner while idle, or the owner
     /// died since) is dropped and the request sent once on a fresh
     /// connection, so that a dead owner shows as unreachable (connection
-    /// refused) rather than as a request lost mid-way.
+    /// refused) rather than as a request lost mid-way. The request is built
+    /// once (no copy per attempt): a connection that could not write it
+    /// hands it back; one that wrote it and failed has it built again.
     async fn send(
         &self,
         authority: &str,
-        request: Request<Full<Bytes>>,
+        build: impl Fn() -> Result<Request<Full<Bytes>>, Attempt>,
     ) -> Result<(hyper::Response<hyper::body::Incoming>, Sender), Attempt> {
-        let (parts, body) = request.into_parts();
-        let make = || {
-            let mut r = Request::new(body.clone());
-            *r.method_mut() = parts.method.clone();
-            *r.uri_mut() = parts.uri.clone();
-            *r.headers_mut() = parts.headers.clone();
-            r
-        };
+        let mut request = build()?;
         while let Some(mut sender) = self.take(authority) {
             if sender.ready().await.is_err() {
                 continue;
             }
-            match sender.try_send_request(make()).await {
+            match sender.try_send_request(request).await {
                 Ok(response) => return Ok((response, sender)),
-                Err(e) => tracing::debug!(error = %e.error(), "idle grid connection failed; trying a fresh one"),
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) => {
+                        tracing::debug!(error = %e.error(), "idle grid connection failed; trying a fresh one");
+                        request = unsent;
+                    }
+                    // Written, then the idle connection failed (closed by
+                    // the owner while idle): no reply came, so it goes once
+                    // more on a fresh connection, as before.
+                    None => {
+                        tracing::debug!(error = %e.error(), "idle grid connection failed; trying a fresh one");
+                        request = build()?;
+                    }
+                },
             }
         }
         let mut sender = Self::connect(authority).await?;
-        match sender.try_send_request(make()).await {
+        match sender.try_send_request(request).await {
             Ok(response) => Ok((response, sender)),
             Err(mut e) => match e.take_message() {
                 Some(_) => Err(Attempt::Unreachable(e.into_error().to_string())),
@@ -437,7 +449,19 @@ impl Pool {
 mod tests {
     use hyper::header::{HeaderMap, HeaderValue};
 
-    use super::{inbound, next_hops, split_url, Inbound, InboundRefusal, HOPS_HEADER, HOP_LIMIT, SECRET_HEADER, TRANSPORT_HEADER};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use dispatcher_dispatch::{RemoteOwner, RemoteScenes, Route, SceneHome};
+    use dispatcher_protocol::Encoding;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::{
+        inbound, next_hops, split_url, Forwarded, Forwarder, Inbound, InboundRefusal, Outgoing, HOPS_HEADER, HOP_LIMIT, SECRET_HEADER,
+        TRANSPORT_HEADER,
+    };
 
     const SECRET: &str = "a-long-shared-secret-string";
 
@@ -505,6 +529,91 @@ mod tests {
         let refused = next_hops(HOP_LIMIT, "Harbor Island").expect_err("at the limit");
         assert!(refused.contains("Harbor Island") && refused.contains("limit is 2"), "{refused}");
         assert!(next_hops(u32::MAX, "x").is_err());
+    }
+
+    /// An owner stand-in that answers each connection's first request with a
+    /// keep-alive reply, then closes the connection: the pooled connection
+    /// is dead when it is next used, idle and undriven meanwhile.
+    async fn closing_owner() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut seen = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    // Headers, then a body of the declared length.
+                    loop {
+                        let Ok(n) = stream.read(&mut buf).await else { return };
+                        if n == 0 {
+                            return;
+                        }
+                        seen.extend_from_slice(&buf[..n]);
+                        let text = String::from_utf8_lossy(&seen).to_ascii_lowercase();
+                        if let Some(end) = text.find("\r\n\r\n") {
+                            let length: usize = text
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .and_then(|v| v.trim().parse().ok())
+                                .unwrap_or(0);
+                            if seen.len() >= end + 4 + length {
+                                break;
+                            }
+                        }
+                    }
+                    let body = r#"{"_Success":1}"#;
+                    let reply =
+                        format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+                    let _ = stream.write_all(reply.as_bytes()).await;
+                    // Closed without a word, as an owner restarting would.
+                });
+            }
+        });
+        (addr, accepted)
+    }
+
+    struct Nowhere;
+
+    impl RemoteScenes for Nowhere {
+        fn locate(&self, _: &str) -> SceneHome {
+            SceneHome::Unowned
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pooled_connection_the_owner_closed_while_idle_is_replaced_by_a_fresh_one() {
+        let (addr, accepted) = closing_owner().await;
+        let forwarder = Forwarder::new(SECRET.into(), Arc::new(Nowhere), Duration::from_secs(1));
+        let owner = RemoteOwner {
+            host: "sim-a".into(),
+            url: format!("http://{addr}"),
+            epoch: 1,
+        };
+        for round in 1..=3 {
+            let out = Outgoing {
+                route: Route::Remote {
+                    scene: "Harbor Island".into(),
+                    owner: owner.clone(),
+                },
+                body: Bytes::from_static(b"{}"),
+                encoding: Encoding::Json,
+                path: "/Dispatcher/",
+                hops: 0,
+                source: "10.0.0.1".parse().expect("address"),
+                udp: false,
+            };
+            let Forwarded::Reply(relayed) = forwarder.forward(out).await else {
+                panic!("round {round}: the owner is remote");
+            };
+            assert_eq!(relayed.failure, None, "round {round}");
+            assert_eq!(&relayed.body[..], br#"{"_Success":1}"#, "round {round}");
+            // Let the stand-in close its side before the next request.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 3, "one fresh connection per request");
     }
 
     #[test]
