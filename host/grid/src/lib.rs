@@ -42,7 +42,17 @@ use uuid::Uuid;
 pub use capabilities::GridCapabilities;
 
 /// Told the id of an extension another host changed ([`Grid::on_extension_change`]).
-pub type ExtensionListener = Arc<dyn Fn(Uuid) + Send + Sync>;
+pub type ExtensionListener = Arc<dyn Fn(ExtensionChange) + Send + Sync>;
+
+/// What another host changed about extensions, for an [`ExtensionListener`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExtensionChange {
+    /// Extension `id` was installed, updated, started, stopped or removed.
+    One(Uuid),
+    /// The notice connection was down and has come back: any extension may
+    /// have changed meanwhile, so every record is to be read again.
+    All,
+}
 pub use config::{GridConfig, GridConfigError, GridMode};
 pub use endpoints::GridEndpoints;
 pub use error::GridError;
@@ -311,7 +321,9 @@ impl Grid {
     /// Tell the other hosts that extension `id` was installed, updated,
     /// started, stopped or removed here (`ext:<id>@<incarnation>` on
     /// `grid_changes`); they re-read its record. Sent in the background: a
-    /// lost notice leaves the others as they were until their next start.
+    /// host whose notice connection was down re-reads every record when it
+    /// is back ([`ExtensionChange::All`]); a notice that could not be sent
+    /// at all is logged.
     pub fn announce_extension(&self, id: Uuid) {
         let inner = Arc::clone(&self.inner);
         self.inner.runtime.spawn(async move {
@@ -331,7 +343,9 @@ impl Grid {
     }
 
     /// Call `listener` with an extension's id whenever another host announces
-    /// a change of it (run on the grid's runtime: hand slow work to a blocking thread).
+    /// a change of it, and with [`ExtensionChange::All`] when the notice
+    /// connection comes back after a drop (notices may have been missed);
+    /// run on the grid's runtime: hand slow work to a blocking thread.
     pub fn on_extension_change(&self, listener: ExtensionListener) {
         self.inner.extension_listeners.lock().push(listener);
     }

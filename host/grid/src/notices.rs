@@ -1,8 +1,9 @@
 //! Change notices: one connection LISTENs on `grid_changes` and keeps this
 //! host's caches true (owners, capabilities) and wakes the lease task when a
 //! lease changes hands or is released. When the connection drops, notices
-//! may have been missed: on reconnecting, the capability caches are emptied
-//! (entries are looked up again) and a lease pass runs.
+//! may have been missed: on reconnecting, the capability and endpoint caches
+//! are emptied (entries are looked up again), a lease pass runs and the
+//! extension listeners are told to re-read every record.
 
 use std::sync::Weak;
 use std::time::Duration;
@@ -11,13 +12,15 @@ use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
 use crate::db::{self, Notice, LISTENING};
-use crate::Inner;
+use crate::{ExtensionChange, Inner};
 
 /// Pause between reconnection attempts.
 const RETRY: Duration = Duration::from_secs(1);
 
 pub(crate) async fn run(inner: Weak<Inner>, pg: tokio_postgres::Config, mut closed: watch::Receiver<()>) {
     let mut down_logged = false;
+    // Whether a connection has listened before: its successors may have missed notices.
+    let mut listened = false;
     loop {
         let (tx, mut rx) = mpsc::unbounded_channel::<Notice>();
         let connection = db::listen(&pg, tx);
@@ -40,7 +43,8 @@ pub(crate) async fn run(inner: Weak<Inner>, pg: tokio_postgres::Config, mut clos
                         tracing::info!("grid: change notices restored");
                         down_logged = false;
                     }
-                    handle(&inner, &notice);
+                    let reconnected = notice == LISTENING && std::mem::replace(&mut listened, true);
+                    handle(&inner, &notice, reconnected);
                 }
             }
         }
@@ -51,8 +55,14 @@ pub(crate) async fn run(inner: Weak<Inner>, pg: tokio_postgres::Config, mut clos
     }
 }
 
-fn handle(inner: &std::sync::Arc<Inner>, notice: &str) {
+fn handle(inner: &std::sync::Arc<Inner>, notice: &str, reconnected: bool) {
     if notice == LISTENING {
+        if reconnected {
+            let listeners = inner.extension_listeners.lock().clone();
+            for listener in listeners {
+                listener(ExtensionChange::All);
+            }
+        }
         for cache in inner.caches.lock().iter() {
             cache.evict_all();
         }
@@ -114,7 +124,7 @@ fn handle(inner: &std::sync::Arc<Inner>, notice: &str) {
             if let Ok(id) = Uuid::parse_str(id) {
                 let listeners = inner.extension_listeners.lock().clone();
                 for listener in listeners {
-                    listener(id);
+                    listener(ExtensionChange::One(id));
                 }
             }
         }

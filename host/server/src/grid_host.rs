@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use dispatcher_dispatch::Dispatcher;
-use dispatcher_grid::{Grid, LeaseEvent, RegionRef};
+use dispatcher_grid::{ExtensionChange, Grid, LeaseEvent, RegionRef};
 use dispatcher_remote_control::RemoteControl;
 use dispatcher_scripting::{ExtensionHost, ScriptHost};
 use dispatcher_store::Store;
@@ -268,14 +268,20 @@ impl GridRunning {
             .extensions
             .set_announcer(Arc::new(move |id: Uuid| announcer.announce_extension(id)));
         let reloader = switch.extensions.clone();
-        grid.on_extension_change(Arc::new(move |id: Uuid| {
+        grid.on_extension_change(Arc::new(move |change: ExtensionChange| {
             let extensions = reloader.clone();
-            tokio::task::spawn_blocking(move || match extensions.reload(id) {
-                Ok(here) => tracing::info!(
-                    "grid: extension {id} changed on another host; {}",
-                    if here { "reloaded here" } else { "not run here" }
-                ),
-                Err(e) => tracing::error!("grid: extension {id} changed on another host but could not be reloaded here: {e}"),
+            tokio::task::spawn_blocking(move || match change {
+                ExtensionChange::One(id) => match extensions.reload(id) {
+                    Ok(here) => tracing::info!(
+                        "grid: extension {id} changed on another host; {}",
+                        if here { "reloaded here" } else { "not run here" }
+                    ),
+                    Err(e) => tracing::error!("grid: extension {id} changed on another host but could not be reloaded here: {e}"),
+                },
+                ExtensionChange::All => match extensions.reload_all() {
+                    Ok(here) => tracing::info!("grid: change notices were down; every extension record read again, {here} run here"),
+                    Err(e) => tracing::error!("grid: change notices were down and the extension records could not be read again: {e}"),
+                },
             });
         }));
         // A refused write means the lease moved: renew now to see it.

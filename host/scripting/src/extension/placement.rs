@@ -209,6 +209,32 @@ impl ExtensionHost {
         }
     }
 
+    /// Read every extension record again after change notices may have
+    /// been missed: each one recorded or loaded here is reloaded (or
+    /// dropped) as [`ExtensionHost::reload`] would on its notice. Returns
+    /// how many run here; a record that fails to load is logged and the
+    /// others still go.
+    pub fn reload_all(&self) -> Result<usize, String> {
+        let rows = self
+            .calls
+            .store
+            .list_extensions()
+            .map_err(|e| format!("cannot list extensions: {e}"))?;
+        let mut ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        ids.extend(self.extensions.lock().keys().copied());
+        ids.sort();
+        ids.dedup();
+        let mut here = 0;
+        for id in ids {
+            match self.reload(id) {
+                Ok(true) => here += 1,
+                Ok(false) => {}
+                Err(e) => tracing::error!("extension {id} could not be reloaded: {e}"),
+            }
+        }
+        Ok(here)
+    }
+
     /// Forget a loaded extension on this host only (its record and storage stay).
     pub(crate) fn drop_loaded(&self, ext: &Arc<super::Extension>) {
         self.unregister(ext);
