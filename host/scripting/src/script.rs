@@ -56,7 +56,7 @@ pub struct ExtFacts {
     pub storage_granted: bool,
     /// The read cache of its storage, shared by its instances (and kept,
     /// emptied, across an update).
-    pub storage_cache: Arc<crate::extension::storage_cache::StorageCache>,
+    pub storage_cache: Arc<crate::storage_cache::StorageCache>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

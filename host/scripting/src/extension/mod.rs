@@ -7,12 +7,9 @@
 //! - [`runtime`]: [`ExtensionHost`], instance pools, request serving,
 //!   faults and restarts, caller-scoped authorisation, registration.
 //! - [`domain`]: the `Extensions` messages and loading at start-up.
-//! - [`storage_cache`]: the read cache of an extension's storage, shared by
-//!   its instances, written through.
 
 pub mod domain;
 mod ext_bindings;
 pub mod runtime;
-pub mod storage_cache;
 
 pub use runtime::{Extension, ExtensionHost, ExtensionLimits};

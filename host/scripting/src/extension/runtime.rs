@@ -51,7 +51,6 @@ use super::ext_bindings::exports::opensim::dispatcher::domain::{
     Caller, DomainDescription, Request as GuestRequest, Transport as GuestTransport,
 };
 use super::ext_bindings::{DomainExtension, DomainExtensionPre};
-use super::storage_cache::{StorageCache, STORAGE_CACHE_BYTES};
 use crate::compile_pool::CompilePool;
 use crate::cpu_clock::TurnClock;
 use crate::engine::ScriptEngine;
@@ -63,6 +62,7 @@ use crate::limits::ScriptingLimits;
 use crate::reactor::off_reactor;
 use crate::scheduler::ExtensionTimers;
 use crate::script::{ExtFacts, RunState, Script, ScriptInfo};
+use crate::storage_cache::{StorageCache, STORAGE_CACHE_BYTES};
 use crate::table::ScriptTable;
 
 /// The first restart waits this long; each further one twice as long.

@@ -9,15 +9,15 @@
 //! may be reached from a reactor thread (its HTTP requests run there) and
 //! hand the reactor's other work on first (`reactor::off_reactor`).
 //! An extension's reads go through its storage cache
-//! (`extension/storage_cache.rs`), its writes through the store and then
+//! (`storage_cache.rs`), its writes through the store and then
 //! the cache.
 
 use crate::bindings::opensim::dispatcher::storage::Host;
 use crate::bindings::opensim::dispatcher::types::Error as GuestError;
 use crate::error::HostError;
-use crate::extension::storage_cache::Lookup;
 use crate::instance::HostState;
 use crate::reactor::off_reactor;
+use crate::storage_cache::Lookup;
 
 impl HostState {
     fn storage_ready(&mut self, key: Option<&str>) -> Result<(), HostError> {
