@@ -454,3 +454,128 @@ fn cache_file(dir: &tempfile::TempDir) -> Option<(String, std::time::SystemTime)
         Some((e.file_name().to_string_lossy().into_owned(), written))
     })
 }
+
+/// One request over its own HTTP connection: the reply's text.
+fn post_text(url: &str, body: &Value) -> String {
+    let mut reply = ureq::post(url)
+        .header("Content-Type", "application/json")
+        .send(body.to_string().as_bytes())
+        .expect("HTTP exchange");
+    reply.body_mut().read_to_string().expect("reply body")
+}
+
+/// A BSON reply read as JSON members (to compare with the JSON reply).
+fn bson_as_json(doc: &bson::Document) -> Value {
+    serde_json::to_value(doc).expect("BSON as JSON")
+}
+
+/// The guest's reply text is the guest's: a JSON request's reply passes it
+/// through after one checking scan, a BSON one (and text the scan is not
+/// sure of) goes through the value tree. Either way the members the host
+/// owns (`$type`, `_Success`, `_Message`) are the host's: smuggled ones, also
+/// escaped, are dropped at the top level and kept in nested objects;
+/// duplicates stay as the guest wrote them; both encodings carry the same
+/// members.
+#[test]
+fn extensions_reply_cannot_smuggle_host_members_and_reads_the_same_in_json_and_bson() {
+    let host = Host::start();
+    let cap = cap_of(&host, OWNER, &["Echo"]);
+    install_ok(&host, &cap, "ext-chaos", &[], "Echo");
+    let url = host.url("/Dispatcher/");
+    // Passed through (plain names, \u escapes outside the surrogates, numbers
+    // without exponent) and left to the tree (escaped names, a surrogate
+    // pair, an exponent, an integer beyond i64).
+    let passed = r#"{"_Success":0,"$type":"Evil.Messages.X","_Message":"smuggled","Body":"first","Body":"second","Nested":{"_Success":0,"$type":"Inner","Deep":[1,{"x":null}]},"Uni":"caf\u00e9 中","N":[1,-2.5,0.125,-0.0]}"#;
+    let tree = r#"{"\u005fSuccess":0,"\u0024type":"E","\u005fMessage":"smuggled","Body":"first","Body":"second","Nested":{"_Success":0,"$type":"Inner","Deep":[1,{"x":null}]},"Uni":"caf\u00e9 \ud83d\ude00","N":[1e3,12345678901234567890]}"#;
+    for guest_text in [passed, tree] {
+        let text = format!("reply:{guest_text}");
+        let raw = post_text(&url, &request("Echo", "EchoRequest", &cap, json!({ "Text": text })));
+        assert!(!raw.contains("smuggled") && !raw.contains("Evil") && !raw.contains(r#""E""#), "{raw}");
+        assert_eq!(raw.matches(r#""_Success":1"#).count(), 1, "{raw}");
+        assert!(raw.starts_with(r#"{"$type":"Echo.Messages.EchoResponse","#), "{raw}");
+        assert!(raw.ends_with(r#","_Success":1,"_Message":""}"#), "{raw}");
+        let reply: Value = serde_json::from_str(&raw).expect("JSON reply");
+        assert_eq!(reply["$type"], "Echo.Messages.EchoResponse", "{reply}");
+        assert_eq!(reply["_Success"], 1, "{reply}");
+        assert_eq!(reply["_Message"], "", "{reply}");
+        assert_eq!(reply["Body"], "second", "{reply}");
+        assert_eq!(reply["Nested"], json!({ "_Success": 0, "$type": "Inner", "Deep": [1, { "x": null }] }), "{reply}");
+        assert!(reply["Uni"].as_str().is_some_and(|u| u.starts_with("café ")), "{reply}");
+        // BSON: the tree path; the same members.
+        let doc = bson::doc! {
+            "$type": "Echo.Messages.EchoRequest", "_Domain": "Echo", "_Scene": REGION, "_Capability": cap.as_str(), "Text": text.as_str(),
+        };
+        let from_bson = bson_as_json(&host.call_bson(&doc));
+        assert_eq!(from_bson, reply, "JSON {raw}");
+    }
+    assert_eq!(
+        serde_json::from_str::<Value>(&post_text(
+            &url,
+            &request("Echo", "EchoRequest", &cap, json!({ "Text": format!("reply:{passed}") }))
+        ))
+        .expect("JSON")["N"],
+        json!([1, -2.5, 0.125, -0.0]),
+    );
+    // What the tree refuses is refused as before, whichever path looked first.
+    for bad in [r#"{"a":1"#, r#"[1]"#, r#"{"a":1e400}"#, r#"{"a":"\ud800"}"#, "{\"a\":\"tab\there\"}"] {
+        let reply = call(&host, &cap, "Echo", "EchoRequest", json!({ "Text": format!("reply:{bad}") }));
+        assert_eq!(reply["_Success"], 0, "{bad}: {reply}");
+        assert_eq!(reply["_Message"], "extension Echo replied a body that is not a JSON object", "{bad}: {reply}");
+    }
+}
+
+/// The storage read cache: every instance of an extension reads what the
+/// last write (by any instance) stored. Three callers keep instances busy
+/// while one counts (`count`: read, add one, write) one request at a time,
+/// so the counting requests land on different instances; each must see the
+/// count the one before wrote. Then across an update, a fault's restart and
+/// a removal.
+#[test]
+fn extensions_storage_writes_are_seen_by_the_next_read_of_any_instance() {
+    let host = Host::start_with("[Extensions]\nMaxInstances = 4\n");
+    let cap = cap_of(&host, OWNER, &["Echo"]);
+    let id = install_ok(&host, &cap, "ext-chaos", &["storage"], "Echo");
+    let url = host.url("/Dispatcher/");
+    let count = |n: u64| {
+        let reply: Value =
+            serde_json::from_str(&post_text(&url, &request("Echo", "EchoRequest", &cap, json!({ "Text": "count" })))).expect("JSON");
+        assert_eq!(reply["_Success"], 1, "{reply}");
+        assert_eq!(reply["Count"], n, "{reply}");
+    };
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for i in 0..3 {
+            let (url, cap, stop) = (&url, &cap, &stop);
+            s.spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let text = post_text(url, &request("Echo", "EchoRequest", cap, json!({ "Text": format!("busy{i}") })));
+                    assert!(text.contains(r#""_Success":1"#), "{text}");
+                }
+            });
+        }
+        for n in 1..=60 {
+            count(n);
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    // Update: storage kept, read afresh.
+    ok(ex(
+        &host,
+        &cap,
+        "UpdateExtensionRequest",
+        json!({ "ExtensionID": id, "Component": base64(&guest("ext-chaos")) }),
+    ));
+    count(61);
+    // A fault: the instances that start after the backoff read it again.
+    let trapped = call(&host, &cap, "Echo", "EchoRequest", json!({ "Text": "trap" }));
+    assert_eq!(trapped["_Success"], 0, "{trapped}");
+    let again = eventually(Duration::from_secs(10), || {
+        call(&host, &cap, "Echo", "EchoRequest", json!({ "Text": "ok" }))["_Success"] == 1
+    });
+    assert!(again);
+    count(62);
+    // Removed and installed again: a new extension with new (empty) storage.
+    ok(ex(&host, &cap, "RemoveExtensionRequest", json!({ "ExtensionID": id })));
+    install_ok(&host, &cap, "ext-chaos", &["storage"], "Echo");
+    count(1);
+}

@@ -24,6 +24,7 @@
 //! | `bad-json` | replies a body that is not JSON | a Failure naming the bad reply |
 //! | `big` | replies a body of 2 MiB | a Failure naming the reply's size |
 //! | `count` | increments `count` in storage, answers `Count` | — |
+//! | `reply:<text>` | replies `<text>` as its body, verbatim | what the host makes of it (members it owns dropped) |
 
 // wit-bindgen's export glue for string results forgets the returned buffer
 // (the host frees it through `cabi_post_handle`), which the workspace's
@@ -100,6 +101,12 @@ impl Guest for ExtChaos {
         let reply_type = format!("{namespace}.Messages.EchoResponse");
         if let Some(rest) = text.strip_prefix("fail:") {
             return Err(rest.to_owned());
+        }
+        if let Some(rest) = text.strip_prefix("reply:") {
+            return Ok(Reply {
+                message_type: reply_type,
+                body: rest.to_owned(),
+            });
         }
         match text.as_str() {
             "spin" => spin(),

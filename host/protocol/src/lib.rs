@@ -13,6 +13,7 @@ pub mod de;
 pub mod envelope;
 pub mod error;
 pub mod json;
+pub mod json_scan;
 pub mod limits;
 pub mod messages;
 pub mod reply;

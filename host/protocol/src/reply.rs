@@ -27,6 +27,11 @@ pub struct Reply {
     pub type_name: Cow<'static, str>,
     /// Type-specific members in order, without `$type`, `_Success`, `_Message`.
     pub fields: Vec<(String, Value)>,
+    /// Type-specific members as checked JSON member text (`"A":1,"B":[2]`,
+    /// from [`crate::json_scan::checked_members`]), passed through as is in
+    /// JSON and read into a tree only for BSON and [`Reply::to_value`]; written
+    /// after `fields` (empty when this is set). An extension's reply.
+    pub raw_members: Option<String>,
     pub code: ResponseCode,
     pub message: String,
 }
@@ -37,6 +42,7 @@ impl Reply {
         Reply {
             type_name: Cow::Borrowed(RESPONSE_BASE),
             fields: Vec::new(),
+            raw_members: None,
             code: ResponseCode::Success,
             message: String::new(),
         }
@@ -47,6 +53,7 @@ impl Reply {
         Reply {
             type_name: Cow::Borrowed(RESPONSE_BASE),
             fields: Vec::new(),
+            raw_members: None,
             code: ResponseCode::Failure,
             message: message.into(),
         }
@@ -67,6 +74,7 @@ impl Reply {
             Ok(Value::Object(fields)) => Reply {
                 type_name: Cow::Borrowed(T::TYPE_NAME),
                 fields,
+                raw_members: None,
                 code: ResponseCode::Success,
                 message: String::new(),
             },
@@ -84,6 +92,9 @@ impl Reply {
         let mut members = Vec::with_capacity(self.fields.len() + 3);
         members.push(("$type".to_owned(), Value::String(self.type_name.to_string())));
         members.extend(self.fields.iter().cloned());
+        if let Some(raw) = &self.raw_members {
+            members.extend(raw_tree(raw));
+        }
         members.push(("_Success".to_owned(), Value::Int(self.code as i64)));
         members.push(("_Message".to_owned(), Value::String(self.message.clone())));
         Value::Object(members)
@@ -91,6 +102,9 @@ impl Reply {
 
     /// Encode the reply in the given encoding.
     pub fn encode(&self, encoding: Encoding) -> Vec<u8> {
+        if let (Encoding::Json, Some(raw)) = (encoding, &self.raw_members) {
+            return self.encode_raw_json(raw);
+        }
         let value = self.to_value();
         match encoding {
             Encoding::Json => {
@@ -100,6 +114,48 @@ impl Reply {
             }
             Encoding::Bson => bson::encode(&value),
         }
+    }
+}
+
+impl Reply {
+    /// JSON with the checked member text spliced in: the same members, in the
+    /// same order, as [`Reply::to_value`] would write.
+    fn encode_raw_json(&self, raw: &str) -> Vec<u8> {
+        let mut out = Vec::with_capacity(raw.len() + self.type_name.len() + self.message.len() + 48);
+        out.extend_from_slice(b"{\"$type\":");
+        json::write_str(&mut out, &self.type_name);
+        for (k, v) in &self.fields {
+            out.push(b',');
+            json::write_str(&mut out, k);
+            out.push(b':');
+            json::write_value(&mut out, v);
+        }
+        if !raw.is_empty() {
+            out.push(b',');
+            out.extend_from_slice(raw.as_bytes());
+        }
+        out.extend_from_slice(b",\"_Success\":");
+        out.extend_from_slice((self.code as i64).to_string().as_bytes());
+        out.extend_from_slice(b",\"_Message\":");
+        json::write_str(&mut out, &self.message);
+        out.push(b'}');
+        out
+    }
+}
+
+/// Checked member text as tree members (it was checked to read as an object,
+/// so nothing is lost; anything else would read as no members).
+fn raw_tree(raw: &str) -> Vec<(String, Value)> {
+    let text = format!("{{{raw}}}");
+    // The text was checked against the request limits; these only keep recursion finite.
+    let limits = crate::DecodeLimits {
+        max_body_bytes: usize::MAX,
+        max_depth: 128,
+        max_members_per_object: usize::MAX,
+    };
+    match json::decode(text.as_bytes(), &limits) {
+        Ok(Some(Value::Object(members))) => members,
+        _ => Vec::new(),
     }
 }
 
@@ -195,6 +251,44 @@ mod tests {
             String::from_utf8(Reply::failure("unknown type").encode(Encoding::Json)).expect("utf8"),
             r#"{"$type":"ResponseBase","_Success":0,"_Message":"unknown type"}"#
         );
+    }
+
+    /// A reply carrying checked member text encodes, in JSON and BSON, as the
+    /// same reply built from the tree.
+    #[test]
+    fn raw_members_encode_as_the_tree() {
+        let body = r#"{"Entries":[{"Name":"caf\u00e9","Score":12,"At":1.5}],"_Success":0,"Deep":{"a":[1,{"b":null}]},"N":-3}"#;
+        let limits = crate::DecodeLimits::default();
+        let keep = |k: &str| !(k.starts_with('_') || k.starts_with('$'));
+        let raw = crate::json_scan::checked_members(body, &limits, keep).expect("checked");
+        let Ok(Some(Value::Object(members))) = json::decode(body.as_bytes(), &limits) else {
+            panic!("not an object");
+        };
+        let tree = Reply {
+            type_name: "T.Messages.R".into(),
+            fields: members.into_iter().filter(|(k, _)| keep(k)).collect(),
+            ..Reply::ok()
+        };
+        let passed = Reply {
+            type_name: "T.Messages.R".into(),
+            raw_members: Some(raw),
+            ..Reply::ok()
+        };
+        let read = |bytes: Vec<u8>| json::decode(&bytes, &limits).expect("json").expect("value");
+        assert_eq!(read(passed.encode(Encoding::Json)), read(tree.encode(Encoding::Json)));
+        assert_eq!(passed.encode(Encoding::Bson), tree.encode(Encoding::Bson));
+        assert_eq!(passed.to_value(), tree.to_value());
+        let text = String::from_utf8(passed.encode(Encoding::Json)).expect("utf8");
+        assert!(
+            text.starts_with(r#"{"$type":"T.Messages.R","Entries":"#) && text.ends_with(r#""N":-3,"_Success":1,"_Message":""}"#),
+            "{text}"
+        );
+        // No members at all.
+        let empty = Reply {
+            raw_members: Some(String::new()),
+            ..Reply::ok()
+        };
+        assert_eq!(empty.encode(Encoding::Json), Reply::ok().encode(Encoding::Json));
     }
 
     #[derive(Serialize)]

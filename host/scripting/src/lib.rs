@@ -38,6 +38,7 @@ pub mod scope;
 pub mod script;
 mod stdio;
 mod stop;
+pub mod storage_cache;
 mod table;
 mod wait;
 

@@ -54,6 +54,9 @@ pub struct ExtFacts {
     /// Whether the extension holds the `storage` grant: its storage is its
     /// own, so this (not a caller's rights) decides the storage imports.
     pub storage_granted: bool,
+    /// The read cache of its storage, shared by its instances (and kept,
+    /// emptied, across an update).
+    pub storage_cache: Arc<crate::storage_cache::StorageCache>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

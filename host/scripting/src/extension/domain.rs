@@ -420,6 +420,7 @@ fn install(
         installer_id: user.id,
         storage_quota_bytes: host.limits.storage_quota_bytes,
         storage_granted: wanted.grants.has("storage"),
+        storage_cache: host.new_storage_cache(),
     };
     let script = log_script(id, "", user.id);
     let built = host
@@ -547,6 +548,8 @@ fn update(host: &Arc<ExtensionHost>, ctx: &RequestContext, req: UpdateExtensionR
     host.calls.store.update_extension(&row).map_err(internal)?;
     host.unregister(&old);
     old.unload();
+    // Storage is kept; its cache starts empty with the new component.
+    facts.storage_cache.clear();
     ctx.services.capabilities.destroy(old.installer.capability);
     host.extensions.lock().insert(old.facts.id, ext.clone());
     if let Err(e) = host.register(&ext) {
@@ -624,6 +627,7 @@ fn remove(host: &Arc<ExtensionHost>, ctx: &RequestContext, req: RemoveExtensionR
     let ext = managed(host, ctx, req.extension_id.0)?;
     let _changes = host.changes.lock();
     host.calls.store.delete_extension(ext.facts.id).map_err(internal)?;
+    ext.facts.storage_cache.clear();
     host.unregister(&ext);
     ext.control.lock().state = RunState::Stopped;
     ext.unload();
@@ -686,6 +690,7 @@ pub(crate) fn load_one(host: &ExtensionHost, row: ExtensionRow, warm: bool) -> R
         installer_id: row.installer_id,
         storage_quota_bytes: host.limits.storage_quota_bytes,
         storage_granted: grants.has("storage"),
+        storage_cache: host.new_storage_cache(),
     });
     let script = log_script(row.id, &row.domain, row.installer_id);
     let built = host.build(row.component, &facts, &script)?;

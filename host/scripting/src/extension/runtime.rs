@@ -40,7 +40,8 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use dispatcher_dispatch::{Dispatcher, HandlerError, RequestContext, Transport};
-use dispatcher_protocol::{DecodedRequest, Reply, ResponseCode, Value};
+use dispatcher_protocol::json_scan::checked_members;
+use dispatcher_protocol::{DecodedRequest, Encoding, Reply, ResponseCode, Value};
 use parking_lot::{Condvar, Mutex};
 use uuid::Uuid;
 use wasmtime::component::Linker;
@@ -62,6 +63,7 @@ use crate::limits::ScriptingLimits;
 use crate::reactor::off_reactor;
 use crate::scheduler::ExtensionTimers;
 use crate::script::{ExtFacts, RunState, Script, ScriptInfo};
+use crate::storage_cache::{StorageCache, STORAGE_CACHE_BYTES};
 use crate::table::ScriptTable;
 
 /// The first restart waits this long; each further one twice as long.
@@ -277,6 +279,15 @@ impl ExtensionHost {
         Ok(host)
     }
 
+    /// A new extension's storage cache: none on PostgreSQL, where other
+    /// hosts of the grid write the same rows.
+    pub(crate) fn new_storage_cache(&self) -> Arc<StorageCache> {
+        Arc::new(match self.calls.store.is_postgres() {
+            true => StorageCache::disabled(),
+            false => StorageCache::new(STORAGE_CACHE_BYTES),
+        })
+    }
+
     pub fn dispatcher(&self) -> &Dispatcher {
         &self.calls.dispatcher
     }
@@ -422,6 +433,8 @@ impl ExtensionHost {
             c.backoff_until = Some(Instant::now() + BACKOFF_BASE * factor);
         }
         drop(c);
+        // The instances that start after the backoff read storage afresh.
+        ext.facts.storage_cache.clear();
         ext.log(&self.calls.limits, "error", &format!("fault {}", fault.as_str()));
         if ended {
             ext.unload();
@@ -528,7 +541,7 @@ impl ExtensionHost {
                 live.store.data_mut().acting = ext.installer.clone();
                 self.release(ext, Some(live));
                 match answer {
-                    Ok(reply) => self.reply(ext, reply.message_type, &reply.body),
+                    Ok(reply) => self.reply(ext, reply.message_type, &reply.body, request.encoding),
                     Err(text) => Err(HandlerError::Failure(text)),
                 }
             }
@@ -683,7 +696,11 @@ impl ExtensionHost {
 
     /// The guest's `ok(reply)` as a protocol reply: a described reply type,
     /// a JSON object within `MaxReplyBytes`; the host adds `_Success`.
-    fn reply(&self, ext: &Extension, type_name: String, body: &str) -> Result<Reply, HandlerError> {
+    /// Members named `_…` or `$…` (the envelope's) are dropped. A JSON
+    /// request's reply passes the guest's text through once one scan has
+    /// checked it (`json_scan`); BSON, and text the scan is not sure of, go
+    /// through the value tree, whose checks and refusals are the same.
+    fn reply(&self, ext: &Extension, type_name: String, body: &str, encoding: Encoding) -> Result<Reply, HandlerError> {
         let d = ext.domain();
         if body.len() > self.limits.max_reply_bytes {
             return Err(HandlerError::Failure(format!(
@@ -698,17 +715,27 @@ impl ExtensionHost {
                 dispatcher_dispatch::escape(&type_name)
             )));
         }
+        let keep = |k: &str| !(k.starts_with('_') || k.starts_with('$'));
+        if encoding == Encoding::Json {
+            if let Some(raw) = checked_members(body, self.dispatcher().limits(), keep) {
+                return Ok(Reply {
+                    type_name: type_name.into(),
+                    fields: Vec::new(),
+                    raw_members: Some(raw),
+                    code: ResponseCode::Success,
+                    message: String::new(),
+                });
+            }
+        }
         let parsed = dispatcher_protocol::json::decode(body.as_bytes(), self.dispatcher().limits());
         let Ok(Some(Value::Object(members))) = parsed else {
             return Err(HandlerError::Failure(format!("extension {d} replied a body that is not a JSON object")));
         };
-        let fields = members
-            .into_iter()
-            .filter(|(k, _)| !(k.starts_with('_') || k.starts_with('$')))
-            .collect();
+        let fields = members.into_iter().filter(|(k, _)| keep(k)).collect();
         Ok(Reply {
             type_name: type_name.into(),
             fields,
+            raw_members: None,
             code: ResponseCode::Success,
             message: String::new(),
         })

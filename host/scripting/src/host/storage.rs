@@ -8,12 +8,16 @@
 //! their time is charged to the event's CPU budget. An extension's writes
 //! may be reached from a reactor thread (its HTTP requests run there) and
 //! hand the reactor's other work on first (`reactor::off_reactor`).
+//! An extension's reads go through its storage cache
+//! (`storage_cache.rs`), its writes through the store and then
+//! the cache.
 
 use crate::bindings::opensim::dispatcher::storage::Host;
 use crate::bindings::opensim::dispatcher::types::Error as GuestError;
 use crate::error::HostError;
 use crate::instance::HostState;
 use crate::reactor::off_reactor;
+use crate::storage_cache::Lookup;
 
 impl HostState {
     fn storage_ready(&mut self, key: Option<&str>) -> Result<(), HostError> {
@@ -57,9 +61,18 @@ impl Host for HostState {
         self.timed(|h| {
             h.storage_ready(Some(&key))?;
             let id = h.script.id();
-            match h.ext.is_some() {
-                true => h.shared.store.extension_storage_get(id, &key),
-                false => h.shared.store.script_storage_get(id, &key),
+            match &h.ext {
+                Some(ext) => match ext.storage_cache.lookup(&key) {
+                    Lookup::Hit(value) => Ok(value),
+                    Lookup::Miss(generation) => {
+                        let value = h.shared.store.extension_storage_get(id, &key);
+                        if let Ok(v) = &value {
+                            ext.storage_cache.fill(&key, generation, v.as_deref());
+                        }
+                        value
+                    }
+                },
+                None => h.shared.store.script_storage_get(id, &key),
             }
             .map_err(unavailable)
         })
@@ -75,7 +88,14 @@ impl Host for HostState {
         let stored = match &self.ext {
             // An extension's request may run on a reactor thread (HTTP): its
             // commit hands the reactor's other work on first.
-            Some(ext) => off_reactor(|| self.shared.store.extension_storage_set(id, &key, &value, ext.storage_quota_bytes)),
+            Some(ext) => {
+                ext.storage_cache.begin_write(&key);
+                let stored = off_reactor(|| self.shared.store.extension_storage_set(id, &key, &value, ext.storage_quota_bytes));
+                // Over quota or failed: what the store holds is not known here.
+                let now = matches!(stored, Ok(true)).then_some(Some(value.as_slice()));
+                ext.storage_cache.end_write(&key, now);
+                stored
+            }
             None => {
                 let quota = self.shared.limits.storage_quota_bytes as u64;
                 self.shared.store.script_storage_set(id, &key, &value, quota)
@@ -92,9 +112,14 @@ impl Host for HostState {
         self.storage_ready(Some(&key))?;
         self.admit_storage_write()?;
         let id = self.script.id();
-        match self.ext.is_some() {
-            true => off_reactor(|| self.shared.store.extension_storage_delete(id, &key)),
-            false => self.shared.store.script_storage_delete(id, &key),
+        match &self.ext {
+            Some(ext) => {
+                ext.storage_cache.begin_write(&key);
+                let deleted = off_reactor(|| self.shared.store.extension_storage_delete(id, &key));
+                ext.storage_cache.end_write(&key, deleted.is_ok().then_some(None));
+                deleted
+            }
+            None => self.shared.store.script_storage_delete(id, &key),
         }
         .map_err(unavailable)
     }
