@@ -3,7 +3,7 @@
 //! memory limiter, the host-call meter, and the one function that runs an
 //! event and classifies how it ended.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,8 +33,9 @@ pub struct CallContext {
     pub store: Arc<ScriptStore>,
     pub scene: Arc<dyn SceneHooks>,
     /// Wall clock in Unix milliseconds, refreshed by the epoch ticker: what
-    /// `timers.now-ms` reads (an atomic load instead of a clock call).
-    pub clock_ms: Arc<AtomicU64>,
+    /// `timers.now-ms` reads (an atomic load instead of a clock call); guest
+    /// code touches it to keep the ticker at its fast pace.
+    pub clock: Arc<crate::scheduler::EpochClock>,
     pub scheduler: Arc<Scheduler>,
     pub stop: StopFlag,
 }
@@ -433,6 +434,7 @@ pub(crate) fn begin_event(store: &mut Store<HostState>, fuel: u64, turn: TurnClo
     meter.event_started = now;
     meter.cpu_baseline = turn.cpu_bound_at(now);
     let budget = meter.budget;
+    store.data().shared.clock.touch(now);
     store.set_epoch_deadline(ticks(budget));
     Ok(())
 }
@@ -467,6 +469,7 @@ pub fn budget_left(state: &HostState) -> wasmtime::Result<Duration> {
 /// interrupted here (epochs are only checked in wasm code); blocking WASI
 /// waits check the same budget themselves (`crate::wait`).
 fn budget_check(store: StoreContextMut<'_, HostState>) -> wasmtime::Result<UpdateDeadline> {
+    store.data().shared.clock.touch(Instant::now());
     let left = budget_left(store.data())?;
     Ok(UpdateDeadline::Continue(ticks(left)))
 }

@@ -13,7 +13,6 @@
 //! | host calls | `instance` (`CallContext`) | dispatcher, store, scene, scheduler, clock |
 
 use std::path::Path;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -122,7 +121,7 @@ impl ScriptHost {
         let scripts = Arc::new(ScriptTable::default());
         let run_queue = Arc::new(RunQueue::new(limits.event_queue_length, stop.clone()));
         let scheduler = Arc::new(Scheduler::default());
-        let clock_ms = Arc::new(AtomicU64::new(crate::script::now_ms()));
+        let clock = Arc::new(scheduler::EpochClock::default());
         let lifecycle = Arc::new(Lifecycle {
             limits: limits.clone(),
             dispatcher: dispatcher.clone(),
@@ -140,7 +139,7 @@ impl ScriptHost {
             dispatcher: dispatcher.clone(),
             store,
             scene: scene.clone(),
-            clock_ms: clock_ms.clone(),
+            clock: clock.clone(),
             scheduler: scheduler.clone(),
             stop: stop.clone(),
         });
@@ -161,7 +160,7 @@ impl ScriptHost {
         let (s, table, queue, halt) = (scheduler.clone(), scripts.clone(), run_queue.clone(), stop.clone());
         threads.push(spawn("script-scheduler", move || s.run(&table, &queue, &halt))?);
         let (wasm, halt) = (engine.engine.clone(), stop.clone());
-        threads.push(spawn("script-epoch", move || scheduler::run_epoch_ticker(&wasm, &clock_ms, &halt))?);
+        threads.push(spawn("script-epoch", move || scheduler::run_epoch_ticker(&wasm, &clock, &halt))?);
         let router = Router {
             scripts: scripts.clone(),
             run_queue: run_queue.clone(),

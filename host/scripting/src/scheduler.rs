@@ -221,20 +221,160 @@ impl Scheduler {
     }
 }
 
-/// Epoch ticker: advances the engine's epoch every [`EPOCH_TICK`], the clock
-/// of every event's CPU-budget deadline, and refreshes `clock_ms` (Unix
-/// milliseconds, what `timers.now-ms` reads). Ticks are scheduled on absolute
-/// times, so sleep overshoot does not accumulate into a slow epoch.
-pub fn run_epoch_ticker(engine: &wasmtime::Engine, clock_ms: &Arc<AtomicU64>, stop: &StopFlag) {
+/// Ticks while no guest code has run for [`IDLE_AFTER`]: ten times slower
+/// than [`EPOCH_TICK`], so an idle host does not wake a thousand times a
+/// second.
+pub const IDLE_TICK: Duration = Duration::from_millis(10);
+/// How long after the last sign of guest code (an event beginning, a
+/// budget check) the ticker slows down. A running guest passes a budget
+/// check at least every [`crate::limits::INTERRUPT_CHECK_TICKS`] ticks, far
+/// sooner, so the ticker never slows under running wasm.
+pub const IDLE_AFTER: Duration = Duration::from_millis(100);
+
+/// The clock the guests see and the pace of the epoch ticker.
+///
+/// `timers.now-ms` reads [`EpochClock::now_ms`] (an atomic load). Guest
+/// code announces itself through [`EpochClock::touch`] (every event's
+/// start and every epoch-deadline check): the ticker runs at [`EPOCH_TICK`]
+/// while guests run and slows to [`IDLE_TICK`] [`IDLE_AFTER`] after the last
+/// one. A touch while slow refreshes the clock and wakes the ticker at once,
+/// so an event never starts on a stale clock or a slow epoch. The one case
+/// the slow pace reaches is a guest returning from a host call that took
+/// longer than [`IDLE_AFTER`]: its next budget check comes after at most
+/// [`crate::limits::INTERRUPT_CHECK_TICKS`] slow ticks, and the fast pace
+/// resumes there.
+pub struct EpochClock {
+    ms: AtomicU64,
+    origin: Instant,
+    /// Nanoseconds from `origin` of the last touch.
+    active_at: AtomicU64,
+    slow: std::sync::atomic::AtomicBool,
+    ticker: OnceLock<std::thread::Thread>,
+}
+
+impl Default for EpochClock {
+    fn default() -> Self {
+        EpochClock {
+            ms: AtomicU64::new(crate::script::now_ms()),
+            origin: Instant::now(),
+            active_at: AtomicU64::new(0),
+            slow: std::sync::atomic::AtomicBool::new(false),
+            ticker: OnceLock::new(),
+        }
+    }
+}
+
+impl EpochClock {
+    /// Unix milliseconds, at most one tick old while guests run.
+    pub fn now_ms(&self) -> u64 {
+        self.ms.load(Ordering::Relaxed)
+    }
+
+    /// Guest code runs (or is about to) at `now`.
+    pub fn touch(&self, now: Instant) {
+        let at = now.saturating_duration_since(self.origin).as_nanos() as u64;
+        self.active_at.store(at, Ordering::SeqCst);
+        if self.slow.load(Ordering::SeqCst) && self.slow.swap(false, Ordering::SeqCst) {
+            self.ms.store(crate::script::now_ms(), Ordering::Relaxed);
+            if let Some(ticker) = self.ticker.get() {
+                ticker.unpark();
+            }
+        }
+    }
+
+    /// Whether the ticker runs at the slow pace (for tests and metrics).
+    pub fn is_slow(&self) -> bool {
+        self.slow.load(Ordering::Relaxed)
+    }
+
+    fn quiet_for(&self, now: Instant) -> Duration {
+        let at = Duration::from_nanos(self.active_at.load(Ordering::SeqCst));
+        now.saturating_duration_since(self.origin).saturating_sub(at)
+    }
+}
+
+/// Epoch ticker: advances the engine's epoch, the clock of every event's
+/// CPU-budget deadline, and refreshes the guests' clock, every
+/// [`EPOCH_TICK`] while guests run and every [`IDLE_TICK`] otherwise (see
+/// [`EpochClock`]). Ticks are scheduled on absolute times, so sleep
+/// overshoot does not accumulate into a slow epoch.
+pub fn run_epoch_ticker(engine: &wasmtime::Engine, clock: &Arc<EpochClock>, stop: &StopFlag) {
+    let _ = clock.ticker.set(std::thread::current());
     let mut next = Instant::now() + EPOCH_TICK;
     while !stop.is_set() {
         let now = Instant::now();
         if next > now {
-            std::thread::sleep(next - now);
+            // Parked rather than slept: a touch wakes a slow ticker at once.
+            std::thread::park_timeout(next - now);
+            if clock.is_slow() && Instant::now() < next {
+                continue;
+            }
         }
         engine.increment_epoch();
-        clock_ms.store(crate::script::now_ms(), Ordering::Relaxed);
+        clock.ms.store(crate::script::now_ms(), Ordering::Relaxed);
+        let now = Instant::now();
+        if !clock.is_slow() && clock.quiet_for(now) >= IDLE_AFTER {
+            clock.slow.store(true, Ordering::SeqCst);
+            // A touch between the look and the store saw the pace still
+            // fast and woke nobody: look again after the store.
+            if clock.quiet_for(Instant::now()) < IDLE_AFTER {
+                clock.slow.store(false, Ordering::SeqCst);
+            }
+        }
+        let tick = if clock.is_slow() { IDLE_TICK } else { EPOCH_TICK };
         // After a long stall, carry on from now rather than tick in a burst.
-        next = (next + EPOCH_TICK).max(Instant::now());
+        next = (next + tick).max(now);
+        if !clock.is_slow() {
+            next = next.min(now + EPOCH_TICK);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wait_for(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if check() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        false
+    }
+
+    /// An idle ticker slows down; a touch (an event beginning) brings the
+    /// fast pace back at once, with a fresh clock, and a guest that keeps
+    /// touching keeps it fast.
+    #[test]
+    fn the_ticker_slows_when_no_guest_runs_and_a_touch_wakes_it() {
+        let engine = wasmtime::Engine::new(wasmtime::Config::new().epoch_interruption(true)).expect("engine");
+        let clock = Arc::new(EpochClock::default());
+        let stop = StopFlag::default();
+        let (e, c, s) = (engine.clone(), clock.clone(), stop.clone());
+        let ticker = std::thread::spawn(move || run_epoch_ticker(&e, &c, &s));
+        assert!(wait_for(Duration::from_secs(5), || clock.is_slow()), "the ticker never slowed down");
+        // Slow: far fewer than one tick a millisecond.
+        let before = clock.now_ms();
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(clock.is_slow());
+        assert!(clock.now_ms() >= before);
+        // A touch: fast again at once and the clock read fresh.
+        clock.ms.store(0, Ordering::Relaxed);
+        clock.touch(Instant::now());
+        assert!(!clock.is_slow());
+        assert!(clock.now_ms() > 0, "a touch refreshes the clock before the guest reads it");
+        // Touching every few ms (what budget checks do) keeps it fast well past IDLE_AFTER.
+        let until = Instant::now() + IDLE_AFTER * 3;
+        while Instant::now() < until {
+            clock.touch(Instant::now());
+            assert!(!clock.is_slow(), "slowed under a running guest");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        stop.set();
+        ticker.thread().unpark();
+        ticker.join().expect("ticker");
     }
 }

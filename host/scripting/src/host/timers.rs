@@ -24,8 +24,9 @@ impl Host for HostState {
         Ok(granted)
     }
 
-    /// Millisecond wall clock, as of the last epoch tick (at most 1 ms old).
+    /// Millisecond wall clock, as of the last epoch tick (at most 1 ms old
+    /// while guests run; refreshed when an event begins).
     fn now_ms(&mut self) -> wasmtime::Result<u64> {
-        Ok(self.shared.clock_ms.load(std::sync::atomic::Ordering::Relaxed))
+        Ok(self.shared.clock.now_ms())
     }
 }
