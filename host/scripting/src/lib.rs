@@ -41,6 +41,7 @@ mod stop;
 pub mod storage_cache;
 mod table;
 mod wait;
+mod wasi_offload;
 
 pub use engine::{check_component, sha256_hex, ALLOWED_IMPORT_PREFIXES, HANDLERS_EXPORT};
 pub use error::{Fault, ScriptingError};

@@ -2,7 +2,8 @@
 //!
 //! An HTTP request runs on a worker of the host's multi-threaded tokio
 //! runtime (the reactor). Work that may block for long there (a compile, an
-//! extension's storage write, a slow extension's call) goes through
+//! extension's storage write, a WASI call of an extension that may block,
+//! `wasi_offload.rs`) goes through
 //! [`off_reactor`]: tokio's `block_in_place` hands the worker's other tasks
 //! to another thread first, so the reactor keeps serving, and the work still
 //! runs on the calling thread, with no hop to wait for. Anywhere else (a

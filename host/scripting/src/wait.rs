@@ -19,6 +19,7 @@ use wasmtime_wasi_io::poll::DynPollable;
 
 use crate::instance::{budget_left, HostState};
 use crate::limits::{EPOCH_TICK, INTERRUPT_CHECK_TICKS};
+use crate::reactor::off_reactor;
 
 /// The `wasi:io/poll` instance `wasmtime_wasi::p2::add_to_linker_sync` defines
 /// (guests importing an older 0.2.x resolve to it by semver).
@@ -37,7 +38,7 @@ pub fn shadow_blocking_waits(linker: &mut Linker<HostState>) -> wasmtime::Result
         let reps: Vec<u32> = list.iter().map(Resource::rep).collect();
         bounded(store, move |table, slice| {
             let pollables = reps.iter().map(|&rep| Resource::new_borrow(rep)).collect();
-            in_tokio(async { tokio::time::timeout(slice, table.poll(pollables)).await }).ok()
+            off_reactor(|| in_tokio(async { tokio::time::timeout(slice, table.poll(pollables)).await })).ok()
         })
         .map(|ready| (ready,))
     })?;
@@ -46,7 +47,7 @@ pub fn shadow_blocking_waits(linker: &mut Linker<HostState>) -> wasmtime::Result
         |store: StoreContextMut<HostState>, (pollable,): (Resource<DynPollable>,)| {
             let rep = pollable.rep();
             bounded(store, move |table, slice| {
-                in_tokio(async { tokio::time::timeout(slice, table.block(Resource::new_borrow(rep))).await }).ok()
+                off_reactor(|| in_tokio(async { tokio::time::timeout(slice, table.block(Resource::new_borrow(rep))).await })).ok()
             })
         },
     )?;

@@ -4,9 +4,9 @@
 //!
 //! A request runs on the caller's thread (UDP and `_AsyncRequest` on the
 //! async pool; HTTP on the reactor thread that read it, with no hop: the
-//! types are registered as not committing, and the guest's call is blocking
-//! work, `reactor::off_reactor`, which hands the reactor's other tasks on
-//! first and leaves the runtime's context, as the guest's WASI calls need)
+//! types are registered as not committing, and the guest's call runs right
+//! there; the WASI calls that may block announce it themselves,
+//! `wasi_offload.rs`, and the per-request CPU budget bounds the rest)
 //! on an idle instance, a new one while fewer than `MaxInstances`
 //! exist, or after waiting in a queue of at most `QueueLength` callers (then
 //! `extension <Domain> is busy`). Each request has the per-request CPU budget
@@ -60,7 +60,6 @@ use crate::fault::Fault;
 use crate::grants::{Grants, ACT_AS_INSTALLER};
 use crate::instance::{begin_event, classify, new_store, CallContext, HostState, StoreLimits};
 use crate::limits::ScriptingLimits;
-use crate::reactor::off_reactor;
 use crate::scheduler::ExtensionTimers;
 use crate::script::{ExtFacts, RunState, Script, ScriptInfo};
 use crate::storage_cache::{StorageCache, STORAGE_CACHE_BYTES};
@@ -250,6 +249,7 @@ impl ExtensionHost {
         let mut linker = Linker::<HostState>::new(&engine.engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(err)?;
         linker.allow_shadowing(true);
+        crate::wasi_offload::shadow_blocking_calls(&mut linker).map_err(err)?;
         crate::wait::shadow_blocking_waits(&mut linker).map_err(err)?;
         linker.allow_shadowing(false);
         DomainExtension::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(&mut linker, |s| s).map_err(err)?;
@@ -535,7 +535,7 @@ impl ExtensionHost {
                 r
             })
         };
-        let outcome = off_reactor(|| call(&mut live));
+        let outcome = call(&mut live);
         match outcome {
             Ok(answer) => {
                 live.store.data_mut().acting = ext.installer.clone();

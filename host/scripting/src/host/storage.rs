@@ -65,7 +65,8 @@ impl Host for HostState {
                 Some(ext) => match ext.storage_cache.lookup(&key) {
                     Lookup::Hit(value) => Ok(value),
                     Lookup::Miss(generation) => {
-                        let value = h.shared.store.extension_storage_get(id, &key);
+                        // A database read, on a reactor thread for HTTP.
+                        let value = off_reactor(|| h.shared.store.extension_storage_get(id, &key));
                         if let Ok(v) = &value {
                             ext.storage_cache.fill(&key, generation, v.as_deref());
                         }
@@ -129,7 +130,7 @@ impl Host for HostState {
             h.storage_ready(None)?;
             let id = h.script.id();
             match h.ext.is_some() {
-                true => h.shared.store.extension_storage_keys(id),
+                true => off_reactor(|| h.shared.store.extension_storage_keys(id)),
                 false => h.shared.store.script_storage_keys(id),
             }
             .map_err(unavailable)
