@@ -94,7 +94,16 @@ impl HostState {
                 source: IpAddr::V4(Ipv4Addr::LOCALHOST),
                 transport: Transport::Script,
             };
-            h.shared.dispatcher.call::<M>(caller, request).map_err(guest_error)
+            let dispatcher = &h.shared.dispatcher;
+            // An extension's guest runs on the reactor worker that read the
+            // HTTP request: a handler that commits is announced as blocking
+            // work there, as HTTP itself does. Scripts run on runner threads.
+            if h.ext.is_some() && dispatcher.commits(M::TYPE_NAME) {
+                crate::reactor::off_reactor(|| dispatcher.call::<M>(caller, request))
+            } else {
+                dispatcher.call::<M>(caller, request)
+            }
+            .map_err(guest_error)
         })
     }
 
@@ -186,7 +195,10 @@ impl HostState {
             root: Value::Object(root),
             encoding: Encoding::Json,
         };
-        let reply = dispatcher.handle_decoded(request, IpAddr::V4(Ipv4Addr::LOCALHOST), Transport::Script);
+        let commits = self.ext.is_some() && dispatcher.commits(&request.type_name);
+        let handle = || dispatcher.handle_decoded(request, IpAddr::V4(Ipv4Addr::LOCALHOST), Transport::Script);
+        // As for typed calls: an extension's committing request off the reactor.
+        let reply = if commits { crate::reactor::off_reactor(handle) } else { handle() };
         let mut reply = reply.unwrap_or_else(Reply::queued);
         if filter {
             self.filter_listed(&mut reply);
