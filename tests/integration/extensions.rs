@@ -185,6 +185,24 @@ fn extensions_chaos_alloc_is_out_of_memory() {
     chaos("alloc", "extension Chaos faulted: out-of-memory");
 }
 
+/// The WASI calls whose synchronous bindings would `block_on` (a blocking
+/// stdin read, stderr and stdout) made while the guest runs on an HTTP
+/// worker: answered, no fault, and the host keeps serving. Run on the
+/// worker without the shadowing of wasi_offload.rs, the first of them
+/// panics the worker and the caller gets no reply.
+#[test]
+fn extensions_chaos_blocking_wasi_calls_on_the_http_worker_are_answered() {
+    let host = Host::start_with("[Extensions]\nRequestCpuBudgetMs = 100\n");
+    let cap = cap_of(&host, OWNER, &["Chaos"]);
+    install_ok(&host, &cap, "ext-chaos", &[], "Chaos");
+    for _ in 0..3 {
+        let reply = call(&host, &cap, "Chaos", "EchoRequest", json!({ "Text": "wasi-io" }));
+        assert_eq!(reply["_Success"], 1, "{reply}");
+        assert!(reply["Stdin"].as_str().is_some_and(|s| !s.is_empty()), "{reply}");
+        ok(rc(&host, &cap, "FindObjectsRequest", json!({})));
+    }
+}
+
 #[test]
 fn extensions_chaos_recurse_is_a_stack_overflow() {
     chaos("recurse", "extension Chaos faulted: stack-overflow");

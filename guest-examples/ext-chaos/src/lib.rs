@@ -25,6 +25,7 @@
 //! | `big` | replies a body of 2 MiB | a Failure naming the reply's size |
 //! | `count` | increments `count` in storage, answers `Count` | — |
 //! | `reply:<text>` | replies `<text>` as its body, verbatim | what the host makes of it (members it owns dropped) |
+//! | `wasi-io` | reads stdin (empty), writes a line to stderr and to stdout | a success with `Stdin` (what the read answered); the HTTP worker it ran on is not wedged |
 
 // wit-bindgen's export glue for string results forgets the returned buffer
 // (the host frees it through `cabi_post_handle`), which the workspace's
@@ -123,6 +124,22 @@ impl Guest for ExtChaos {
             "flood" => loop {
                 log::log(log::Level::Debug, "flood");
             },
+            "wasi-io" => {
+                // The WASI calls whose synchronous host bindings would block a
+                // reactor thread: a blocking read of stdin (empty) and lines to
+                // stderr and stdout (sockets are refused at install).
+                let mut buf = [0u8; 16];
+                let stdin = match std::io::Read::read(&mut std::io::stdin(), &mut buf) {
+                    Ok(n) => format!("read {n}"),
+                    Err(e) => format!("error {e}"),
+                };
+                eprintln!("ext-chaos: wasi-io");
+                println!("ext-chaos: wasi-io");
+                return Ok(Reply {
+                    message_type: reply_type,
+                    body: serde_json::json!({ "Stdin": stdin }).to_string(),
+                });
+            }
             "bad-json" => {
                 return Ok(Reply {
                     message_type: reply_type,
