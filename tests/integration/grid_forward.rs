@@ -264,18 +264,7 @@ fn grid_forward_endpoint_created_through_a_non_owner_receives_the_owners_callbac
     })));
     let endpoint_id = endpoint["EndPointID"].as_str().expect("EndPointID").to_owned();
     // Registered and touched through the non-owner; the owner sends the callback.
-    ok(h.other.call(&request(
-        "RegisterTouchCallbackRequest",
-        &cap,
-        json!({"ObjectID": object, "EndPointID": endpoint_id}),
-    )));
-    ok(h.other
-        .call(&request("TouchObjectRequest", &cap, json!({"ObjectID": object, "LinkNum": 0}))));
-    socket.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
-    let mut buf = [0u8; 65536];
-    let n = socket.recv(&mut buf).expect("a touch callback within 5 s");
-    let text = String::from_utf8_lossy(&buf[..n]);
-    assert!(text.contains(&object), "{text}");
+    touch_reaches(&h.other, &cap, &object, &endpoint_id, &socket);
     // Renew and close through the owner find the same endpoint.
     let owner_cap = h.owner.capability(&DOMAINS);
     let renew = h.owner.call(&json!({
@@ -283,6 +272,23 @@ fn grid_forward_endpoint_created_through_a_non_owner_receives_the_owners_callbac
         "EndPointID": endpoint_id, "LifeSpan": 60000,
     }));
     ok(renew);
+}
+
+/// Register a touch callback of `object` to `endpoint_id` and touch it, both
+/// through `host`: the callback datagram naming the object reaches `socket`
+/// within 5 s.
+fn touch_reaches(host: &Host, cap: &str, object: &str, endpoint_id: &str, socket: &std::net::UdpSocket) {
+    ok(host.call(&request(
+        "RegisterTouchCallbackRequest",
+        cap,
+        json!({"ObjectID": object, "EndPointID": endpoint_id}),
+    )));
+    ok(host.call(&request("TouchObjectRequest", cap, json!({"ObjectID": object, "LinkNum": 0}))));
+    socket.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let mut buf = [0u8; 65536];
+    let n = socket.recv(&mut buf).expect("a touch callback within 5 s");
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert!(text.contains(object), "{text}");
 }
 
 #[test]
@@ -330,16 +336,5 @@ fn grid_forward_endpoint_survives_a_kill_of_its_owner() {
     })));
     assert_eq!(renew["EndPointID"].as_str(), Some(endpoint_id.as_str()));
     // A touch on the new owner reaches the endpoint's socket.
-    ok(h.other.call(&request(
-        "RegisterTouchCallbackRequest",
-        &cap,
-        json!({"ObjectID": object, "EndPointID": endpoint_id}),
-    )));
-    ok(h.other
-        .call(&request("TouchObjectRequest", &cap, json!({"ObjectID": object, "LinkNum": 0}))));
-    socket.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
-    let mut buf = [0u8; 65536];
-    let n = socket.recv(&mut buf).expect("a touch callback within 5 s");
-    let text = String::from_utf8_lossy(&buf[..n]);
-    assert!(text.contains(&object), "{text}");
+    touch_reaches(&h.other, &cap, &object, &endpoint_id, &socket);
 }

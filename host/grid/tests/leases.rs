@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use common::*;
-use dispatcher_grid::{Grid, LeaseEvent};
+use dispatcher_grid::{Grid, LeaseEvent, LeaseTask, RegionRef};
 use dispatcher_pgtest::{PgServer, DATABASE};
 
 const LEASE: u64 = 2;
@@ -153,15 +153,22 @@ async fn graceful_release_hands_over_at_once() {
     assert!(a.held_regions().is_empty());
 }
 
+/// sim-a connected and holding the one region of `list`: its grid, its
+/// lease task and the epoch it acquired.
+async fn held_by_sim_a(pg: &PgServer, list: &[RegionRef]) -> (Grid, LeaseTask, i64) {
+    let a = Grid::connect(&config(&pg.url(), "sim-a", LEASE)).await.expect("connect a");
+    let mut ta = a.run_leases(source(list));
+    let (got, _) = wait_events(&mut ta, 1, Duration::from_secs(3)).await;
+    let epoch = acquired(&got)[0].1;
+    (a, ta, epoch)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_host_wakes_to_lost_leases_and_its_epoch_is_fenced() {
     let pg = server();
     let list = regions(&["One"]);
     let region = list[0].id;
-    let a = Grid::connect(&config(&pg.url(), "sim-a", LEASE)).await.expect("connect a");
-    let mut ta = a.run_leases(source(&list));
-    let (got, _) = wait_events(&mut ta, 1, Duration::from_secs(3)).await;
-    let old_epoch = acquired(&got)[0].1;
+    let (a, ta, old_epoch) = held_by_sim_a(&pg, &list).await;
     assert_eq!(a.held_epoch(region), Some(old_epoch));
     assert!(fence(&pg, DATABASE, region, "sim-a", old_epoch));
     // Pause A (its task stops, as under SIGSTOP), let B take over.
@@ -215,10 +222,7 @@ async fn a_region_released_after_a_failed_load_goes_to_another_host_and_is_not_c
     let pg = server();
     let list = regions(&["One"]);
     let region = list[0].id;
-    let a = Grid::connect(&config(&pg.url(), "sim-a", LEASE)).await.expect("connect a");
-    let mut ta = a.run_leases(source(&list));
-    let (got, _) = wait_events(&mut ta, 1, Duration::from_secs(3)).await;
-    let epoch = acquired(&got)[0].1;
+    let (a, mut ta, epoch) = held_by_sim_a(&pg, &list).await;
     // sim-a could not load it: released at once, and a backoff of LeaseSeconds.
     let backoff = a.release_failed(region, epoch).await.expect("release");
     assert_eq!(backoff, Duration::from_secs(LEASE));
