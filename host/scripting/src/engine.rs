@@ -305,8 +305,13 @@ impl ScriptEngine {
     }
 
     /// The component from the disk cache, or compiled (then `true`: not on
-    /// disk yet).
+    /// disk yet), with its memory images made (see [`with_memory_images`]).
     fn compile(&self, hash: &str, bytes: &[u8]) -> Result<(Component, bool), String> {
+        self.compile_or_read(hash, bytes)
+            .map(|(component, fresh)| (with_memory_images(component), fresh))
+    }
+
+    fn compile_or_read(&self, hash: &str, bytes: &[u8]) -> Result<(Component, bool), String> {
         let path = self.cache_path(hash);
         if path.exists() {
             // SAFETY: the file was written by `Component::serialize` of an engine
@@ -332,6 +337,20 @@ impl ScriptEngine {
     pub fn compiled_count(&self) -> usize {
         self.compiled.lock().len()
     }
+}
+
+/// `component` with the copy-on-write images of its memories made now, on
+/// the compile thread. wasmtime otherwise makes them at the first
+/// instantiation, inside the first event's CPU budget: for an interpreter
+/// snapshot (componentize-py's 18 MB, componentize-js's 12 MB) that is tens
+/// of milliseconds of copying, enough to end a first `on-start` or a hot
+/// swap with `timeout` on a busy machine. Should it fail, the first
+/// instantiation tries again and reports the error as its own.
+fn with_memory_images(component: Component) -> Component {
+    if let Err(e) = component.initialize_copy_on_write_image() {
+        tracing::warn!(error = %e, "cannot prepare the component's memory images ahead of its first instance");
+    }
+    component
 }
 
 /// The host's whole upload check, outside a host (`dispatcher script build`):
@@ -415,6 +434,43 @@ fn check_imports_exports(engine: &Engine, component: &Component) -> Result<(), S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Open memfds holding a wasmtime memory image (each made for one
+    /// memory of one module).
+    fn memory_image_fds() -> usize {
+        std::fs::read_dir("/proc/self/fd")
+            .map(|fds| {
+                fds.flatten()
+                    .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+                    .filter(|target| target.to_string_lossy().contains("memfd:wasm-memory-image"))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    /// A freshly compiled component's memory images are made by the load
+    /// (on the compile thread), not by its first instantiation: made there,
+    /// they cost componentize-py's guest 6–18 ms of CPU inside the first
+    /// `on-start`'s 50 ms budget, and a Python hot swap on CI ended with
+    /// `timeout` there.
+    /// Nothing else in this test binary makes memory images.
+    #[test]
+    fn a_fresh_component_has_its_memory_images_before_its_first_instance() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guest-examples/out/touch-lift.wasm");
+        let bytes =
+            std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (build it with guest-examples/build.sh touch-lift)", path.display()));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let limits = ScriptingLimits {
+            pool_instances: 2,
+            ..ScriptingLimits::default()
+        };
+        let engine = ScriptEngine::new(&limits, dir.path()).expect("engine");
+        let before = memory_image_fds();
+        let compiled = engine.load(&bytes).expect("load touch-lift");
+        let after = memory_image_fds();
+        assert!(after > before, "no memory image made by the load ({before} memfds before, {after} after)");
+        drop(compiled);
+    }
 
     #[test]
     fn headers() {
