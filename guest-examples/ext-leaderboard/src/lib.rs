@@ -23,31 +23,41 @@ wit_bindgen::generate!({
 
 use exports::opensim::dispatcher::domain::{DomainDescription, Guest, MessageType, Reply, Request};
 use opensim::dispatcher::storage;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// Entries kept per region.
 const KEEP: usize = 100;
 
 struct Leaderboard;
 
-fn load(region: &str) -> Result<Vec<(String, i64)>, String> {
-    let raw = storage::get(&format!("scores:{region}")).map_err(|e| format!("storage: {e:?}"))?;
-    let Some(raw) = raw else { return Ok(Vec::new()) };
-    let value: Value = serde_json::from_slice(&raw).map_err(|e| format!("stored scores unreadable: {e}"))?;
-    Ok(value
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|i| Some((i.get("Player")?.as_str()?.to_owned(), i.get("Score")?.as_i64()?)))
-                .collect()
-        })
-        .unwrap_or_default())
+/// One stored score, as it is kept and as `GetTopScoresResponse` lists it.
+/// Typed rather than a `serde_json::Value` tree: a read parses the stored
+/// list on every request, and a tree of maps costs the guest several times
+/// the work (docs/performance.md, Extensions).
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Entry {
+    player: String,
+    score: i64,
 }
 
-fn save(region: &str, scores: &[(String, i64)]) -> Result<(), String> {
-    let items: Vec<Value> = scores.iter().map(|(p, s)| json!({ "Player": p, "Score": s })).collect();
-    storage::set(&format!("scores:{region}"), Value::Array(items).to_string().as_bytes()).map_err(|e| format!("storage: {e:?}"))
+/// `GetTopScoresResponse`'s body.
+#[derive(Serialize)]
+struct TopScores<'a> {
+    #[serde(rename = "Scores")]
+    scores: &'a [Entry],
+}
+
+fn load(region: &str) -> Result<Vec<Entry>, String> {
+    let raw = storage::get(&format!("scores:{region}")).map_err(|e| format!("storage: {e:?}"))?;
+    let Some(raw) = raw else { return Ok(Vec::new()) };
+    serde_json::from_slice(&raw).map_err(|e| format!("stored scores unreadable: {e}"))
+}
+
+fn save(region: &str, scores: &[Entry]) -> Result<(), String> {
+    let text = serde_json::to_vec(scores).map_err(|e| format!("cannot write scores: {e}"))?;
+    storage::set(&format!("scores:{region}"), &text).map_err(|e| format!("storage: {e:?}"))
 }
 
 impl Guest for Leaderboard {
@@ -79,26 +89,32 @@ impl Guest for Leaderboard {
                 }
                 let score = body.get("Score").and_then(Value::as_i64).ok_or("Score must be an integer")?;
                 let mut scores = load(region)?;
-                match scores.iter_mut().find(|(p, _)| *p == player) {
-                    Some(entry) => entry.1 = entry.1.max(score),
-                    None => scores.push((player.clone(), score)),
+                match scores.iter_mut().find(|e| e.player == player) {
+                    Some(entry) => entry.score = entry.score.max(score),
+                    None => scores.push(Entry {
+                        player: player.clone(),
+                        score,
+                    }),
                 }
-                scores.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                scores.sort_by(|a, b| b.score.cmp(&a.score).then_with(|| a.player.cmp(&b.player)));
                 scores.truncate(KEEP);
                 save(region, &scores)?;
-                let rank = scores.iter().position(|(p, _)| *p == player).map_or(0, |i| i + 1);
+                let rank = scores.iter().position(|e| e.player == player).map_or(0, |i| i + 1);
                 Ok(Reply {
                     message_type: "Leaderboard.Messages.SubmitScoreResponse".to_owned(),
-                    body: json!({ "Rank": rank }).to_string(),
+                    body: format!("{{\"Rank\":{rank}}}"),
                 })
             }
             "Leaderboard.Messages.GetTopScoresRequest" => {
                 let count = body.get("Count").and_then(Value::as_u64).unwrap_or(10).min(KEEP as u64) as usize;
                 let scores = load(region)?;
-                let items: Vec<Value> = scores.iter().take(count).map(|(p, s)| json!({ "Player": p, "Score": s })).collect();
+                let top = TopScores {
+                    scores: &scores[..count.min(scores.len())],
+                };
+                let body = serde_json::to_string(&top).map_err(|e| format!("cannot write the reply: {e}"))?;
                 Ok(Reply {
                     message_type: "Leaderboard.Messages.GetTopScoresResponse".to_owned(),
-                    body: json!({ "Scores": items }).to_string(),
+                    body,
                 })
             }
             other => Err(format!("Leaderboard does not serve {other}")),

@@ -5,6 +5,10 @@
 //!   (`Leaderboard.Messages.GetTopScoresRequest`) and to the built-in
 //!   `RemoteControl.Messages.GetSunParametersRequest`, driven the same way,
 //!   and their ratio (target ≥ 0.5);
+//! - the same for `ext-chaos` installed as domain `Echo` (its plain echo:
+//!   the extension path with next to no guest work), and the leaderboard
+//!   read's wasm time per request from its status (`CpuMicros` over
+//!   `RequestsHandled`), which tell the path's cost from the guest's;
 //! - the added latency of an extension call: on one connection, one request
 //!   at a time, p50 and p99 of the extension read minus p50 of the built-in
 //!   read (target p50 ≤ 20 µs);
@@ -204,6 +208,13 @@ fn start_host(runtime: &tokio::runtime::Runtime, dir: &Path) -> (Running, Arc<St
     (running, store)
 }
 
+/// The extension's `CpuMicros` and `RequestsHandled` (its status record).
+fn guest_time(addr: SocketAddr, cap: &str, id: &str) -> (f64, f64) {
+    let status = call(addr, cap, "Extensions", "GetExtensionStatusRequest", json!({ "ExtensionID": id }));
+    let field = |name: &str| status[name].as_f64().unwrap_or_else(|| panic!("no {name}: {status}"));
+    (field("CpuMicros"), field("RequestsHandled"))
+}
+
 /// What the extension runtime looked up for every request before it kept
 /// callers' facts (1 s): the caller's account and the region's estate, two
 /// reads on the store's one connection.
@@ -224,7 +235,7 @@ fn capability(addr: SocketAddr) -> String {
         &json!({
             "$type": "Dispatcher.Messages.CreateCapabilityRequest", "_Scene": REGION,
             "FirstName": "Bench", "LastName": "Owner", "HashedPasswd": PASSWORD_MD5,
-            "DomainList": ["RemoteControl", "Extensions", "Leaderboard"], "LifeSpan": 600,
+            "DomainList": ["RemoteControl", "Extensions", "Leaderboard", "Echo"], "LifeSpan": 600,
         }),
     );
     reply["Capability"]
@@ -235,13 +246,17 @@ fn capability(addr: SocketAddr) -> String {
 
 /// Install the component as the estate owner; (time taken, extension id).
 fn install(addr: SocketAddr, cap: &str, component: &str) -> (Duration, String) {
+    install_with(addr, cap, component, "")
+}
+
+fn install_with(addr: SocketAddr, cap: &str, component: &str, config: &str) -> (Duration, String) {
     let started = Instant::now();
     let reply = call(
         addr,
         cap,
         "Extensions",
         "InstallExtensionRequest",
-        json!({ "Component": component, "Scope": REGION, "Grants": ["storage"], "Config": "" }),
+        json!({ "Component": component, "Scope": REGION, "Grants": ["storage"], "Config": config }),
     );
     let took = started.elapsed();
     (took, reply["ExtensionID"].as_str().expect("ExtensionID").to_owned())
@@ -259,9 +274,12 @@ fn main() {
     let (running, store) = start_host(&runtime, dir.path());
     let addr = running.http_addr;
     let cap = capability(addr);
-    let (cold, id) = install(addr, &cap, &component);
-    call(addr, &cap, "Extensions", "RemoveExtensionRequest", json!({ "ExtensionID": id }));
-    let (again, _) = install(addr, &cap, &component);
+    let (cold, first) = install(addr, &cap, &component);
+    call(addr, &cap, "Extensions", "RemoveExtensionRequest", json!({ "ExtensionID": first }));
+    let (again, id) = install(addr, &cap, &component);
+    // ext-chaos as domain `Echo`: its plain echo is the extension path with
+    // next to no guest work, to tell the path's cost from the leaderboard's.
+    install_with(addr, &cap, &base64::engine::general_purpose::STANDARD.encode(guest("ext-chaos")), "Echo");
 
     // A board of 20 players; the read asks for the top 10.
     for n in 0..20 {
@@ -289,12 +307,21 @@ fn main() {
         .to_string()
         .as_bytes(),
     );
+    let echo_read = http_request(
+        json!({
+            "$type": "Echo.Messages.EchoRequest", "_domain": "Echo", "_scene": REGION, "_capability": cap, "Text": "",
+        })
+        .to_string()
+        .as_bytes(),
+    );
+    const ECHO_OK: &[u8] = b"EchoResponse";
     const EXT_OK: &[u8] = b"GetTopScoresResponse";
     const BUILTIN_OK: &[u8] = b"SunParametersResponse";
 
     // Warm both paths (the extension's instances, the connection pools).
     drive(addr, &ext_read, connections, 1, EXT_OK);
     drive(addr, &builtin_read, connections, 1, BUILTIN_OK);
+    drive(addr, &echo_read, connections, 1, ECHO_OK);
 
     println!(
         "extensions over loopback HTTP/1.1 keep-alive, {connections} connections, {secs} s per run, {} cores",
@@ -302,10 +329,21 @@ fn main() {
     );
     let builtin = drive(addr, &builtin_read, connections, secs, BUILTIN_OK);
     println!("GetSunParametersRequest (built-in)     {builtin:>10.0} req/s   1.00");
+    let before = guest_time(addr, &cap, &id);
     let ext = drive(addr, &ext_read, connections, secs, EXT_OK);
+    let after = guest_time(addr, &cap, &id);
     println!(
         "Leaderboard GetTopScoresRequest        {ext:>10.0} req/s   {:.2} of built-in (target >= 0.5)",
         ext / builtin
+    );
+    let echo = drive(addr, &echo_read, connections, secs, ECHO_OK);
+    println!(
+        "Echo EchoRequest (ext-chaos, no work)  {echo:>10.0} req/s   {:.2} of built-in (the extension path alone)",
+        echo / builtin
+    );
+    println!(
+        "wasm time per leaderboard read (CpuMicros / RequestsHandled over the run, host calls excluded): {:.1} µs",
+        (after.0 - before.0) / (after.1 - before.1).max(1.0)
     );
 
     // Latency, one request at a time; the two series interleaved in halves
