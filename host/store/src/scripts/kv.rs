@@ -5,7 +5,9 @@
 //! A write first locks its owner's row (`FOR NO KEY UPDATE`), so two writers
 //! of one owner run one after the other and cannot both squeeze under the
 //! quota. A script's storage is its region's state: its writes are fenced
-//! through the script's region (`check_named`).
+//! through the script's region (`check_named`). So is a region extension's
+//! (its scope names the region; it runs only on the lease's holder); a
+//! host-wide extension (empty scope) runs on every host and is not fenced.
 
 use deadpool_postgres::Transaction;
 use uuid::Uuid;
@@ -14,24 +16,23 @@ use crate::pg::Postgres;
 use crate::scripts::KvTable;
 use crate::{StoreError, STORAGE_ENTRY_OVERHEAD_BYTES};
 
-/// The owner table of a storage table, and whether its rows name a region
-/// whose lease fences their writes.
-fn owner_table(t: KvTable) -> (&'static str, bool) {
+/// The query that locks a storage table's owner row and reads the region
+/// whose lease fences its writes (empty: none).
+fn owner_query(t: KvTable) -> &'static str {
     if t.table == KvTable::SCRIPTS.table {
-        ("SELECT region FROM scripts WHERE id = $1 FOR NO KEY UPDATE", true)
+        "SELECT region FROM scripts WHERE id = $1 FOR NO KEY UPDATE"
     } else {
-        ("SELECT scope FROM extensions WHERE id = $1 FOR NO KEY UPDATE", false)
+        "SELECT scope FROM extensions WHERE id = $1 FOR NO KEY UPDATE"
     }
 }
 
 /// Locks the owner row and checks the fence; `false` when there is no owner.
 async fn lock_owner(pg: &Postgres, tx: &Transaction<'_>, t: KvTable, id: Uuid) -> Result<bool, StoreError> {
-    let (sql, fenced) = owner_table(t);
-    let Some(row) = tx.query_opt(&tx.prepare_cached(sql).await?, &[&id]).await? else {
+    let Some(row) = tx.query_opt(&tx.prepare_cached(owner_query(t)).await?, &[&id]).await? else {
         return Ok(false);
     };
-    if fenced {
-        let region: String = row.try_get(0)?;
+    let region: String = row.try_get(0)?;
+    if !region.is_empty() {
         pg.fences.check_named(&**tx, &region).await?;
     }
     Ok(true)
