@@ -229,6 +229,96 @@ fn grid_forward_wrong_secret_and_hop_limit_are_refused() {
     assert_eq!(bad["_Success"], 0, "{bad}");
 }
 
+/// Open a grid link to `host` by hand: the handshake's status line, and the
+/// stream when it was upgraded.
+fn open_link(host: &Host, secret: Option<&str>) -> (String, std::net::TcpStream) {
+    let mut s = std::net::TcpStream::connect(host.http).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let mut head = format!(
+        "POST /Dispatcher/ HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: {}\r\nContent-Length: 0\r\n",
+        dispatcher_server::grid_link::PROTOCOL
+    );
+    if let Some(secret) = secret {
+        head += &format!("X-Dispatcher-Grid-Secret: {secret}\r\n");
+    }
+    head += "\r\n";
+    s.write_all(head.as_bytes()).expect("send");
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    while !seen.ends_with(b"\r\n\r\n") && s.read(&mut byte).expect("read") == 1 {
+        seen.push(byte[0]);
+    }
+    let text = String::from_utf8_lossy(&seen).into_owned();
+    (text.lines().next().unwrap_or("").to_owned(), s)
+}
+
+/// Read one reply frame: (id, status, body).
+fn read_reply(s: &mut std::net::TcpStream) -> Option<(u64, u16, Value)> {
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).ok()?;
+    let mut frame = vec![0u8; u32::from_le_bytes(len) as usize];
+    s.read_exact(&mut frame).ok()?;
+    assert_eq!(frame[0], 2, "a reply frame");
+    let id = u64::from_le_bytes(frame[1..9].try_into().ok()?);
+    let status = u16::from_le_bytes([frame[9], frame[10]]);
+    let type_len = u16::from_le_bytes([frame[11], frame[12]]) as usize;
+    let body = &frame[13 + type_len..];
+    Some((id, status, serde_json::from_slice(body).unwrap_or(Value::Null)))
+}
+
+/// The grid link is a way in for hosts only: the handshake needs the grid
+/// secret, and every frame is checked as a forwarded request's headers are
+/// (hop count), many frames in one write are each answered, and a frame
+/// beyond the request size limit ends the link rather than being buffered.
+#[test]
+fn grid_forward_link_needs_the_secret_and_checks_every_frame() {
+    use dispatcher_server::grid_link::{encode_request, LinkRequest};
+    let h = TwoHosts::start();
+    for (secret, what) in [(None, "missing"), (Some("not-the-secret"), "wrong")] {
+        let (status, _) = open_link(&h.owner, secret);
+        assert!(status.contains(" 403 "), "{what} secret: {status}");
+    }
+    let (status, mut link) = open_link(&h.owner, Some(SECRET));
+    assert!(status.contains(" 101 "), "{status}");
+    let cap = h.owner.capability(&DOMAINS);
+    let body = bytes::Bytes::from(request("GetSunParametersRequest", &cap, json!({})).to_string());
+    let frame = |hops: u32| LinkRequest {
+        hops,
+        udp: false,
+        encoding: dispatcher_protocol::Encoding::Json,
+        source: Some("10.9.9.9".parse().expect("address")),
+        path: "/Dispatcher/".into(),
+        body: body.clone(),
+    };
+    // Hop counts outside 1..=limit are refused per frame.
+    for (id, hops) in [(1, 0), (2, 3)] {
+        link.write_all(&encode_request(id, &frame(hops))).expect("send");
+        let (got, status, reply) = read_reply(&mut link).expect("reply");
+        assert_eq!((got, status), (id, 200));
+        assert_eq!(reply["_Success"], 0, "{reply}");
+        assert!(reply["_Message"].as_str().is_some_and(|m| m.contains("X-Dispatcher-Hops")), "{reply}");
+    }
+    // Ten requests in one write: ten replies, each to its id.
+    let mut burst = Vec::new();
+    for id in 10..20 {
+        burst.extend_from_slice(&encode_request(id, &frame(1)));
+    }
+    link.write_all(&burst).expect("send");
+    let mut ids: Vec<u64> = (0..10)
+        .map(|_| {
+            let (id, status, reply) = read_reply(&mut link).expect("reply");
+            assert_eq!(status, 200);
+            assert_eq!(reply["_Success"], 1, "{reply}");
+            id
+        })
+        .collect();
+    ids.sort();
+    assert_eq!(ids, (10..20).collect::<Vec<u64>>());
+    // A frame announcing 3 GiB: the link ends at once.
+    link.write_all(&[0, 0, 0, 0xc0, 1]).expect("send");
+    assert!(read_reply(&mut link).is_none(), "the link is closed");
+}
+
 #[test]
 fn grid_forward_udp_through_a_non_owner() {
     let h = TwoHosts::start();

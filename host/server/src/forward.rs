@@ -43,6 +43,8 @@ use hyper_util::rt::TokioIo;
 use parking_lot::Mutex;
 use uuid::Uuid;
 
+use crate::grid_link::{Link, LinkRequest, OpenError, Outcome};
+
 /// The grid's shared secret, on every forwarded request.
 pub const SECRET_HEADER: &str = "x-dispatcher-grid-secret";
 /// How many times the request has been forwarded.
@@ -120,7 +122,7 @@ pub fn next_hops(hops: u32, scene: &str) -> Result<u32, String> {
 }
 
 /// Compare secrets without an early exit on the first difference.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -175,7 +177,29 @@ pub struct Forwarder {
     reply_timeout: Duration,
     /// Largest reply body relayed.
     max_reply_bytes: usize,
+    /// Grid links per owner (`host:port`), see [`crate::grid_link`].
+    links: Links,
 }
+
+/// A grid link per owner, or the note that the owner does not speak it.
+#[derive(Default)]
+struct Links {
+    by_owner: Mutex<HashMap<String, LinkEntry>>,
+    /// One opening at a time per owner, so a burst of first requests opens
+    /// one link, not one each.
+    opening: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+enum LinkEntry {
+    Open(Arc<Link>),
+    /// The owner answered the upgrade with something else (an older host):
+    /// plain HTTP until then.
+    PlainUntil(Instant),
+}
+
+/// How long an owner that refused the link is sent plain HTTP before the
+/// link is tried again.
+const PLAIN_FOR: Duration = Duration::from_secs(60);
 
 impl Forwarder {
     pub fn new(secret: String, scenes: Arc<dyn RemoteScenes>, lease: Duration) -> Self {
@@ -186,6 +210,7 @@ impl Forwarder {
             takeover_wait: lease * 2,
             reply_timeout: Duration::from_secs(120),
             max_reply_bytes: 256 * 1024 * 1024,
+            links: Links::default(),
         }
     }
 
@@ -265,10 +290,93 @@ impl Forwarder {
         }
     }
 
-    /// One request to `owner`.
+    /// One request to `owner`: on its grid link, or over plain HTTP to an
+    /// owner that does not speak the link.
     async fn attempt(&self, owner: &RemoteOwner, out: &Outgoing<'_>, hops: u32) -> Result<Relayed, Attempt> {
         let (authority, base_path) = split_url(&owner.url).map_err(Attempt::Unreachable)?;
         let path = join_path(&base_path, out.path);
+        let request = LinkRequest {
+            hops,
+            udp: out.udp,
+            encoding: out.encoding,
+            source: Some(out.source),
+            path: out.path.to_owned(),
+            body: out.body.clone(),
+        };
+        // A request a link never ran goes once more, on a fresh link.
+        for _ in 0..2 {
+            let link = match self.link(&authority, &path).await {
+                Ok(Some(link)) => link,
+                Ok(None) => return self.attempt_plain(&authority, &path, out, hops).await,
+                Err(reason) => return Err(Attempt::Unreachable(reason)),
+            };
+            let outcome = match tokio::time::timeout(self.reply_timeout, link.send(&request)).await {
+                Ok(outcome) => outcome,
+                Err(_) => return Err(Attempt::Lost(format!("no reply within {} s", self.reply_timeout.as_secs()))),
+            };
+            match outcome {
+                Outcome::Reply(r) => {
+                    return Ok(Relayed {
+                        failure: None,
+                        status: r.status,
+                        content_type: r.content_type,
+                        body: r.body,
+                    })
+                }
+                Outcome::Lost(reason) => return Err(Attempt::Lost(reason)),
+                Outcome::NotRun(reason) => {
+                    tracing::debug!(owner = %authority, %reason, "grid link ended before the request ran; trying a fresh one");
+                }
+            }
+        }
+        Err(Attempt::Unreachable(format!("the grid links to {authority} ended before the request ran")))
+    }
+
+    /// The open link to `authority`, opening one if there is none; `None`
+    /// when the owner does not speak the link.
+    async fn link(&self, authority: &str, path: &str) -> Result<Option<Arc<Link>>, String> {
+        if let Some(known) = self.known_link(authority) {
+            return Ok(known);
+        }
+        let opening = self.links.opening.lock().entry(authority.to_owned()).or_default().clone();
+        let _opening = opening.lock().await;
+        // Opened (or refused) by the request that held the lock before.
+        if let Some(known) = self.known_link(authority) {
+            return Ok(known);
+        }
+        match crate::grid_link::open(authority, path, &self.secret, CONNECT_TIMEOUT, self.max_reply_bytes).await {
+            Ok(link) => {
+                self.links
+                    .by_owner
+                    .lock()
+                    .insert(authority.to_owned(), LinkEntry::Open(link.clone()));
+                Ok(Some(link))
+            }
+            Err(OpenError::Unreachable(reason)) => Err(reason),
+            Err(OpenError::NotSupported(reason)) => {
+                tracing::info!(owner = %authority, %reason, "owner does not speak the grid link; forwarding over plain HTTP");
+                self.links
+                    .by_owner
+                    .lock()
+                    .insert(authority.to_owned(), LinkEntry::PlainUntil(Instant::now() + PLAIN_FOR));
+                Ok(None)
+            }
+        }
+    }
+
+    /// What is known of the link to `authority`: open (`Some(Some)`), plain
+    /// HTTP for now (`Some(None)`), or nothing (`None`: open one).
+    fn known_link(&self, authority: &str) -> Option<Option<Arc<Link>>> {
+        match self.links.by_owner.lock().get(authority) {
+            Some(LinkEntry::Open(link)) if link.is_open() => Some(Some(link.clone())),
+            Some(LinkEntry::PlainUntil(until)) if Instant::now() < *until => Some(None),
+            _ => None,
+        }
+    }
+
+    /// One request to an owner over a pooled plain HTTP/1.1 connection.
+    async fn attempt_plain(&self, authority: &str, path: &str, out: &Outgoing<'_>, hops: u32) -> Result<Relayed, Attempt> {
+        let (authority, path) = (authority.to_owned(), path.to_owned());
         let build = || {
             let mut request = Request::builder()
                 .method(Method::POST)
@@ -283,7 +391,7 @@ impl Forwarder {
             }
             request
                 .body(Full::new(out.body.clone()))
-                .map_err(|e| Attempt::Unreachable(format!("bad AdvertiseUrl {}: {e}", owner.url)))
+                .map_err(|e| Attempt::Unreachable(format!("bad AdvertiseUrl path {path}: {e}")))
         };
         let exchange = async {
             let (response, sender) = self.pool.send(&authority, build).await?;
@@ -613,7 +721,10 @@ mod tests {
             // Let the stand-in close its side before the next request.
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        assert_eq!(accepted.load(Ordering::SeqCst), 3, "one fresh connection per request");
+        // One for the link request, which the stand-in answers without
+        // upgrading (an owner that does not speak the link: plain HTTP from
+        // then on), then one fresh connection per request.
+        assert_eq!(accepted.load(Ordering::SeqCst), 4, "one fresh connection per request");
     }
 
     #[test]

@@ -55,6 +55,8 @@ pub struct HttpState {
     /// Grid mode: forwarding to the owners of regions served elsewhere, and
     /// the secret forwarded requests must carry. `None` standalone.
     pub forward: Option<Arc<Forwarder>>,
+    /// Turns `true` when the host shuts down (grid links stop reading).
+    pub shutdown: watch::Receiver<bool>,
 }
 
 /// The metrics exposition and where it is served.
@@ -75,7 +77,7 @@ fn text(status: StatusCode, message: &str) -> Response<Body> {
     r
 }
 
-fn protocol(status: StatusCode, reply: &Reply, encoding: Encoding) -> Response<Body> {
+pub(crate) fn protocol(status: StatusCode, reply: &Reply, encoding: Encoding) -> Response<Body> {
     let mut r = Response::new(Full::new(Bytes::from(reply.encode(encoding))));
     *r.status_mut() = status;
     r.headers_mut()
@@ -144,7 +146,7 @@ fn declared_length<B>(req: &Request<B>) -> Option<u64> {
 
 /// `413` with a Failure in the request's encoding; the body stays unread, so
 /// the connection is closed.
-fn too_large(max_body_bytes: usize, encoding: Encoding) -> Response<Body> {
+pub(crate) fn too_large(max_body_bytes: usize, encoding: Encoding) -> Response<Body> {
     let reply = Reply::failure(format!("Fatal error; request body exceeds the limit of {max_body_bytes} bytes"));
     let mut r = protocol(StatusCode::PAYLOAD_TOO_LARGE, &reply, encoding);
     r.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
@@ -185,6 +187,9 @@ async fn handle(state: Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>)
         tracing::info!(%peer, "request from a filtered address refused");
         let r = text(StatusCode::FORBIDDEN, "source address not allowed");
         return Ok(refuse(req.into_body(), &state.limits, r).await);
+    }
+    if crate::grid_link::is_link_request(req.headers()) {
+        return Ok(crate::grid_link::accept(&state, peer, req));
     }
     let content_type = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let Some(encoding) = Encoding::from_content_type(content_type) else {
@@ -227,29 +232,49 @@ async fn handle(state: Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>)
         Inbound::Client => (peer.ip(), 0, false),
         Inbound::Forwarded { hops, source, udp } => (source.unwrap_or(peer.ip()), hops, udp),
     };
+    Ok(run_request(&state, path_domain, encoding, bytes, &path, source, hops, udp).await)
+}
+
+/// Run a Dispatcher request whose body has been read: decode, route (in a
+/// grid, forward to the region's owner), dispatch. HTTP and the grid link
+/// (forwarded requests, `hops` ≥ 1) both end here.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the request's facts, each from its own header or frame field"
+)]
+pub(crate) async fn run_request(
+    state: &HttpState,
+    path_domain: String,
+    encoding: Encoding,
+    bytes: Bytes,
+    path: &str,
+    source: IpAddr,
+    hops: u32,
+    udp: bool,
+) -> Response<Body> {
     let request = match state.dispatcher.decode(&bytes, encoding) {
         Ok(request) => request,
-        Err(failure) => return Ok(protocol(StatusCode::OK, &failure, encoding)),
+        Err(failure) => return protocol(StatusCode::OK, &failure, encoding),
     };
     // A datagram forwarded by another host runs as one (queued, unanswered).
     let transport = if udp { Transport::Udp } else { Transport::Http { path_domain } };
     if let Some(forwarder) = &state.forward {
         let route = state.dispatcher.route(&request, &transport);
         if let Route::Refused { message } = &route {
-            return Ok(protocol(StatusCode::OK, &Reply::failure(message.clone()), encoding));
+            return protocol(StatusCode::OK, &Reply::failure(message.clone()), encoding);
         }
         if route != Route::Local {
             let out = Outgoing {
                 route,
                 body: bytes.clone(),
                 encoding,
-                path: &path,
+                path,
                 hops,
                 source,
                 udp,
             };
             if let Forwarded::Reply(relayed) = forwarder.forward(out).await {
-                return Ok(relay(relayed));
+                return relay(relayed);
             }
         }
     }
@@ -259,7 +284,7 @@ async fn handle(state: Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>)
         (None, true) => Reply::queued(),
         (None, false) => Reply::failure("Fatal error; no reply"),
     };
-    Ok(protocol(StatusCode::OK, &reply, encoding))
+    protocol(StatusCode::OK, &reply, encoding)
 }
 
 /// The owner's reply to a forwarded request, as it came.

@@ -17,6 +17,7 @@ pub mod directory;
 pub mod event_stream;
 pub mod forward;
 pub mod grid_host;
+pub mod grid_link;
 pub mod grid_scenes;
 pub mod http;
 pub mod ini;

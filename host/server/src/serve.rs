@@ -316,6 +316,7 @@ pub async fn start_with(config: &HostConfig, store: Arc<Store>, grid: Option<dis
         events,
         connections,
         forward,
+        shutdown: shutdown_rx.clone(),
     });
     tasks.push(tokio::spawn(http::serve(http_listener, state, shutdown_rx.clone())));
     if config.dispatcher.enabled {
