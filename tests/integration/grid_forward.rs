@@ -252,14 +252,20 @@ fn open_link(host: &Host, secret: Option<&str>) -> (String, std::net::TcpStream)
     (text.lines().next().unwrap_or("").to_owned(), s)
 }
 
-/// Read one reply frame: (id, status, body).
-fn read_reply(s: &mut std::net::TcpStream) -> Option<(u64, u16, Value)> {
+/// The kind and id of the next frame, and the frame's rest.
+fn read_frame(s: &mut std::net::TcpStream) -> Option<(u8, u64, Vec<u8>)> {
     let mut len = [0u8; 4];
     s.read_exact(&mut len).ok()?;
     let mut frame = vec![0u8; u32::from_le_bytes(len) as usize];
     s.read_exact(&mut frame).ok()?;
-    assert_eq!(frame[0], 2, "a reply frame");
     let id = u64::from_le_bytes(frame[1..9].try_into().ok()?);
+    Some((frame[0], id, frame))
+}
+
+/// Read one reply frame: (id, status, body).
+fn read_reply(s: &mut std::net::TcpStream) -> Option<(u64, u16, Value)> {
+    let (kind, id, frame) = read_frame(s)?;
+    assert_eq!(kind, 2, "a reply frame");
     let status = u16::from_le_bytes([frame[9], frame[10]]);
     let type_len = u16::from_le_bytes([frame[11], frame[12]]) as usize;
     let body = &frame[13 + type_len..];
@@ -296,7 +302,7 @@ fn grid_forward_link_needs_the_secret_and_checks_every_frame() {
         let (got, status, reply) = read_reply(&mut link).expect("reply");
         assert_eq!((got, status), (id, 200));
         assert_eq!(reply["_Success"], 0, "{reply}");
-        assert!(reply["_Message"].as_str().is_some_and(|m| m.contains("X-Dispatcher-Hops")), "{reply}");
+        assert!(reply["_Message"].as_str().is_some_and(|m| m.contains("x-dispatcher-hops must be")), "{reply}");
     }
     // Ten requests in one write: ten replies, each to its id.
     let mut burst = Vec::new();
@@ -314,9 +320,12 @@ fn grid_forward_link_needs_the_secret_and_checks_every_frame() {
         .collect();
     ids.sort();
     assert_eq!(ids, (10..20).collect::<Vec<u64>>());
-    // A frame announcing 3 GiB: the link ends at once.
+    // A frame announcing 3 GiB: the link ends at once, the owner saying
+    // which request it read last (`goaway`).
     link.write_all(&[0, 0, 0, 0xc0, 1]).expect("send");
-    assert!(read_reply(&mut link).is_none(), "the link is closed");
+    let goaway = read_frame(&mut link).map(|(kind, id, _)| (kind, id));
+    assert_eq!(goaway, Some((3, 19)), "goaway after the last request read");
+    assert!(read_frame(&mut link).is_none(), "the link is closed");
 }
 
 #[test]

@@ -1,10 +1,11 @@
 //! Grid forwarding (issue 16): authenticated requests/s through a host that
-//! does not own the region (forwarded over HTTP to the owner) against the
-//! owner directly, in the same run, against the real binary: a real
+//! does not own the region (forwarded on the grid link to the owner) against
+//! the owner directly, in the same run, against the real binary: a real
 //! PostgreSQL (dispatcher-pgtest), two `dispatcher serve` hosts in grid mode
 //! on loopback, `GetSunParametersRequest` (a read, authenticated by a
-//! capability) from `BENCH_CLIENTS` threads (default 4) over keep-alive
-//! connections, in `BENCH_ROUNDS` (default 5) alternating rounds of
+//! capability) over keep-alive connections from `BENCH_CLIENTS` threads (a
+//! comma-separated list of series, default `4,32`), each series in
+//! `BENCH_ROUNDS` (default 5) alternating rounds of
 //! `BENCH_SECONDS` (default 3) against the owner, then the non-owner; prints
 //! each round, the medians, the load average and the CPU time each host
 //! spends per forwarded request. Target: ratio ≥ 0.6.
@@ -139,7 +140,15 @@ fn rate(http: SocketAddr, body: &Value, clients: usize, seconds: usize) -> f64 {
 }
 
 fn main() {
-    let clients = env_or("BENCH_CLIENTS", 4);
+    // One series per client count: 4 connections are latency-bound (each
+    // waits for its reply: the rate is 4 / round trip), 32 keep both hosts
+    // busy (the rate is what their CPU allows).
+    let series: Vec<usize> = std::env::var("BENCH_CLIENTS")
+        .unwrap_or_else(|_| "4,32".into())
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .filter(|&n| n > 0)
+        .collect();
     let seconds = env_or("BENCH_SECONDS", 3);
     let rounds = env_or("BENCH_ROUNDS", 5).max(1);
     let pg = PgServer::start_new().expect("PostgreSQL");
@@ -176,22 +185,28 @@ fn main() {
         assert!(Instant::now() < deadline, "sim-b never forwarded to sim-a");
         std::thread::sleep(Duration::from_millis(200));
     }
-    // Warm both, then alternate rounds (owner, non-owner, owner, ...) so that
-    // one noisy interval (another process taking the CPU) does not decide;
-    // the figures are the medians of the rounds.
-    rate(owner.http, &body, clients, 1);
-    rate(other.http, &body, clients, 1);
-    println!("grid forwarding: {clients} clients, {rounds} alternating rounds of {seconds} s, GetSunParametersRequest (authenticated)");
     println!("  host binary: {}", bin());
-    println!("  load average before: {}", load_average());
     println!("  sim-a (owner) pid {}, sim-b (non-owner) pid {}", owner.child.id(), other.child.id());
+    for &clients in &series {
+        series_of_rounds(&owner, &other, &body, clients, seconds, rounds);
+    }
+}
+
+/// Warm both hosts, then alternate rounds (owner, non-owner, owner, ...) so
+/// that one noisy interval (another process taking the CPU) does not decide;
+/// the figures are the medians of the rounds.
+fn series_of_rounds(owner: &Host, other: &Host, body: &Value, clients: usize, seconds: usize, rounds: usize) {
+    rate(owner.http, body, clients, 1);
+    rate(other.http, body, clients, 1);
+    println!("grid forwarding: {clients} clients, {rounds} alternating rounds of {seconds} s, GetSunParametersRequest (authenticated)");
+    println!("  load average before: {}", load_average());
     let (mut direct, mut forwarded, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     let (mut owner_cpu, mut fwd_cpu, mut direct_cpu) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=rounds {
         let cpu_0 = cpu_seconds(owner.child.id());
-        let d = rate(owner.http, &body, clients, seconds);
+        let d = rate(owner.http, body, clients, seconds);
         let cpu_b = (cpu_seconds(owner.child.id()), cpu_seconds(other.child.id()));
-        let f = rate(other.http, &body, clients, seconds);
+        let f = rate(other.http, body, clients, seconds);
         let cpu_a = (cpu_seconds(owner.child.id()), cpu_seconds(other.child.id()));
         // CPU time each host spent per forwarded request in the non-owner round.
         let per = |before: Option<f64>, after: Option<f64>, rate: f64| match (before, after) {

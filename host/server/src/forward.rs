@@ -2,11 +2,14 @@
 //!
 //! The pipeline decides where a request runs (`Dispatcher::route`); this
 //! module carries the ones routed elsewhere: the ORIGINAL request bytes go to
-//! the owner's `AdvertiseUrl` over keep-alive HTTP/1.1 connections pooled per
-//! owner, and the owner's reply (status, Content-Type, body) comes back
-//! unchanged.
+//! the owner's `AdvertiseUrl` on the grid link to that owner
+//! ([`crate::grid_link`]: one connection, many requests in flight), or, to
+//! an owner that does not speak the link, over keep-alive HTTP/1.1
+//! connections pooled per owner; the owner's reply (status, Content-Type,
+//! body) comes back unchanged.
 //!
-//! Between hosts, a forwarded request carries:
+//! Over HTTP, a forwarded request carries (a link frame carries the same
+//! facts, the link's handshake the secret):
 //! - [`SECRET_HEADER`]: the grid's `[Grid] Secret`. A request that carries any
 //!   of these headers with a wrong or missing secret is refused with a
 //!   Failure and logged ([`inbound`]), so nobody outside the grid can pose as
