@@ -46,10 +46,9 @@ use hyper_util::rt::TokioIo;
 use parking_lot::Mutex;
 use uuid::Uuid;
 
-use crate::grid_link::{Link, LinkRequest, OpenError, Outcome};
+use crate::grid_link::{constant_time_eq, Link, LinkRequest, OpenError, Outcome};
 
-/// The grid's shared secret, on every forwarded request.
-pub const SECRET_HEADER: &str = "x-dispatcher-grid-secret";
+pub use crate::grid_link::SECRET_HEADER;
 /// How many times the request has been forwarded.
 pub const HOPS_HEADER: &str = "x-dispatcher-hops";
 /// The client's address as the first host saw it.
@@ -122,11 +121,6 @@ pub fn next_hops(hops: u32, scene: &str) -> Result<u32, String> {
         ));
     }
     Ok(hops + 1)
-}
-
-/// Compare secrets without an early exit on the first difference.
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The owner's reply, to be sent to the client as it is.

@@ -3,8 +3,9 @@
 //!
 //! A forwarding host opens a link to an owner with an HTTP/1.1 request to
 //! the owner's Dispatcher path carrying `Upgrade: dispatcher-grid-link/1`
-//! and the grid secret ([`crate::forward::SECRET_HEADER`]); the owner checks
-//! the secret and its IP filter before it answers `101 Switching Protocols`.
+//! and the grid secret ([`SECRET_HEADER`]); the owner checks the secret and
+//! its IP filter before it answers `101 Switching Protocols` (`http.rs`,
+//! which runs each request a link brings through the HTTP request path).
 //! From then on both sides send frames, little-endian:
 //!
 //! ```text
@@ -31,24 +32,31 @@
 //! read: every later id is *not run*.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderValue, CONNECTION, CONTENT_TYPE, UPGRADE};
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper::{Response, StatusCode};
 use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
 use dispatcher_protocol::Encoding;
 
-use crate::http::HttpState;
+/// The grid's shared secret, on every forwarded HTTP request and on a link's
+/// handshake.
+pub const SECRET_HEADER: &str = "x-dispatcher-grid-secret";
+
+/// Compare secrets without an early exit on the first difference.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
 
 /// The `Upgrade` token of a link.
 pub const PROTOCOL: &str = "dispatcher-grid-link/1";
@@ -284,41 +292,10 @@ pub fn is_link_request(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case(PROTOCOL))
 }
 
-fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(text.to_owned())));
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    r
-}
-
-/// Answer a link request: refused unless this host is in a grid and the
-/// secret matches (the IP filter was applied by the caller); else `101`, and
-/// the link is served on the upgraded connection.
-pub fn accept(state: &Arc<HttpState>, peer: SocketAddr, mut req: Request<Incoming>) -> Response<Full<Bytes>> {
-    let Some(forward) = state.forward.as_ref() else {
-        return plain(StatusCode::FORBIDDEN, "grid link refused: this host is not a member of a grid");
-    };
-    let sent = req.headers().get(crate::forward::SECRET_HEADER).map(HeaderValue::as_bytes);
-    match sent {
-        None => {
-            tracing::warn!(%peer, "grid link refused: missing grid secret");
-            return plain(StatusCode::FORBIDDEN, "grid link refused: missing grid secret");
-        }
-        Some(sent) if !crate::forward::constant_time_eq(sent, forward.secret().as_bytes()) => {
-            tracing::warn!(%peer, "grid link refused: wrong grid secret");
-            return plain(StatusCode::FORBIDDEN, "grid link refused: wrong grid secret");
-        }
-        Some(_) => {}
-    }
-    let on_upgrade = hyper::upgrade::on(&mut req);
-    let state = state.clone();
-    tokio::spawn(async move {
-        match on_upgrade.await {
-            Ok(upgraded) => serve(state, peer, TokioIo::new(upgraded)).await,
-            Err(e) => tracing::debug!(%peer, error = %e, "grid link upgrade failed"),
-        }
-    });
+/// The `101 Switching Protocols` that starts a link; the caller has checked
+/// the secret and its IP filter, and serves the upgraded connection with
+/// [`serve`].
+pub fn switching_protocols() -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::new()));
     *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     r.headers_mut().insert(UPGRADE, HeaderValue::from_static(PROTOCOL));
@@ -326,11 +303,20 @@ pub fn accept(state: &Arc<HttpState>, peer: SocketAddr, mut req: Request<Incomin
     r
 }
 
+/// What runs one request a link brought: the HTTP request path.
+pub type Runner = Arc<dyn Fn(LinkRequest) -> Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send>> + Send + Sync>;
+
 /// Serve one link: run each request read (at most [`MAX_IN_FLIGHT`] at
 /// once) as a forwarded HTTP request would run, and send its reply. On the
 /// host's shutdown: read no more, finish and answer what was read, say
 /// `goaway`, close.
-pub async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(state: Arc<HttpState>, peer: SocketAddr, io: S) {
+pub async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(
+    peer: SocketAddr,
+    io: S,
+    max_body_bytes: usize,
+    mut shutdown: watch::Receiver<bool>,
+    run: Runner,
+) {
     let (mut input, output) = tokio::io::split(io);
     let (frames, queue) = mpsc::unbounded_channel::<(u64, Bytes)>();
     let writer = tokio::spawn(async move {
@@ -338,9 +324,8 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(state: Arc<HttpSt
             tracing::debug!(%peer, error = %e, "grid link write failed");
         }
     });
-    let max = FRAME_HEAD + REQUEST_FIELDS_MAX + state.max_body_bytes;
+    let max = FRAME_HEAD + REQUEST_FIELDS_MAX + max_body_bytes;
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-    let mut shutdown = state.shutdown.clone();
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut last_read = 0u64;
     let mut running = tokio::task::JoinSet::new();
@@ -352,9 +337,9 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(state: Arc<HttpSt
                     let Ok(permit) = in_flight.clone().acquire_owned().await else {
                         break 'read;
                     };
-                    let (state, frames) = (state.clone(), frames.clone());
+                    let (reply, frames) = (run(request), frames.clone());
                     running.spawn(async move {
-                        let reply = run(&state, peer, request).await;
+                        let reply = reply.await;
                         let _ = frames.send((id, reply_frame(id, reply).await));
                         drop(permit);
                     });
@@ -388,23 +373,6 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(state: Arc<HttpSt
     let _ = frames.send((last_read, encode_goaway(last_read)));
     drop(frames);
     let _ = writer.await;
-}
-
-/// Run one link request as [`crate::http`] runs a forwarded one.
-async fn run(state: &Arc<HttpState>, peer: SocketAddr, r: LinkRequest) -> Response<Full<Bytes>> {
-    let Some(path_domain) = crate::http::route(&state.http_path, &r.path) else {
-        return plain(StatusCode::NOT_FOUND, "not found");
-    };
-    if !(1..=crate::forward::HOP_LIMIT).contains(&r.hops) {
-        let text = crate::forward::InboundRefusal::BadHops.to_string();
-        let reply = dispatcher_protocol::Reply::failure(text);
-        return crate::http::protocol(StatusCode::OK, &reply, r.encoding);
-    }
-    if r.body.len() > state.max_body_bytes {
-        return crate::http::too_large(state.max_body_bytes, r.encoding);
-    }
-    let source = r.source.unwrap_or(peer.ip());
-    crate::http::run_request(state, path_domain, r.encoding, r.body, &r.path, source, r.hops, r.udp).await
 }
 
 async fn reply_frame(id: u64, response: Response<Full<Bytes>>) -> Bytes {
@@ -533,7 +501,7 @@ pub async fn open(
     let (mut input, mut output) = stream.into_split();
     let handshake = format!(
         "POST {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: Upgrade\r\nUpgrade: {PROTOCOL}\r\n{}: {secret}\r\nContent-Length: 0\r\n\r\n",
-        crate::forward::SECRET_HEADER
+        SECRET_HEADER
     );
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let answered = tokio::time::timeout(connect_timeout, async {

@@ -77,7 +77,7 @@ fn text(status: StatusCode, message: &str) -> Response<Body> {
     r
 }
 
-pub(crate) fn protocol(status: StatusCode, reply: &Reply, encoding: Encoding) -> Response<Body> {
+fn protocol(status: StatusCode, reply: &Reply, encoding: Encoding) -> Response<Body> {
     let mut r = Response::new(Full::new(Bytes::from(reply.encode(encoding))));
     *r.status_mut() = status;
     r.headers_mut()
@@ -146,7 +146,7 @@ fn declared_length<B>(req: &Request<B>) -> Option<u64> {
 
 /// `413` with a Failure in the request's encoding; the body stays unread, so
 /// the connection is closed.
-pub(crate) fn too_large(max_body_bytes: usize, encoding: Encoding) -> Response<Body> {
+fn too_large(max_body_bytes: usize, encoding: Encoding) -> Response<Body> {
     let reply = Reply::failure(format!("Fatal error; request body exceeds the limit of {max_body_bytes} bytes"));
     let mut r = protocol(StatusCode::PAYLOAD_TOO_LARGE, &reply, encoding);
     r.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
@@ -189,7 +189,7 @@ async fn handle(state: Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>)
         return Ok(refuse(req.into_body(), &state.limits, r).await);
     }
     if crate::grid_link::is_link_request(req.headers()) {
-        return Ok(crate::grid_link::accept(&state, peer, req));
+        return Ok(accept_link(&state, peer, req));
     }
     let content_type = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let Some(encoding) = Encoding::from_content_type(content_type) else {
@@ -242,7 +242,7 @@ async fn handle(state: Arc<HttpState>, peer: SocketAddr, req: Request<Incoming>)
     clippy::too_many_arguments,
     reason = "the request's facts, each from its own header or frame field"
 )]
-pub(crate) async fn run_request(
+async fn run_request(
     state: &HttpState,
     path_domain: String,
     encoding: Encoding,
@@ -285,6 +285,61 @@ pub(crate) async fn run_request(
         (None, false) => Reply::failure("Fatal error; no reply"),
     };
     protocol(StatusCode::OK, &reply, encoding)
+}
+
+/// Answer a grid link request (docs/grid.md, "The grid link"; the IP filter
+/// was applied already): refused unless this host is in a grid and the
+/// secret matches; else `101`, and the link is served on the upgraded
+/// connection, each request it brings run by [`run_link_request`].
+fn accept_link(state: &Arc<HttpState>, peer: SocketAddr, mut req: Request<Incoming>) -> Response<Body> {
+    let Some(forward) = state.forward.as_ref() else {
+        return text(StatusCode::FORBIDDEN, "grid link refused: this host is not a member of a grid");
+    };
+    match req.headers().get(crate::grid_link::SECRET_HEADER).map(HeaderValue::as_bytes) {
+        None => {
+            tracing::warn!(%peer, "grid link refused: missing grid secret");
+            return text(StatusCode::FORBIDDEN, "grid link refused: missing grid secret");
+        }
+        Some(sent) if !crate::grid_link::constant_time_eq(sent, forward.secret().as_bytes()) => {
+            tracing::warn!(%peer, "grid link refused: wrong grid secret");
+            return text(StatusCode::FORBIDDEN, "grid link refused: wrong grid secret");
+        }
+        Some(_) => {}
+    }
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let state = state.clone();
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let (max, shutdown) = (state.max_body_bytes, state.shutdown.clone());
+                let run: crate::grid_link::Runner = Arc::new(move |r| {
+                    let state = state.clone();
+                    Box::pin(async move { run_link_request(&state, peer, r).await })
+                });
+                crate::grid_link::serve(peer, TokioIo::new(upgraded), max, shutdown, run).await;
+            }
+            Err(e) => tracing::debug!(%peer, error = %e, "grid link upgrade failed"),
+        }
+    });
+    crate::grid_link::switching_protocols()
+}
+
+/// Run one request a grid link brought, as a forwarded HTTP request runs:
+/// the frame's hop count checked as `X-Dispatcher-Hops` is, its body against
+/// the size limit.
+async fn run_link_request(state: &HttpState, peer: SocketAddr, r: crate::grid_link::LinkRequest) -> Response<Body> {
+    let Some(path_domain) = route(&state.http_path, &r.path) else {
+        return text(StatusCode::NOT_FOUND, "not found");
+    };
+    if !(1..=crate::forward::HOP_LIMIT).contains(&r.hops) {
+        let reply = Reply::failure(crate::forward::InboundRefusal::BadHops.to_string());
+        return protocol(StatusCode::OK, &reply, r.encoding);
+    }
+    if r.body.len() > state.max_body_bytes {
+        return too_large(state.max_body_bytes, r.encoding);
+    }
+    let source = r.source.unwrap_or(peer.ip());
+    run_request(state, path_domain, r.encoding, r.body, &r.path, source, r.hops, r.udp).await
 }
 
 /// The owner's reply to a forwarded request, as it came.
