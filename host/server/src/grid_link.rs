@@ -74,6 +74,10 @@ const REQUEST_FIELDS_MAX: usize = 3 + 16 + 2 + 4096;
 const MAX_IN_FLIGHT: usize = 1024;
 /// One write gathers at most this much.
 const WRITE_BATCH: usize = 256 * 1024;
+/// A link's read buffer, and the most it keeps once drained: a large frame
+/// (a big asset's reply) does not pin its size for the link's life.
+const READ_BUFFER: usize = 64 * 1024;
+const KEEP_READ_BUFFER: usize = 1024 * 1024;
 
 /// One request on a link.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -183,6 +187,14 @@ fn next_frame(buf: &mut BytesMut, max: usize) -> Result<Option<Frame>, FrameErro
     }
     buf.advance(4);
     let mut frame = buf.split_to(len).freeze();
+    if len > KEEP_READ_BUFFER {
+        // The buffer grew for this frame: what follows it moves to a buffer
+        // of the usual size, so the large allocation goes with the frame
+        // (a later reserve would otherwise take it back).
+        let mut rest = BytesMut::with_capacity(READ_BUFFER.max(buf.len()));
+        rest.extend_from_slice(buf);
+        *buf = rest;
+    }
     let kind = frame.get_u8();
     let id = frame.get_u64_le();
     match kind {
@@ -262,22 +274,38 @@ async fn write_frames<W: AsyncWrite + Unpin>(
     mut frames: mpsc::UnboundedReceiver<(u64, Bytes)>,
     before_write: impl Fn(u64),
 ) -> std::io::Result<()> {
+    // Small frames are copied into one buffer (it never grows past twice
+    // the batch size); a large one is written as it is, after them.
     let mut batch = BytesMut::with_capacity(16 * 1024);
     while let Some((id, first)) = frames.recv().await {
         let mut last = id;
-        batch.extend_from_slice(&first);
-        while batch.len() < WRITE_BATCH {
-            match frames.try_recv() {
-                Ok((id, more)) => {
-                    last = id;
-                    batch.extend_from_slice(&more);
+        let mut large = None;
+        if first.len() >= WRITE_BATCH {
+            large = Some(first);
+        } else {
+            batch.extend_from_slice(&first);
+            while batch.len() < WRITE_BATCH {
+                match frames.try_recv() {
+                    Ok((id, more)) => {
+                        last = id;
+                        if more.len() >= WRITE_BATCH {
+                            large = Some(more);
+                            break;
+                        }
+                        batch.extend_from_slice(&more);
+                    }
+                    Err(_) => break,
                 }
-                Err(_) => break,
             }
         }
         before_write(last);
-        out.write_all(&batch).await?;
-        batch.clear();
+        if !batch.is_empty() {
+            out.write_all(&batch).await?;
+            batch.clear();
+        }
+        if let Some(large) = large {
+            out.write_all(&large).await?;
+        }
     }
     out.shutdown().await
 }
@@ -326,7 +354,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Send + 'static>(
     });
     let max = FRAME_HEAD + REQUEST_FIELDS_MAX + max_body_bytes;
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut buf = BytesMut::with_capacity(READ_BUFFER);
     let mut last_read = 0u64;
     let mut running = tokio::task::JoinSet::new();
     'read: loop {
@@ -503,7 +531,7 @@ pub async fn open(
         "POST {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: Upgrade\r\nUpgrade: {PROTOCOL}\r\n{}: {secret}\r\nContent-Length: 0\r\n\r\n",
         SECRET_HEADER
     );
-    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut buf = BytesMut::with_capacity(READ_BUFFER);
     let answered = tokio::time::timeout(connect_timeout, async {
         output.write_all(handshake.as_bytes()).await?;
         loop {
@@ -626,6 +654,53 @@ mod tests {
             assert!(seen[2].contains("200") && seen[2].contains("application/json"), "{}", seen[2]);
             assert_eq!(seen[3], "GoAway(8)");
         }
+    }
+
+    /// Frames written in batches arrive whole and in order, large ones
+    /// (written as they are, not copied into the batch) among small ones
+    /// included.
+    #[tokio::test]
+    async fn the_writer_keeps_order_and_writes_large_frames_as_they_are() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let sizes = [10usize, 20, 1 << 20, 30, 3 << 20, 40];
+        for (i, n) in sizes.iter().enumerate() {
+            tx.send((i as u64 + 1, encode_reply(i as u64 + 1, StatusCode::OK, b"", &vec![b'x'; *n])))
+                .expect("queue");
+        }
+        drop(tx);
+        let (mut near, far) = tokio::io::duplex(64 * 1024);
+        let marked = Arc::new(AtomicU64::new(0));
+        let m = marked.clone();
+        let writer = tokio::spawn(write_frames(far, rx, move |last| m.store(last, Ordering::SeqCst)));
+        let mut wire = Vec::new();
+        near.read_to_end(&mut wire).await.expect("read");
+        writer.await.expect("writer").expect("written");
+        let mut buf = BytesMut::from(&wire[..]);
+        let mut seen = Vec::new();
+        while let Some(Frame::Reply(id, relay)) = next_frame(&mut buf, 8 << 20).expect("frame") {
+            seen.push((id, relay.body.len()));
+        }
+        let expected: Vec<(u64, usize)> = sizes.iter().enumerate().map(|(i, n)| (i as u64 + 1, *n)).collect();
+        assert_eq!(seen, expected);
+        assert_eq!(marked.load(Ordering::SeqCst), 6, "the last id was marked before its write");
+    }
+
+    /// The read buffer grown for a large frame does not keep its size.
+    #[test]
+    fn a_large_frame_does_not_pin_its_buffer() {
+        let big = encode_reply(1, StatusCode::OK, b"application/json", &vec![b' '; 8 << 20]);
+        let mut buf = BytesMut::with_capacity(READ_BUFFER);
+        // As the reader gets it: the head first (the buffer grows for the
+        // whole frame), then the rest; the frame is relayed and dropped,
+        // and the next read reserves room again.
+        buf.extend_from_slice(&big[..100]);
+        assert!(next_frame(&mut buf, 16 << 20).expect("partial").is_none());
+        buf.extend_from_slice(&big[100..]);
+        let frame = next_frame(&mut buf, 16 << 20).expect("whole");
+        assert!(matches!(frame, Some(Frame::Reply(1, _))));
+        drop(frame);
+        buf.reserve(READ_BUFFER / 2);
+        assert!(buf.capacity() <= 2 * READ_BUFFER, "{} bytes kept", buf.capacity());
     }
 
     #[test]
