@@ -453,6 +453,23 @@ pub struct Link {
 }
 
 impl Link {
+    /// An open link with nothing sent, and the queue its writer takes
+    /// frames from.
+    fn new() -> (Arc<Link>, mpsc::UnboundedReceiver<(u64, Bytes)>) {
+        let (frames, queue) = mpsc::unbounded_channel();
+        let link = Arc::new(Link {
+            state: Mutex::new(LinkState {
+                pending: HashMap::new(),
+                next_id: 0,
+                frames: Some(frames),
+            }),
+            written_upto: AtomicU64::new(0),
+            goaway: AtomicU64::new(u64::MAX),
+            open: AtomicBool::new(true),
+        });
+        (link, queue)
+    }
+
     pub fn is_open(&self) -> bool {
         self.open.load(Ordering::Acquire)
     }
@@ -557,17 +574,7 @@ pub async fn open(
         return Err(OpenError::NotSupported(format!("{authority} answered the link request with {first}")));
     }
     buf.advance(head_end);
-    let (frames, queue) = mpsc::unbounded_channel();
-    let link = Arc::new(Link {
-        state: Mutex::new(LinkState {
-            pending: HashMap::new(),
-            next_id: 0,
-            frames: Some(frames),
-        }),
-        written_upto: AtomicU64::new(0),
-        goaway: AtomicU64::new(u64::MAX),
-        open: AtomicBool::new(true),
-    });
+    let (link, queue) = Link::new();
     let writing = link.clone();
     tokio::spawn(async move {
         let marked = writing.clone();
@@ -727,26 +734,11 @@ mod tests {
         assert!(next_frame(&mut buf, 1 << 20).expect("partial").is_none());
     }
 
-    fn link() -> (Arc<Link>, mpsc::UnboundedReceiver<(u64, Bytes)>) {
-        let (frames, queue) = mpsc::unbounded_channel();
-        let link = Arc::new(Link {
-            state: Mutex::new(LinkState {
-                pending: HashMap::new(),
-                next_id: 0,
-                frames: Some(frames),
-            }),
-            written_upto: AtomicU64::new(0),
-            goaway: AtomicU64::new(u64::MAX),
-            open: AtomicBool::new(true),
-        });
-        (link, queue)
-    }
-
     /// The retry rule: possibly written → lost; never written or past the
     /// owner's goaway → not run.
     #[tokio::test]
     async fn a_closing_link_sorts_its_requests_into_lost_and_not_run() {
-        let (l, _queue) = link();
+        let (l, _queue) = Link::new();
         let sends: Vec<_> = (0..4)
             .map(|_| {
                 let l = l.clone();

@@ -235,29 +235,7 @@ mod tests {
     /// and is never fenced.
     #[test]
     fn storage_writes_of_a_region_extension_are_fenced_by_the_regions_lease() {
-        let store = crate::testing::postgres();
-        let region = store
-            .create_region(&crate::NewRegion {
-                name: "R".into(),
-                owner: Uuid::from_u128(1),
-                ..Default::default()
-            })
-            .expect("region");
-        let pg = store.pg().expect("pg");
-        let sql = |q: String| {
-            pg.block(async {
-                pg.client().await?.batch_execute(&q).await?;
-                Ok::<_, StoreError>(())
-            })
-            .expect("sql")
-        };
-        sql(format!(
-            "CREATE TABLE IF NOT EXISTS grid_leases (region_id TEXT PRIMARY KEY, host TEXT NOT NULL, epoch BIGINT NOT NULL, expires TIMESTAMPTZ NOT NULL);
-             INSERT INTO grid_leases VALUES ('{}', 'a', 1, now() + interval '1 hour')",
-            region.id
-        ));
-        store.set_grid_host(Some("a".into()));
-        store.hold_region(region.id, 1);
+        let (store, region) = crate::testing::postgres_holding_region();
         let (regional, wide) = (ext(1, "r.example", "R"), ext(2, "w.example", ""));
         store.insert_extension(&regional).expect("insert");
         store.insert_extension(&wide).expect("insert");
@@ -268,9 +246,9 @@ mod tests {
 
         // Taken over by host b: the region extension's writes are refused
         // and change nothing; the host-wide one's still go through.
-        sql(format!("UPDATE grid_leases SET host = 'b', epoch = 2 WHERE region_id = '{}'", region.id));
+        crate::testing::take_over(&store, region);
         let fenced = |what: &str, r: Result<(), StoreError>| {
-            assert!(matches!(r, Err(StoreError::Fenced(id)) if id == region.id), "{what}: {r:?}");
+            assert!(matches!(r, Err(StoreError::Fenced(id)) if id == region), "{what}: {r:?}");
         };
         fenced("set", store.extension_storage_set(regional.id, "k", b"w", 10_000).map(|_| ()));
         fenced("delete", store.extension_storage_delete(regional.id, "k"));

@@ -208,4 +208,33 @@ pub(crate) mod testing {
         let url = server.fresh_database().expect("database");
         Store::open_postgres(&url, &PgOptions::default()).expect("open postgres")
     }
+
+    /// A PostgreSQL store of grid host `a`, holding the lease of its region
+    /// `R` at epoch 1 (the grid's lease table made by hand).
+    pub(crate) fn postgres_holding_region() -> (Store, Uuid) {
+        let store = postgres();
+        let region = store
+            .create_region(&NewRegion {
+                name: "R".into(),
+                owner: Uuid::from_u128(1),
+                ..Default::default()
+            })
+            .expect("region");
+        objects::tests::pg_execute(
+            &store,
+            &format!(
+                "CREATE TABLE IF NOT EXISTS grid_leases (region_id TEXT PRIMARY KEY, host TEXT NOT NULL, epoch BIGINT NOT NULL, expires TIMESTAMPTZ NOT NULL);
+                 INSERT INTO grid_leases VALUES ('{}', 'a', 1, now() + interval '1 hour')",
+                region.id
+            ),
+        );
+        store.set_grid_host(Some("a".into()));
+        store.hold_region(region.id, 1);
+        (store, region.id)
+    }
+
+    /// Host `b` takes `region`'s lease over (epoch 2).
+    pub(crate) fn take_over(store: &Store, region: Uuid) {
+        objects::tests::pg_execute(store, &format!("UPDATE grid_leases SET host = 'b', epoch = 2 WHERE region_id = '{region}'"));
+    }
 }

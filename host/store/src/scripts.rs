@@ -527,29 +527,7 @@ mod tests {
 
     #[test]
     fn writes_of_a_script_are_fenced_by_its_regions_lease() {
-        let store = crate::testing::postgres();
-        let region = store
-            .create_region(&crate::NewRegion {
-                name: "R".into(),
-                owner: Uuid::from_u128(1),
-                ..Default::default()
-            })
-            .expect("region");
-        let pg = store.pg().expect("pg");
-        let sql = |q: String| {
-            pg.block(async {
-                pg.client().await?.batch_execute(&q).await?;
-                Ok::<_, StoreError>(())
-            })
-            .expect("sql")
-        };
-        sql(format!(
-            "CREATE TABLE IF NOT EXISTS grid_leases (region_id TEXT PRIMARY KEY, host TEXT NOT NULL, epoch BIGINT NOT NULL, expires TIMESTAMPTZ NOT NULL);
-             INSERT INTO grid_leases VALUES ('{}', 'a', 1, now() + interval '1 hour')",
-            region.id
-        ));
-        store.set_grid_host(Some("a".into()));
-        store.hold_region(region.id, 1);
+        let (store, region) = crate::testing::postgres_holding_region();
 
         // Held: every write goes through.
         let r = row(1);
@@ -559,9 +537,9 @@ mod tests {
         let scripts = store.list_scripts().expect("list");
 
         // Taken over by host b: every write is refused and nothing changes.
-        sql(format!("UPDATE grid_leases SET host = 'b', epoch = 2 WHERE region_id = '{}'", region.id));
+        crate::testing::take_over(&store, region);
         let fenced = |what: &str, r: Result<(), StoreError>| {
-            assert!(matches!(r, Err(StoreError::Fenced(id)) if id == region.id), "{what}: {r:?}");
+            assert!(matches!(r, Err(StoreError::Fenced(id)) if id == region), "{what}: {r:?}");
         };
         let other = row(2);
         fenced("insert", store.insert_script(&other, &asset(other.asset_id)).map(|_| ()));
@@ -581,7 +559,7 @@ mod tests {
         assert!(!has_asset(&store, Uuid::from_u128(99)));
 
         // A region this host no longer holds is fenced without asking the database.
-        store.release_region(region.id);
+        store.release_region(region);
         fenced("released", store.set_script_state(r.id, "running", ""));
     }
 
